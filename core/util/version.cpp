@@ -1,0 +1,10 @@
+#include "core/util/version.h"
+
+namespace vigil {
+
+QString versionString()
+{
+    return QStringLiteral(VIGIL_VERSION);
+}
+
+} // namespace vigil

@@ -1,0 +1,11 @@
+# Fails when BINARY (vigilctl) loads Qt Widgets or Qt Gui.
+execute_process(COMMAND ldd ${BINARY} OUTPUT_VARIABLE libs RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ldd ${BINARY} failed")
+endif()
+if(NOT libs MATCHES "libQt6Core")
+  message(FATAL_ERROR "ldd output does not list Qt Core; the check would prove nothing:\n${libs}")
+endif()
+if(libs MATCHES "libQt6(Widgets|Gui)")
+  message(FATAL_ERROR "${BINARY} links Qt Widgets/Gui:\n${libs}")
+endif()
