@@ -1,0 +1,52 @@
+#include "core/reason/diagnosis.h"
+
+#include <array>
+#include <utility>
+
+namespace vigil {
+namespace {
+
+constexpr std::array<std::pair<ActionKind, const char *>, 5> kActionNames{{
+    {ActionKind::None, "none"},
+    {ActionKind::RestartPod, "restart_pod"},
+    {ActionKind::ScaleDeployment, "scale_deployment"},
+    {ActionKind::CordonNode, "cordon_node"},
+    {ActionKind::CreateAlert, "create_alert"},
+}};
+
+} // namespace
+
+QString actionName(ActionKind kind)
+{
+    for (const auto &[k, name] : kActionNames) {
+        if (k == kind)
+            return QString::fromLatin1(name);
+    }
+    return QStringLiteral("none");
+}
+
+bool parseActionName(const QString &name, ActionKind *kind)
+{
+    for (const auto &[k, wire] : kActionNames) {
+        if (name == QLatin1String(wire)) {
+            *kind = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+QString DiagnosisSource::describe() const
+{
+    switch (kind) {
+    case Rules:
+        return QStringLiteral("rules");
+    case Llm:
+        return provider + u'/' + model;
+    case Cache:
+        return QStringLiteral("cache (") + (provider.isEmpty() ? QStringLiteral("rules") : provider + u'/' + model) + u')';
+    }
+    return QStringLiteral("rules");
+}
+
+} // namespace vigil

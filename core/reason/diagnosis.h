@@ -1,0 +1,47 @@
+#pragma once
+
+// The proposal type shared by the reasoners (which produce it) and the
+// guardrails/executor (which judge and carry it out).
+
+#include <QString>
+
+#include <nlohmann/json.hpp>
+
+namespace vigil {
+
+/// The fixed action catalog. Nothing outside this list can ever act; the
+/// NEVER list (namespaces, PVs, RBAC, NetworkPolicies) has no entry at all.
+enum class ActionKind { None, RestartPod, ScaleDeployment, CordonNode, CreateAlert };
+
+/// Wire names used in the model's JSON and in policy files.
+QString actionName(ActionKind kind);
+/// Parses a wire name; false for anything outside the catalog.
+bool parseActionName(const QString &name, ActionKind *kind);
+
+/// Where a diagnosis came from.
+struct DiagnosisSource {
+    enum Kind { Rules, Llm, Cache } kind = Rules;
+    QString provider; ///< "openai", "anthropic", "ollama"; empty for rules
+    QString model;
+
+    QString describe() const; ///< "rules", "openai/gpt-4o-mini", "cache (rules)"
+};
+
+/// One validated answer: {diagnosis, confidence 0..1, action, parameters, reasoning}.
+struct Diagnosis {
+    QString category;      ///< stable class, e.g. "CrashLoopBackOff", "OOMKilled"
+    QString diagnosis;
+    double confidence = 0.0;
+    ActionKind action = ActionKind::None;
+    nlohmann::json parameters = nlohmann::json::object();
+    QString reasoning;
+
+    DiagnosisSource source;
+    QString promptVersion; ///< hash of the prompts used; empty for rules
+    int promptTokens = 0;
+    int completionTokens = 0;
+    double costUsd = 0.0;
+    QString rawReply;      ///< the provider's reply as received, for audit
+};
+
+} // namespace vigil
