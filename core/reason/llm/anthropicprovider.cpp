@@ -1,0 +1,180 @@
+#include "core/reason/llm/anthropicprovider.h"
+
+#include "core/reason/llm/clock.h"
+#include "core/reason/llm/httpexchange.h"
+#include "core/reason/llm/providerutil.h"
+#include "core/reason/llm/ratelimiter.h"
+#include "core/reason/llm/secretstore.h"
+
+#include <QNetworkAccessManager>
+
+namespace vigil::llm {
+namespace {
+
+FinishReason mapStop(const QString &reason)
+{
+    if (reason == QLatin1String("end_turn") || reason == QLatin1String("stop_sequence"))
+        return FinishReason::Stop;
+    if (reason == QLatin1String("tool_use"))
+        return FinishReason::ToolCalls;
+    if (reason == QLatin1String("max_tokens"))
+        return FinishReason::Length;
+    if (reason == QLatin1String("refusal"))
+        return FinishReason::Refusal;
+    return FinishReason::Unknown;
+}
+
+} // namespace
+
+AnthropicProvider::AnthropicProvider(AnthropicConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
+                                     const Clock *clock, QObject *parent)
+    : LlmProvider(parent), m_config(std::move(config)), m_secrets(secrets),
+      m_nam(nam ? nam : new QNetworkAccessManager(this)), m_clock(clock)
+{
+    if (!m_clock) {
+        m_ownClock = std::make_unique<SystemClock>();
+        m_clock = m_ownClock.get();
+    }
+}
+
+AnthropicProvider::~AnthropicProvider() = default;
+
+Result<QUrl> AnthropicProvider::endpoint() const
+{
+    const QString text = !m_config.baseUrl.isEmpty()
+        ? m_config.baseUrl
+        : secretOr(m_secrets, QStringLiteral("ANTHROPIC_BASE_URL"), QStringLiteral("https://api.anthropic.com"));
+    auto base = parseBaseUrl(text, m_config.name + QStringLiteral(": base URL"));
+    if (!base)
+        return base.error();
+    return joinUrl(*base, QStringLiteral("/v1/messages"));
+}
+
+nlohmann::json AnthropicProvider::buildBody(const LlmRequest &request) const
+{
+    using nlohmann::json;
+    const std::string tool = request.schemaName.toStdString();
+    json body{
+        {"model", request.model.toStdString()},
+        {"max_tokens", request.maxTokens > 0 ? request.maxTokens : 1024},
+        {"system", request.system.toStdString()},
+        {"messages", json::array({json{{"role", "user"}, {"content", request.user.toStdString()}}})},
+        {"tools", json::array({json{{"name", tool},
+                                    {"description", "Report the answer in this exact structure."},
+                                    {"input_schema", request.schema}}})},
+        {"tool_choice", json{{"type", "tool"}, {"name", tool}}},
+    };
+    if (request.temperature >= 0)
+        body["temperature"] = request.temperature;
+    return body;
+}
+
+LlmCall *AnthropicProvider::complete(const LlmRequest &request)
+{
+    const auto url = endpoint();
+    const Result<QString> key = m_secrets ? m_secrets->read(m_config.keyName)
+                                          : Result<QString>(Error(QStringLiteral("no secret store")));
+    if (!url || !key) {
+        auto *call = new LlmCall(this);
+        call->finish(configFailure(m_config.name, request.model,
+                                   !url ? url.errorMessage()
+                                        : QStringLiteral("%1: no API key: %2").arg(m_config.name, key.errorMessage())));
+        return call;
+    }
+    QNetworkRequest req(*url);
+    req.setRawHeader("x-api-key", key->toUtf8());
+    req.setRawHeader("anthropic-version", m_config.version.toUtf8());
+    req.setRawHeader("Accept", "application/json");
+    const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
+    const QString what = QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    return postJson(m_nam, req, body, what, request.timeoutMs, this,
+                    [this, request, secret = *key](const HttpExchange &ex) { return parseReply(ex, request, secret); });
+}
+
+LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest &request, const QString &key) const
+{
+    const QStringList secrets{key};
+    LlmReply r;
+    r.provider = m_config.name;
+    r.model = request.model;
+    r.httpStatus = ex.status;
+    r.rawBody = scrubSecrets(ex.body, secrets);
+    auto scrubbed = [&](LlmReply reply) {
+        reply.error.message = scrubSecrets(reply.error.message, secrets);
+        return reply;
+    };
+    if (transportFailure(ex, &r))
+        return scrubbed(r);
+
+    if (ex.status < 200 || ex.status >= 300) {
+        r.retryAfterMs = serverRetryDelayMs(ex.headers, m_clock->nowMs(), ex.status);
+        QString detail = QString::fromUtf8(ex.body.left(300)).simplified();
+        const auto json = parseJsonBody(ex);
+        // {type: "error", error: {type: "rate_limit_error", message}}
+        if (json.ok() && json->is_object() && json->contains("error") && (*json)["error"].is_object()) {
+            const auto &err = (*json)["error"];
+            detail = jsonText(err.value("type", nlohmann::json())) + QStringLiteral(": ")
+                + jsonText(err.value("message", nlohmann::json()));
+        }
+        setHttpError(&r, ex.status, QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
+        return scrubbed(r);
+    }
+
+    const auto json = parseJsonBody(ex);
+    auto bad = [&](const QString &why) {
+        r.errorKind = LlmErrorKind::BadReply;
+        r.error = Error(QStringLiteral("%1: %2 (HTTP %3)").arg(ex.what, why).arg(ex.status), ex.status);
+        return scrubbed(r);
+    };
+    if (!json)
+        return bad(json.errorMessage());
+    QString text;
+    bool sawTool = false;
+    try {
+        const auto &root = *json;
+        if (!root.is_object() || !root.contains("content") || !root["content"].is_array())
+            return bad(QStringLiteral("reply has no content array"));
+        if (root.contains("model") && root["model"].is_string())
+            r.model = jsonText(root["model"]);
+        if (root.contains("usage") && root["usage"].is_object()) {
+            const auto &u = root["usage"];
+            r.promptTokens = u.value("input_tokens", 0);
+            r.completionTokens = u.value("output_tokens", 0);
+        }
+        r.finishReasonRaw = jsonText(root.value("stop_reason", nlohmann::json()));
+        r.finishReason = mapStop(r.finishReasonRaw);
+        const std::string tool = request.schemaName.toStdString();
+        for (const auto &block : root["content"]) {
+            if (!block.is_object())
+                continue;
+            const std::string type = block.value("type", std::string());
+            if (type == "tool_use" && !sawTool && block.value("name", std::string()) == tool) {
+                sawTool = true;
+                r.content = QString::fromStdString(block.value("input", nlohmann::json::object()).dump());
+            } else if (type == "text") {
+                text += jsonText(block.value("text", nlohmann::json()));
+            }
+        }
+    } catch (const nlohmann::json::exception &e) {
+        return bad(QString::fromUtf8(e.what()));
+    }
+    if (!sawTool)
+        r.content = text; // a model that ignored the tool; the validator will judge the text
+
+    if (r.finishReason == FinishReason::Refusal) {
+        r.refusal = text.isEmpty() ? QStringLiteral("stop_reason refusal") : text;
+        r.errorKind = LlmErrorKind::Refused;
+        r.error = Error(QStringLiteral("%1: model %2 refused: %3").arg(m_config.name, r.model, r.refusal), ex.status);
+    } else if (r.finishReason == FinishReason::Length) {
+        r.errorKind = LlmErrorKind::Truncated;
+        r.error = Error(QStringLiteral("%1: reply from %2 truncated at max_tokens (%3); its JSON is incomplete")
+                            .arg(m_config.name, r.model).arg(request.maxTokens),
+                        ex.status);
+    } else if (r.content.trimmed().isEmpty()) {
+        return bad(QStringLiteral("reply has no %1 tool_use block and no text (stop_reason %2)")
+                       .arg(request.schemaName, r.finishReasonRaw));
+    }
+    return scrubbed(r);
+}
+
+} // namespace vigil::llm
