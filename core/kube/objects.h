@@ -4,6 +4,7 @@
 // passed between layers. They are plain values, not JSON documents: a pod in
 // the store should cost well under 2 KB.
 
+#include <QByteArray>
 #include <QDateTime>
 #include <QList>
 #include <QMap>
@@ -52,6 +53,9 @@ struct ContainerStatusView {
     int64_t cpuLimitMilli = -1;
     int64_t memoryRequestBytes = -1;
     int64_t memoryLimitBytes = -1;
+    int signal = 0;          ///< terminated.signal, when the state is terminated
+    bool started = false;    ///< status.started (startup probe passed)
+    bool restartable = false; ///< init container with restartPolicy Always (a sidecar)
 };
 
 struct PodView {
@@ -71,6 +75,7 @@ struct PodView {
     bool ready = false;     ///< the Ready condition
     bool scheduled = true;  ///< the PodScheduled condition (false = unschedulable)
     QString scheduleMessage; ///< PodScheduled's message when false
+    bool initialized = false; ///< the Initialized condition
     QMap<QString, QString> labels; ///< kept: selectors and the protected label need them
 
     int restarts() const;
@@ -136,6 +141,23 @@ struct WorkloadView {
     QString revision;        ///< deployment.kubernetes.io/revision
     QDateTime created;
     QMap<QString, QString> labels;
+};
+
+/// Any other resource (custom resources included): metadata plus the raw
+/// JSON when the object is small, else only its status.
+struct GenericView {
+    QString kind;
+    QString apiVersion;
+    QString uid;
+    QString namespaceName;
+    QString name;
+    QString resourceVersion;
+    QDateTime created;
+    QDateTime deletionTimestamp;
+    OwnerRef owner;
+    QMap<QString, QString> labels;
+    QByteArray json;     ///< compact JSON: the whole object if small, else {"status": ...} or empty
+    bool truncated = false; ///< json is not the whole object
 };
 
 } // namespace vigil::kube
