@@ -26,6 +26,8 @@ public:
     Result<void> allow();
     void recordSuccess();
     void recordFailure(const QString &error);
+    /// The allowed call was cancelled: it proves nothing, but frees the half-open probe.
+    void recordAbandoned() { m_probeInFlight = false; }
 
     State state() const { return m_state; }
     int consecutiveFailures() const { return m_failures; }
