@@ -40,7 +40,8 @@ LlmCall *postJson(QNetworkAccessManager *nam, QNetworkRequest request, const QBy
         ex.what = what;
         ex.timeoutMs = timeoutMs;
         ex.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        ex.body = reply->readAll();
+        if (reply->isOpen())
+            ex.body = reply->readAll();
         for (const auto &pair : reply->rawHeaderPairs())
             ex.headers.insert(pair.first.toLower(), pair.second);
         ex.networkError = reply->error();
