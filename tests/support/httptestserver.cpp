@@ -39,7 +39,8 @@ QByteArray statusHead(int status, const HttpHeaders &headers)
 // Reads requests off one socket and serves them one at a time.
 class Connection final : public QObject {
 public:
-    Connection(QTcpSocket *socket, int id, std::function<void(const HttpRequest &, QTcpSocket *)> dispatch)
+    Connection(QTcpSocket *socket, int id,
+               std::function<void(const HttpRequest &, QTcpSocket *, std::function<void()>)> dispatch)
         : QObject(socket), m_socket(socket), m_id(id), m_dispatch(std::move(dispatch))
     {
         connect(socket, &QTcpSocket::readyRead, this, [this] {
@@ -87,13 +88,17 @@ private:
             req.path = url.path(QUrl::FullyDecoded);
             req.query = QUrlQuery(url);
             m_busy = true;
-            m_dispatch(req, m_socket);
+            QPointer<QObject> guard(this);
+            m_dispatch(req, m_socket, [guard] {
+                if (guard)
+                    static_cast<Connection *>(guard.data())->exchangeDone();
+            });
         }
     }
 
     QTcpSocket *m_socket;
     int m_id;
-    std::function<void(const HttpRequest &, QTcpSocket *)> m_dispatch;
+    std::function<void(const HttpRequest &, QTcpSocket *, std::function<void()>)> m_dispatch;
     QByteArray m_buffer;
     bool m_busy = false;
 };
@@ -257,8 +262,9 @@ void HttpTestServer::onNewConnection()
         const int id = ++m_connections;
         socket->setParent(this);
         m_sockets.append(socket);
-        auto *conn = new Connection(socket, id, [this](const HttpRequest &r, QTcpSocket *s) { dispatch(r, s); });
-        Q_UNUSED(conn)
+        new Connection(socket, id, [this](const HttpRequest &r, QTcpSocket *s, std::function<void()> done) {
+            dispatch(r, s, std::move(done));
+        });
         connect(socket, &QTcpSocket::disconnected, this, [this, socket, id] {
             Q_EMIT clientDisconnected(id);
             socket->deleteLater();
@@ -266,16 +272,14 @@ void HttpTestServer::onNewConnection()
     }
 }
 
-void HttpTestServer::dispatch(const HttpRequest &request, QTcpSocket *socket)
+void HttpTestServer::dispatch(const HttpRequest &request, QTcpSocket *socket, std::function<void()> onCompleted)
 {
     m_requests.append(request);
     Q_EMIT requestReceived(request);
-    auto *conn = socket->findChild<Connection *>(QString(), Qt::FindDirectChildrenOnly);
     auto *exchange = new HttpExchange(request, socket, socket);
-    connect(exchange, &HttpExchange::completed, socket, [conn, exchange] {
+    connect(exchange, &HttpExchange::completed, socket, [exchange, onCompleted = std::move(onCompleted)] {
         exchange->deleteLater();
-        if (conn)
-            conn->exchangeDone();
+        onCompleted();
     });
     if (m_handler)
         m_handler(exchange);

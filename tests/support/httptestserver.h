@@ -143,7 +143,7 @@ Q_SIGNALS:
 
 private:
     void onNewConnection();
-    void dispatch(const HttpRequest &request, QTcpSocket *socket);
+    void dispatch(const HttpRequest &request, QTcpSocket *socket, std::function<void()> onCompleted);
 
     QTcpServer m_server;
     Handler m_handler;

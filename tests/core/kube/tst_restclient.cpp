@@ -1,0 +1,422 @@
+#include "core/kube/restclient.h"
+
+#include "httptestserver.h"
+
+#include <QElapsedTimer>
+#include <QTest>
+
+using namespace vigil;
+using namespace vigil::kube;
+using vigil::test::HttpExchange;
+using vigil::test::HttpTestServer;
+
+namespace {
+
+// Hands out "old" until invalidated, then "new"; counts invalidations.
+class FakeCredentials final : public CredentialSource {
+public:
+    Result<Credentials> credentials() override
+    {
+        Credentials c;
+        c.bearerToken = m_invalidations == 0 ? QStringLiteral("old") : QStringLiteral("new");
+        return c;
+    }
+    void invalidate() override { ++m_invalidations; }
+    QString method() const override { return QStringLiteral("token"); }
+    int m_invalidations = 0;
+};
+
+Connection connectionTo(const QUrl &url, std::shared_ptr<CredentialSource> creds = {})
+{
+    Connection c;
+    c.server = url;
+    c.credentials = creds ? std::move(creds) : std::make_shared<FakeCredentials>();
+    return c;
+}
+
+const ResourcePath podsIn{ResourceType::pods(), QStringLiteral("shop"), QString(), QString()};
+const ResourcePath webPod{ResourceType::pods(), QStringLiteral("shop"), QStringLiteral("web"), QString()};
+
+} // namespace
+
+class TestRestClient final : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void resourcePaths_data();
+    void resourcePaths();
+    void statusDecoding_data();
+    void statusDecoding();
+    void pagingFollowsContinue();
+    void unauthorizedRenewsCredentialsOnce_data();
+    void unauthorizedRenewsCredentialsOnce();
+    void tooManyRequestsHonoursRetryAfter();
+    void timeout();
+    void mutations_data();
+    void mutations();
+    void logParameters();
+    void callbackSkippedWhenContextDestroyed();
+    void tokenBucket_data();
+    void tokenBucket();
+    void rateLimitDelaysRequests();
+    void watchDeliversEventsAndClose();
+};
+
+void TestRestClient::resourcePaths_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("core namespaced collection") << podsIn.path() << QStringLiteral("/api/v1/namespaces/shop/pods");
+    QTest::newRow("all namespaces") << ResourcePath{ResourceType::pods(), {}, {}, {}}.path()
+                                    << QStringLiteral("/api/v1/pods");
+    QTest::newRow("cluster-scoped ignores namespace")
+        << ResourcePath{ResourceType::nodes(), QStringLiteral("x"), QStringLiteral("n1"), {}}.path()
+        << QStringLiteral("/api/v1/nodes/n1");
+    QTest::newRow("group subresource")
+        << ResourcePath{ResourceType::deployments(), QStringLiteral("shop"), QStringLiteral("api"),
+                        QStringLiteral("scale")}.path()
+        << QStringLiteral("/apis/apps/v1/namespaces/shop/deployments/api/scale");
+}
+
+void TestRestClient::resourcePaths()
+{
+    QFETCH(QString, path);
+    QFETCH(QString, expected);
+    QCOMPARE(path, expected);
+}
+
+void TestRestClient::statusDecoding_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("Status 404 names verb, path, code, reason, message")
+        << 404
+        << QByteArray(R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web\" not found",)"
+                      R"("reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404})")
+        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 404 NotFound: pods \"web\" not found");
+    QTest::newRow("Status 403")
+        << 403
+        << QByteArray(R"({"kind":"Status","status":"Failure","message":"pods \"web\" is forbidden: User \"x\" )"
+                      R"(cannot get resource","reason":"Forbidden","code":403})")
+        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 403 Forbidden: pods \"web\" is forbidden: User "
+                          "\"x\" cannot get resource");
+    QTest::newRow("plain-text 500 keeps the body")
+        << 500 << QByteArray("etcdserver: request timed out\n")
+        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: etcdserver: request "
+                          "timed out");
+}
+
+void TestRestClient::statusDecoding()
+{
+    QFETCH(int, status);
+    QFETCH(QByteArray, body);
+    QFETCH(QString, message);
+    HttpTestServer server([&](HttpExchange *ex) { ex->respondJson(status, body); });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<nlohmann::json>> got;
+    client.get(webPod, this, [&](Result<nlohmann::json> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    QVERIFY(!got->ok());
+    QCOMPARE(got->error().message, message);
+    QCOMPARE(got->error().code, status);
+}
+
+void TestRestClient::pagingFollowsContinue()
+{
+    const QString token = QStringLiteral("eyJ2IjoibWV0YS+/=");
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (ex->request().queryValue(QStringLiteral("continue")).isEmpty())
+            ex->respondJson(200, QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"100","continue":")")
+                                     + token.toUtf8() + R"("},"items":[{"metadata":{"uid":"a"}},{"metadata":{"uid":"b"}}]})");
+        else
+            ex->respondJson(200, R"({"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[{"metadata":{"uid":"c"}}]})");
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<ListResult>> got;
+    ListOptions opts;
+    opts.labelSelector = QStringLiteral("app=api,tier!=db");
+    client.list(podsIn, opts, this, [&](Result<ListResult> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
+    QCOMPARE((*got)->items.size(), size_t(3));
+    QCOMPARE((*got)->pages, 2);
+    QCOMPARE((*got)->resourceVersion, QStringLiteral("100"));
+    QCOMPARE(server.requests().size(), 2);
+    QCOMPARE(server.requests()[0].queryValue(QStringLiteral("limit")), QStringLiteral("500"));
+    QCOMPARE(server.requests()[0].queryValue(QStringLiteral("labelSelector")), QStringLiteral("app=api,tier!=db"));
+    QCOMPARE(server.requests()[1].queryValue(QStringLiteral("continue")), token);
+    QCOMPARE(server.requests()[1].queryValue(QStringLiteral("labelSelector")), QStringLiteral("app=api,tier!=db"));
+}
+
+void TestRestClient::unauthorizedRenewsCredentialsOnce_data()
+{
+    QTest::addColumn<bool>("newTokenAccepted");
+    QTest::newRow("renewed token works") << true;
+    QTest::newRow("still 401 after renewal: error, no loop") << false;
+}
+
+void TestRestClient::unauthorizedRenewsCredentialsOnce()
+{
+    QFETCH(bool, newTokenAccepted);
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (newTokenAccepted && ex->request().header("Authorization") == "Bearer new")
+            ex->respondJson(200, R"({"kind":"Pod"})");
+        else
+            ex->respondJson(401, R"({"kind":"Status","reason":"Unauthorized","message":"Unauthorized","code":401})");
+    });
+    QVERIFY(server.listen());
+    auto creds = std::make_shared<FakeCredentials>();
+    RestClient client(connectionTo(server.url(), creds));
+    std::optional<Result<nlohmann::json>> got;
+    client.get(webPod, this, [&](Result<nlohmann::json> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    QCOMPARE(creds->m_invalidations, 1);
+    QCOMPARE(server.requests().size(), 2);
+    QCOMPARE(server.requests()[0].header("Authorization"), QByteArray("Bearer old"));
+    QCOMPARE(server.requests()[1].header("Authorization"), QByteArray("Bearer new"));
+    QCOMPARE(got->ok(), newTokenAccepted);
+    if (!newTokenAccepted)
+        QCOMPARE(got->error().code, 401);
+}
+
+void TestRestClient::tooManyRequestsHonoursRetryAfter()
+{
+    int calls = 0;
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (++calls == 1)
+            ex->respondJson(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", {{"Retry-After", "1"}});
+        else
+            ex->respondJson(200, R"({"kind":"Pod"})");
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<nlohmann::json>> got;
+    QElapsedTimer timer;
+    timer.start();
+    client.get(webPod, this, [&](Result<nlohmann::json> r) { got = std::move(r); });
+    QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 5000);
+    QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
+    QCOMPARE(calls, 2);
+    QVERIFY2(timer.elapsed() >= 950, qPrintable(QString::number(timer.elapsed())));
+}
+
+void TestRestClient::timeout()
+{
+    HttpTestServer server([](HttpExchange *) { /* stall */ });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    Request r;
+    r.path = webPod.path();
+    r.timeoutMs = 200;
+    std::optional<Result<Response>> got;
+    QElapsedTimer timer;
+    timer.start();
+    client.send(r, this, [&](Result<Response> res) { got = std::move(res); });
+    QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 5000);
+    QVERIFY(!got->ok());
+    QCOMPARE(got->error().message, QStringLiteral("GET /api/v1/namespaces/shop/pods/web: timed out after 0.2 s"));
+    QVERIFY(timer.elapsed() < 3000);
+}
+
+void TestRestClient::mutations_data()
+{
+    QTest::addColumn<QString>("op");
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("contentType");
+    QTest::addColumn<QString>("query");
+    QTest::addColumn<QByteArray>("bodyContains");
+    const QString pod = QStringLiteral("/api/v1/namespaces/shop/pods/web");
+    QTest::newRow("create dry run") << "create" << QByteArray("POST") << QStringLiteral("/api/v1/namespaces/shop/pods")
+                                    << QByteArray("application/json") << QStringLiteral("dryRun=All")
+                                    << QByteArray("\"kind\":\"Pod\"");
+    QTest::newRow("update status subresource") << "updateStatus" << QByteArray("PUT") << pod + QStringLiteral("/status")
+                                               << QByteArray("application/json") << QString() << QByteArray("\"kind\"");
+    QTest::newRow("merge patch") << "merge" << QByteArray("PATCH") << pod << QByteArray("application/merge-patch+json")
+                                 << QString() << QByteArray("{\"metadata\"");
+    QTest::newRow("strategic merge patch with dry run")
+        << "strategic" << QByteArray("PATCH") << pod << QByteArray("application/strategic-merge-patch+json")
+        << QStringLiteral("dryRun=All") << QByteArray("{\"metadata\"");
+    QTest::newRow("json patch") << "json" << QByteArray("PATCH") << pod << QByteArray("application/json-patch+json")
+                                << QString() << QByteArray("[{\"op\"");
+    QTest::newRow("server-side apply forced")
+        << "apply" << QByteArray("PATCH") << pod << QByteArray("application/apply-patch+yaml")
+        << QStringLiteral("fieldManager=vigil&force=true") << QByteArray("kind: Pod");
+    QTest::newRow("delete with preconditions")
+        << "delete" << QByteArray("DELETE") << pod << QByteArray("application/json") << QStringLiteral("dryRun=All")
+        << QByteArray("\"preconditions\":{\"resourceVersion\":\"41\",\"uid\":\"u-1\"}");
+    QTest::newRow("eviction") << "evict" << QByteArray("POST") << pod + QStringLiteral("/eviction")
+                              << QByteArray("application/json") << QString()
+                              << QByteArray("\"kind\":\"Eviction\"");
+}
+
+void TestRestClient::mutations()
+{
+    QFETCH(QString, op);
+    QFETCH(QByteArray, method);
+    QFETCH(QString, path);
+    QFETCH(QByteArray, contentType);
+    QFETCH(QString, query);
+    QFETCH(QByteArray, bodyContains);
+    HttpTestServer server([](HttpExchange *ex) { ex->respondJson(200, R"({"kind":"Pod"})"); });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<nlohmann::json>> got;
+    auto done = [&](Result<nlohmann::json> r) { got = std::move(r); };
+    const nlohmann::json podJson = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "web"}}}};
+    const QByteArray mergeBody = R"({"metadata":{"labels":{"a":"b"}}})";
+    if (op == QLatin1String("create"))
+        client.create(podsIn, podJson, WriteOptions{true, {}}, this, done);
+    else if (op == QLatin1String("updateStatus"))
+        client.update(ResourcePath{ResourceType::pods(), QStringLiteral("shop"), QStringLiteral("web"),
+                                   QStringLiteral("status")},
+                      podJson, {}, this, done);
+    else if (op == QLatin1String("merge"))
+        client.patch(webPod, PatchType::Merge, mergeBody, {}, this, done);
+    else if (op == QLatin1String("strategic"))
+        client.patch(webPod, PatchType::StrategicMerge, mergeBody, WriteOptions{true, {}}, this, done);
+    else if (op == QLatin1String("json"))
+        client.patch(webPod, PatchType::Json, R"([{"op":"remove","path":"/metadata/labels/a"}])", {}, this, done);
+    else if (op == QLatin1String("apply")) {
+        ApplyOptions a;
+        a.force = true;
+        client.apply(webPod, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n", a, this, done);
+    } else if (op == QLatin1String("delete")) {
+        DeleteOptions d;
+        d.uid = QStringLiteral("u-1");
+        d.resourceVersion = QStringLiteral("41");
+        d.dryRun = true;
+        client.remove(webPod, d, this, done);
+    } else if (op == QLatin1String("evict")) {
+        client.evict(QStringLiteral("shop"), QStringLiteral("web"), {}, this, done);
+    }
+    QTRY_VERIFY(got.has_value());
+    QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
+    QCOMPARE(server.requests().size(), 1);
+    const auto &req = server.requests()[0];
+    QCOMPARE(req.method, method);
+    QCOMPARE(req.path, path);
+    QCOMPARE(req.header("Content-Type"), contentType);
+    QCOMPARE(req.query.toString(QUrl::FullyDecoded), query);
+    QVERIFY2(req.body.contains(bodyContains), req.body.constData());
+}
+
+void TestRestClient::logParameters()
+{
+    HttpTestServer server([](HttpExchange *ex) { ex->respond(200, "line 1\nline 2\n", {{"Content-Type", "text/plain"}}); });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<QByteArray>> got;
+    LogOptions o;
+    o.container = QStringLiteral("api");
+    o.tailLines = 50;
+    o.previous = true;
+    o.timestamps = true;
+    client.logs(QStringLiteral("shop"), QStringLiteral("web"), o, this, [&](Result<QByteArray> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    QVERIFY(got->ok());
+    QCOMPARE(**got, QByteArray("line 1\nline 2\n"));
+    const auto &req = server.requests().at(0);
+    QCOMPARE(req.path, QStringLiteral("/api/v1/namespaces/shop/pods/web/log"));
+    QCOMPARE(req.query.toString(QUrl::FullyDecoded),
+             QStringLiteral("container=api&tailLines=50&previous=true&timestamps=true"));
+}
+
+void TestRestClient::callbackSkippedWhenContextDestroyed()
+{
+    HttpTestServer server([](HttpExchange *ex) { ex->later(100, [ex] { ex->respondJson(200, "{}"); }); });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    bool called = false, controlCalled = false;
+    auto *context = new QObject;
+    client.get(webPod, context, [&](Result<nlohmann::json>) { called = true; });
+    client.get(webPod, this, [&](Result<nlohmann::json>) { controlCalled = true; });
+    delete context;
+    QTRY_VERIFY(controlCalled);
+    QTest::qWait(150);
+    QVERIFY(!called);
+}
+
+void TestRestClient::tokenBucket_data()
+{
+    QTest::addColumn<double>("qps");
+    QTest::addColumn<int>("burst");
+    QTest::addColumn<QList<qint64>>("times");
+    QTest::addColumn<QList<qint64>>("waits");
+    QTest::newRow("burst of 10 passes, the 11th waits 1/qps")
+        << 5.0 << 10 << QList<qint64>(11, 0) << (QList<qint64>(10, 0) << 200);
+    QTest::newRow("queued requests space out at qps")
+        << 5.0 << 1 << QList<qint64>{0, 0, 0} << QList<qint64>{0, 200, 400};
+    QTest::newRow("tokens refill over time") << 5.0 << 2 << QList<qint64>{0, 0, 0, 1000, 1000}
+                                             << QList<qint64>{0, 0, 200, 0, 0};
+    QTest::newRow("refill is capped at burst") << 10.0 << 2 << QList<qint64>{0, 0, 10000, 10000, 10000}
+                                               << QList<qint64>{0, 0, 0, 0, 100};
+}
+
+void TestRestClient::tokenBucket()
+{
+    QFETCH(double, qps);
+    QFETCH(int, burst);
+    QFETCH(QList<qint64>, times);
+    QFETCH(QList<qint64>, waits);
+    TokenBucket bucket(qps, burst);
+    QList<qint64> got;
+    for (qint64 t : times)
+        got.append(bucket.reserve(t));
+    QCOMPARE(got, waits);
+}
+
+void TestRestClient::rateLimitDelaysRequests()
+{
+    HttpTestServer server([](HttpExchange *ex) { ex->respondJson(200, "{}"); });
+    QVERIFY(server.listen());
+    RestClientOptions o;
+    o.qps = 10;
+    o.burst = 1;
+    RestClient client(connectionTo(server.url()), o);
+    int done = 0;
+    QElapsedTimer timer;
+    timer.start();
+    for (int i = 0; i < 3; ++i)
+        client.get(webPod, this, [&](Result<nlohmann::json>) { ++done; });
+    QTRY_COMPARE(done, 3);
+    QVERIFY2(timer.elapsed() >= 190, qPrintable(QString::number(timer.elapsed())));
+}
+
+void TestRestClient::watchDeliversEventsAndClose()
+{
+    HttpTestServer server([](HttpExchange *ex) {
+        ex->streamChunks(200, {{"Content-Type", "application/json"}},
+                         {{0, R"({"type":"ADDED","object":{"metadata":{"uid":"a","resourceVersion":"5"}}})" "\n{\"type\":"},
+                          {30, R"("DELETED","object":{"metadata":{"uid":"a","resourceVersion":"6"}}})" "\n"}},
+                         HttpExchange::Ending::End);
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    QStringList seen;
+    std::optional<Result<void>> closed;
+    WatchOptions w;
+    w.resourceVersion = QStringLiteral("4");
+    w.timeoutSeconds = 321;
+    StreamHandle handle = client.watch(
+        podsIn, w, this,
+        [&](const QList<WatchEvent> &events) {
+            for (const auto &e : events)
+                seen.append(e.resourceVersion());
+        },
+        [&](Result<void> r) { closed = std::move(r); });
+    QVERIFY(handle.active());
+    QTRY_VERIFY(closed.has_value());
+    QVERIFY2(closed->ok(), qPrintable(closed->errorMessage()));
+    QCOMPARE(seen, (QStringList{QStringLiteral("5"), QStringLiteral("6")}));
+    QVERIFY(!handle.active());
+    const auto &req = server.requests().at(0);
+    QCOMPARE(req.query.toString(QUrl::FullyDecoded),
+             QStringLiteral("watch=true&resourceVersion=4&allowWatchBookmarks=true&timeoutSeconds=321"));
+}
+
+QTEST_GUILESS_MAIN(TestRestClient)
+#include "tst_restclient.moc"
