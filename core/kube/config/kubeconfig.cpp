@@ -12,9 +12,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
-#include <yaml-cpp/node/convert.h>
-#include <yaml-cpp/node/impl.h>
-#include <yaml-cpp/node/iterator.h>
+#include <yaml-cpp/yaml.h>
 
 namespace vigil::kube {
 

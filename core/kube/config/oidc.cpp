@@ -15,11 +15,7 @@
 #include <QTimer>
 #include <QUrlQuery>
 
-#include <yaml-cpp/emitter.h>
-#include <yaml-cpp/node/emit.h>
-#include <yaml-cpp/node/impl.h>
-#include <yaml-cpp/node/iterator.h>
-#include <yaml-cpp/node/convert.h>
+#include <yaml-cpp/yaml.h>
 
 namespace vigil::kube {
 
