@@ -243,8 +243,15 @@ Result<QList<AuditEvent>> readJsonl(QIODevice *in)
     QList<AuditEvent> out;
     qint64 lineNo = 0;
     while (!in->atEnd()) {
-        const QByteArray line = in->readLine(kMaxJsonlLine).trimmed();
+        // Read in chunks: readLine(max) would reserve max bytes for every line.
+        QByteArray line;
         ++lineNo;
+        while (!in->atEnd() && !line.endsWith('\n')) {
+            line += in->readLine(64 * 1024);
+            if (line.size() > kMaxJsonlLine)
+                return Error(QStringLiteral("line %1: longer than %2 bytes").arg(lineNo).arg(kMaxJsonlLine));
+        }
+        line = line.trimmed();
         if (line.isEmpty())
             continue;
         json j;

@@ -18,28 +18,28 @@ constexpr qsizetype kMaxSummaryLength = 2000;
 constexpr qsizetype kShown = 64;
 
 // Shows untrusted text safely: non-ASCII and control characters escaped, long text cut.
-QString quoted(const QString &text)
+QString quoted(const QString &text, qsizetype totalBytes = -1)
 {
     QString out;
-    const QString head = text.left(kShown);
-    for (const QChar c : head) {
+    for (const QChar c : text.left(kShown)) {
         if (c.unicode() >= 0x20 && c.unicode() < 0x7f)
             out += c;
         else
             out += QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QLatin1Char('0'));
     }
-    if (text.size() > kShown)
+    out = u'\'' + out + u'\'';
+    if (totalBytes >= 0)
+        out += QStringLiteral("... (%1 bytes)").arg(totalBytes);
+    else if (text.size() > kShown)
         out += QStringLiteral("... (%1 characters)").arg(text.size());
-    return u'\'' + out + u'\'';
+    return out;
 }
 
 QString quoted(const std::string &text)
 {
-    // Cut before decoding so a 1 MB value costs nothing to describe.
-    if (text.size() > std::size_t(kShown * 4)) {
-        return quoted(QString::fromUtf8(text.data(), kShown * 4)).chopped(1) +
-               QStringLiteral("...' (%1 bytes)").arg(text.size());
-    }
+    // Decode only the head so a 1 MB value costs nothing to describe.
+    if (text.size() > std::size_t(kShown))
+        return quoted(QString::fromUtf8(text.data(), kShown).left(kShown), qsizetype(text.size()));
     return quoted(QString::fromUtf8(text.data(), qsizetype(text.size())));
 }
 

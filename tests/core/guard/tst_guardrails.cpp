@@ -193,6 +193,7 @@ private Q_SLOTS:
     void judge();
     void collectsEveryReason();
     void deterministic();
+    void messagesShowUntrustedTextSafely();
     void neverListHasNoActionKind_data();
     void neverListHasNoActionKind();
     void targetKeys();
@@ -504,6 +505,22 @@ void TestGuardrails::deterministic()
     QCOMPARE(a.decision, b.decision);
     QCOMPARE(a.reasons, b.reasons);
     QCOMPARE(a.codes(), QStringList{QStringLiteral("mode.approve")});
+}
+
+void TestGuardrails::messagesShowUntrustedTextSafely()
+{
+    const GuardContext c = buildContext(QStringLiteral("approve"), QByteArray(), QString());
+    Proposal lookAlike = buildProposal(QStringLiteral("restart_pod"), QString::fromUtf8("r\xD0\xB5start_pod"), QString(), 0.9, QString());
+    const Verdict v1 = evaluate(lookAlike, c);
+    QCOMPARE(v1.reasons.first().message,
+             QStringLiteral("'r\\u0435start_pod' is not an action Vigil can take (it contains non-ASCII or control characters; "
+                            "look-alike names are refused)"));
+    Proposal bigKey = buildProposal(QStringLiteral("restart_pod"), QStringLiteral("="),
+                                    QStringLiteral(R"({"namespace":"shop","pod":"api-7d9f-abcde","%BIG%":1})"), 0.9, QString());
+    const Verdict v2 = evaluate(bigKey, c);
+    QCOMPARE(v2.codes(), (QStringList{QStringLiteral("params.extra"), QStringLiteral("mode.approve")}));
+    QCOMPARE(v2.reasons.first().message,
+             QStringLiteral("restart_pod takes no parameter '") + QString(64, u'a') + QStringLiteral("'... (1048576 bytes)"));
 }
 
 void TestGuardrails::neverListHasNoActionKind_data()
