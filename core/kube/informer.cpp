@@ -1,0 +1,265 @@
+#include "core/kube/informer.h"
+
+#include <QRandomGenerator>
+
+#include <algorithm>
+#include <cmath>
+
+namespace vigil::kube {
+
+Informer::Informer(RestClient *client, InformerOptions options, QObject *parent)
+    : QObject(parent), m_client(client), m_options(std::move(options))
+{
+    if (!m_options.projector)
+        m_options.projector = projectorFor(m_options.type);
+    m_idleTimer.setSingleShot(true);
+    m_retryTimer.setSingleShot(true);
+    m_batchTimer.setSingleShot(true);
+    connect(&m_idleTimer, &QTimer::timeout, this, [this] {
+        // A silent watch may be a dead connection the TCP stack has not noticed: reconnect.
+        m_health.lastError = QStringLiteral("watch %1: no event or bookmark for %2 s; reconnecting")
+                                 .arg(collectionPath().path())
+                                 .arg(m_options.idleTimeoutMs / 1000.0);
+        watch();
+    });
+    connect(&m_retryTimer, &QTimer::timeout, this, [this] {
+        if (m_relistPending)
+            list();
+        else
+            watch();
+    });
+    connect(&m_batchTimer, &QTimer::timeout, this, &Informer::flush);
+}
+
+Informer::~Informer()
+{
+    m_watch.cancel();
+}
+
+int Informer::backoffDelayMs(int failures, int initialMs, int maxMs, double random)
+{
+    const double base = std::min<double>(maxMs, initialMs * std::pow(2.0, std::max(0, failures - 1)));
+    return static_cast<int>(std::min<double>(maxMs, base * (1.0 + 0.5 * std::clamp(random, 0.0, 1.0))));
+}
+
+double Informer::random() const
+{
+    return m_options.random ? m_options.random() : QRandomGenerator::global()->generateDouble();
+}
+
+ResourcePath Informer::collectionPath() const
+{
+    return ResourcePath{m_options.type, m_options.namespaceName, QString(), QString()};
+}
+
+void Informer::start()
+{
+    if (m_running)
+        return;
+    m_running = true;
+    list();
+}
+
+void Informer::stop()
+{
+    m_running = false;
+    ++m_generation;
+    m_watch.cancel();
+    m_idleTimer.stop();
+    m_retryTimer.stop();
+    flush();
+    setState(InformerHealth::State::Stopped);
+}
+
+void Informer::setState(InformerHealth::State state)
+{
+    m_health.state = state;
+    if (state != InformerHealth::State::BackingOff)
+        m_health.nextRetry = QDateTime();
+    Q_EMIT healthChanged(m_health);
+}
+
+void Informer::list()
+{
+    const uint64_t gen = ++m_generation;
+    m_watch.cancel();
+    m_idleTimer.stop();
+    m_relistPending = true;
+    setState(InformerHealth::State::Listing);
+    ListOptions opts;
+    opts.labelSelector = m_options.labelSelector;
+    opts.fieldSelector = m_options.fieldSelector;
+    opts.limit = m_options.pageLimit;
+    m_client->list(collectionPath(), opts, this, [this, gen](Result<ListResult> result) {
+        if (gen != m_generation)
+            return;
+        if (!result) {
+            fail(result.error(), true);
+            return;
+        }
+        QList<KubeObject> fresh;
+        fresh.reserve(static_cast<qsizetype>(result->items.size()));
+        for (const nlohmann::json &item : result->items) {
+            Result<KubeObject> o = m_options.projector(item);
+            if (o)
+                fresh.append(std::move(*o));
+            else
+                m_health.lastError = o.errorMessage();
+        }
+        m_relistPending = false;
+        m_resourceVersion = result->resourceVersion;
+        m_health.synced = true;
+        m_health.failures = 0;
+        queue(m_store.replace(fresh), true);
+        watch();
+    });
+}
+
+void Informer::watch()
+{
+    const uint64_t gen = ++m_generation;
+    m_watch.cancel();
+    m_watchEvents = 0;
+    m_watchAge.start();
+    WatchOptions w;
+    w.resourceVersion = m_resourceVersion;
+    w.labelSelector = m_options.labelSelector;
+    w.fieldSelector = m_options.fieldSelector;
+    w.allowBookmarks = true;
+    const int span = std::max(0, m_options.maxWatchSeconds - m_options.minWatchSeconds);
+    w.timeoutSeconds = m_options.minWatchSeconds + static_cast<int>(std::floor(random() * (span + 1)));
+    w.timeoutSeconds = std::min(w.timeoutSeconds, m_options.maxWatchSeconds);
+    m_watch = m_client->watch(
+        collectionPath(), w, this,
+        [this, gen](const QList<WatchEvent> &events) {
+            if (gen == m_generation)
+                onWatchEvents(events);
+        },
+        [this, gen](Result<void> result) {
+            if (gen == m_generation)
+                onWatchClosed(result);
+        });
+    m_idleTimer.start(m_options.idleTimeoutMs);
+    setState(InformerHealth::State::Watching);
+}
+
+void Informer::onWatchEvents(const QList<WatchEvent> &events)
+{
+    m_idleTimer.start(m_options.idleTimeoutMs);
+    QList<Delta> out;
+    for (const WatchEvent &ev : events) {
+        ++m_watchEvents;
+        if (ev.type == WatchEvent::Type::Error) {
+            queue(std::move(out), false);
+            if (ev.expired) {
+                // Our resourceVersion was compacted away: start over from a fresh list.
+                m_health.lastError = ev.error.message;
+                m_resourceVersion.clear();
+                list();
+            } else {
+                fail(ev.error, false);
+            }
+            return;
+        }
+        if (ev.type == WatchEvent::Type::Bookmark) {
+            if (!ev.resourceVersion().isEmpty())
+                m_resourceVersion = ev.resourceVersion();
+            continue;
+        }
+        Result<KubeObject> o = m_options.projector(ev.object);
+        if (!o) {
+            m_health.lastError = o.errorMessage();
+            continue;
+        }
+        const QString rv = objectResourceVersion(*o);
+        std::optional<Delta> d = ev.type == WatchEvent::Type::Deleted ? m_store.remove(objectUid(*o), *o)
+                                                                      : m_store.upsert(std::move(*o));
+        if (d)
+            out.append(std::move(*d));
+        if (!rv.isEmpty())
+            m_resourceVersion = rv;
+    }
+    queue(std::move(out), false);
+}
+
+void Informer::onWatchClosed(const Result<void> &result)
+{
+    m_idleTimer.stop();
+    if (!result) {
+        fail(result.error(), result.error().code == 410);
+        return;
+    }
+    if (m_watchEvents == 0 && m_watchAge.elapsed() < m_options.shortWatchMs) {
+        fail(Error(QStringLiteral("watch %1: closed after %2 ms without events")
+                       .arg(collectionPath().path())
+                       .arg(m_watchAge.elapsed())),
+             false);
+        return;
+    }
+    // The server's timeoutSeconds ran out: carry on from where we are.
+    m_health.failures = 0;
+    watch();
+}
+
+void Informer::fail(const Error &error, bool relist)
+{
+    ++m_generation;
+    m_watch.cancel();
+    m_idleTimer.stop();
+    if (!m_running)
+        return;
+    m_relistPending = m_relistPending || relist;
+    ++m_health.failures;
+    m_health.lastError = error.message;
+    const int delay = backoffDelayMs(m_health.failures, m_options.backoffInitialMs, m_options.backoffMaxMs, random());
+    m_health.nextRetry = QDateTime::currentDateTimeUtc().addMSecs(delay);
+    m_health.state = InformerHealth::State::BackingOff;
+    Q_EMIT healthChanged(m_health);
+    m_retryTimer.start(delay);
+}
+
+void Informer::queue(QList<Delta> deltas, bool resynced)
+{
+    m_pendingResync = m_pendingResync || resynced;
+    for (Delta &d : deltas) {
+        const QString uid = objectUid(d.object);
+        const auto it = m_pendingIndex.constFind(uid);
+        if (it != m_pendingIndex.constEnd() && m_pending[*it]) {
+            std::optional<Delta> &prev = m_pending[*it];
+            const Delta::Type before = prev->type;
+            if (before == Delta::Type::Added && d.type == Delta::Type::Deleted) {
+                prev.reset(); // never seen by consumers: nothing to tell
+                m_pendingIndex.remove(uid);
+                continue;
+            }
+            if (before == Delta::Type::Added && d.type == Delta::Type::Modified)
+                d.type = Delta::Type::Added;
+            else if (before == Delta::Type::Deleted && d.type == Delta::Type::Added)
+                d.type = Delta::Type::Modified;
+            prev = std::move(d);
+            continue;
+        }
+        m_pendingIndex.insert(uid, m_pending.size());
+        m_pending.push_back(std::move(d));
+    }
+    if ((!m_pending.empty() || m_pendingResync) && !m_batchTimer.isActive())
+        m_batchTimer.start(m_options.batchIntervalMs);
+}
+
+void Informer::flush()
+{
+    m_batchTimer.stop();
+    DeltaBatch batch;
+    batch.resynced = m_pendingResync;
+    for (auto &d : m_pending) {
+        if (d)
+            batch.deltas.append(std::move(*d));
+    }
+    m_pending.clear();
+    m_pendingIndex.clear();
+    m_pendingResync = false;
+    if (!batch.deltas.isEmpty() || batch.resynced)
+        Q_EMIT deltas(batch);
+}
+
+} // namespace vigil::kube

@@ -1,0 +1,334 @@
+#include "core/kube/informer.h"
+
+#include "httptestserver.h"
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace vigil;
+using namespace vigil::kube;
+using vigil::test::HttpExchange;
+using vigil::test::HttpRequest;
+using vigil::test::HttpTestServer;
+
+namespace {
+
+QByteArray pod(const char *uid, int rv)
+{
+    return QByteArray("{\"metadata\":{\"uid\":\"") + uid + "\",\"name\":\"pod-" + uid
+        + "\",\"namespace\":\"shop\",\"resourceVersion\":\"" + QByteArray::number(rv)
+        + "\"},\"status\":{\"phase\":\"Running\"}}";
+}
+
+QByteArray podList(int rv, const QList<QByteArray> &items)
+{
+    return "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"" + QByteArray::number(rv)
+        + "\"},\"items\":[" + items.join(',') + "]}";
+}
+
+QByteArray watchLine(const char *type, const QByteArray &object)
+{
+    return QByteArray("{\"type\":\"") + type + "\",\"object\":" + object + "}\n";
+}
+
+QByteArray expiredEvent()
+{
+    return watchLine("ERROR", QByteArray(R"x({"kind":"Status","status":"Failure","message":"too old resource version",)x"
+                                         R"x("reason":"Expired","code":410})x"));
+}
+
+// Serves scripted list and watch responses in order; once a script runs out it stalls.
+struct FakeApi {
+    QList<std::function<void(HttpExchange *)>> lists;
+    QList<std::function<void(HttpExchange *)>> watches;
+    QList<qint64> watchTimes;
+    QElapsedTimer clock;
+    HttpTestServer server;
+
+    FakeApi()
+    {
+        clock.start();
+        server.setHandler([this](HttpExchange *ex) {
+            const bool isWatch = ex->request().queryValue(QStringLiteral("watch")) == QLatin1String("true");
+            auto &script = isWatch ? watches : lists;
+            if (isWatch)
+                watchTimes.append(clock.elapsed());
+            if (!script.isEmpty())
+                script.takeFirst()(ex);
+        });
+    }
+    QList<HttpRequest> requests(bool watch) const
+    {
+        QList<HttpRequest> out;
+        for (const HttpRequest &r : server.requests()) {
+            if ((r.queryValue(QStringLiteral("watch")) == QLatin1String("true")) == watch)
+                out.append(r);
+        }
+        return out;
+    }
+};
+
+std::function<void(HttpExchange *)> respondList(QByteArray body)
+{
+    return [body](HttpExchange *ex) { ex->respondJson(200, body); };
+}
+
+std::function<void(HttpExchange *)> stream(QList<QPair<int, QByteArray>> pieces, HttpExchange::Ending ending)
+{
+    return [pieces, ending](HttpExchange *ex) { ex->streamChunks(200, {}, pieces, ending); };
+}
+
+Connection connectionTo(const QUrl &url)
+{
+    Connection c;
+    c.server = url;
+    return c;
+}
+
+InformerOptions fastOptions()
+{
+    InformerOptions o;
+    o.type = ResourceType::pods();
+    o.namespaceName = QStringLiteral("shop");
+    o.batchIntervalMs = 50;
+    o.backoffInitialMs = 100;
+    o.backoffMaxMs = 1000;
+    o.random = [] { return 0.0; };
+    return o;
+}
+
+QStringList uids(const ObjectStore &store)
+{
+    QStringList out;
+    for (const KubeObject &o : store.objects())
+        out.append(objectUid(o) + QLatin1Char('@') + objectResourceVersion(o));
+    out.sort();
+    return out;
+}
+
+QString describe(const QList<Delta> &deltas)
+{
+    QStringList out;
+    for (const Delta &d : deltas) {
+        const char *t = d.type == Delta::Type::Added ? "+" : d.type == Delta::Type::Modified ? "~" : "-";
+        out.append(QLatin1String(t) + objectUid(d.object) + QLatin1Char('@') + objectResourceVersion(d.object));
+    }
+    return out.join(QLatin1Char(' '));
+}
+
+} // namespace
+
+class TestInformer final : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void listThenWatchWithBatchedDeltas();
+    void expiredRelistsAndReconciles_data();
+    void expiredRelistsAndReconciles();
+    void truncatedStreamBacksOffAndResumes();
+    void immediateCloseCountsAsFailure();
+    void idleWatchdogReconnects();
+    void bookmarksAdvanceResourceVersion();
+    void coalescesWithinABatch();
+    void backoffDelay_data();
+    void backoffDelay();
+};
+
+void TestInformer::listThenWatchWithBatchedDeltas()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5), pod("b", 6)}))};
+    api.watches = {stream({{50, watchLine("ADDED", pod("c", 11)) + watchLine("MODIFIED", pod("a", 12))
+                                    + watchLine("DELETED", pod("b", 13))}},
+                          HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, fastOptions());
+    QSignalSpy spy(&informer, &Informer::deltas);
+    informer.start();
+    QTRY_COMPARE(spy.size(), 2);
+    const auto first = spy.at(0).at(0).value<DeltaBatch>();
+    QVERIFY(first.resynced);
+    QCOMPARE(first.deltas.size(), 2);
+    const auto second = spy.at(1).at(0).value<DeltaBatch>();
+    QVERIFY(!second.resynced);
+    QCOMPARE(describe(second.deltas), QStringLiteral("+c@11 ~a@12 -b@13"));
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@12"), QStringLiteral("c@11")}));
+    QCOMPARE(informer.resourceVersion(), QStringLiteral("13"));
+    QVERIFY(informer.health().synced);
+    QCOMPARE(informer.health().state, InformerHealth::State::Watching);
+
+    const HttpRequest list = api.requests(false).at(0);
+    QCOMPARE(list.path, QStringLiteral("/api/v1/namespaces/shop/pods"));
+    QCOMPARE(list.queryValue(QStringLiteral("limit")), QStringLiteral("500"));
+    const HttpRequest watch = api.requests(true).at(0);
+    QCOMPARE(watch.queryValue(QStringLiteral("resourceVersion")), QStringLiteral("10"));
+    QCOMPARE(watch.queryValue(QStringLiteral("allowWatchBookmarks")), QStringLiteral("true"));
+    const int timeout = watch.queryValue(QStringLiteral("timeoutSeconds")).toInt();
+    QVERIFY2(timeout >= 300 && timeout <= 600, qPrintable(QString::number(timeout)));
+}
+
+void TestInformer::expiredRelistsAndReconciles_data()
+{
+    QTest::addColumn<bool>("httpStatus");
+    QTest::newRow("ERROR 410 event mid-stream") << false;
+    QTest::newRow("410 status when the watch starts") << true;
+}
+
+void TestInformer::expiredRelistsAndReconciles()
+{
+    QFETCH(bool, httpStatus);
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5), pod("b", 6)})),
+                 respondList(podList(20, {pod("a", 15), pod("c", 18)}))};
+    if (httpStatus)
+        api.watches = {[](HttpExchange *ex) {
+            ex->respondJson(410, R"({"kind":"Status","reason":"Expired","message":"too old","code":410})");
+        }};
+    else
+        api.watches = {stream({{20, watchLine("MODIFIED", pod("a", 11))}, {20, expiredEvent()}},
+                              HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, fastOptions());
+    QList<Delta> all;
+    connect(&informer, &Informer::deltas, this, [&](const DeltaBatch &b) { all += b.deltas; });
+    informer.start();
+    QTRY_COMPARE(api.requests(true).size(), 2);
+    QCOMPARE(api.requests(false).size(), 2);
+    QVERIFY(api.requests(false).at(1).queryValue(QStringLiteral("resourceVersion")).isEmpty());
+    QCOMPARE(api.requests(true).at(1).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("20"));
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@15"), QStringLiteral("c@18")}));
+    QTRY_VERIFY(describe(all).contains(QLatin1String("-b@6")));
+    QVERIFY(describe(all).contains(QLatin1String("+c@18")));
+    QVERIFY2(describe(all).contains(QLatin1String("~a@15")), qPrintable(describe(all)));
+}
+
+void TestInformer::truncatedStreamBacksOffAndResumes()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5)}))};
+    api.watches = {stream({{10, watchLine("ADDED", pod("c", 11))}, {10, watchLine("MODIFIED", pod("a", 12)).left(25)}},
+                          HttpExchange::Ending::Close)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, fastOptions());
+    QList<InformerHealth> states;
+    connect(&informer, &Informer::healthChanged, this, [&](const InformerHealth &h) { states.append(h); });
+    informer.start();
+    QTRY_COMPARE(api.requests(true).size(), 2);
+    QCOMPARE(api.requests(true).at(1).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("11"));
+    QCOMPARE(api.requests(false).size(), 1); // resumed, not relisted
+    const auto backingOff = std::find_if(states.cbegin(), states.cend(), [](const InformerHealth &h) {
+        return h.state == InformerHealth::State::BackingOff;
+    });
+    QVERIFY(backingOff != states.cend());
+    QCOMPARE(backingOff->failures, 1);
+    QVERIFY(backingOff->nextRetry.isValid());
+    QVERIFY(!backingOff->lastError.isEmpty());
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@5"), QStringLiteral("c@11")}));
+}
+
+void TestInformer::immediateCloseCountsAsFailure()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {}))};
+    for (int i = 0; i < 3; ++i)
+        api.watches.append(stream({}, HttpExchange::Ending::End));
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, fastOptions());
+    informer.start();
+    QTRY_COMPARE_WITH_TIMEOUT(api.watchTimes.size(), 4, 5000);
+    QCOMPARE(informer.health().failures, 3);
+    // Backoff doubles from 100 ms (random() = 0: no jitter).
+    const qint64 gap1 = api.watchTimes[1] - api.watchTimes[0];
+    const qint64 gap2 = api.watchTimes[2] - api.watchTimes[1];
+    const qint64 gap3 = api.watchTimes[3] - api.watchTimes[2];
+    QVERIFY2(gap1 >= 95 && gap2 >= 195 && gap3 >= 395,
+             qPrintable(QStringLiteral("%1 %2 %3").arg(gap1).arg(gap2).arg(gap3)));
+}
+
+void TestInformer::idleWatchdogReconnects()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5)}))};
+    api.watches = {stream({}, HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    QSignalSpy disconnected(&api.server, &HttpTestServer::clientDisconnected);
+    RestClient client(connectionTo(api.server.url()));
+    InformerOptions o = fastOptions();
+    o.idleTimeoutMs = 300;
+    Informer informer(&client, o);
+    informer.start();
+    QTRY_COMPARE_WITH_TIMEOUT(api.watchTimes.size(), 2, 3000);
+    const qint64 gap = api.watchTimes[1] - api.watchTimes[0];
+    QVERIFY2(gap >= 290, qPrintable(QString::number(gap)));
+    QCOMPARE(informer.health().failures, 0);
+    QCOMPARE(api.requests(true).at(1).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("10"));
+    QTRY_VERIFY(disconnected.size() >= 1); // the silent watch's connection was dropped
+}
+
+void TestInformer::bookmarksAdvanceResourceVersion()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5)}))};
+    api.watches = {stream({{10, watchLine("BOOKMARK", QByteArray(R"({"kind":"Pod","metadata":{"resourceVersion":"50"}})"))}},
+                          HttpExchange::Ending::End)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, fastOptions());
+    QSignalSpy spy(&informer, &Informer::deltas);
+    informer.start();
+    QTRY_COMPARE(api.requests(true).size(), 2);
+    QCOMPARE(api.requests(true).at(1).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("50"));
+    QCOMPARE(informer.health().failures, 0); // a watch that delivered something is not a failure
+    QTest::qWait(100);
+    QCOMPARE(spy.size(), 1); // only the initial list; bookmarks carry no objects
+}
+
+void TestInformer::coalescesWithinABatch()
+{
+    FakeApi api;
+    api.lists = {respondList(podList(10, {pod("a", 5)}))};
+    api.watches = {stream({{150, watchLine("ADDED", pod("c", 11))},
+                           {5, watchLine("MODIFIED", pod("c", 12))},
+                           {5, watchLine("ADDED", pod("d", 13))},
+                           {5, watchLine("DELETED", pod("d", 14))},
+                           {5, watchLine("MODIFIED", pod("a", 15))},
+                           {5, watchLine("MODIFIED", pod("a", 16))}},
+                          HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    InformerOptions o = fastOptions();
+    o.batchIntervalMs = 100;
+    Informer informer(&client, o);
+    QSignalSpy spy(&informer, &Informer::deltas);
+    informer.start();
+    QTRY_COMPARE(spy.size(), 2);
+    QCOMPARE(describe(spy.at(1).at(0).value<DeltaBatch>().deltas), QStringLiteral("+c@12 ~a@16"));
+}
+
+void TestInformer::backoffDelay_data()
+{
+    QTest::addColumn<int>("failures");
+    QTest::addColumn<double>("random");
+    QTest::addColumn<int>("expected");
+    QTest::newRow("first retry") << 1 << 0.0 << 800;
+    QTest::newRow("doubles") << 3 << 0.0 << 3200;
+    QTest::newRow("jitter adds up to half") << 2 << 1.0 << 2400;
+    QTest::newRow("capped at 30 s") << 10 << 0.0 << 30000;
+    QTest::newRow("jitter never exceeds the cap") << 6 << 1.0 << 30000;
+}
+
+void TestInformer::backoffDelay()
+{
+    QFETCH(int, failures);
+    QFETCH(double, random);
+    QFETCH(int, expected);
+    QCOMPARE(Informer::backoffDelayMs(failures, 800, 30000, random), expected);
+}
+
+QTEST_GUILESS_MAIN(TestInformer)
+#include "tst_informer.moc"
