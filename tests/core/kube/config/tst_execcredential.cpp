@@ -17,25 +17,25 @@ namespace {
 
 // Prints an ExecCredential; behaviour chosen by the env the kubeconfig sets.
 // Every run appends a line to $MARKER, so tests can count (or rule out) runs.
-const char kPlugin[] = R"(#!/bin/sh
-[ -n "$MARKER" ] && echo run >> "$MARKER"
-n=$(cat "$MARKER" 2>/dev/null | wc -l | tr -d ' ')
-[ -n "$INFO_OUT" ] && printf '%s' "$KUBERNETES_EXEC_INFO" > "$INFO_OUT"
-api=${API:-client.authentication.k8s.io/v1beta1}
-exp=""
-[ -n "$EXPIRY" ] && exp=",\"expirationTimestamp\":\"$EXPIRY\""
-case "$MODE" in
-  fail) echo "boom: credentials expired for $1" >&2; exit 3;;
-  sleep) exec sleep 30;;
-  garbage) echo "not json"; exit 0;;
-  wrongapi) api=client.authentication.k8s.io/v1alpha1;;
-  empty) printf '{"apiVersion":"%s","kind":"ExecCredential","status":{}}' "$api"; exit 0;;
-  cert) c=$(awk '{printf "%s\\n", $0}' "$CERT"); k=$(awk '{printf "%s\\n", $0}' "$KEY")
-        printf '{"apiVersion":"%s","kind":"ExecCredential","status":{"clientCertificateData":"%s","clientKeyData":"%s"%s}}' "$api" "$c" "$k" "$exp"
-        exit 0;;
-esac
-printf '{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"tok-%s"%s}}' "$api" "$n" "$exp"
-)";
+const char kPlugin[] =
+    "#!/bin/sh\n"
+    "[ -n \"$MARKER\" ] && echo run >> \"$MARKER\"\n"
+    "n=$(cat \"$MARKER\" 2>/dev/null | wc -l | tr -d ' ')\n"
+    "[ -n \"$INFO_OUT\" ] && printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$INFO_OUT\"\n"
+    "api=${API:-client.authentication.k8s.io/v1beta1}\n"
+    "exp=\"\"\n"
+    "[ -n \"$EXPIRY\" ] && exp=\",\\\"expirationTimestamp\\\":\\\"$EXPIRY\\\"\"\n"
+    "case \"$MODE\" in\n"
+    "  fail) echo \"boom: credentials expired for $1\" >&2; exit 3;;\n"
+    "  sleep) exec sleep 30;;\n"
+    "  garbage) echo \"not json\"; exit 0;;\n"
+    "  wrongapi) api=client.authentication.k8s.io/v1alpha1;;\n"
+    "  empty) printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{}}' \"$api\"; exit 0;;\n"
+    "  cert) c=$(awk '{printf \"%s\\\\n\", $0}' \"$CERT\"); k=$(awk '{printf \"%s\\\\n\", $0}' \"$KEY\")\n"
+    "        printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"clientCertificateData\":\"%s\",\"clientKeyData\":\"%s\"%s}}' \"$api\" \"$c\" \"$k\" \"$exp\"\n"
+    "        exit 0;;\n"
+    "esac\n"
+    "printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s\"%s}}' \"$api\" \"$n\" \"$exp\"\n";
 
 int lineCount(const QString &path)
 {
