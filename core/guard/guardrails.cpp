@@ -264,7 +264,9 @@ void Checker::checkAlert()
         block("params.range", QStringLiteral("parameter 'summary' is longer than %1 characters").arg(kMaxSummaryLength));
     }
     const auto severity = m_params->find("severity");
-    if (severity != m_params->end()) {
+    if (severity == m_params->end()) {
+        block("params.missing", QStringLiteral("parameter 'severity' is required"));
+    } else {
         if (!severity->is_string()) {
             block("params.type", QStringLiteral("parameter 'severity' must be a string, got %1").arg(typeName(*severity)));
         } else {

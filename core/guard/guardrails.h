@@ -8,8 +8,9 @@
 //   restart_pod       {namespace: string, pod: string}
 //   scale_deployment  {namespace: string, deployment: string, replicas: integer}
 //   cordon_node       {node: string}
-//   create_alert      {summary: string (<= 2000 chars), severity?: info|warning|critical}
+//   create_alert      {summary: string (1..2000 chars), severity: info|warning|critical}
 //   none              {} (notify only)
+// (the same shape core/reason's reply validator demands of a model).
 // Names are single Kubernetes object names (RFC 1123): lists, commas,
 // spaces and wildcards mean "several objects" and are blocked.
 

@@ -374,10 +374,16 @@ void TestGuardrails::judge_data()
     add("none with list parameters", row("none", R"([1,2])"), V::Blocked, "params.multiple");
     add("alert without summary", row("create_alert", R"({"severity":"warning"})"), V::Blocked, "params.missing");
     add("alert with unknown severity", row("create_alert", R"({"summary":"x","severity":"panic"})"), V::Blocked, "params.range");
-    add("alert with 1 MB summary", row("create_alert", R"({"summary":"%BIG%"})"), V::Blocked, "params.range");
-    add("alert with numeric summary", row("create_alert", R"({"summary":7})"), V::Blocked, "params.type");
-    add("alert with a channel", row("create_alert", R"({"summary":"x","channel":"#ops"})"), V::Blocked, "params.extra");
-    add("alert with summary only", row("create_alert", R"({"summary":"x"})", "auto"), V::Allowed, "mode.auto_approved");
+    add("alert with 1 MB summary", row("create_alert", R"({"summary":"%BIG%","severity":"info"})"), V::Blocked, "params.range");
+    add("alert with empty summary", row("create_alert", R"({"summary":"","severity":"info"})"), V::Blocked, "params.range");
+    add("alert with numeric summary", row("create_alert", R"({"summary":7,"severity":"info"})"), V::Blocked, "params.type");
+    add("alert with a channel", row("create_alert", R"({"summary":"x","severity":"info","channel":"#ops"})"), V::Blocked,
+        "params.extra");
+    add("alert without severity", row("create_alert", R"({"summary":"x"})", "auto"), V::Blocked, "params.missing");
+    add("alert with severity list", row("create_alert", R"({"summary":"x","severity":["info","critical"]})"), V::Blocked,
+        "params.type");
+    add("critical alert runs alone", row("create_alert", R"({"summary":"x","severity":"critical"})", "auto"), V::Allowed,
+        "mode.auto_approved");
 
     // Confidence.
     add("confidence NaN", withConfidence(row("restart_pod"), kNaN), V::Blocked, "confidence.invalid");
