@@ -1,0 +1,273 @@
+#include "ui/podfilterproxymodel.h"
+#include "ui/podtablemodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QTest>
+#include <QTimeZone>
+
+using vigil::kube::ContainerStatusView;
+using vigil::kube::PodView;
+using vigil::ui::PodFilterProxyModel;
+using vigil::ui::PodTableModel;
+
+namespace {
+
+const QDateTime kNow = QDateTime(QDate(2026, 11, 25), QTime(12, 0), Qt::UTC);
+
+PodView makePod(const QString &ns, const QString &name, const QString &waitingReason = {}, int restarts = 0,
+                int ageSeconds = 600)
+{
+    PodView p;
+    p.uid = ns + u'/' + name;
+    p.namespaceName = ns;
+    p.name = name;
+    p.phase = QStringLiteral("Running");
+    p.created = kNow.addSecs(-ageSeconds);
+    p.nodeName = QStringLiteral("kwok-node-0");
+    ContainerStatusView c;
+    c.name = QStringLiteral("app");
+    c.restartCount = restarts;
+    if (waitingReason.isEmpty()) {
+        c.state = QStringLiteral("running");
+        c.ready = true;
+        p.ready = true;
+    } else {
+        c.state = QStringLiteral("waiting");
+        c.reason = waitingReason;
+    }
+    p.containers.append(c);
+    return p;
+}
+
+QStringList names(const QAbstractItemModel &m)
+{
+    QStringList out;
+    for (int r = 0; r < m.rowCount(); ++r)
+        out << m.index(r, PodTableModel::Name).data().toString();
+    return out;
+}
+
+} // namespace
+
+class TestPodTableModel final : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void batches_data();
+    void batches();
+    void signalsPerBatch();
+    void unhealthy_data();
+    void unhealthy();
+    void age_data();
+    void age();
+    void filter_data();
+    void filter();
+    void sortsNumerically();
+    void usageColumns();
+};
+
+void TestPodTableModel::batches_data()
+{
+    QTest::addColumn<QStringList>("initial");
+    QTest::addColumn<QStringList>("upserts");
+    QTest::addColumn<QStringList>("deletes");
+    QTest::addColumn<QStringList>("expected"); // sorted names after the batch
+
+    QTest::newRow("insert into empty") << QStringList{} << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"};
+    QTest::newRow("modify keeps count") << QStringList{"a", "b"} << QStringList{"a"} << QStringList{} << QStringList{"a", "b"};
+    QTest::newRow("delete middle") << QStringList{"a", "b", "c"} << QStringList{} << QStringList{"b"} << QStringList{"a", "c"};
+    QTest::newRow("delete contiguous and scattered") << QStringList{"a", "b", "c", "d", "e", "f"} << QStringList{}
+                                                     << QStringList{"b", "c", "f"} << QStringList{"a", "d", "e"};
+    QTest::newRow("delete unknown is ignored") << QStringList{"a"} << QStringList{} << QStringList{"zz"} << QStringList{"a"};
+    QTest::newRow("duplicate new pod in one batch") << QStringList{} << QStringList{"a", "a", "b"} << QStringList{}
+                                                    << QStringList{"a", "b"};
+    QTest::newRow("delete and re-add same batch") << QStringList{"a", "b"} << QStringList{"b", "c"} << QStringList{"b"}
+                                                  << QStringList{"a", "b", "c"};
+    QTest::newRow("delete all") << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"} << QStringList{};
+}
+
+void TestPodTableModel::batches()
+{
+    QFETCH(QStringList, initial);
+    QFETCH(QStringList, upserts);
+    QFETCH(QStringList, deletes);
+    QFETCH(QStringList, expected);
+
+    PodTableModel model(nullptr, [] { return kNow; });
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QList<PodView> pods;
+    for (const QString &n : initial)
+        pods << makePod(QStringLiteral("ns"), n);
+    model.resetPods(pods);
+
+    QList<PodView> up;
+    for (const QString &n : upserts)
+        up << makePod(QStringLiteral("ns"), n, QStringLiteral("CrashLoopBackOff"), 3);
+    QStringList del;
+    for (const QString &n : deletes)
+        del << QStringLiteral("ns/") + n;
+    model.applyChanges(up, del);
+
+    QStringList got = names(model);
+    got.sort();
+    QCOMPARE(got, expected);
+    for (int r = 0; r < model.rowCount(); ++r)
+        QCOMPARE(model.rowOfUid(model.pod(r)->uid), r);
+    for (const QString &n : upserts) {
+        const int row = model.rowOfUid(QStringLiteral("ns/") + n);
+        QVERIFY(row >= 0);
+        QCOMPARE(model.index(row, PodTableModel::Status).data().toString(), QStringLiteral("CrashLoopBackOff"));
+    }
+}
+
+void TestPodTableModel::signalsPerBatch()
+{
+    PodTableModel model(nullptr, [] { return kNow; });
+    QList<PodView> pods;
+    for (int i = 0; i < 10; ++i)
+        pods << makePod(QStringLiteral("ns"), QStringLiteral("p%1").arg(i));
+    model.resetPods(pods);
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+
+    // rows 2,3,4 modified (one range), 7 modified (second range), 3 new pods (one insert),
+    // rows 8,9 deleted (one removal).
+    QList<PodView> up{makePod(QStringLiteral("ns"), QStringLiteral("p2")), makePod(QStringLiteral("ns"), QStringLiteral("p3")),
+                      makePod(QStringLiteral("ns"), QStringLiteral("p4")), makePod(QStringLiteral("ns"), QStringLiteral("p7"))};
+    for (int i = 0; i < 3; ++i)
+        up << makePod(QStringLiteral("ns"), QStringLiteral("new%1").arg(i));
+    model.applyChanges(up, {QStringLiteral("ns/p8"), QStringLiteral("ns/p9")});
+    QCOMPARE(inserted.count(), 1);
+    QCOMPARE(changed.count(), 2);
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(model.rowCount(), 11);
+}
+
+void TestPodTableModel::unhealthy_data()
+{
+    QTest::addColumn<QString>("waitingReason");
+    QTest::addColumn<QString>("phase");
+    QTest::addColumn<bool>("ready");
+    QTest::addColumn<int>("ageSeconds");
+    QTest::addColumn<bool>("unhealthy");
+    QTest::newRow("running ready") << QString() << "Running" << true << 600 << false;
+    QTest::newRow("crashloop") << "CrashLoopBackOff" << "Running" << false << 600 << true;
+    QTest::newRow("image pull") << "ImagePullBackOff" << "Pending" << false << 600 << true;
+    QTest::newRow("container creating is patience") << "ContainerCreating" << "Pending" << false << 10 << false;
+    QTest::newRow("running not ready during startup") << QString() << "Running" << false << 10 << false;
+    QTest::newRow("running not ready after grace") << QString() << "Running" << false << 600 << true;
+    QTest::newRow("pending after grace") << QString() << "Pending" << false << 600 << true;
+    QTest::newRow("pending just created") << QString() << "Pending" << false << 5 << false;
+}
+
+void TestPodTableModel::unhealthy()
+{
+    QFETCH(QString, waitingReason);
+    QFETCH(QString, phase);
+    QFETCH(bool, ready);
+    QFETCH(int, ageSeconds);
+    QFETCH(bool, unhealthy);
+    PodView p = makePod(QStringLiteral("ns"), QStringLiteral("x"), waitingReason, 0, ageSeconds);
+    p.phase = phase;
+    p.ready = ready;
+    if (waitingReason.isEmpty()) {
+        p.containers[0].ready = ready;
+        if (phase == u"Pending")
+            p.containers.clear();
+    }
+    QCOMPARE(PodTableModel::isUnhealthy(p, kNow), unhealthy);
+}
+
+void TestPodTableModel::age_data()
+{
+    QTest::addColumn<qint64>("seconds");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("seconds") << qint64(45) << "45s";
+    QTest::newRow("under two minutes stays seconds") << qint64(119) << "119s";
+    QTest::newRow("minutes") << qint64(12 * 60) << "12m";
+    QTest::newRow("hours") << qint64(5 * 3600) << "5h";
+    QTest::newRow("days") << qint64(3 * 86400) << "3d";
+    QTest::newRow("years") << qint64(800LL * 86400) << "2y";
+    QTest::newRow("clock skew is zero") << qint64(-5) << "0s";
+}
+
+void TestPodTableModel::age()
+{
+    QFETCH(qint64, seconds);
+    QFETCH(QString, text);
+    QCOMPARE(PodTableModel::formatAge(seconds), text);
+}
+
+void TestPodTableModel::filter_data()
+{
+    QTest::addColumn<QString>("search");
+    QTest::addColumn<QString>("ns");
+    QTest::addColumn<bool>("unhealthyOnly");
+    QTest::addColumn<QStringList>("expected");
+    QTest::newRow("everything") << QString() << QString() << false << QStringList{"api", "db", "web", "worker"};
+    QTest::newRow("by name") << "wor" << QString() << false << QStringList{"worker"};
+    QTest::newRow("by status, any case") << "crashloop" << QString() << false << QStringList{"worker"};
+    QTest::newRow("by namespace text") << "shop" << QString() << false << QStringList{"db", "web"};
+    QTest::newRow("namespace filter") << QString() << "infra" << false << QStringList{"api", "worker"};
+    QTest::newRow("all words must match") << "shop web" << QString() << false << QStringList{"web"};
+    QTest::newRow("unhealthy only") << QString() << QString() << true << QStringList{"db", "worker"};
+    QTest::newRow("nothing matches") << "zzz" << QString() << false << QStringList{};
+}
+
+void TestPodTableModel::filter()
+{
+    QFETCH(QString, search);
+    QFETCH(QString, ns);
+    QFETCH(bool, unhealthyOnly);
+    QFETCH(QStringList, expected);
+    PodTableModel model(nullptr, [] { return kNow; });
+    PodFilterProxyModel proxy;
+    proxy.setSourceModel(&model);
+    QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.resetPods({makePod(QStringLiteral("shop"), QStringLiteral("web")),
+                     makePod(QStringLiteral("shop"), QStringLiteral("db"), QStringLiteral("ImagePullBackOff")),
+                     makePod(QStringLiteral("infra"), QStringLiteral("worker"), QStringLiteral("CrashLoopBackOff"), 7),
+                     makePod(QStringLiteral("infra"), QStringLiteral("api"))});
+    proxy.setSearchText(search);
+    proxy.setNamespace(ns);
+    proxy.setUnhealthyOnly(unhealthyOnly);
+    QStringList got = names(proxy);
+    got.sort();
+    QCOMPARE(got, expected);
+}
+
+void TestPodTableModel::sortsNumerically()
+{
+    PodTableModel model(nullptr, [] { return kNow; });
+    PodFilterProxyModel proxy;
+    proxy.setSourceModel(&model);
+    model.resetPods({makePod(QStringLiteral("ns"), QStringLiteral("nine"), QStringLiteral("CrashLoopBackOff"), 9),
+                     makePod(QStringLiteral("ns"), QStringLiteral("ten"), QStringLiteral("CrashLoopBackOff"), 10),
+                     makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 1)});
+    proxy.sort(PodTableModel::Restarts, Qt::DescendingOrder);
+    QCOMPARE(names(proxy), (QStringList{"ten", "nine", "one"})); // "10" < "9" as text; numbers sort right
+    // A batch that changes a restart count re-sorts without a reset.
+    QSignalSpy reset(&proxy, &QAbstractItemModel::modelReset);
+    model.applyChanges({makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 50)}, {});
+    QCOMPARE(names(proxy), (QStringList{"one", "ten", "nine"}));
+    QCOMPARE(reset.count(), 0);
+}
+
+void TestPodTableModel::usageColumns()
+{
+    PodTableModel model(nullptr, [] { return kNow; });
+    model.resetPods({makePod(QStringLiteral("ns"), QStringLiteral("a")), makePod(QStringLiteral("ns"), QStringLiteral("b"))});
+    QVERIFY(model.index(0, PodTableModel::Cpu).data().toString().isEmpty());
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    model.setUsage({{QStringLiteral("ns/a"), {250, 64LL * 1024 * 1024}}});
+    QCOMPARE(changed.count(), 1);
+    const int a = model.rowOfUid(QStringLiteral("ns/a"));
+    QCOMPARE(model.index(a, PodTableModel::Cpu).data().toString(), QStringLiteral("250m"));
+    QCOMPARE(model.index(a, PodTableModel::Memory).data().toString(), QStringLiteral("64Mi"));
+    QVERIFY(model.index(1 - a, PodTableModel::Cpu).data().toString().isEmpty());
+}
+
+QTEST_MAIN(TestPodTableModel)
+#include "tst_podtablemodel.moc"
