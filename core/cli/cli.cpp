@@ -1,5 +1,6 @@
 #include "core/cli/cli.h"
 
+#include "core/cli/commands.h"
 #include "core/util/version.h"
 
 #include <QTextStream>
@@ -14,6 +15,9 @@ void printUsage(QTextStream &out)
     out << "usage: vigilctl <command> [options]\n"
            "\n"
            "commands:\n"
+           "  doctor      check the kubeconfig, the connection and Vigil's permissions\n"
+           "              [--kubeconfig F] [--context C] [--offline] [-o json]\n"
+           "  get         pods|nodes|events [-n NS | -A] [--watch] [-o wide|name|json]\n"
            "  version     print vigilctl's version\n"
            "  help        this text\n";
 }
@@ -38,6 +42,12 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
         out << "vigilctl " << versionString() << '\n';
         return 0;
     }
+    // QCommandLineParser wants a program name first; the command name stands in for it.
+    const QStringList rest = arguments.mid(1);
+    if (command == u"doctor")
+        return doctorCommand(rest, out, err);
+    if (command == u"get")
+        return getCommand(rest, out, err);
     err << "vigilctl: unknown command '" << command << "'. Run 'vigilctl help'.\n";
     return 2;
 }

@@ -1,0 +1,14 @@
+#pragma once
+
+// One function per vigilctl command. arguments[0] is the command name.
+
+#include <QStringList>
+
+class QTextStream;
+
+namespace vigil::cli {
+
+int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+
+} // namespace vigil::cli
