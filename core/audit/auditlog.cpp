@@ -199,6 +199,14 @@ json eventToJson(const AuditEvent &e)
 
 } // namespace
 
+QString osUserActor()
+{
+    QString user = qEnvironmentVariable("USER");
+    if (user.isEmpty())
+        user = qEnvironmentVariable("LOGNAME");
+    return QStringLiteral("os:") + (user.isEmpty() ? QStringLiteral("unknown") : user);
+}
+
 QString genesisHash()
 {
     return QString(64, u'0');

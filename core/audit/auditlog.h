@@ -45,6 +45,9 @@ struct AuditEvent {
     QString hash;
 };
 
+/// "os:<login>" for the person running this process (USER, then LOGNAME; "os:unknown").
+QString osUserActor();
+
 /// The prev_hash of the first row ever written: 64 zeros.
 QString genesisHash();
 

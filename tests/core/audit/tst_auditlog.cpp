@@ -124,6 +124,7 @@ private Q_SLOTS:
     void retention();
     void retentionRefusesBrokenChain();
     void survivesKill9();
+    void osActor();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -602,6 +603,23 @@ void TestAuditLog::survivesKill9()
     QVERIFY((*log)->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
                                  QStringLiteral("after"), kNow.toMSecsSinceEpoch())).ok());
     QVERIFY((*log)->verify()->ok);
+}
+
+void TestAuditLog::osActor()
+{
+    const QByteArray user = qgetenv("USER");
+    const QByteArray logname = qgetenv("LOGNAME");
+    qputenv("USER", "alice");
+    QCOMPARE(osUserActor(), QStringLiteral("os:alice"));
+    qunsetenv("USER");
+    qputenv("LOGNAME", "bob");
+    QCOMPARE(osUserActor(), QStringLiteral("os:bob"));
+    qunsetenv("LOGNAME");
+    QCOMPARE(osUserActor(), QStringLiteral("os:unknown"));
+    if (!user.isNull())
+        qputenv("USER", user);
+    if (!logname.isNull())
+        qputenv("LOGNAME", logname);
 }
 
 // The child half of survivesKill9: appends until killed, printing each committed id.
