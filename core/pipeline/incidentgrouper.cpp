@@ -164,4 +164,26 @@ int IncidentGrouper::expire(const QDateTime &now)
     return removed;
 }
 
+gather::IncidentSubject toSubject(const Incident &incident)
+{
+    gather::IncidentSubject s;
+    s.reason = incident.reason;
+    s.namespaceName = incident.namespaceName;
+    s.workloadKind = incident.workload.kind;
+    s.workloadName = incident.workload.name;
+    s.container = incident.container;
+    s.image = incident.image;
+    s.message = incident.latest.message;
+    if (incident.latest.object.kind == QLatin1String("Pod"))
+        s.podName = incident.latest.object.name;
+    else if (incident.latest.object.kind == QLatin1String("Node"))
+        s.nodeName = incident.latest.object.name;
+    s.count = incident.count;
+    s.pods = QStringList(incident.pods.cbegin(), incident.pods.cend());
+    s.pods.sort();
+    s.firstSeen = incident.firstSeen;
+    s.lastSeen = incident.lastSeen;
+    return s;
+}
+
 } // namespace vigil::pipeline

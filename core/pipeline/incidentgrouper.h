@@ -3,6 +3,7 @@
 // IncidentGrouper: batches Observations into Incidents so that thirty
 // crashing replicas of one Deployment are one incident with count 30.
 
+#include "core/gather/evidence.h"
 #include "core/pipeline/detector.h"
 
 #include <QDateTime>
@@ -87,5 +88,8 @@ private:
     Options m_options;
     QHash<QString, Entry> m_incidents; // by fingerprint
 };
+
+/// The incident as the gatherer sees it (gather sits below pipeline).
+gather::IncidentSubject toSubject(const Incident &incident);
 
 } // namespace vigil::pipeline

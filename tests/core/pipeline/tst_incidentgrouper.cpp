@@ -53,6 +53,7 @@ private Q_SLOTS:
     void workloadOf();
     void normalization_data();
     void normalization();
+    void subjectForTheGatherer();
 };
 
 void TestIncidentGrouper::thirtyReplicasAreOneIncident()
@@ -225,6 +226,36 @@ void TestIncidentGrouper::normalization()
     QVERIFY(IncidentGrouper::normalizeMessage(QStringLiteral("connection refused"))
             != IncidentGrouper::normalizeMessage(QStringLiteral("permission denied")));
     QCOMPARE(IncidentGrouper::normalizeMessage(QStringLiteral("connection-refused-error")), QStringLiteral("connection-refused-error"));
+}
+
+void TestIncidentGrouper::subjectForTheGatherer()
+{
+    IncidentGrouper grouper;
+    grouper.add(crash(podName(2), kT0));
+    const Incident inc = grouper.add(crash(podName(1), kT0.addSecs(9))).incident;
+    const gather::IncidentSubject s = toSubject(inc);
+    QCOMPARE(s.reason, QStringLiteral("CrashLoopBackOff"));
+    QCOMPARE(s.namespaceName, QStringLiteral("shop"));
+    QCOMPARE(s.workloadKind, QStringLiteral("Deployment"));
+    QCOMPARE(s.workloadName, QStringLiteral("web"));
+    QCOMPARE(s.container, QStringLiteral("app"));
+    QCOMPARE(s.podName, podName(1));
+    QVERIFY(s.nodeName.isEmpty());
+    QCOMPARE(s.count, 2);
+    QStringList pods{podName(1), podName(2)};
+    pods.sort();
+    QCOMPARE(s.pods, pods);
+    QCOMPARE(s.firstSeen, kT0);
+    QCOMPARE(s.lastSeen, kT0.addSecs(9));
+
+    Observation node;
+    node.reason = QStringLiteral("NodeNotReady");
+    node.object = kube::ObjectRef{QStringLiteral("Node"), QStringLiteral("v1"), QString(), QStringLiteral("worker-1"), {}};
+    node.time = kT0;
+    const gather::IncidentSubject ns = toSubject(grouper.add(node).incident);
+    QCOMPARE(ns.nodeName, QStringLiteral("worker-1"));
+    QCOMPARE(ns.workloadKind, QStringLiteral("Node"));
+    QVERIFY(ns.pods.isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestIncidentGrouper)
