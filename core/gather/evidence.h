@@ -20,17 +20,17 @@ namespace vigil::gather {
 /// The incident the evidence is about. gather sits below pipeline, so this is
 /// the pipeline's Incident reduced to plain fields.
 struct IncidentSubject {
-    QString reason;          ///< a detector reason ("CrashLoopBackOff", "NodeNotReady", ...)
+    QString reason; ///< a detector reason ("CrashLoopBackOff", "NodeNotReady", ...)
     QString namespaceName;
-    QString workloadKind;    ///< "Deployment", "StatefulSet", "Node", "Pod", ...
+    QString workloadKind; ///< "Deployment", "StatefulSet", "Node", "Pod", ...
     QString workloadName;
     QString container;
     QString image;
-    QString message;         ///< the latest observation's message
-    QString podName;         ///< the pod to focus on (the latest observation's)
-    QString nodeName;        ///< for node incidents
+    QString message;  ///< the latest observation's message
+    QString podName;  ///< the pod to focus on (the latest observation's)
+    QString nodeName; ///< for node incidents
     int count = 1;
-    QStringList pods;        ///< every pod involved
+    QStringList pods; ///< every pod involved
     QDateTime firstSeen;
     QDateTime lastSeen;
 };
@@ -58,14 +58,14 @@ struct Evidence {
     QStringList currentLog;             ///< current container's log lines (redacted, before the budget)
     std::optional<kube::NodeView> node; ///< the pod's node, or the incident's node
     QList<ContainerUsage> usage;
-    QList<EnvVar> env;                  ///< values redacted
-    QString rolloutRevision;            ///< the owning Deployment's current revision
-    QDateTime rolloutTime;              ///< when that revision's ReplicaSet was created
+    QList<EnvVar> env;       ///< values redacted
+    QString rolloutRevision; ///< the owning Deployment's current revision
+    QDateTime rolloutTime;   ///< when that revision's ReplicaSet was created
 
-    QString text;           ///< the rendered, redacted, budgeted prompt text
+    QString text; ///< the rendered, redacted, budgeted prompt text
     int estimatedTokens = 0;
     int tokenBudget = 0;
-    QStringList cut;        ///< what the budget removed, e.g. "37 log lines"
+    QStringList cut; ///< what the budget removed, e.g. "37 log lines"
     RedactionReport redactions;
 
     /// Error-looking log lines (both logs), newest last; used by analyzers.

@@ -150,8 +150,10 @@ QString conditionsLine(const QList<kube::NodeCondition> &conditions)
     QStringList parts;
     for (const kube::NodeCondition &c : conditions) {
         QString p = c.type + u'=' + c.status;
-        if (c.status != QLatin1String(c.type == QLatin1String("Ready") ? "True" : "False") && !c.reason.isEmpty())
-            p += QStringLiteral(" (") + c.reason + (c.message.isEmpty() ? QString() : QStringLiteral(": ") + c.message) + u')';
+        if (c.status != QLatin1String(c.type == QLatin1String("Ready") ? "True" : "False") &&
+            !c.reason.isEmpty())
+            p += QStringLiteral(" (") + c.reason +
+                 (c.message.isEmpty() ? QString() : QStringLiteral(": ") + c.message) + u')';
         parts << p;
     }
     return parts.join(QStringLiteral(", "));
@@ -159,17 +161,17 @@ QString conditionsLine(const QList<kube::NodeCondition> &conditions)
 
 QString containerLine(const kube::ContainerStatusView &c, bool init)
 {
-    QString line = (init ? QStringLiteral("init container ") : QStringLiteral("container ")) + c.name + QStringLiteral(": state=")
-        + (c.state.isEmpty() ? QStringLiteral("unknown") : c.state);
+    QString line = (init ? QStringLiteral("init container ") : QStringLiteral("container ")) + c.name +
+                   QStringLiteral(": state=") + (c.state.isEmpty() ? QStringLiteral("unknown") : c.state);
     if (!c.reason.isEmpty())
         line += QStringLiteral(" reason=") + c.reason;
     if (c.state == QLatin1String("terminated"))
         line += QStringLiteral(" exit=") + QString::number(c.exitCode);
-    line += QStringLiteral(" ready=") + (c.ready ? QStringLiteral("true") : QStringLiteral("false"))
-        + QStringLiteral(" restarts=") + QString::number(c.restartCount);
+    line += QStringLiteral(" ready=") + (c.ready ? QStringLiteral("true") : QStringLiteral("false")) +
+            QStringLiteral(" restarts=") + QString::number(c.restartCount);
     if (!c.lastTerminatedReason.isEmpty() || c.lastExitCode != 0)
-        line += QStringLiteral(" last=") + c.lastTerminatedReason + u'(' + QString::number(c.lastExitCode) + QStringLiteral(") at ")
-            + ts(c.lastTerminatedAt);
+        line += QStringLiteral(" last=") + c.lastTerminatedReason + u'(' + QString::number(c.lastExitCode) +
+                QStringLiteral(") at ") + ts(c.lastTerminatedAt);
     line += QStringLiteral(" image=") + c.image;
     if (!c.message.isEmpty())
         line += QStringLiteral(" message=\"") + c.message + u'"';
@@ -179,8 +181,8 @@ QString containerLine(const kube::ContainerStatusView &c, bool init)
 QString resourcesLine(const kube::ContainerStatusView &c)
 {
     return QStringLiteral("  resources %1: cpu request %2 limit %3, memory request %4 limit %5")
-        .arg(c.name, quantity(c.cpuRequestMilli, false), quantity(c.cpuLimitMilli, false), quantity(c.memoryRequestBytes, true),
-             quantity(c.memoryLimitBytes, true));
+        .arg(c.name, quantity(c.cpuRequestMilli, false), quantity(c.cpuLimitMilli, false),
+             quantity(c.memoryRequestBytes, true), quantity(c.memoryLimitBytes, true));
 }
 
 } // namespace
@@ -193,9 +195,12 @@ int estimateTokens(const QString &text)
 bool looksLikeError(const QString &line)
 {
     static const QRegularExpression re(
-        QStringLiteral("\\b(?:error|err|errors|exception|fatal|panic|panicked|fail|failed|failure|traceback|oom|outofmemory"
-                       "|killed|denied|refused|timeout|timed out|unable|cannot|can't|invalid|missing|not found|no such"
-                       "|segfault|segmentation fault|abort|aborted|crash|crashed|unhealthy)\\b|^E\\d{4} |\\bat [\\w.$]+\\("),
+        QStringLiteral(
+            "\\b(?:error|err|errors|exception|fatal|panic|panicked|fail|failed|failure|traceback|oom|"
+            "outofmemory"
+            "|killed|denied|refused|timeout|timed out|unable|cannot|can't|invalid|missing|not found|no such"
+            "|segfault|segmentation fault|abort|aborted|crash|crashed|unhealthy)\\b|^E\\d{4} |\\bat "
+            "[\\w.$]+\\("),
         QRegularExpression::CaseInsensitiveOption);
     return re.match(line).hasMatch();
 }
@@ -260,14 +265,15 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
 
     // Owner chain, nearest first.
     kube::OwnerRef next = ev.pod ? ev.pod->owner : kube::OwnerRef{};
-    if (next.kind.isEmpty() && !in.subject.workloadKind.isEmpty() && in.subject.workloadKind != QLatin1String("Node")
-        && in.subject.workloadKind != QLatin1String("Pod"))
+    if (next.kind.isEmpty() && !in.subject.workloadKind.isEmpty() &&
+        in.subject.workloadKind != QLatin1String("Node") && in.subject.workloadKind != QLatin1String("Pod"))
         next = kube::OwnerRef{in.subject.workloadKind, in.subject.workloadName, QString(), true};
     const QString ns = ev.pod ? ev.pod->namespaceName : in.subject.namespaceName;
     for (int depth = 0; depth < kMaxOwnerDepth && !next.kind.isEmpty(); ++depth) {
-        const auto it = std::find_if(in.workloads.cbegin(), in.workloads.cend(), [&](const kube::WorkloadView &w) {
-            return w.kind == next.kind && w.name == next.name && w.namespaceName == ns;
-        });
+        const auto it =
+            std::find_if(in.workloads.cbegin(), in.workloads.cend(), [&](const kube::WorkloadView &w) {
+                return w.kind == next.kind && w.name == next.name && w.namespaceName == ns;
+            });
         if (it == in.workloads.cend())
             break;
         ev.owners << *it;
@@ -278,8 +284,8 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
             continue;
         ev.rolloutRevision = w.revision;
         for (const kube::WorkloadView &rs : in.workloads) {
-            if (rs.kind == QLatin1String("ReplicaSet") && rs.owner.name == w.name && rs.namespaceName == w.namespaceName
-                && rs.revision == w.revision && !w.revision.isEmpty())
+            if (rs.kind == QLatin1String("ReplicaSet") && rs.owner.name == w.name &&
+                rs.namespaceName == w.namespaceName && rs.revision == w.revision && !w.revision.isEmpty())
                 ev.rolloutTime = rs.created;
         }
     }
@@ -300,13 +306,14 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
             continue;
         ev.events << e;
     }
-    std::stable_sort(ev.events.begin(), ev.events.end(), [](const kube::EventView &a, const kube::EventView &b) {
-        const QDateTime ta = a.lastSeen.isValid() ? a.lastSeen : a.firstSeen;
-        const QDateTime tb = b.lastSeen.isValid() ? b.lastSeen : b.firstSeen;
-        if (ta != tb)
-            return ta > tb;
-        return a.name < b.name;
-    });
+    std::stable_sort(ev.events.begin(), ev.events.end(),
+                     [](const kube::EventView &a, const kube::EventView &b) {
+                         const QDateTime ta = a.lastSeen.isValid() ? a.lastSeen : a.firstSeen;
+                         const QDateTime tb = b.lastSeen.isValid() ? b.lastSeen : b.firstSeen;
+                         if (ta != tb)
+                             return ta > tb;
+                         return a.name < b.name;
+                     });
     int eventsDropped = 0;
     if (ev.events.size() > m_options.maxEvents) {
         eventsDropped = static_cast<int>(ev.events.size()) - m_options.maxEvents;
@@ -340,10 +347,12 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
     Section incident{QStringLiteral("## Incident"), {}};
     incident.lines << QStringLiteral("reason: ") + s.reason;
     if (!s.workloadKind.isEmpty())
-        incident.lines << QStringLiteral("workload: ") + s.workloadKind + u' '
-                + (s.namespaceName.isEmpty() ? QString() : s.namespaceName + u'/') + s.workloadName;
+        incident.lines << QStringLiteral("workload: ") + s.workloadKind + u' ' +
+                              (s.namespaceName.isEmpty() ? QString() : s.namespaceName + u'/') +
+                              s.workloadName;
     if (!s.container.isEmpty())
-        incident.lines << QStringLiteral("container: ") + s.container + (s.image.isEmpty() ? QString() : QStringLiteral(" image: ") + s.image);
+        incident.lines << QStringLiteral("container: ") + s.container +
+                              (s.image.isEmpty() ? QString() : QStringLiteral(" image: ") + s.image);
     incident.lines << QStringLiteral("occurrences: %1 across %2 pod(s), first %3, last %4")
                           .arg(s.count)
                           .arg(s.pods.size())
@@ -352,8 +361,9 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
         QStringList pods = s.pods;
         pods.sort();
         const int shown = std::min<int>(10, static_cast<int>(pods.size()));
-        incident.lines << QStringLiteral("pods: ") + pods.mid(0, shown).join(QStringLiteral(", "))
-                + (pods.size() > shown ? QStringLiteral(" (+%1 more)").arg(pods.size() - shown) : QString());
+        incident.lines << QStringLiteral("pods: ") + pods.mid(0, shown).join(QStringLiteral(", ")) +
+                              (pods.size() > shown ? QStringLiteral(" (+%1 more)").arg(pods.size() - shown)
+                                                   : QString());
     }
     if (!s.message.isEmpty())
         incident.lines << QStringLiteral("message: ") + s.message;
@@ -388,7 +398,8 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
     if (!ev.owners.isEmpty()) {
         Section owners{QStringLiteral("## Owners"), {}};
         for (const kube::WorkloadView &w : ev.owners) {
-            owners.lines << QStringLiteral("%1 %2: replicas %3, ready %4, updated %5, available %6, generation %7/%8, revision %9")
+            owners.lines << QStringLiteral("%1 %2: replicas %3, ready %4, updated %5, available %6, "
+                                           "generation %7/%8, revision %9")
                                 .arg(w.kind, w.name)
                                 .arg(w.replicas)
                                 .arg(w.readyReplicas)
@@ -399,7 +410,8 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
                                 .arg(w.revision.isEmpty() ? QStringLiteral("-") : w.revision);
         }
         if (!ev.rolloutRevision.isEmpty())
-            owners.lines << QStringLiteral("last rollout: revision ") + ev.rolloutRevision + QStringLiteral(" at ") + ts(ev.rolloutTime);
+            owners.lines << QStringLiteral("last rollout: revision ") + ev.rolloutRevision +
+                                QStringLiteral(" at ") + ts(ev.rolloutTime);
         fixed << owners;
     }
 
@@ -408,10 +420,14 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
         Section node{QStringLiteral("## Node ") + n.name, {}};
         node.lines << QStringLiteral("conditions: ") + conditionsLine(n.conditions);
         node.lines << QStringLiteral("allocatable: cpu %1, memory %2, pods %3")
-                          .arg(quantity(n.allocatableCpuMilli, false), quantity(n.allocatableMemoryBytes, true),
-                               n.allocatablePods < 0 ? QStringLiteral("-") : QString::number(n.allocatablePods));
-        node.lines << QStringLiteral("unschedulable: ") + (n.unschedulable ? QStringLiteral("true") : QStringLiteral("false"))
-                + QStringLiteral("  taints: ") + (n.taints.isEmpty() ? QStringLiteral("none") : n.taints.join(QStringLiteral(", ")));
+                          .arg(quantity(n.allocatableCpuMilli, false),
+                               quantity(n.allocatableMemoryBytes, true),
+                               n.allocatablePods < 0 ? QStringLiteral("-")
+                                                     : QString::number(n.allocatablePods));
+        node.lines << QStringLiteral("unschedulable: ") +
+                          (n.unschedulable ? QStringLiteral("true") : QStringLiteral("false")) +
+                          QStringLiteral("  taints: ") +
+                          (n.taints.isEmpty() ? QStringLiteral("none") : n.taints.join(QStringLiteral(", ")));
         fixed << node;
     }
 
@@ -423,8 +439,8 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
     Section events{QStringLiteral("## Events (newest first)"), {}};
     for (const kube::EventView &e : ev.events) {
         events.lines << shorten(QStringLiteral("%1 %2 %3 %4/%5 x%6: %7")
-                                    .arg(ts(e.lastSeen.isValid() ? e.lastSeen : e.firstSeen), e.type, e.reason, e.involved.kind,
-                                         e.involved.name)
+                                    .arg(ts(e.lastSeen.isValid() ? e.lastSeen : e.firstSeen), e.type,
+                                         e.reason, e.involved.kind, e.involved.name)
                                     .arg(e.count)
                                     .arg(e.message),
                                 maxLine);

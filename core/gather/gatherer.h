@@ -11,23 +11,23 @@ namespace vigil::gather {
 /// Everything the gatherer needs, already fetched.
 struct GatherInput {
     IncidentSubject subject;
-    QList<kube::PodView> pods;          ///< the incident's pods; subject.podName is the focus (else the first)
+    QList<kube::PodView> pods; ///< the incident's pods; subject.podName is the focus (else the first)
     QList<kube::NodeView> nodes;
-    QList<kube::EventView> events;      ///< any events; the gatherer keeps the relevant ones
+    QList<kube::EventView> events;       ///< any events; the gatherer keeps the relevant ones
     QList<kube::WorkloadView> workloads; ///< ReplicaSets/Deployments/... of the namespace
-    QString currentLog;                 ///< focus container's log text
-    QString previousLog;                ///< focus container's previous instance's log text
+    QString currentLog;                  ///< focus container's log text
+    QString previousLog;                 ///< focus container's previous instance's log text
     QList<ContainerUsage> usage;
     QList<EnvVar> env;
-    QDateTime now;                      ///< events older than GatherOptions::eventAge are dropped
+    QDateTime now; ///< events older than GatherOptions::eventAge are dropped
 };
 
 struct GatherOptions {
     int tokenBudget = 3000;
-    int logLines = 50;        ///< last lines kept per log (older error lines may survive too)
+    int logLines = 50; ///< last lines kept per log (older error lines may survive too)
     int maxEvents = 20;
     int eventAgeSeconds = 3600;
-    int maxLineChars = 400;   ///< longer lines are shortened
+    int maxLineChars = 400; ///< longer lines are shortened
 };
 
 class Gatherer final {

@@ -26,9 +26,10 @@ QRegularExpression rx(const QString &pattern, bool caseInsensitive = false)
 
 // Secret-looking name components, matched as whole words between _ - . or
 // camelCase boundaries are not split on purpose: "author" must not hit AUTH.
-const QString kSecretWords = QStringLiteral(
-    "(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|client[_-]?secret|token|api[_-]?key|apikey|access[_-]?key"
-    "|private[_-]?key|credentials?|auth|authorization|dsn|conn|connection[_-]?string|conn[_-]?str|sas|signature)");
+const QString kSecretWords = QStringLiteral("(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|client[_"
+                                            "-]?secret|token|api[_-]?key|apikey|access[_-]?key"
+                                            "|private[_-]?key|credentials?|auth|authorization|dsn|conn|"
+                                            "connection[_-]?string|conn[_-]?str|sas|signature)");
 
 // Value characters: stop at whitespace, quotes and separators; never start on
 // a placeholder (« starts one) so a second pass cannot re-redact it.
@@ -42,44 +43,70 @@ const QList<Pattern> &patterns()
         p << Pattern{QStringLiteral("gcp_private_key"),
                      rx(QStringLiteral("\"private_key\"\\s*:\\s*\"([^\"«][^\"]*)\"")), 1};
         p << Pattern{QStringLiteral("pem"),
-                     rx(QStringLiteral("-----BEGIN ([A-Z0-9 ]{1,40})-----(?:[\\s\\S]{0,20000}?-----END \\1-----|[A-Za-z0-9+/=\\s\\\\]{0,20000})"))};
+                     rx(QStringLiteral("-----BEGIN ([A-Z0-9 ]{1,40})-----(?:[\\s\\S]{0,20000}?-----END "
+                                       "\\1-----|[A-Za-z0-9+/=\\s\\\\]{0,20000})"))};
         p << Pattern{QStringLiteral("jwt"),
                      rx(QStringLiteral("\\beyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*"))};
         p << Pattern{QStringLiteral("bearer"),
                      rx(QStringLiteral("\\b(?:bearer|basic)[ \\t]+([A-Za-z0-9\\-._~+/]{8,}=*)"), true), 1};
-        p << Pattern{QStringLiteral("aws_access_key"),
-                     rx(QStringLiteral("\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\\b"))};
+        p << Pattern{
+            QStringLiteral("aws_access_key"),
+            rx(QStringLiteral("\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\\b"))};
         p << Pattern{QStringLiteral("aws_secret_key"),
-                     rx(QStringLiteral("(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?[ \\t]*[:=][ \\t]*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"), true), 1};
-        p << Pattern{QStringLiteral("gcp_api_key"), rx(QStringLiteral("\\bAIza[0-9A-Za-z_\\-]{35}(?![0-9A-Za-z_\\-])"))};
-        p << Pattern{QStringLiteral("azure_key"),
-                     rx(QStringLiteral("\\b(?:AccountKey|SharedAccessKey)[ \\t]*=[ \\t]*([^;\"'\\s«][^;\"'\\s]*)"), true), 1};
+                     rx(QStringLiteral("(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?[ "
+                                       "\\t]*[:=][ \\t]*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+                        true),
+                     1};
+        p << Pattern{QStringLiteral("gcp_api_key"),
+                     rx(QStringLiteral("\\bAIza[0-9A-Za-z_\\-]{35}(?![0-9A-Za-z_\\-])"))};
+        p << Pattern{
+            QStringLiteral("azure_key"),
+            rx(QStringLiteral("\\b(?:AccountKey|SharedAccessKey)[ \\t]*=[ \\t]*([^;\"'\\s«][^;\"'\\s]*)"),
+               true),
+            1};
         p << Pattern{QStringLiteral("azure_sas"),
-                     rx(QStringLiteral("\\b(?:SharedAccessSignature[ \\t]*=[ \\t]*|[?&]sig=)([^;&\"'\\s«][^;&\"'\\s]*)"), true), 1};
-        p << Pattern{QStringLiteral("github_token"),
-                     rx(QStringLiteral("\\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\\b"))};
-        p << Pattern{QStringLiteral("slack_token"), rx(QStringLiteral("\\bxox[abposre]-[A-Za-z0-9-]{10,255}"))};
-        p << Pattern{QStringLiteral("anthropic_key"), rx(QStringLiteral("\\bsk-ant-[A-Za-z0-9_\\-]{20,255}"))};
+                     rx(QStringLiteral(
+                            "\\b(?:SharedAccessSignature[ \\t]*=[ \\t]*|[?&]sig=)([^;&\"'\\s«][^;&\"'\\s]*)"),
+                        true),
+                     1};
+        p << Pattern{
+            QStringLiteral("github_token"),
+            rx(QStringLiteral("\\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\\b"))};
+        p << Pattern{QStringLiteral("slack_token"),
+                     rx(QStringLiteral("\\bxox[abposre]-[A-Za-z0-9-]{10,255}"))};
+        p << Pattern{QStringLiteral("anthropic_key"),
+                     rx(QStringLiteral("\\bsk-ant-[A-Za-z0-9_\\-]{20,255}"))};
         p << Pattern{QStringLiteral("openai_key"),
                      rx(QStringLiteral("\\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\\-]{20,255}"))};
-        p << Pattern{QStringLiteral("url_password"),
-                     rx(QStringLiteral("\\b[a-z][a-z0-9+.\\-]{0,30}://[^:/@\\s]{0,256}:([^@/\\s«][^@/\\s]{0,256})@"), true), 1};
-        p << Pattern{QStringLiteral("conn_password"),
-                     rx(QStringLiteral("\\b(?:password|passwd|pwd)[ \\t]*=[ \\t]*([^;&\\s\"'«][^;&\\s\"']*)"), true), 1};
+        p << Pattern{
+            QStringLiteral("url_password"),
+            rx(QStringLiteral("\\b[a-z][a-z0-9+.\\-]{0,30}://[^:/@\\s]{0,256}:([^@/\\s«][^@/\\s]{0,256})@"),
+               true),
+            1};
+        p << Pattern{
+            QStringLiteral("conn_password"),
+            rx(QStringLiteral("\\b(?:password|passwd|pwd)[ \\t]*=[ \\t]*([^;&\\s\"'«][^;&\\s\"']*)"), true),
+            1};
         // name=value / name: value / "name": "value" with a secret-looking name.
         p << Pattern{QStringLiteral("secret"),
-                     rx(QStringLiteral("(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,64}[_.-]){0,8}") + kSecretWords
-                            + QStringLiteral("(?:[_.-][A-Za-z0-9]{1,64}){0,8}[\"']?[ \\t]*[=:][ \\t]*[\"']?(?!(?:bearer|basic)[ \\t])") + kValue,
+                     rx(QStringLiteral("(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,64}[_.-]){0,8}") + kSecretWords +
+                            QStringLiteral("(?:[_.-][A-Za-z0-9]{1,64}){0,8}[\"']?[ \\t]*[=:][ "
+                                           "\\t]*[\"']?(?!(?:bearer|basic)[ \\t])") +
+                            kValue,
                         true),
                      1};
         p << Pattern{QStringLiteral("email"),
-                     rx(QStringLiteral("\\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})*\\.[A-Za-z]{2,24}\\b")),
+                     rx(QStringLiteral("\\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})"
+                                       "*\\.[A-Za-z]{2,24}\\b")),
                      0, Pattern::Emails};
         p << Pattern{QStringLiteral("ip"),
-                     rx(QStringLiteral("\\b(?:(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\b")), 0,
-                     Pattern::Ips};
+                     rx(QStringLiteral(
+                         "\\b(?:(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)\\b")),
+                     0, Pattern::Ips};
         p << Pattern{QStringLiteral("ip"),
-                     rx(QStringLiteral("(?<![\\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?|::(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6}))(?![\\w:])")),
+                     rx(QStringLiteral("(?<![\\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]"
+                                       "{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?|::(?:[0-"
+                                       "9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6}))(?![\\w:])")),
                      0, Pattern::Ips};
         return p;
     }();
@@ -88,8 +115,8 @@ const QList<Pattern> &patterns()
 
 const QRegularExpression &secretName()
 {
-    static const QRegularExpression re = rx(QStringLiteral("^(?:[A-Za-z0-9]+[_.-])*") + kSecretWords
-                                                + QStringLiteral("(?:[_.-][A-Za-z0-9]+)*$"),
+    static const QRegularExpression re = rx(QStringLiteral("^(?:[A-Za-z0-9]+[_.-])*") + kSecretWords +
+                                                QStringLiteral("(?:[_.-][A-Za-z0-9]+)*$"),
                                             true);
     return re;
 }
@@ -97,8 +124,9 @@ const QRegularExpression &secretName()
 const QRegularExpression &secretNameCamel()
 {
     // apiKey, dbPassword, clientSecret: camelCase components.
-    static const QRegularExpression re = rx(QStringLiteral(
-        "(?:^|[a-z0-9])(?:Password|Passwd|Secret|Token|ApiKey|AccessKey|PrivateKey|Credentials?|Auth|Dsn)(?:[A-Z0-9_]|$)|^(?:password|secret|token|apiKey|dsn|auth)"));
+    static const QRegularExpression re = rx(
+        QStringLiteral("(?:^|[a-z0-9])(?:Password|Passwd|Secret|Token|ApiKey|AccessKey|PrivateKey|"
+                       "Credentials?|Auth|Dsn)(?:[A-Z0-9_]|$)|^(?:password|secret|token|apiKey|dsn|auth)"));
     return re;
 }
 
@@ -160,7 +188,8 @@ QString Redactor::placeholder(const QString &kind, const QString &secret)
     auto it = m_placeholders.constFind(key);
     if (it == m_placeholders.cend()) {
         const int n = ++m_counters[kind];
-        it = m_placeholders.insert(key, QStringLiteral("«REDACTED:") + kind + u':' + QString::number(n) + QStringLiteral("»"));
+        it = m_placeholders.insert(key, QStringLiteral("«REDACTED:") + kind + u':' + QString::number(n) +
+                                            QStringLiteral("»"));
     }
     m_report.counts[kind] += 1;
     if (m_callReport)
@@ -174,7 +203,8 @@ Redactor::Redacted Redactor::redact(const QString &text)
     out.text = text;
     m_callReport = &out.report;
     for (const Pattern &p : patterns()) {
-        if ((p.gate == Pattern::Emails && !m_options.emails) || (p.gate == Pattern::Ips && !m_options.ipAddresses))
+        if ((p.gate == Pattern::Emails && !m_options.emails) ||
+            (p.gate == Pattern::Ips && !m_options.ipAddresses))
             continue;
         // One pass per kind: collect matches, then rebuild the string once.
         QString rebuilt;

@@ -9,7 +9,8 @@ namespace {
 // that matches wins. docs/detector.md embeds reasonTableMarkdown() of this.
 const QList<ReasonSpec> kReasons{
     {"OOMKilled", Trigger::ContainerTerminated, "OOMKilled", "",
-     "A container was killed for exceeding its memory limit (current state, or last termination within the recent window)."},
+     "A container was killed for exceeding its memory limit (current state, or last termination within the "
+     "recent window)."},
     {"CrashLoopBackOff", Trigger::ContainerWaiting, "CrashLoopBackOff", "",
      "A container keeps crashing and the kubelet backs off restarting it."},
     {"ImagePullBackOff", Trigger::ContainerWaiting, "ImagePullBackOff", "",
@@ -45,18 +46,28 @@ const QList<ReasonSpec> kReasons{
 QString triggerName(Trigger t)
 {
     switch (t) {
-    case Trigger::ContainerTerminated: return QStringLiteral("container terminated");
-    case Trigger::ContainerWaiting: return QStringLiteral("container waiting");
-    case Trigger::ContainerExit: return QStringLiteral("container exit code");
-    case Trigger::PodUnschedulable: return QStringLiteral("pod unschedulable");
-    case Trigger::PodReadiness: return QStringLiteral("pod readiness");
-    case Trigger::PodStatusReason: return QStringLiteral("pod status reason");
-    case Trigger::NodeCondition: return QStringLiteral("node condition");
+    case Trigger::ContainerTerminated:
+        return QStringLiteral("container terminated");
+    case Trigger::ContainerWaiting:
+        return QStringLiteral("container waiting");
+    case Trigger::ContainerExit:
+        return QStringLiteral("container exit code");
+    case Trigger::PodUnschedulable:
+        return QStringLiteral("pod unschedulable");
+    case Trigger::PodReadiness:
+        return QStringLiteral("pod readiness");
+    case Trigger::PodStatusReason:
+        return QStringLiteral("pod status reason");
+    case Trigger::NodeCondition:
+        return QStringLiteral("node condition");
     }
     return QString();
 }
 
-bool isNodeTrigger(Trigger t) { return t == Trigger::NodeCondition; }
+bool isNodeTrigger(Trigger t)
+{
+    return t == Trigger::NodeCondition;
+}
 
 kube::ObjectRef podRef(const kube::PodView &pod)
 {
@@ -113,7 +124,8 @@ const ReasonSpec *matchContainer(const kube::ContainerStatusView &c, const QDate
                 *time = now;
                 return &spec;
             }
-            if (c.restartCount > 0 && c.lastExitCode != 0 && recent(c.lastTerminatedAt, now, opt.recentTermination)) {
+            if (c.restartCount > 0 && c.lastExitCode != 0 &&
+                recent(c.lastTerminatedAt, now, opt.recentTermination)) {
                 *time = c.lastTerminatedAt;
                 return &spec;
             }
@@ -151,14 +163,17 @@ QStringList incidentReasonNames()
 
 QString reasonTableMarkdown()
 {
-    QString out = QStringLiteral("| Reason | Trigger | Matches | Event reason | Meaning |\n|---|---|---|---|---|\n");
+    QString out =
+        QStringLiteral("| Reason | Trigger | Matches | Event reason | Meaning |\n|---|---|---|---|---|\n");
     for (const ReasonSpec &spec : kReasons) {
         const QString match = QLatin1String(spec.match);
         const QString event = QLatin1String(spec.eventReason);
-        out += QStringLiteral("| `") + QLatin1String(spec.reason) + QStringLiteral("` | ") + triggerName(spec.trigger)
-            + QStringLiteral(" | ") + (match.isEmpty() ? QStringLiteral("-") : QStringLiteral("`") + match + u'`')
-            + QStringLiteral(" | ") + (event.isEmpty() ? QStringLiteral("-") : QStringLiteral("`") + event + u'`')
-            + QStringLiteral(" | ") + QLatin1String(spec.description) + QStringLiteral(" |\n");
+        out += QStringLiteral("| `") + QLatin1String(spec.reason) + QStringLiteral("` | ") +
+               triggerName(spec.trigger) + QStringLiteral(" | ") +
+               (match.isEmpty() ? QStringLiteral("-") : QStringLiteral("`") + match + u'`') +
+               QStringLiteral(" | ") +
+               (event.isEmpty() ? QStringLiteral("-") : QStringLiteral("`") + event + u'`') +
+               QStringLiteral(" | ") + QLatin1String(spec.description) + QStringLiteral(" |\n");
     }
     return out;
 }
@@ -206,8 +221,8 @@ QList<Observation> Detector::detectPod(const kube::PodView &pod, const QDateTime
     if (!out.isEmpty())
         return out;
 
-    if (pod.phase == QLatin1String("Pending") && !pod.scheduled
-        && olderThan(pod.created, now, m_options.pendingGrace)) {
+    if (pod.phase == QLatin1String("Pending") && !pod.scheduled &&
+        olderThan(pod.created, now, m_options.pendingGrace)) {
         const ReasonSpec *spec = specFor(Trigger::PodUnschedulable);
         Observation o = podObservation(pod, spec->reason, now);
         o.message = pod.scheduleMessage;
@@ -216,8 +231,8 @@ QList<Observation> Detector::detectPod(const kube::PodView &pod, const QDateTime
         return out;
     }
 
-    if (pod.phase == QLatin1String("Running") && !pod.ready && !pod.containers.isEmpty()
-        && olderThan(pod.created, now, m_options.readinessGrace)) {
+    if (pod.phase == QLatin1String("Running") && !pod.ready && !pod.containers.isEmpty() &&
+        olderThan(pod.created, now, m_options.readinessGrace)) {
         bool allRunning = true;
         QString notReady;
         for (const kube::ContainerStatusView &c : pod.containers) {
@@ -233,7 +248,8 @@ QList<Observation> Detector::detectPod(const kube::PodView &pod, const QDateTime
                 if (c.name == notReady)
                     o.image = c.image;
             }
-            o.message = QStringLiteral("running but not ready for more than %1 s").arg(m_options.readinessGrace.count());
+            o.message = QStringLiteral("running but not ready for more than %1 s")
+                            .arg(m_options.readinessGrace.count());
             o.occurrence = QStringLiteral("notready");
             out << o;
         }
@@ -257,11 +273,12 @@ QList<Observation> Detector::detectNode(const kube::NodeView &node, const QDateT
                 continue;
             Observation o;
             o.reason = QLatin1String(spec.reason);
-            o.object = kube::ObjectRef{QStringLiteral("Node"), QStringLiteral("v1"), QString(), node.name, node.uid};
+            o.object =
+                kube::ObjectRef{QStringLiteral("Node"), QStringLiteral("v1"), QString(), node.name, node.uid};
             o.message = cond.message.isEmpty() ? cond.reason : cond.message;
             o.time = now;
-            o.occurrence = QStringLiteral("condition:") + cond.type + u':' + cond.status + u':'
-                + cond.lastTransition.toString(Qt::ISODate);
+            o.occurrence = QStringLiteral("condition:") + cond.type + u':' + cond.status + u':' +
+                           cond.lastTransition.toString(Qt::ISODate);
             out << o;
         }
     }
@@ -280,7 +297,8 @@ QList<Observation> Detector::detectEvent(const kube::EventView &event, const QDa
     for (const ReasonSpec &spec : kReasons) {
         if (event.reason != QLatin1String(spec.eventReason) || isNodeTrigger(spec.trigger) != onNode)
             continue;
-        if (spec.trigger == Trigger::PodReadiness && !event.message.contains(QLatin1String("Readiness probe"), Qt::CaseInsensitive))
+        if (spec.trigger == Trigger::PodReadiness &&
+            !event.message.contains(QLatin1String("Readiness probe"), Qt::CaseInsensitive))
             continue; // liveness failures surface as restarts instead
         const QDateTime first = event.firstSeen.isValid() ? event.firstSeen : event.lastSeen;
         if (spec.trigger == Trigger::PodUnschedulable && !olderThan(first, now, m_options.pendingGrace))
@@ -292,8 +310,8 @@ QList<Observation> Detector::detectEvent(const kube::EventView &event, const QDa
             o.object.namespaceName = event.namespaceName;
         o.message = event.message;
         o.time = event.lastSeen.isValid() ? event.lastSeen : now;
-        o.occurrence = QStringLiteral("event:") + (event.uid.isEmpty() ? event.name : event.uid) + u':'
-            + QString::number(event.count);
+        o.occurrence = QStringLiteral("event:") + (event.uid.isEmpty() ? event.name : event.uid) + u':' +
+                       QString::number(event.count);
         out << o;
         break;
     }

@@ -60,8 +60,8 @@ QString reasonTableMarkdown();
 
 /// Grace periods; defaults match docs/detector.md.
 struct DetectorOptions {
-    std::chrono::seconds pendingGrace{60};   ///< unschedulable for longer than this
-    std::chrono::seconds readinessGrace{60}; ///< running-but-not-ready for longer than this
+    std::chrono::seconds pendingGrace{60};       ///< unschedulable for longer than this
+    std::chrono::seconds readinessGrace{60};     ///< running-but-not-ready for longer than this
     std::chrono::seconds recentTermination{600}; ///< a last termination older than this is history
 };
 
@@ -80,7 +80,10 @@ public:
     QList<Observation> detectNode(const kube::NodeView &node, const QDateTime &now) const;
     QList<Observation> detectNode(const kube::NodeView &node) const { return detectNode(node, m_clock()); }
     QList<Observation> detectEvent(const kube::EventView &event, const QDateTime &now) const;
-    QList<Observation> detectEvent(const kube::EventView &event) const { return detectEvent(event, m_clock()); }
+    QList<Observation> detectEvent(const kube::EventView &event) const
+    {
+        return detectEvent(event, m_clock());
+    }
 
 private:
     Options m_options;

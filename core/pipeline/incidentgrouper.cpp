@@ -14,8 +14,8 @@ const QString kSafe = QStringLiteral("[bcdfghjklmnpqrstvwxz2456789]");
 
 const QRegularExpression &generatedPodName()
 {
-    static const QRegularExpression re(QStringLiteral("^(.+)-") + kSafe + QStringLiteral("{6,10}-") + kSafe
-                                       + QStringLiteral("{5}$"));
+    static const QRegularExpression re(QStringLiteral("^(.+)-") + kSafe + QStringLiteral("{6,10}-") + kSafe +
+                                       QStringLiteral("{5}$"));
     return re;
 }
 
@@ -27,14 +27,19 @@ struct Rule {
 const QList<Rule> &normalizationRules()
 {
     static const QList<Rule> rules{
-        {QRegularExpression(QStringLiteral("\\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\b")),
+        {QRegularExpression(QStringLiteral(
+             "\\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\b")),
          QStringLiteral("<uuid>")},
-        {QRegularExpression(QStringLiteral("\\b(?:\\d{1,3}\\.){3}\\d{1,3}(?::\\d+)?\\b")), QStringLiteral("<ip>")},
-        {QRegularExpression(QStringLiteral("(?<![\\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?![\\w:])|\\[[0-9a-fA-F:]+\\](?::\\d+)?")),
+        {QRegularExpression(QStringLiteral("\\b(?:\\d{1,3}\\.){3}\\d{1,3}(?::\\d+)?\\b")),
          QStringLiteral("<ip>")},
-        {QRegularExpression(QStringLiteral("\\b[a-z][a-z0-9-]*-") + kSafe + QStringLiteral("{6,10}-") + kSafe + QStringLiteral("{5}\\b")),
+        {QRegularExpression(QStringLiteral("(?<![\\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?![\\w:])|"
+                                           "\\[[0-9a-fA-F:]+\\](?::\\d+)?")),
+         QStringLiteral("<ip>")},
+        {QRegularExpression(QStringLiteral("\\b[a-z][a-z0-9-]*-") + kSafe + QStringLiteral("{6,10}-") +
+                            kSafe + QStringLiteral("{5}\\b")),
          QStringLiteral("<pod>")},
-        {QRegularExpression(QStringLiteral("\\b(?:0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})\\b")),
+        {QRegularExpression(QStringLiteral(
+             "\\b(?:0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})\\b")),
          QStringLiteral("<hex>")},
         {QRegularExpression(QStringLiteral("\\d+")), QStringLiteral("#")},
         {QRegularExpression(QStringLiteral("\\s+")), QStringLiteral(" ")},
@@ -57,7 +62,8 @@ WorkloadKey IncidentGrouper::workloadOf(const Observation &o)
     if (owner.kind == QLatin1String("ReplicaSet")) {
         if (!o.podTemplateHash.isEmpty() && owner.name.endsWith(u'-' + o.podTemplateHash))
             return {QStringLiteral("Deployment"), owner.name.chopped(o.podTemplateHash.size() + 1)};
-        static const QRegularExpression rsSuffix(QStringLiteral("^(.+)-") + kSafe + QStringLiteral("{6,10}$"));
+        static const QRegularExpression rsSuffix(QStringLiteral("^(.+)-") + kSafe +
+                                                 QStringLiteral("{6,10}$"));
         const auto m = rsSuffix.match(owner.name);
         if (m.hasMatch())
             return {QStringLiteral("Deployment"), m.captured(1)};
@@ -79,11 +85,14 @@ QString IncidentGrouper::normalizeMessage(const QString &message)
     return s.trimmed();
 }
 
-QString IncidentGrouper::fingerprint(const QString &namespaceName, const WorkloadKey &workload, const QString &container,
-                                     const QString &reason, const QString &normalizedMessage, const QString &image)
+QString IncidentGrouper::fingerprint(const QString &namespaceName, const WorkloadKey &workload,
+                                     const QString &container, const QString &reason,
+                                     const QString &normalizedMessage, const QString &image)
 {
-    const QStringList parts{namespaceName, workload.kind, workload.name, container, reason, normalizedMessage, image};
-    const QByteArray digest = QCryptographicHash::hash(parts.join(QChar(0x1f)).toUtf8(), QCryptographicHash::Sha256);
+    const QStringList parts{namespaceName, workload.kind,     workload.name, container,
+                            reason,        normalizedMessage, image};
+    const QByteArray digest =
+        QCryptographicHash::hash(parts.join(QChar(0x1f)).toUtf8(), QCryptographicHash::Sha256);
     return QString::fromLatin1(digest.toHex().left(16));
 }
 
@@ -97,7 +106,8 @@ IncidentGrouper::AddResult IncidentGrouper::add(const Observation &o)
     QString message = o.message;
     if (!o.object.name.isEmpty())
         message.replace(o.object.name, QStringLiteral("<pod>"));
-    const QString fp = fingerprint(o.object.namespaceName, workload, o.container, o.reason, normalizeMessage(message), o.image);
+    const QString fp = fingerprint(o.object.namespaceName, workload, o.container, o.reason,
+                                   normalizeMessage(message), o.image);
     const QString occurrence = o.object.name + u'/' + o.occurrence;
     const bool isPod = o.object.kind == QLatin1String("Pod");
 
@@ -108,8 +118,9 @@ IncidentGrouper::AddResult IncidentGrouper::add(const Observation &o)
         result.duplicate = true;
         return result;
     }
-    const bool withinWindow = it != m_incidents.end() && o.time.isValid() && it->incident.lastSeen.isValid()
-        && it->incident.lastSeen.secsTo(o.time) <= m_options.window.count();
+    const bool withinWindow = it != m_incidents.end() && o.time.isValid() &&
+                              it->incident.lastSeen.isValid() &&
+                              it->incident.lastSeen.secsTo(o.time) <= m_options.window.count();
     if (it == m_incidents.end() || !withinWindow) {
         Entry fresh;
         Incident &inc = fresh.incident;
@@ -154,7 +165,8 @@ int IncidentGrouper::expire(const QDateTime &now)
 {
     int removed = 0;
     for (auto it = m_incidents.begin(); it != m_incidents.end();) {
-        if (!it->incident.lastSeen.isValid() || it->incident.lastSeen.secsTo(now) > m_options.window.count()) {
+        if (!it->incident.lastSeen.isValid() ||
+            it->incident.lastSeen.secsTo(now) > m_options.window.count()) {
             it = m_incidents.erase(it);
             ++removed;
         } else {

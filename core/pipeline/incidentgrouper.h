@@ -35,8 +35,8 @@ struct Incident {
     QString image;
     QDateTime firstSeen;
     QDateTime lastSeen;
-    int count = 0;             ///< distinct occurrences (see Observation::occurrence)
-    QSet<QString> pods;        ///< names of the pods involved (empty for node incidents)
+    int count = 0;      ///< distinct occurrences (see Observation::occurrence)
+    QSet<QString> pods; ///< names of the pods involved (empty for node incidents)
     Observation latest;
 };
 
@@ -54,7 +54,7 @@ public:
     using Options = IncidentGrouperOptions;
 
     struct AddResult {
-        Incident incident;  ///< the incident after the observation was applied
+        Incident incident;      ///< the incident after the observation was applied
         bool opened = false;    ///< a new incident was opened
         bool duplicate = false; ///< the occurrence was already counted; nothing changed
     };
@@ -76,8 +76,9 @@ public:
     /// generated pod names, digits.
     static QString normalizeMessage(const QString &message);
     /// Short SHA-256 over the identity fields.
-    static QString fingerprint(const QString &namespaceName, const WorkloadKey &workload, const QString &container,
-                               const QString &reason, const QString &normalizedMessage, const QString &image);
+    static QString fingerprint(const QString &namespaceName, const WorkloadKey &workload,
+                               const QString &container, const QString &reason,
+                               const QString &normalizedMessage, const QString &image);
 
 private:
     struct Entry {

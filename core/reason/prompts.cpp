@@ -95,15 +95,17 @@ Result<QString> renderUserPrompt(const PromptSet &prompts, const gather::Evidenc
     QString text = evidence.text;
     text.replace(QStringLiteral("</evidence"), QStringLiteral("<\\/evidence"), Qt::CaseInsensitive);
     text.replace(QStringLiteral("<evidence"), QStringLiteral("<\\evidence"), Qt::CaseInsensitive);
-    const QString workload = s.workloadKind.isEmpty() ? s.workloadName : s.workloadKind + u' ' + s.workloadName;
-    return renderTemplate(prompts.userTemplate,
-                          {
-                              {QStringLiteral("reason"), s.reason},
-                              {QStringLiteral("workload"), workload.isEmpty() ? QStringLiteral("-") : workload},
-                              {QStringLiteral("namespace"), s.namespaceName.isEmpty() ? QStringLiteral("-") : s.namespaceName},
-                              {QStringLiteral("count"), QString::number(s.count)},
-                              {QStringLiteral("evidence"), text},
-                          });
+    const QString workload =
+        s.workloadKind.isEmpty() ? s.workloadName : s.workloadKind + u' ' + s.workloadName;
+    return renderTemplate(
+        prompts.userTemplate,
+        {
+            {QStringLiteral("reason"), s.reason},
+            {QStringLiteral("workload"), workload.isEmpty() ? QStringLiteral("-") : workload},
+            {QStringLiteral("namespace"), s.namespaceName.isEmpty() ? QStringLiteral("-") : s.namespaceName},
+            {QStringLiteral("count"), QString::number(s.count)},
+            {QStringLiteral("evidence"), text},
+        });
 }
 
 } // namespace vigil::reason

@@ -25,15 +25,28 @@ QString describe(const json &v)
         text = text.left(57) + QStringLiteral("...");
     QString type;
     switch (v.type()) {
-    case json::value_t::null: return QStringLiteral("null");
-    case json::value_t::boolean: type = QStringLiteral("boolean"); break;
-    case json::value_t::string: type = QStringLiteral("string"); break;
+    case json::value_t::null:
+        return QStringLiteral("null");
+    case json::value_t::boolean:
+        type = QStringLiteral("boolean");
+        break;
+    case json::value_t::string:
+        type = QStringLiteral("string");
+        break;
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: type = QStringLiteral("integer"); break;
-    case json::value_t::number_float: type = QStringLiteral("number"); break;
-    case json::value_t::object: return QStringLiteral("an object");
-    case json::value_t::array: return QStringLiteral("an array");
-    default: type = QStringLiteral("value"); break;
+    case json::value_t::number_unsigned:
+        type = QStringLiteral("integer");
+        break;
+    case json::value_t::number_float:
+        type = QStringLiteral("number");
+        break;
+    case json::value_t::object:
+        return QStringLiteral("an object");
+    case json::value_t::array:
+        return QStringLiteral("an array");
+    default:
+        type = QStringLiteral("value");
+        break;
     }
     return type + u' ' + text;
 }
@@ -108,19 +121,23 @@ Result<void> exactKeys(const json &obj, const std::vector<std::string> &allowed,
     QStringList allowedNames;
     for (const auto &a : allowed)
         allowedNames << q(a);
-    const QString list = allowedNames.isEmpty() ? QStringLiteral("none") : allowedNames.join(QStringLiteral(", "));
+    const QString list =
+        allowedNames.isEmpty() ? QStringLiteral("none") : allowedNames.join(QStringLiteral(", "));
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
-            return fail(QStringLiteral("unknown field \"%1%2\" (allowed fields: %3)").arg(where, q(it.key()), list));
+            return fail(
+                QStringLiteral("unknown field \"%1%2\" (allowed fields: %3)").arg(where, q(it.key()), list));
     }
     for (const auto &a : allowed) {
         if (!obj.contains(a))
-            return fail(QStringLiteral("missing field \"%1%2\" (required fields: %3)").arg(where, q(a), list));
+            return fail(
+                QStringLiteral("missing field \"%1%2\" (required fields: %3)").arg(where, q(a), list));
     }
     return {};
 }
 
-Result<QString> stringField(const json &obj, const char *key, const QString &path, int maxChars, bool allowEmpty = false)
+Result<QString> stringField(const json &obj, const char *key, const QString &path, int maxChars,
+                            bool allowEmpty = false)
 {
     const json &v = obj.at(key);
     if (!v.is_string())
@@ -129,7 +146,10 @@ Result<QString> stringField(const json &obj, const char *key, const QString &pat
     if (!allowEmpty && s.trimmed().isEmpty())
         return fail(QStringLiteral("\"%1\" must not be empty").arg(path));
     if (s.size() > maxChars)
-        return fail(QStringLiteral("\"%1\" is %2 characters long; the limit is %3").arg(path).arg(s.size()).arg(maxChars));
+        return fail(QStringLiteral("\"%1\" is %2 characters long; the limit is %3")
+                        .arg(path)
+                        .arg(s.size())
+                        .arg(maxChars));
     if (s.contains(QChar(0)))
         return fail(QStringLiteral("\"%1\" contains a NUL character").arg(path));
     return s;
@@ -142,8 +162,10 @@ Result<QString> nameField(const json &obj, const char *key, bool label)
     if (!s)
         return s;
     if (!(label ? dnsLabel() : dnsSubdomain()).match(*s).hasMatch())
-        return fail(QStringLiteral("\"%1\" must name exactly one Kubernetes object (lowercase %2), got \"%3\"")
-                        .arg(path, label ? QStringLiteral("DNS label") : QStringLiteral("DNS subdomain"), s->left(80)));
+        return fail(
+            QStringLiteral("\"%1\" must name exactly one Kubernetes object (lowercase %2), got \"%3\"")
+                .arg(path, label ? QStringLiteral("DNS label") : QStringLiteral("DNS subdomain"),
+                     s->left(80)));
     return s;
 }
 
@@ -172,13 +194,17 @@ Result<void> validateParameters(ActionKind action, const json &p, const ReplyLim
         if (auto r = nameField(p, "deployment", false); !r)
             return r.error();
         const json &rep = p.at("replicas");
-        const auto range = QStringLiteral("an integer from %1 to %2").arg(limits.minReplicas).arg(limits.maxReplicas);
+        const auto range =
+            QStringLiteral("an integer from %1 to %2").arg(limits.minReplicas).arg(limits.maxReplicas);
         if (!rep.is_number_integer())
-            return fail(QStringLiteral("\"parameters.replicas\" must be %1, got %2").arg(range, describe(rep)));
+            return fail(
+                QStringLiteral("\"parameters.replicas\" must be %1, got %2").arg(range, describe(rep)));
         const bool negative = rep.is_number_integer() && !rep.is_number_unsigned() && rep.get<int64_t>() < 0;
         const uint64_t value = negative ? 0 : rep.get<uint64_t>();
-        if (negative || value < static_cast<uint64_t>(limits.minReplicas) || value > static_cast<uint64_t>(limits.maxReplicas))
-            return fail(QStringLiteral("\"parameters.replicas\" must be %1, got %2").arg(range, describe(rep)));
+        if (negative || value < static_cast<uint64_t>(limits.minReplicas) ||
+            value > static_cast<uint64_t>(limits.maxReplicas))
+            return fail(
+                QStringLiteral("\"parameters.replicas\" must be %1, got %2").arg(range, describe(rep)));
         return {};
     }
     case ActionKind::CordonNode: {
@@ -193,8 +219,12 @@ Result<void> validateParameters(ActionKind action, const json &p, const ReplyLim
             return r;
         const json &sev = p.at("severity");
         if (!sev.is_string() || (sev != "info" && sev != "warning" && sev != "critical"))
-            return fail(QStringLiteral("\"parameters.severity\" must be one of \"info\", \"warning\", \"critical\", got %1").arg(describe(sev)));
-        if (auto r = stringField(p, "summary", QStringLiteral("parameters.summary"), limits.maxSummaryChars); !r)
+            return fail(
+                QStringLiteral(
+                    "\"parameters.severity\" must be one of \"info\", \"warning\", \"critical\", got %1")
+                    .arg(describe(sev)));
+        if (auto r = stringField(p, "summary", QStringLiteral("parameters.summary"), limits.maxSummaryChars);
+            !r)
             return r.error();
         return {};
     }
@@ -207,7 +237,9 @@ Result<void> validateParameters(ActionKind action, const json &p, const ReplyLim
 Result<QString> extractJsonObject(const QString &reply, const ReplyLimits &limits)
 {
     if (reply.size() > limits.maxReplyChars)
-        return fail(QStringLiteral("the reply is %1 characters; the limit is %2").arg(reply.size()).arg(limits.maxReplyChars));
+        return fail(QStringLiteral("the reply is %1 characters; the limit is %2")
+                        .arg(reply.size())
+                        .arg(limits.maxReplyChars));
     QString body = reply.trimmed();
     if (body.isEmpty())
         return fail(QStringLiteral("the reply is empty; answer with one JSON object"));
@@ -218,7 +250,8 @@ Result<QString> extractJsonObject(const QString &reply, const ReplyLimits &limit
     while (it.hasNext())
         fenced << it.next().captured(2);
     if (fenced.size() > 1)
-        return fail(QStringLiteral("found %1 fenced code blocks; answer with exactly one JSON object").arg(fenced.size()));
+        return fail(QStringLiteral("found %1 fenced code blocks; answer with exactly one JSON object")
+                        .arg(fenced.size()));
     if (fenced.size() == 1)
         body = fenced.first().trimmed();
 
@@ -286,7 +319,8 @@ Result<Diagnosis> validateReplyObject(const json &o, const ReplyLimits &limits)
 {
     if (!o.is_object())
         return fail(QStringLiteral("expected a JSON object, got %1").arg(describe(o)));
-    if (auto r = exactKeys(o, {"diagnosis", "confidence", "action", "parameters", "reasoning"}, QString()); !r)
+    if (auto r = exactKeys(o, {"diagnosis", "confidence", "action", "parameters", "reasoning"}, QString());
+        !r)
         return r.error();
 
     Diagnosis d;
@@ -297,14 +331,17 @@ Result<Diagnosis> validateReplyObject(const json &o, const ReplyLimits &limits)
 
     const json &conf = o.at("confidence");
     if (!conf.is_number())
-        return fail(QStringLiteral("\"confidence\" must be a number from 0 to 1, got %1").arg(describe(conf)));
+        return fail(
+            QStringLiteral("\"confidence\" must be a number from 0 to 1, got %1").arg(describe(conf)));
     const double c = conf.get<double>();
     if (!std::isfinite(c) || c < 0.0 || c > 1.0)
-        return fail(QStringLiteral("\"confidence\" must be a number from 0 to 1, got %1").arg(describe(conf)));
+        return fail(
+            QStringLiteral("\"confidence\" must be a number from 0 to 1, got %1").arg(describe(conf)));
     d.confidence = c;
 
     const json &action = o.at("action");
-    const QString catalog = QStringLiteral("\"restart_pod\", \"scale_deployment\", \"cordon_node\", \"create_alert\", \"none\"");
+    const QString catalog =
+        QStringLiteral("\"restart_pod\", \"scale_deployment\", \"cordon_node\", \"create_alert\", \"none\"");
     if (!action.is_string())
         return fail(QStringLiteral("\"action\" must be one of %1, got %2").arg(catalog, describe(action)));
     if (!parseActionName(q(action.get_ref<const std::string &>()), &d.action))

@@ -16,7 +16,7 @@ namespace vigil::reason {
 
 struct ReplyLimits {
     int maxReplyChars = 64 * 1024;
-    int maxDepth = 32;           ///< checked by a bracket pre-scan, before the JSON parser runs
+    int maxDepth = 32; ///< checked by a bracket pre-scan, before the JSON parser runs
     int maxDiagnosisChars = 2000;
     int maxReasoningChars = 4000;
     int maxSummaryChars = 500;
@@ -34,7 +34,8 @@ Result<QString> extractJsonObject(const QString &reply, const ReplyLimits &limit
 Result<Diagnosis> validateReply(const QString &reply, const ReplyLimits &limits = ReplyLimits{});
 
 /// Validates an already-parsed object (same rules as validateReply).
-Result<Diagnosis> validateReplyObject(const nlohmann::json &object, const ReplyLimits &limits = ReplyLimits{});
+Result<Diagnosis> validateReplyObject(const nlohmann::json &object,
+                                      const ReplyLimits &limits = ReplyLimits{});
 
 /// The wire form {diagnosis, confidence, action, parameters, reasoning}.
 nlohmann::json diagnosisToJson(const Diagnosis &diagnosis);

@@ -20,7 +20,8 @@ Result<Diagnosis> RuleReasoner::diagnose(const gather::Evidence &evidence) const
         // Rules get no free pass: their output must be a valid reply too.
         const auto checked = validateReplyObject(diagnosisToJson(d));
         if (!checked)
-            return Error(QStringLiteral("rules for %1 produced an invalid diagnosis: %2").arg(evidence.subject.reason, checked.errorMessage()));
+            return Error(QStringLiteral("rules for %1 produced an invalid diagnosis: %2")
+                             .arg(evidence.subject.reason, checked.errorMessage()));
         d.source = DiagnosisSource{DiagnosisSource::Rules, QString(), QString()};
         return d;
     }

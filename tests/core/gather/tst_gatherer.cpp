@@ -8,8 +8,10 @@ using namespace vigil::gather;
 namespace {
 
 const QDateTime kNow = QDateTime(QDate(2026, 1, 10), QTime(12, 0), Qt::UTC);
-const QString kErrorLine = QStringLiteral("2026-01-10T11:59:00Z ERROR pq: connection refused to orders-db:5432 (the root cause)");
-const QString kLastLine = QStringLiteral("2026-01-10T11:59:59Z INFO shutting down after signal, the very last line");
+const QString kErrorLine =
+    QStringLiteral("2026-01-10T11:59:00Z ERROR pq: connection refused to orders-db:5432 (the root cause)");
+const QString kLastLine =
+    QStringLiteral("2026-01-10T11:59:59Z INFO shutting down after signal, the very last line");
 
 QString noisyLog(int lines, int width, bool withError)
 {
@@ -17,8 +19,11 @@ QString noisyLog(int lines, int width, bool withError)
     for (int i = 0; i < lines; ++i) {
         if (withError && i == lines - 30)
             log += kErrorLine + u'\n';
-        log += QStringLiteral("2026-01-10T11:%1Z INFO handled request %2 ").arg(i % 60, 2, 10, QChar(u'0')).arg(i)
-                   .leftJustified(width, u'.') + u'\n';
+        log += QStringLiteral("2026-01-10T11:%1Z INFO handled request %2 ")
+                   .arg(i % 60, 2, 10, QChar(u'0'))
+                   .arg(i)
+                   .leftJustified(width, u'.') +
+               u'\n';
     }
     return log + kLastLine + u'\n';
 }
@@ -43,7 +48,8 @@ GatherInput bigInput()
         p.name = QStringLiteral("web-7d4b9c8f6-pod%1").arg(i, 2, 10, QChar(u'0'));
         p.nodeName = QStringLiteral("worker-1");
         p.phase = QStringLiteral("Running");
-        p.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"), QString(), true};
+        p.owner =
+            kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"), QString(), true};
         kube::ContainerStatusView c;
         c.name = QStringLiteral("app");
         c.image = in.subject.image;
@@ -81,8 +87,14 @@ GatherInput bigInput()
         e.name = QStringLiteral("ev%1").arg(i, 3, 10, QChar(u'0'));
         e.type = QStringLiteral("Warning");
         e.reason = QStringLiteral("BackOff");
-        e.message = QStringLiteral("Back-off restarting failed container app in pod %1 ").arg(i).leftJustified(180, u'.');
-        e.involved = kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), in.subject.pods.at(i % 30), {}};
+        e.message = QStringLiteral("Back-off restarting failed container app in pod %1 ")
+                        .arg(i)
+                        .leftJustified(180, u'.');
+        e.involved = kube::ObjectRef{QStringLiteral("Pod"),
+                                     QStringLiteral("v1"),
+                                     QStringLiteral("shop"),
+                                     in.subject.pods.at(i % 30),
+                                     {}};
         e.lastSeen = kNow.addSecs(-i * 10);
         in.events << e;
     }
@@ -187,13 +199,16 @@ void TestGatherer::redactsEverything()
 {
     GatherInput in = bigInput();
     in.previousLog += QStringLiteral("connecting postgres://app:Sup3rS3cret@db:5432/x\n");
-    in.currentLog = QStringLiteral("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n");
-    in.events.first().message = QStringLiteral("pull failed with token ghp_1234567890abcdefghijABCDEFGHIJ123456");
+    in.currentLog =
+        QStringLiteral("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n");
+    in.events.first().message =
+        QStringLiteral("pull failed with token ghp_1234567890abcdefghijABCDEFGHIJ123456");
     in.pods.first().containers.first().message = QStringLiteral("AKIAIOSFODNN7EXAMPLE rejected");
     in.env << EnvVar{QStringLiteral("app"), QStringLiteral("DB_PASSWORD"), QStringLiteral("plainpw")};
     Redactor redactor;
     const Evidence ev = Gatherer().gather(in, redactor);
-    for (const char *secret : {"Sup3rS3cret", "MIIEvQIBADANBgkqhkiG9w0B", "ghp_1234567890abcdefghij", "AKIAIOSFODNN7EXAMPLE", "plainpw"})
+    for (const char *secret : {"Sup3rS3cret", "MIIEvQIBADANBgkqhkiG9w0B", "ghp_1234567890abcdefghij",
+                               "AKIAIOSFODNN7EXAMPLE", "plainpw"})
         QVERIFY2(!ev.text.contains(QLatin1String(secret)), secret);
     QVERIFY(ev.text.contains(QStringLiteral("env app DB_PASSWORD=«REDACTED:env:1»")));
     QCOMPARE(ev.redactions.counts.value(QStringLiteral("env")), 1);
@@ -224,7 +239,8 @@ void TestGatherer::relevantEventsOnly()
     QStringList reasons;
     for (const auto &e : ev.events)
         reasons << e.reason;
-    QCOMPARE(reasons, (QStringList{QStringLiteral("OnNode"), QStringLiteral("OnPod"), QStringLiteral("OnDeployment")}));
+    QCOMPARE(reasons, (QStringList{QStringLiteral("OnNode"), QStringLiteral("OnPod"),
+                                   QStringLiteral("OnDeployment")}));
 }
 
 void TestGatherer::hugeFixedSectionsStillFit()

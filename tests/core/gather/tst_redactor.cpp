@@ -25,7 +25,8 @@ private Q_SLOTS:
 namespace {
 
 const QString kPem = QStringLiteral(
-    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq0vJ3qkXyZ\nq0vJ3qkXyZ7bq0vJ3qkXyZ+/=\n-----END RSA PRIVATE KEY-----");
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq0vJ3qkXyZ\nq0vJ3qkXyZ7bq0vJ3qkXyZ+/=\n-----END RSA "
+    "PRIVATE KEY-----");
 
 } // namespace
 
@@ -36,46 +37,71 @@ void TestRedactor::secretsNeverSurvive_data()
     QTest::addColumn<QString>("kind");
     QTest::addColumn<bool>("ips");
 
-    auto row = [](const char *name, const QString &text, const QString &secret, const char *kind, bool ips = false) {
+    auto row = [](const char *name, const QString &text, const QString &secret, const char *kind,
+                  bool ips = false) {
         QTest::newRow(name) << text << secret << QString::fromLatin1(kind) << ips;
     };
     row("log: env dump DB_PASSWORD=", QStringLiteral("starting with DB_PASSWORD=hunter2-prod LOG_LEVEL=info"),
         QStringLiteral("hunter2-prod"), "secret");
-    row("log: MYSQL_ROOT_PASSWORD in quotes", QStringLiteral("env MYSQL_ROOT_PASSWORD=\"r00t!pw\" set"), QStringLiteral("r00t!pw"), "secret");
-    row("log: yaml password:", QStringLiteral("config:\n  password: s3cr3tValue\n  user: app"), QStringLiteral("s3cr3tValue"), "secret");
-    row("event: json client_secret", QStringLiteral("{\"client_id\":\"web\",\"client_secret\": \"cs-9f8e7d6c5b\"}"),
+    row("log: MYSQL_ROOT_PASSWORD in quotes", QStringLiteral("env MYSQL_ROOT_PASSWORD=\"r00t!pw\" set"),
+        QStringLiteral("r00t!pw"), "secret");
+    row("log: yaml password:", QStringLiteral("config:\n  password: s3cr3tValue\n  user: app"),
+        QStringLiteral("s3cr3tValue"), "secret");
+    row("event: json client_secret",
+        QStringLiteral("{\"client_id\":\"web\",\"client_secret\": \"cs-9f8e7d6c5b\"}"),
         QStringLiteral("cs-9f8e7d6c5b"), "secret");
-    row("log: api_key=", QStringLiteral("calling upstream api_key=abc123def456ghi"), QStringLiteral("abc123def456ghi"), "secret");
-    row("log: X-Auth-Token header", QStringLiteral("header X-Auth-Token: 0a9b8c7d6e5f"), QStringLiteral("0a9b8c7d6e5f"), "secret");
-    row("log: SENTRY_DSN", QStringLiteral("SENTRY_DSN=https_o1.ingest/42key"), QStringLiteral("https_o1.ingest/42key"), "secret");
+    row("log: api_key=", QStringLiteral("calling upstream api_key=abc123def456ghi"),
+        QStringLiteral("abc123def456ghi"), "secret");
+    row("log: X-Auth-Token header", QStringLiteral("header X-Auth-Token: 0a9b8c7d6e5f"),
+        QStringLiteral("0a9b8c7d6e5f"), "secret");
+    row("log: SENTRY_DSN", QStringLiteral("SENTRY_DSN=https_o1.ingest/42key"),
+        QStringLiteral("https_o1.ingest/42key"), "secret");
     row("log: bearer token", QStringLiteral("GET /api Authorization: Bearer abcdef0123456789xyz"),
         QStringLiteral("abcdef0123456789xyz"), "bearer");
     row("log: basic auth header", QStringLiteral("Authorization: Basic dXNlcjpwYXNzd29yZA=="),
         QStringLiteral("dXNlcjpwYXNzd29yZA=="), "bearer");
-    row("log: JWT", QStringLiteral("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U rejected"),
-        QStringLiteral("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"), "jwt");
-    row("log: PEM private key block", QStringLiteral("loaded key\n") + kPem + QStringLiteral("\ndone"), QStringLiteral("MIIEpAIBAAKCAQEA7bq0vJ3qkXyZ"), "pem");
-    row("event: truncated PEM without END", QStringLiteral("bad key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ"),
+    row("log: JWT",
+        QStringLiteral("token "
+                       "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_"
+                       "XgL0n3I9PlFUP0THsR8U rejected"),
+        QStringLiteral(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        "jwt");
+    row("log: PEM private key block", QStringLiteral("loaded key\n") + kPem + QStringLiteral("\ndone"),
+        QStringLiteral("MIIEpAIBAAKCAQEA7bq0vJ3qkXyZ"), "pem");
+    row("event: truncated PEM without END",
+        QStringLiteral("bad key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQ"),
         QStringLiteral("MIIEvQIBADANBgkqhkiG9w0BAQ"), "pem");
-    row("log: AWS access key id AKIA", QStringLiteral("using AKIAIOSFODNN7EXAMPLE for s3"), QStringLiteral("AKIAIOSFODNN7EXAMPLE"), "aws_access_key");
-    row("event: AWS temporary key ASIA", QStringLiteral("sts ASIAY34FZKBOKMUTVV7A expired"), QStringLiteral("ASIAY34FZKBOKMUTVV7A"), "aws_access_key");
-    row("log: AWS secret key", QStringLiteral("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    row("log: AWS access key id AKIA", QStringLiteral("using AKIAIOSFODNN7EXAMPLE for s3"),
+        QStringLiteral("AKIAIOSFODNN7EXAMPLE"), "aws_access_key");
+    row("event: AWS temporary key ASIA", QStringLiteral("sts ASIAY34FZKBOKMUTVV7A expired"),
+        QStringLiteral("ASIAY34FZKBOKMUTVV7A"), "aws_access_key");
+    row("log: AWS secret key",
+        QStringLiteral("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
     row("log: GCP API key", QStringLiteral("maps key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY ok"),
         QStringLiteral("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"), "gcp_api_key");
-    row("log: GCP service account private_key", QStringLiteral("{\"type\": \"service_account\", \"private_key\": \"MIIEvgIBADANBgkqhkiG9w0BAQEFAAS\\nAoIBAQC7\", \"client_email\": \"x\"}"),
+    row("log: GCP service account private_key",
+        QStringLiteral("{\"type\": \"service_account\", \"private_key\": "
+                       "\"MIIEvgIBADANBgkqhkiG9w0BAQEFAAS\\nAoIBAQC7\", \"client_email\": \"x\"}"),
         QStringLiteral("MIIEvgIBADANBgkqhkiG9w0BAQEFAAS"), "gcp_private_key");
-    row("event: Azure storage connection string", QStringLiteral("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net"),
+    row("event: Azure storage connection string",
+        QStringLiteral("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey="
+                       "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net"),
         QStringLiteral("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="), "azure_key");
-    row("log: Azure SharedAccessSignature", QStringLiteral("BlobEndpoint=https://a.blob;SharedAccessSignature=sv2021sigXYZ123abc"),
+    row("log: Azure SharedAccessSignature",
+        QStringLiteral("BlobEndpoint=https://a.blob;SharedAccessSignature=sv2021sigXYZ123abc"),
         QStringLiteral("sv2021sigXYZ123abc"), "azure_sas");
-    row("log: SAS URL sig=", QStringLiteral("GET https://a.blob.core.windows.net/c/b?sv=2021-08-06&sig=AbC%2BdEf123%3D&se=2026"),
+    row("log: SAS URL sig=",
+        QStringLiteral("GET https://a.blob.core.windows.net/c/b?sv=2021-08-06&sig=AbC%2BdEf123%3D&se=2026"),
         QStringLiteral("AbC%2BdEf123%3D"), "azure_sas");
-    row("log: Service Bus SharedAccessKey", QStringLiteral("Endpoint=sb://ns/;SharedAccessKeyName=Root;SharedAccessKey=K3yV4lu3+/abc="),
+    row("log: Service Bus SharedAccessKey",
+        QStringLiteral("Endpoint=sb://ns/;SharedAccessKeyName=Root;SharedAccessKey=K3yV4lu3+/abc="),
         QStringLiteral("K3yV4lu3+/abc="), "azure_key");
     row("log: GitHub ghp_", QStringLiteral("clone with ghp_1234567890abcdefghijABCDEFGHIJ123456 failed"),
         QStringLiteral("ghp_1234567890abcdefghijABCDEFGHIJ123456"), "github_token");
-    row("event: GitHub fine-grained PAT", QStringLiteral("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"),
+    row("event: GitHub fine-grained PAT",
+        QStringLiteral("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"),
         QStringLiteral("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"), "github_token");
     row("log: Slack bot token", QStringLiteral("slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp"),
         QStringLiteral("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp"), "slack_token");
@@ -83,15 +109,22 @@ void TestRedactor::secretsNeverSurvive_data()
         QStringLiteral("sk-proj-AbCdEf0123456789GhIjKlMnOpQr"), "openai_key");
     row("log: Anthropic key", QStringLiteral("401 with sk-ant-api03-AbCdEf0123456789GhIjKlMnOpQr_xyz"),
         QStringLiteral("sk-ant-api03-AbCdEf0123456789GhIjKlMnOpQr_xyz"), "anthropic_key");
-    row("log: password in postgres URL", QStringLiteral("connect postgres://app:S3cret!pw@db.shop:5432/orders failed"),
+    row("log: password in postgres URL",
+        QStringLiteral("connect postgres://app:S3cret!pw@db.shop:5432/orders failed"),
         QStringLiteral("S3cret!pw"), "url_password");
-    row("event: password in redis URL without user", QStringLiteral("redis://:r3dispass@cache:6379/0"), QStringLiteral("r3dispass"), "url_password");
-    row("log: ADO.NET connection string", QStringLiteral("Server=db;Database=shop;User Id=sa;Password=Pa55w0rd!;"),
-        QStringLiteral("Pa55w0rd!"), "conn_password");
-    row("log: pwd= in ODBC string", QStringLiteral("DRIVER={x};UID=app;PWD=odbcSecret9;"), QStringLiteral("odbcSecret9"), "conn_password");
-    row("event: email", QStringLiteral("notify alice.smith+ops@example.co.uk failed"), QStringLiteral("alice.smith+ops@example.co.uk"), "email");
-    row("log: IPv4 when enabled", QStringLiteral("dial tcp 10.42.7.19:5432"), QStringLiteral("10.42.7.19"), "ip", true);
-    row("log: IPv6 when enabled", QStringLiteral("dial tcp [fd00:10:244::1f]:80"), QStringLiteral("fd00:10:244::1f"), "ip", true);
+    row("event: password in redis URL without user", QStringLiteral("redis://:r3dispass@cache:6379/0"),
+        QStringLiteral("r3dispass"), "url_password");
+    row("log: ADO.NET connection string",
+        QStringLiteral("Server=db;Database=shop;User Id=sa;Password=Pa55w0rd!;"), QStringLiteral("Pa55w0rd!"),
+        "conn_password");
+    row("log: pwd= in ODBC string", QStringLiteral("DRIVER={x};UID=app;PWD=odbcSecret9;"),
+        QStringLiteral("odbcSecret9"), "conn_password");
+    row("event: email", QStringLiteral("notify alice.smith+ops@example.co.uk failed"),
+        QStringLiteral("alice.smith+ops@example.co.uk"), "email");
+    row("log: IPv4 when enabled", QStringLiteral("dial tcp 10.42.7.19:5432"), QStringLiteral("10.42.7.19"),
+        "ip", true);
+    row("log: IPv6 when enabled", QStringLiteral("dial tcp [fd00:10:244::1f]:80"),
+        QStringLiteral("fd00:10:244::1f"), "ip", true);
     row("log: full IPv6 when enabled", QStringLiteral("from 2001:0db8:85a3:0000:0000:8a2e:0370:7334 ok"),
         QStringLiteral("2001:0db8:85a3:0000:0000:8a2e:0370:7334"), "ip", true);
 }
@@ -118,17 +151,28 @@ void TestRedactor::envValues_data()
     QTest::addColumn<QString>("name");
     QTest::addColumn<QString>("value");
     QTest::addColumn<bool>("secret");
-    QTest::newRow("DB_PASSWORD") << "DB_PASSWORD" << "hunter2" << true;
-    QTest::newRow("apiKey camelCase") << "apiKey" << "k-123" << true;
-    QTest::newRow("GITHUB_TOKEN") << "GITHUB_TOKEN" << "plain" << true;
-    QTest::newRow("SENTRY_DSN") << "SENTRY_DSN" << "https://k@sentry/1" << true;
-    QTest::newRow("AWS_SECRET_ACCESS_KEY") << "AWS_SECRET_ACCESS_KEY" << "abc" << true;
-    QTest::newRow("OAUTH_CLIENT_SECRET") << "OAUTH_CLIENT_SECRET" << "abc" << true;
-    QTest::newRow("DATABASE_CREDENTIALS") << "DATABASE_CREDENTIALS" << "a:b" << true;
-    QTest::newRow("REDIS_CONN") << "REDIS_CONN" << "host:1" << true;
-    QTest::newRow("LOG_LEVEL kept") << "LOG_LEVEL" << "debug" << false;
-    QTest::newRow("GOMAXPROCS kept") << "GOMAXPROCS" << "4" << false;
-    QTest::newRow("AUTHOR kept") << "AUTHOR" << "alice" << false;
+    QTest::newRow("DB_PASSWORD") << "DB_PASSWORD"
+                                 << "hunter2" << true;
+    QTest::newRow("apiKey camelCase") << "apiKey"
+                                      << "k-123" << true;
+    QTest::newRow("GITHUB_TOKEN") << "GITHUB_TOKEN"
+                                  << "plain" << true;
+    QTest::newRow("SENTRY_DSN") << "SENTRY_DSN"
+                                << "https://k@sentry/1" << true;
+    QTest::newRow("AWS_SECRET_ACCESS_KEY") << "AWS_SECRET_ACCESS_KEY"
+                                           << "abc" << true;
+    QTest::newRow("OAUTH_CLIENT_SECRET") << "OAUTH_CLIENT_SECRET"
+                                         << "abc" << true;
+    QTest::newRow("DATABASE_CREDENTIALS") << "DATABASE_CREDENTIALS"
+                                          << "a:b" << true;
+    QTest::newRow("REDIS_CONN") << "REDIS_CONN"
+                                << "host:1" << true;
+    QTest::newRow("LOG_LEVEL kept") << "LOG_LEVEL"
+                                    << "debug" << false;
+    QTest::newRow("GOMAXPROCS kept") << "GOMAXPROCS"
+                                     << "4" << false;
+    QTest::newRow("AUTHOR kept") << "AUTHOR"
+                                 << "alice" << false;
 }
 
 void TestRedactor::envValues()
@@ -147,7 +191,8 @@ void TestRedactor::envValues()
         QCOMPARE(out, value);
     }
     // A secret value under an innocent name is still caught by the text patterns.
-    QVERIFY(!redactor.redactEnvValue(QStringLiteral("UPSTREAM"), QStringLiteral("https://u:topsecret@h/")).contains(QStringLiteral("topsecret")));
+    QVERIFY(!redactor.redactEnvValue(QStringLiteral("UPSTREAM"), QStringLiteral("https://u:topsecret@h/"))
+                 .contains(QStringLiteral("topsecret")));
 }
 
 void TestRedactor::nonSecretsUntouched_data()
@@ -158,7 +203,8 @@ void TestRedactor::nonSecretsUntouched_data()
     QTest::newRow("word author") << "author: alice";
     QTest::newRow("tokens counted") << "tokens processed: 512";
     QTest::newRow("IPs kept by default") << "dial tcp 10.0.0.5:5432: connect: connection refused";
-    QTest::newRow("image digest") << "image sha256:3b4f1c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1";
+    QTest::newRow("image digest")
+        << "image sha256:3b4f1c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1";
     QTest::newRow("URL without password") << "GET https://api.example.com:8443/v1/items?page=2";
     QTest::newRow("kube event") << "Back-off restarting failed container app in pod web-7d4b9c8f6-x2k9p_shop";
     QTest::newRow("OOM message") << "Memory cgroup out of memory: Killed process 4242 (java)";
@@ -179,19 +225,24 @@ void TestRedactor::placeholdersAreStable()
 {
     Redactor redactor;
     const auto a = redactor.redact(QStringLiteral("DB_PASSWORD=alpha1 and again DB_PASSWORD=alpha1"));
-    QCOMPARE(a.text, QStringLiteral("DB_PASSWORD=«REDACTED:secret:1» and again DB_PASSWORD=«REDACTED:secret:1»"));
+    QCOMPARE(a.text,
+             QStringLiteral("DB_PASSWORD=«REDACTED:secret:1» and again DB_PASSWORD=«REDACTED:secret:1»"));
     const auto b = redactor.redact(QStringLiteral("API_TOKEN=beta2 DB_PASSWORD=alpha1"));
     QCOMPARE(b.text, QStringLiteral("API_TOKEN=«REDACTED:secret:2» DB_PASSWORD=«REDACTED:secret:1»"));
-    QCOMPARE(redactor.redactEnvValue(QStringLiteral("X_SECRET"), QStringLiteral("gamma")), QStringLiteral("«REDACTED:env:1»"));
-    QCOMPARE(redactor.redactEnvValue(QStringLiteral("Y_SECRET"), QStringLiteral("gamma")), QStringLiteral("«REDACTED:env:1»"));
+    QCOMPARE(redactor.redactEnvValue(QStringLiteral("X_SECRET"), QStringLiteral("gamma")),
+             QStringLiteral("«REDACTED:env:1»"));
+    QCOMPARE(redactor.redactEnvValue(QStringLiteral("Y_SECRET"), QStringLiteral("gamma")),
+             QStringLiteral("«REDACTED:env:1»"));
     Redactor fresh;
-    QCOMPARE(fresh.redact(QStringLiteral("API_TOKEN=beta2")).text, QStringLiteral("API_TOKEN=«REDACTED:secret:1»"));
+    QCOMPARE(fresh.redact(QStringLiteral("API_TOKEN=beta2")).text,
+             QStringLiteral("API_TOKEN=«REDACTED:secret:1»"));
 }
 
 void TestRedactor::reportCountsPerKind()
 {
     Redactor redactor;
-    const auto out = redactor.redact(QStringLiteral("AKIAIOSFODNN7EXAMPLE AKIAIOSFODNN7EXAMPLF bob@example.com password=x1"));
+    const auto out = redactor.redact(
+        QStringLiteral("AKIAIOSFODNN7EXAMPLE AKIAIOSFODNN7EXAMPLF bob@example.com password=x1"));
     QCOMPARE(out.report.counts.value(QStringLiteral("aws_access_key")), 2);
     QCOMPARE(out.report.counts.value(QStringLiteral("email")), 1);
     QCOMPARE(out.report.counts.value(QStringLiteral("conn_password")), 1);
@@ -210,10 +261,15 @@ void TestRedactor::hugeAndHostileInput_data()
     QTest::addColumn<QString>("secret");
     QString logs;
     for (int i = 0; i < 60000; ++i)
-        logs += QStringLiteral("2026-01-10T12:00:00Z INFO request id=%1 path=/api/items status=200 took=12ms\n").arg(i);
-    QTest::newRow("5 MB of logs with one key at the end") << logs + QStringLiteral("AKIAIOSFODNN7EXAMPLE\n") << QStringLiteral("AKIAIOSFODNN7EXAMPLE");
-    QTest::newRow("2 MB of underscored identifiers") << QString(1000000, u'a').replace(QStringLiteral("aa"), QStringLiteral("a_")) << QString();
-    QTest::newRow("many PEM headers without END") << QStringLiteral("-----BEGIN PRIVATE KEY-----\n").repeated(40000) << QString();
+        logs +=
+            QStringLiteral("2026-01-10T12:00:00Z INFO request id=%1 path=/api/items status=200 took=12ms\n")
+                .arg(i);
+    QTest::newRow("5 MB of logs with one key at the end")
+        << logs + QStringLiteral("AKIAIOSFODNN7EXAMPLE\n") << QStringLiteral("AKIAIOSFODNN7EXAMPLE");
+    QTest::newRow("2 MB of underscored identifiers")
+        << QString(1000000, u'a').replace(QStringLiteral("aa"), QStringLiteral("a_")) << QString();
+    QTest::newRow("many PEM headers without END")
+        << QStringLiteral("-----BEGIN PRIVATE KEY-----\n").repeated(40000) << QString();
     QTest::newRow("at signs and colons") << QStringLiteral("a:b@c:d@").repeated(200000) << QString();
     QTest::newRow("a single 4 MB line") << QString(4 * 1024 * 1024, u'x') << QString();
 }

@@ -22,8 +22,8 @@ kube::ContainerStatusView container(const QString &state, const QString &reason,
     return c;
 }
 
-kube::PodView pod(QList<kube::ContainerStatusView> containers, const QString &phase = QStringLiteral("Running"),
-                  int ageSeconds = 600)
+kube::PodView pod(QList<kube::ContainerStatusView> containers,
+                  const QString &phase = QStringLiteral("Running"), int ageSeconds = 600)
 {
     kube::PodView p;
     p.uid = QStringLiteral("uid-1");
@@ -31,7 +31,8 @@ kube::PodView pod(QList<kube::ContainerStatusView> containers, const QString &ph
     p.name = QStringLiteral("web-7d4b9c8f6-x2k9p");
     p.phase = phase;
     p.created = kNow.addSecs(-ageSeconds);
-    p.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"), QStringLiteral("rs-uid"), true};
+    p.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"),
+                             QStringLiteral("rs-uid"), true};
     p.labels.insert(QStringLiteral("pod-template-hash"), QStringLiteral("7d4b9c8f6"));
     p.containers = std::move(containers);
     p.ready = true;
@@ -70,11 +71,14 @@ void TestDetector::detectPod_data()
     QTest::addColumn<kube::PodView>("pod");
     QTest::addColumn<QStringList>("expected");
 
-    QTest::newRow("healthy running pod: nothing") << pod({container(QStringLiteral("running"), QString())}) << QStringList();
-    for (const char *waiting : {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-                                "CreateContainerError", "InvalidImageName", "RunContainerError"}) {
+    QTest::newRow("healthy running pod: nothing")
+        << pod({container(QStringLiteral("running"), QString())}) << QStringList();
+    for (const char *waiting :
+         {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
+          "CreateContainerError", "InvalidImageName", "RunContainerError"}) {
         QTest::addRow("waiting %s", waiting)
-            << pod({container(QStringLiteral("waiting"), QLatin1String(waiting), 3)}) << QStringList{QLatin1String(waiting)};
+            << pod({container(QStringLiteral("waiting"), QLatin1String(waiting), 3)})
+            << QStringList{QLatin1String(waiting)};
     }
     QTest::newRow("waiting ContainerCreating is normal")
         << pod({container(QStringLiteral("waiting"), QStringLiteral("ContainerCreating"))}) << QStringList();
@@ -98,7 +102,8 @@ void TestDetector::detectPod_data()
 
     auto exited = container(QStringLiteral("terminated"), QStringLiteral("Error"), 2);
     exited.exitCode = 1;
-    QTest::newRow("non-zero exit with restarts") << pod({exited}) << QStringList{QStringLiteral("NonZeroExit")};
+    QTest::newRow("non-zero exit with restarts")
+        << pod({exited}) << QStringList{QStringLiteral("NonZeroExit")};
 
     auto firstExit = container(QStringLiteral("terminated"), QStringLiteral("Error"), 0);
     firstExit.exitCode = 1;
@@ -110,27 +115,33 @@ void TestDetector::detectPod_data()
     kube::PodView pending = pod({}, QStringLiteral("Pending"), 120);
     pending.scheduled = false;
     pending.scheduleMessage = QStringLiteral("0/3 nodes are available: 3 Insufficient cpu.");
-    QTest::newRow("pending unschedulable past grace") << pending << QStringList{QStringLiteral("FailedScheduling")};
+    QTest::newRow("pending unschedulable past grace")
+        << pending << QStringList{QStringLiteral("FailedScheduling")};
     pending.created = kNow.addSecs(-30);
     QTest::newRow("pending unschedulable within grace: nothing") << pending << QStringList();
 
     auto notReady = container(QStringLiteral("running"), QString());
     notReady.ready = false;
-    QTest::newRow("running not ready past grace") << pod({notReady}) << QStringList{QStringLiteral("ReadinessFailing")};
-    QTest::newRow("running not ready within grace: nothing") << pod({notReady}, QStringLiteral("Running"), 20) << QStringList();
+    QTest::newRow("running not ready past grace")
+        << pod({notReady}) << QStringList{QStringLiteral("ReadinessFailing")};
+    QTest::newRow("running not ready within grace: nothing")
+        << pod({notReady}, QStringLiteral("Running"), 20) << QStringList();
 
-    kube::PodView evicted = pod({container(QStringLiteral("terminated"), QStringLiteral("Error"), 1)}, QStringLiteral("Failed"));
+    kube::PodView evicted =
+        pod({container(QStringLiteral("terminated"), QStringLiteral("Error"), 1)}, QStringLiteral("Failed"));
     evicted.reason = QStringLiteral("Evicted");
     evicted.message = QStringLiteral("The node was low on resource: memory.");
     QTest::newRow("evicted reports only Evicted") << evicted << QStringList{QStringLiteral("Evicted")};
 
-    kube::PodView deleting = pod({container(QStringLiteral("waiting"), QStringLiteral("CrashLoopBackOff"), 3)});
+    kube::PodView deleting =
+        pod({container(QStringLiteral("waiting"), QStringLiteral("CrashLoopBackOff"), 3)});
     deleting.deletionTimestamp = kNow;
     QTest::newRow("terminating pod ignored") << deleting << QStringList();
 
     auto init = container(QStringLiteral("waiting"), QStringLiteral("CrashLoopBackOff"), 5);
     init.name = QStringLiteral("migrate");
-    kube::PodView withInit = pod({container(QStringLiteral("waiting"), QStringLiteral("PodInitializing"))}, QStringLiteral("Pending"));
+    kube::PodView withInit = pod({container(QStringLiteral("waiting"), QStringLiteral("PodInitializing"))},
+                                 QStringLiteral("Pending"));
     withInit.initContainers = {init};
     QTest::newRow("crashing init container") << withInit << QStringList{QStringLiteral("CrashLoopBackOff")};
 
@@ -155,12 +166,18 @@ void TestDetector::detectNode_data()
     QTest::addColumn<QString>("status");
     QTest::addColumn<QStringList>("expected");
     QTest::newRow("ready node") << QStringLiteral("Ready") << QStringLiteral("True") << QStringList();
-    QTest::newRow("NotReady False") << QStringLiteral("Ready") << QStringLiteral("False") << QStringList{QStringLiteral("NodeNotReady")};
-    QTest::newRow("NotReady Unknown") << QStringLiteral("Ready") << QStringLiteral("Unknown") << QStringList{QStringLiteral("NodeNotReady")};
-    QTest::newRow("MemoryPressure") << QStringLiteral("MemoryPressure") << QStringLiteral("True") << QStringList{QStringLiteral("NodeMemoryPressure")};
-    QTest::newRow("DiskPressure") << QStringLiteral("DiskPressure") << QStringLiteral("True") << QStringList{QStringLiteral("NodeDiskPressure")};
-    QTest::newRow("PIDPressure") << QStringLiteral("PIDPressure") << QStringLiteral("True") << QStringList{QStringLiteral("NodePIDPressure")};
-    QTest::newRow("no memory pressure") << QStringLiteral("MemoryPressure") << QStringLiteral("False") << QStringList();
+    QTest::newRow("NotReady False") << QStringLiteral("Ready") << QStringLiteral("False")
+                                    << QStringList{QStringLiteral("NodeNotReady")};
+    QTest::newRow("NotReady Unknown") << QStringLiteral("Ready") << QStringLiteral("Unknown")
+                                      << QStringList{QStringLiteral("NodeNotReady")};
+    QTest::newRow("MemoryPressure") << QStringLiteral("MemoryPressure") << QStringLiteral("True")
+                                    << QStringList{QStringLiteral("NodeMemoryPressure")};
+    QTest::newRow("DiskPressure") << QStringLiteral("DiskPressure") << QStringLiteral("True")
+                                  << QStringList{QStringLiteral("NodeDiskPressure")};
+    QTest::newRow("PIDPressure") << QStringLiteral("PIDPressure") << QStringLiteral("True")
+                                 << QStringList{QStringLiteral("NodePIDPressure")};
+    QTest::newRow("no memory pressure")
+        << QStringLiteral("MemoryPressure") << QStringLiteral("False") << QStringList();
 }
 
 void TestDetector::detectNode()
@@ -170,8 +187,10 @@ void TestDetector::detectNode()
     QFETCH(QStringList, expected);
     kube::NodeView node;
     node.name = QStringLiteral("worker-1");
-    node.conditions << kube::NodeCondition{QStringLiteral("NetworkUnavailable"), QStringLiteral("False"), {}, {}, {}};
-    node.conditions << kube::NodeCondition{type, status, QStringLiteral("KubeletSaysSo"), QStringLiteral("kubelet says so"), kNow};
+    node.conditions << kube::NodeCondition{
+        QStringLiteral("NetworkUnavailable"), QStringLiteral("False"), {}, {}, {}};
+    node.conditions << kube::NodeCondition{type, status, QStringLiteral("KubeletSaysSo"),
+                                           QStringLiteral("kubelet says so"), kNow};
     const auto obs = Detector().detectNode(node, kNow);
     QCOMPARE(reasons(obs), expected);
     for (const Observation &o : obs) {
@@ -189,26 +208,30 @@ void TestDetector::detectEvent_data()
     QTest::addColumn<int>("ageSeconds");
     QTest::addColumn<QStringList>("expected");
     const QString pod = QStringLiteral("Pod");
-    QTest::newRow("readiness Unhealthy") << pod << QStringLiteral("Unhealthy")
-                                         << QStringLiteral("Readiness probe failed: HTTP probe failed with statuscode: 503") << 5
-                                         << QStringList{QStringLiteral("ReadinessFailing")};
-    QTest::newRow("liveness Unhealthy is not readiness") << pod << QStringLiteral("Unhealthy")
-                                                         << QStringLiteral("Liveness probe failed: timeout") << 5 << QStringList();
-    QTest::newRow("FailedScheduling past grace") << pod << QStringLiteral("FailedScheduling")
-                                                 << QStringLiteral("0/3 nodes are available: 3 Insufficient memory.") << 120
-                                                 << QStringList{QStringLiteral("FailedScheduling")};
-    QTest::newRow("FailedScheduling within grace") << pod << QStringLiteral("FailedScheduling") << QStringLiteral("0/3 nodes")
-                                                   << 10 << QStringList();
+    QTest::newRow("readiness Unhealthy")
+        << pod << QStringLiteral("Unhealthy")
+        << QStringLiteral("Readiness probe failed: HTTP probe failed with statuscode: 503") << 5
+        << QStringList{QStringLiteral("ReadinessFailing")};
+    QTest::newRow("liveness Unhealthy is not readiness")
+        << pod << QStringLiteral("Unhealthy") << QStringLiteral("Liveness probe failed: timeout") << 5
+        << QStringList();
+    QTest::newRow("FailedScheduling past grace")
+        << pod << QStringLiteral("FailedScheduling")
+        << QStringLiteral("0/3 nodes are available: 3 Insufficient memory.") << 120
+        << QStringList{QStringLiteral("FailedScheduling")};
+    QTest::newRow("FailedScheduling within grace")
+        << pod << QStringLiteral("FailedScheduling") << QStringLiteral("0/3 nodes") << 10 << QStringList();
     QTest::newRow("Evicted event") << pod << QStringLiteral("Evicted") << QStringLiteral("low on memory") << 1
                                    << QStringList{QStringLiteral("Evicted")};
     QTest::newRow("NodeNotReady event") << QStringLiteral("Node") << QStringLiteral("NodeNotReady")
                                         << QStringLiteral("Node worker-1 status is now: NodeNotReady") << 1
                                         << QStringList{QStringLiteral("NodeNotReady")};
-    QTest::newRow("Evicted reason on a Node is not a pod eviction") << QStringLiteral("Node") << QStringLiteral("Evicted")
-                                                                    << QString() << 1 << QStringList();
-    QTest::newRow("normal Scheduled event") << pod << QStringLiteral("Scheduled") << QStringLiteral("assigned") << 1 << QStringList();
-    QTest::newRow("event on a Deployment ignored") << QStringLiteral("Deployment") << QStringLiteral("Evicted") << QString() << 1
-                                                   << QStringList();
+    QTest::newRow("Evicted reason on a Node is not a pod eviction")
+        << QStringLiteral("Node") << QStringLiteral("Evicted") << QString() << 1 << QStringList();
+    QTest::newRow("normal Scheduled event")
+        << pod << QStringLiteral("Scheduled") << QStringLiteral("assigned") << 1 << QStringList();
+    QTest::newRow("event on a Deployment ignored")
+        << QStringLiteral("Deployment") << QStringLiteral("Evicted") << QString() << 1 << QStringList();
 }
 
 void TestDetector::detectEvent()
@@ -224,7 +247,8 @@ void TestDetector::detectEvent()
     ev.type = QStringLiteral("Warning");
     ev.reason = reason;
     ev.message = message;
-    ev.involved = kube::ObjectRef{kind, QStringLiteral("v1"), QString(), QStringLiteral("target"), QStringLiteral("u")};
+    ev.involved =
+        kube::ObjectRef{kind, QStringLiteral("v1"), QString(), QStringLiteral("target"), QStringLiteral("u")};
     ev.firstSeen = kNow.addSecs(-ageSeconds);
     ev.lastSeen = kNow;
     const auto obs = Detector().detectEvent(ev, kNow);
@@ -280,7 +304,8 @@ void TestDetector::docListsEveryReason()
     QVERIFY2(doc.open(QIODevice::ReadOnly), qPrintable(doc.fileName()));
     const QString text = QString::fromUtf8(doc.readAll());
     const QString table = reasonTableMarkdown();
-    QVERIFY2(text.contains(table), qPrintable(QStringLiteral("docs/detector.md must embed reasonTableMarkdown():\n") + table));
+    QVERIFY2(text.contains(table),
+             qPrintable(QStringLiteral("docs/detector.md must embed reasonTableMarkdown():\n") + table));
     QCOMPARE(incidentReasonNames().size(), incidentReasons().size());
     for (const QString &reason : incidentReasonNames())
         QVERIFY2(text.contains(QStringLiteral("`") + reason + u'`'), qPrintable(reason));

@@ -9,17 +9,20 @@ namespace {
 
 const QDateTime kT0 = QDateTime(QDate(2026, 1, 10), QTime(12, 0), Qt::UTC);
 
-Observation crash(const QString &podName, const QDateTime &at, const QString &rs = QStringLiteral("web-7d4b9c8f6"),
+Observation crash(const QString &podName, const QDateTime &at,
+                  const QString &rs = QStringLiteral("web-7d4b9c8f6"),
                   const QString &reason = QStringLiteral("CrashLoopBackOff"))
 {
     Observation o;
     o.reason = reason;
-    o.object = kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, podName + QStringLiteral("-uid")};
+    o.object = kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName,
+                               podName + QStringLiteral("-uid")};
     o.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), rs, QStringLiteral("rs-uid"), true};
     o.podTemplateHash = rs.section(u'-', -1);
     o.container = QStringLiteral("app");
     o.image = QStringLiteral("registry.example/web:1.4");
-    o.message = QStringLiteral("back-off 5m0s restarting failed container=app pod=") + podName + QStringLiteral("_shop(0f8e2c1a-9d3b-4e5f-8a7b-6c5d4e3f2a1b)");
+    o.message = QStringLiteral("back-off 5m0s restarting failed container=app pod=") + podName +
+                QStringLiteral("_shop(0f8e2c1a-9d3b-4e5f-8a7b-6c5d4e3f2a1b)");
     o.time = at;
     o.occurrence = QStringLiteral("app:CrashLoopBackOff:3");
     return o;
@@ -161,7 +164,10 @@ void TestIncidentGrouper::duplicateOccurrenceDoesNotInflate()
 void TestIncidentGrouper::resolverOverridesWorkload()
 {
     IncidentGrouper::Options opt;
-    opt.resolver = [](const Observation &) { return std::optional<WorkloadKey>(WorkloadKey{QStringLiteral("Rollout"), QStringLiteral("web-canary")}); };
+    opt.resolver = [](const Observation &) {
+        return std::optional<WorkloadKey>(
+            WorkloadKey{QStringLiteral("Rollout"), QStringLiteral("web-canary")});
+    };
     IncidentGrouper grouper(opt);
     const auto r = grouper.add(crash(podName(1), kT0));
     QCOMPARE(r.incident.workload.kind, QStringLiteral("Rollout"));
@@ -176,16 +182,48 @@ void TestIncidentGrouper::workloadOf_data()
     QTest::addColumn<QString>("hash");
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("name");
-    QTest::newRow("replicaset with hash label -> deployment")
-        << "web-7d4b9c8f6-x2k9p" << "ReplicaSet" << "web-7d4b9c8f6" << "7d4b9c8f6" << "Deployment" << "web";
-    QTest::newRow("dashed deployment name keeps its dashes")
-        << "order-api-v2-5c8d9f7b6-q8z2m" << "ReplicaSet" << "order-api-v2-5c8d9f7b6" << "5c8d9f7b6" << "Deployment" << "order-api-v2";
-    QTest::newRow("replicaset without hash label: suffix heuristic")
-        << "web-7d4b9c8f6-x2k9p" << "ReplicaSet" << "web-7d4b9c8f6" << "" << "Deployment" << "web";
-    QTest::newRow("statefulset owner kept") << "db-0" << "StatefulSet" << "db" << "" << "StatefulSet" << "db";
-    QTest::newRow("daemonset owner kept") << "agent-x2k9p" << "DaemonSet" << "agent" << "" << "DaemonSet" << "agent";
-    QTest::newRow("ownerless generated name (from an event)") << "web-7d4b9c8f6-x2k9p" << "" << "" << "" << "Deployment" << "web";
-    QTest::newRow("bare pod") << "debug-shell" << "" << "" << "" << "Pod" << "debug-shell";
+    QTest::newRow("replicaset with hash label -> deployment") << "web-7d4b9c8f6-x2k9p"
+                                                              << "ReplicaSet"
+                                                              << "web-7d4b9c8f6"
+                                                              << "7d4b9c8f6"
+                                                              << "Deployment"
+                                                              << "web";
+    QTest::newRow("dashed deployment name keeps its dashes") << "order-api-v2-5c8d9f7b6-q8z2m"
+                                                             << "ReplicaSet"
+                                                             << "order-api-v2-5c8d9f7b6"
+                                                             << "5c8d9f7b6"
+                                                             << "Deployment"
+                                                             << "order-api-v2";
+    QTest::newRow("replicaset without hash label: suffix heuristic") << "web-7d4b9c8f6-x2k9p"
+                                                                     << "ReplicaSet"
+                                                                     << "web-7d4b9c8f6"
+                                                                     << ""
+                                                                     << "Deployment"
+                                                                     << "web";
+    QTest::newRow("statefulset owner kept") << "db-0"
+                                            << "StatefulSet"
+                                            << "db"
+                                            << ""
+                                            << "StatefulSet"
+                                            << "db";
+    QTest::newRow("daemonset owner kept") << "agent-x2k9p"
+                                          << "DaemonSet"
+                                          << "agent"
+                                          << ""
+                                          << "DaemonSet"
+                                          << "agent";
+    QTest::newRow("ownerless generated name (from an event)") << "web-7d4b9c8f6-x2k9p"
+                                                              << ""
+                                                              << ""
+                                                              << ""
+                                                              << "Deployment"
+                                                              << "web";
+    QTest::newRow("bare pod") << "debug-shell"
+                              << ""
+                              << ""
+                              << ""
+                              << "Pod"
+                              << "debug-shell";
 }
 
 void TestIncidentGrouper::workloadOf()
@@ -197,7 +235,8 @@ void TestIncidentGrouper::workloadOf()
     QFETCH(QString, kind);
     QFETCH(QString, name);
     Observation o;
-    o.object = kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, {}};
+    o.object =
+        kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, {}};
     o.owner = kube::OwnerRef{ownerKind, ownerName, {}, true};
     o.podTemplateHash = hash;
     const WorkloadKey key = IncidentGrouper::workloadOf(o);
@@ -209,13 +248,20 @@ void TestIncidentGrouper::normalization_data()
 {
     QTest::addColumn<QString>("a");
     QTest::addColumn<QString>("b");
-    QTest::newRow("digits") << "exit code 137 after 12s" << "exit code 1 after 3s";
-    QTest::newRow("uuid") << "pod uid 0f8e2c1a-9d3b-4e5f-8a7b-6c5d4e3f2a1b gone" << "pod uid 11111111-2222-3333-4444-555555555555 gone";
-    QTest::newRow("ipv4 with port") << "dial tcp 10.0.3.7:5432: connect: connection refused" << "dial tcp 10.0.9.12:5432: connect: connection refused";
-    QTest::newRow("ipv6") << "dial tcp [fd00::a:1]:80: refused" << "dial tcp [fd00::b:2]:80: refused";
-    QTest::newRow("hex ids") << "container deadbeef12 failed" << "container 0a1b2c3d4e5f failed";
-    QTest::newRow("pod name suffix") << "pod web-7d4b9c8f6-x2k9p failed" << "pod web-7d4b9c8f6-mn4pq failed";
-    QTest::newRow("whitespace") << "a   b\tc" << "a b c";
+    QTest::newRow("digits") << "exit code 137 after 12s"
+                            << "exit code 1 after 3s";
+    QTest::newRow("uuid") << "pod uid 0f8e2c1a-9d3b-4e5f-8a7b-6c5d4e3f2a1b gone"
+                          << "pod uid 11111111-2222-3333-4444-555555555555 gone";
+    QTest::newRow("ipv4 with port") << "dial tcp 10.0.3.7:5432: connect: connection refused"
+                                    << "dial tcp 10.0.9.12:5432: connect: connection refused";
+    QTest::newRow("ipv6") << "dial tcp [fd00::a:1]:80: refused"
+                          << "dial tcp [fd00::b:2]:80: refused";
+    QTest::newRow("hex ids") << "container deadbeef12 failed"
+                             << "container 0a1b2c3d4e5f failed";
+    QTest::newRow("pod name suffix") << "pod web-7d4b9c8f6-x2k9p failed"
+                                     << "pod web-7d4b9c8f6-mn4pq failed";
+    QTest::newRow("whitespace") << "a   b\tc"
+                                << "a b c";
 }
 
 void TestIncidentGrouper::normalization()
@@ -223,9 +269,10 @@ void TestIncidentGrouper::normalization()
     QFETCH(QString, a);
     QFETCH(QString, b);
     QCOMPARE(IncidentGrouper::normalizeMessage(a), IncidentGrouper::normalizeMessage(b));
-    QVERIFY(IncidentGrouper::normalizeMessage(QStringLiteral("connection refused"))
-            != IncidentGrouper::normalizeMessage(QStringLiteral("permission denied")));
-    QCOMPARE(IncidentGrouper::normalizeMessage(QStringLiteral("connection-refused-error")), QStringLiteral("connection-refused-error"));
+    QVERIFY(IncidentGrouper::normalizeMessage(QStringLiteral("connection refused")) !=
+            IncidentGrouper::normalizeMessage(QStringLiteral("permission denied")));
+    QCOMPARE(IncidentGrouper::normalizeMessage(QStringLiteral("connection-refused-error")),
+             QStringLiteral("connection-refused-error"));
 }
 
 void TestIncidentGrouper::subjectForTheGatherer()
@@ -250,7 +297,8 @@ void TestIncidentGrouper::subjectForTheGatherer()
 
     Observation node;
     node.reason = QStringLiteral("NodeNotReady");
-    node.object = kube::ObjectRef{QStringLiteral("Node"), QStringLiteral("v1"), QString(), QStringLiteral("worker-1"), {}};
+    node.object = kube::ObjectRef{
+        QStringLiteral("Node"), QStringLiteral("v1"), QString(), QStringLiteral("worker-1"), {}};
     node.time = kT0;
     const gather::IncidentSubject ns = toSubject(grouper.add(node).incident);
     QCOMPARE(ns.nodeName, QStringLiteral("worker-1"));

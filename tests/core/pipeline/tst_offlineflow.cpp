@@ -22,18 +22,21 @@ kube::PodView crashingPod(int i)
     p.uid = QStringLiteral("uid-%1").arg(i);
     p.namespaceName = QStringLiteral("shop");
     static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-    p.name = QStringLiteral("web-7d4b9c8f6-x2k") + QLatin1Char(alphabet[i / 27]) + QLatin1Char(alphabet[i % 27]);
+    p.name =
+        QStringLiteral("web-7d4b9c8f6-x2k") + QLatin1Char(alphabet[i / 27]) + QLatin1Char(alphabet[i % 27]);
     p.nodeName = QStringLiteral("worker-1");
     p.phase = QStringLiteral("Running");
     p.created = kNow.addSecs(-3600);
-    p.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"), QStringLiteral("rs"), true};
+    p.owner = kube::OwnerRef{QStringLiteral("ReplicaSet"), QStringLiteral("web-7d4b9c8f6"),
+                             QStringLiteral("rs"), true};
     p.labels.insert(QStringLiteral("pod-template-hash"), QStringLiteral("7d4b9c8f6"));
     kube::ContainerStatusView c;
     c.name = QStringLiteral("app");
     c.image = QStringLiteral("registry.example/web:1.4");
     c.state = QStringLiteral("waiting");
     c.reason = QStringLiteral("CrashLoopBackOff");
-    c.message = QStringLiteral("back-off 5m0s restarting failed container=app pod=%1_shop(%2)").arg(p.name, p.uid);
+    c.message =
+        QStringLiteral("back-off 5m0s restarting failed container=app pod=%1_shop(%2)").arg(p.name, p.uid);
     c.restartCount = 4 + i % 3;
     c.lastTerminatedReason = QStringLiteral("Error");
     c.lastExitCode = 1;
@@ -72,7 +75,8 @@ void TestOfflineFlow::thirtyCrashingReplicasToOneValidAlert()
     QString log;
     for (int i = 0; i < 200; ++i)
         log += QStringLiteral("INFO warming cache shard %1\n").arg(i);
-    log += QStringLiteral("ERROR cannot connect to postgres://orders:hunter2pw@db:5432/orders: connection refused\n");
+    log += QStringLiteral(
+        "ERROR cannot connect to postgres://orders:hunter2pw@db:5432/orders: connection refused\n");
     input.previousLog = log;
 
     gather::Redactor redactor;
@@ -92,7 +96,8 @@ void TestOfflineFlow::thirtyCrashingReplicasToOneValidAlert()
     QVERIFY(prompts.ok());
     const auto user = reason::renderUserPrompt(*prompts, evidence);
     QVERIFY2(user.ok(), qPrintable(user.errorMessage()));
-    QVERIFY(user->contains(QStringLiteral("CrashLoopBackOff on Deployment web in namespace shop (30 occurrence(s))")));
+    QVERIFY(user->contains(
+        QStringLiteral("CrashLoopBackOff on Deployment web in namespace shop (30 occurrence(s))")));
     QVERIFY(user->contains(evidence.text));
 }
 

@@ -57,10 +57,12 @@ Evidence nodeEvidence(const QString &reason, const QString &type, const QString 
     ev.subject.nodeName = QStringLiteral("worker-1");
     kube::NodeView n;
     n.name = QStringLiteral("worker-1");
-    n.conditions << kube::NodeCondition{QStringLiteral("Ready"), type == QLatin1String("Ready") ? status : QStringLiteral("True"),
-                                        QStringLiteral("KubeletNotReady"), QStringLiteral("PLEG is not healthy"), kNow.addSecs(-120)};
+    n.conditions << kube::NodeCondition{
+        QStringLiteral("Ready"), type == QLatin1String("Ready") ? status : QStringLiteral("True"),
+        QStringLiteral("KubeletNotReady"), QStringLiteral("PLEG is not healthy"), kNow.addSecs(-120)};
     if (type != QLatin1String("Ready"))
-        n.conditions << kube::NodeCondition{type, status, QStringLiteral("Kubelet") + type, QStringLiteral("kubelet has ") + type, kNow};
+        n.conditions << kube::NodeCondition{type, status, QStringLiteral("Kubelet") + type,
+                                            QStringLiteral("kubelet has ") + type, kNow};
     ev.node = n;
     return ev;
 }
@@ -79,7 +81,8 @@ Evidence scenario(const QString &name)
 {
     if (name == QLatin1String("crash with app error")) {
         Evidence ev = podEvidence(QStringLiteral("CrashLoopBackOff"), 3);
-        ev.previousLog = {QStringLiteral("starting"), QStringLiteral("FATAL: dial tcp 10.0.3.7:5432: connect: connection refused")};
+        ev.previousLog = {QStringLiteral("starting"),
+                          QStringLiteral("FATAL: dial tcp 10.0.3.7:5432: connect: connection refused")};
         return ev;
     }
     if (name == QLatin1String("crash silent one pod"))
@@ -95,12 +98,16 @@ Evidence scenario(const QString &name)
     if (name == QLatin1String("image not found")) {
         Evidence ev = podEvidence(QStringLiteral("ImagePullBackOff"));
         ev.subject.message = QStringLiteral("Back-off pulling image \"registry.example/web:1.4\"");
-        ev.events << warning(QStringLiteral("Failed"), QStringLiteral("Failed to pull image: manifest unknown: manifest tagged by \"1.4\" is not found"));
+        ev.events << warning(
+            QStringLiteral("Failed"),
+            QStringLiteral(
+                "Failed to pull image: manifest unknown: manifest tagged by \"1.4\" is not found"));
         return ev;
     }
     if (name == QLatin1String("image unauthorized")) {
         Evidence ev = podEvidence(QStringLiteral("ErrImagePull"));
-        ev.subject.message = QStringLiteral("pull access denied, repository does not exist or may require authorization: unauthorized");
+        ev.subject.message = QStringLiteral(
+            "pull access denied, repository does not exist or may require authorization: unauthorized");
         return ev;
     }
     if (name == QLatin1String("missing secret")) {
@@ -110,7 +117,8 @@ Evidence scenario(const QString &name)
     }
     if (name == QLatin1String("create error")) {
         Evidence ev = podEvidence(QStringLiteral("CreateContainerError"));
-        ev.subject.message = QStringLiteral("failed to create containerd container: mount /data: permission denied");
+        ev.subject.message =
+            QStringLiteral("failed to create containerd container: mount /data: permission denied");
         return ev;
     }
     if (name == QLatin1String("invalid image")) {
@@ -120,7 +128,8 @@ Evidence scenario(const QString &name)
     }
     if (name == QLatin1String("run error")) {
         Evidence ev = podEvidence(QStringLiteral("RunContainerError"));
-        ev.subject.message = QStringLiteral("exec: \"/app/serve\": stat /app/serve: no such file or directory");
+        ev.subject.message =
+            QStringLiteral("exec: \"/app/serve\": stat /app/serve: no such file or directory");
         return ev;
     }
     if (name == QLatin1String("exit recovered")) {
@@ -141,24 +150,30 @@ Evidence scenario(const QString &name)
         ev.pod->phase = QStringLiteral("Pending");
         ev.pod->scheduled = false;
         ev.pod->containers.clear();
-        ev.pod->scheduleMessage = QStringLiteral("0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available");
+        ev.pod->scheduleMessage = QStringLiteral(
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available");
         return ev;
     }
     if (name == QLatin1String("node selector")) {
         Evidence ev = podEvidence(QStringLiteral("FailedScheduling"));
-        ev.events << warning(QStringLiteral("FailedScheduling"), QStringLiteral("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."));
+        ev.events << warning(
+            QStringLiteral("FailedScheduling"),
+            QStringLiteral("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."));
         return ev;
     }
     if (name == QLatin1String("readiness one pod")) {
         Evidence ev = podEvidence(QStringLiteral("ReadinessFailing"));
-        ev.events << warning(QStringLiteral("Unhealthy"), QStringLiteral("Readiness probe failed: HTTP probe failed with statuscode: 503"));
+        ev.events << warning(
+            QStringLiteral("Unhealthy"),
+            QStringLiteral("Readiness probe failed: HTTP probe failed with statuscode: 503"));
         return ev;
     }
     if (name == QLatin1String("readiness after rollout")) {
         Evidence ev = podEvidence(QStringLiteral("ReadinessFailing"), 4);
         ev.rolloutRevision = QStringLiteral("7");
         ev.rolloutTime = kNow.addSecs(-300);
-        ev.events << warning(QStringLiteral("Unhealthy"), QStringLiteral("Readiness probe failed: connection refused"));
+        ev.events << warning(QStringLiteral("Unhealthy"),
+                             QStringLiteral("Readiness probe failed: connection refused"));
         return ev;
     }
     if (name == QLatin1String("evicted")) {
@@ -167,18 +182,23 @@ Evidence scenario(const QString &name)
         return ev;
     }
     if (name == QLatin1String("node not ready"))
-        return nodeEvidence(QStringLiteral("NodeNotReady"), QStringLiteral("Ready"), QStringLiteral("Unknown"));
+        return nodeEvidence(QStringLiteral("NodeNotReady"), QStringLiteral("Ready"),
+                            QStringLiteral("Unknown"));
     if (name == QLatin1String("node not ready cordoned")) {
-        Evidence ev = nodeEvidence(QStringLiteral("NodeNotReady"), QStringLiteral("Ready"), QStringLiteral("False"));
+        Evidence ev =
+            nodeEvidence(QStringLiteral("NodeNotReady"), QStringLiteral("Ready"), QStringLiteral("False"));
         ev.node->unschedulable = true;
         return ev;
     }
     if (name == QLatin1String("memory pressure"))
-        return nodeEvidence(QStringLiteral("NodeMemoryPressure"), QStringLiteral("MemoryPressure"), QStringLiteral("True"));
+        return nodeEvidence(QStringLiteral("NodeMemoryPressure"), QStringLiteral("MemoryPressure"),
+                            QStringLiteral("True"));
     if (name == QLatin1String("disk pressure"))
-        return nodeEvidence(QStringLiteral("NodeDiskPressure"), QStringLiteral("DiskPressure"), QStringLiteral("True"));
+        return nodeEvidence(QStringLiteral("NodeDiskPressure"), QStringLiteral("DiskPressure"),
+                            QStringLiteral("True"));
     if (name == QLatin1String("pid pressure"))
-        return nodeEvidence(QStringLiteral("NodePIDPressure"), QStringLiteral("PIDPressure"), QStringLiteral("True"));
+        return nodeEvidence(QStringLiteral("NodePIDPressure"), QStringLiteral("PIDPressure"),
+                            QStringLiteral("True"));
     qFatal("unknown scenario");
 }
 
@@ -212,8 +232,8 @@ void TestRuleReasoner::diagnose_data()
     QTest::addColumn<QString>("mentions");
 
     auto row = [](const char *scenario, const char *category, const char *action, const char *mentions) {
-        QTest::newRow(scenario) << QString::fromLatin1(scenario) << QString::fromLatin1(category) << QString::fromLatin1(action)
-                                << QString::fromLatin1(mentions);
+        QTest::newRow(scenario) << QString::fromLatin1(scenario) << QString::fromLatin1(category)
+                                << QString::fromLatin1(action) << QString::fromLatin1(mentions);
     };
     row("crash with app error", "CrashLoopBackOff", "create_alert", "connection refused");
     row("crash silent one pod", "CrashLoopBackOff", "restart_pod", "no error line");
@@ -265,10 +285,12 @@ void TestRuleReasoner::diagnose()
 
     if (d->action == ActionKind::RestartPod) {
         QCOMPARE(QString::fromStdString(d->parameters.at("pod").get<std::string>()), ev.subject.podName);
-        QCOMPARE(QString::fromStdString(d->parameters.at("namespace").get<std::string>()), ev.subject.namespaceName);
+        QCOMPARE(QString::fromStdString(d->parameters.at("namespace").get<std::string>()),
+                 ev.subject.namespaceName);
     }
     if (d->action == ActionKind::CordonNode)
-        QCOMPARE(QString::fromStdString(d->parameters.at("node").get<std::string>()), QStringLiteral("worker-1"));
+        QCOMPARE(QString::fromStdString(d->parameters.at("node").get<std::string>()),
+                 QStringLiteral("worker-1"));
     QVERIFY(d->action != ActionKind::ScaleDeployment); // no rule answers with more replicas
 }
 
@@ -289,7 +311,8 @@ void TestRuleReasoner::thinEvidenceNeverCrashes()
         Evidence ev;
         ev.subject.reason = reason;
         ev.subject.workloadName = QStringLiteral("worker-2");
-        ev.subject.nodeName = reason.startsWith(QLatin1String("Node")) ? QStringLiteral("worker-2") : QString();
+        ev.subject.nodeName =
+            reason.startsWith(QLatin1String("Node")) ? QStringLiteral("worker-2") : QString();
         const auto d = RuleReasoner().diagnose(ev);
         QVERIFY2(d.ok(), qPrintable(reason + QStringLiteral(": ") + d.errorMessage()));
         QVERIFY(d->confidence <= 0.75);
