@@ -200,7 +200,7 @@ void TestRestClient::tooManyRequestsHonoursRetryAfter()
     QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 5000);
     QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
     QCOMPARE(calls, 2);
-    QVERIFY2(timer.elapsed() >= 950, qPrintable(QString::number(timer.elapsed())));
+    QVERIFY2(timer.elapsed() >= 900, qPrintable(QString::number(timer.elapsed())));
 }
 
 void TestRestClient::timeout()
@@ -383,7 +383,7 @@ void TestRestClient::rateLimitDelaysRequests()
     for (int i = 0; i < 3; ++i)
         client.get(webPod, this, [&](Result<nlohmann::json>) { ++done; });
     QTRY_COMPARE(done, 3);
-    QVERIFY2(timer.elapsed() >= 190, qPrintable(QString::number(timer.elapsed())));
+    QVERIFY2(timer.elapsed() >= 175, qPrintable(QString::number(timer.elapsed())));
 }
 
 void TestRestClient::watchDeliversEventsAndClose()
