@@ -4,6 +4,7 @@
 // guardrails/executor (which judge and carry it out).
 
 #include <QString>
+#include <QStringList>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,10 @@ struct Diagnosis {
     int completionTokens = 0;
     double costUsd = 0.0;
     QString rawReply;      ///< the provider's reply as received, for audit
+    /// Every step the router took, e.g. "rules 0.55", "openai/gpt-4o-mini 0.82 (accepted)".
+    QStringList route;
+    /// Why an LLM answer was not used (circuit open, invalid reply, ...); empty otherwise.
+    QString fallbackReason;
 };
 
 } // namespace vigil
