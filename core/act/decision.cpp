@@ -1,0 +1,232 @@
+#include "core/act/decision.h"
+
+#include <QDateTime>
+#include <QUuid>
+
+#include <array>
+
+namespace vigil::act {
+namespace {
+
+using json = nlohmann::json;
+
+struct StateName {
+    DecisionState state;
+    const char *name;
+};
+
+constexpr std::array<StateName, 10> kStates{{{DecisionState::Proposed, "proposed"},
+                                              {DecisionState::Previewed, "previewed"},
+                                              {DecisionState::Approved, "approved"},
+                                              {DecisionState::Rejected, "rejected"},
+                                              {DecisionState::Executing, "executing"},
+                                              {DecisionState::Executed, "executed"},
+                                              {DecisionState::Verified, "verified"},
+                                              {DecisionState::VerifyFailed, "verify-failed"},
+                                              {DecisionState::Failed, "failed"},
+                                              {DecisionState::Undone, "undone"}}};
+
+std::string s(const QString &text)
+{
+    return text.toStdString();
+}
+
+QString q(const json &doc, const char *key)
+{
+    const auto it = doc.find(key);
+    return it != doc.end() && it->is_string() ? QString::fromStdString(it->get<std::string>()) : QString();
+}
+
+json labels(const QMap<QString, QString> &map)
+{
+    json out = json::object();
+    for (auto it = map.begin(); it != map.end(); ++it)
+        out[s(it.key())] = s(it.value());
+    return out;
+}
+
+QMap<QString, QString> labels(const json &doc)
+{
+    QMap<QString, QString> out;
+    if (doc.is_object()) {
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            if (it->is_string())
+                out.insert(QString::fromStdString(it.key()), QString::fromStdString(it->get<std::string>()));
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+QString stateName(DecisionState state)
+{
+    for (const StateName &n : kStates) {
+        if (n.state == state)
+            return QString::fromLatin1(n.name);
+    }
+    return QStringLiteral("failed");
+}
+
+bool parseStateName(const QString &name, DecisionState *state)
+{
+    for (const StateName &n : kStates) {
+        if (name == QLatin1String(n.name)) {
+            *state = n.state;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool canTransition(DecisionState from, DecisionState to)
+{
+    using S = DecisionState;
+    switch (from) {
+    case S::Proposed:
+    case S::Previewed:
+        return to == S::Previewed || to == S::Approved || to == S::Rejected;
+    case S::Approved:
+        return to == S::Executing || to == S::Failed;
+    case S::Executing:
+        return to == S::Executed || to == S::Failed;
+    case S::Executed:
+        return to == S::Verified || to == S::VerifyFailed || to == S::Undone;
+    case S::Verified:
+    case S::VerifyFailed:
+        return to == S::Undone;
+    case S::Rejected:
+    case S::Failed:
+    case S::Undone:
+        return false;
+    }
+    return false;
+}
+
+bool isTerminal(DecisionState state)
+{
+    using S = DecisionState;
+    return state == S::Rejected || state == S::Failed || state == S::Undone || state == S::Verified ||
+           state == S::VerifyFailed;
+}
+
+QString Approver::actor() const
+{
+    QStringList parts;
+    if (!osUser.isEmpty())
+        parts << QStringLiteral("os:") + osUser;
+    if (!kubeUser.isEmpty())
+        parts << QStringLiteral("k8s:") + kubeUser;
+    if (parts.isEmpty())
+        parts << (via.isEmpty() ? QStringLiteral("unknown") : via);
+    return parts.join(u' ');
+}
+
+QString Decision::targetKey() const
+{
+    return guard::targetKey(diagnosis.action, target);
+}
+
+json Decision::toJson() const
+{
+    json reasons = json::array();
+    for (const guard::VerdictReason &r : verdict.reasons)
+        reasons.push_back({{"code", s(r.code)}, {"message", s(r.message)}, {"blocking", r.blocking}});
+    return {{"id", s(id)},
+            {"incidentFingerprint", s(incidentFingerprint)},
+            {"target",
+             {{"namespace", s(target.namespaceName)},
+              {"pod", s(target.podName)},
+              {"ownerKind", s(target.ownerKind)},
+              {"ownerName", s(target.ownerName)},
+              {"node", s(target.nodeName)},
+              {"podLabels", labels(target.podLabels)},
+              {"ownerLabels", labels(target.ownerLabels)},
+              {"nodeLabels", labels(target.nodeLabels)}}},
+            {"diagnosis",
+             {{"category", s(diagnosis.category)},
+              {"diagnosis", s(diagnosis.diagnosis)},
+              {"confidence", diagnosis.confidence},
+              {"action", s(actionName(diagnosis.action))},
+              {"parameters", diagnosis.parameters},
+              {"reasoning", s(diagnosis.reasoning)},
+              {"source", int(diagnosis.source.kind)},
+              {"provider", s(diagnosis.source.provider)},
+              {"model", s(diagnosis.source.model)},
+              {"promptVersion", s(diagnosis.promptVersion)}}},
+            {"verdict", {{"decision", s(guard::decisionName(verdict.decision))}, {"reasons", reasons}}},
+            {"state", s(stateName(state))},
+            {"preview", s(preview)},
+            {"approver", {{"osUser", s(approver.osUser)}, {"kubeUser", s(approver.kubeUser)}, {"via", s(approver.via)}}},
+            {"rejectReason", s(rejectReason)},
+            {"facts", facts},
+            {"outcome", outcome},
+            {"createdMs", createdMs},
+            {"updatedMs", updatedMs}};
+}
+
+Result<Decision> Decision::fromJson(const json &doc)
+{
+    if (!doc.is_object())
+        return Error(QStringLiteral("decision: expected a JSON object"));
+    Decision d;
+    d.id = q(doc, "id");
+    if (d.id.isEmpty())
+        return Error(QStringLiteral("decision: field 'id' is missing"));
+    d.incidentFingerprint = q(doc, "incidentFingerprint");
+    const json t = doc.value("target", json::object());
+    d.target.namespaceName = q(t, "namespace");
+    d.target.podName = q(t, "pod");
+    d.target.ownerKind = q(t, "ownerKind");
+    d.target.ownerName = q(t, "ownerName");
+    d.target.nodeName = q(t, "node");
+    d.target.podLabels = labels(t.value("podLabels", json::object()));
+    d.target.ownerLabels = labels(t.value("ownerLabels", json::object()));
+    d.target.nodeLabels = labels(t.value("nodeLabels", json::object()));
+    const json g = doc.value("diagnosis", json::object());
+    d.diagnosis.category = q(g, "category");
+    d.diagnosis.diagnosis = q(g, "diagnosis");
+    d.diagnosis.confidence = g.value("confidence", 0.0);
+    if (!parseActionName(q(g, "action"), &d.diagnosis.action))
+        return Error(QStringLiteral("decision %1: field 'diagnosis.action' '%2' is not in the catalog").arg(d.id, q(g, "action")));
+    d.diagnosis.parameters = g.value("parameters", json::object());
+    d.diagnosis.reasoning = q(g, "reasoning");
+    d.diagnosis.source.kind = DiagnosisSource::Kind(g.value("source", 0));
+    d.diagnosis.source.provider = q(g, "provider");
+    d.diagnosis.source.model = q(g, "model");
+    d.diagnosis.promptVersion = q(g, "promptVersion");
+    const json v = doc.value("verdict", json::object());
+    const QString vd = q(v, "decision");
+    d.verdict.decision = vd == u"allowed" ? guard::Verdict::Allowed
+                         : vd == u"needs-approval" ? guard::Verdict::NeedsApproval
+                                                   : guard::Verdict::Blocked;
+    for (const json &r : v.value("reasons", json::array()))
+        d.verdict.reasons.append({q(r, "code"), q(r, "message"), r.value("blocking", false)});
+    if (!parseStateName(q(doc, "state"), &d.state))
+        return Error(QStringLiteral("decision %1: field 'state' '%2' is not a state").arg(d.id, q(doc, "state")));
+    d.preview = q(doc, "preview");
+    const json a = doc.value("approver", json::object());
+    d.approver = {q(a, "osUser"), q(a, "kubeUser"), q(a, "via")};
+    d.rejectReason = q(doc, "rejectReason");
+    d.facts = doc.value("facts", json::object());
+    d.outcome = doc.value("outcome", json::object());
+    d.createdMs = doc.value("createdMs", qint64(0));
+    d.updatedMs = doc.value("updatedMs", qint64(0));
+    return d;
+}
+
+Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target, const Diagnosis &diagnosis,
+                     const guard::Verdict &verdict)
+{
+    Decision d;
+    d.id = QUuid::createUuid().toString(QUuid::WithoutBraces).toLower();
+    d.incidentFingerprint = fingerprint;
+    d.target = target;
+    d.diagnosis = diagnosis;
+    d.verdict = verdict;
+    d.createdMs = QDateTime::currentMSecsSinceEpoch();
+    d.updatedMs = d.createdMs;
+    return d;
+}
+
+} // namespace vigil::act

@@ -1,0 +1,71 @@
+#pragma once
+
+// A Decision ties one incident's proposal to its verdict, approval, execution,
+// verification and outcome. Its state machine:
+//
+//   Proposed -> Previewed -> Approved -> Executing -> Executed -> Verified
+//      |            |          |            |            |     -> VerifyFailed
+//      +------------+----------+-> Rejected +-> Failed   +-> Undone (also from Verified/VerifyFailed)
+//   Proposed/Previewed -> Approved is allowed (preview is optional); Approved -> Failed when a
+//   precondition fails before any call.
+//
+// Executing is persisted before the API call, so a decision found in Executing
+// after a restart is reconciled against the cluster, never re-executed.
+
+#include "core/guard/guardrails.h"
+#include "core/util/result.h"
+
+#include <QList>
+#include <QString>
+
+#include <nlohmann/json.hpp>
+
+namespace vigil::act {
+
+enum class DecisionState { Proposed, Previewed, Approved, Rejected, Executing, Executed, Verified, VerifyFailed, Failed, Undone };
+
+/// "proposed", "previewed", "approved", "rejected", "executing", "executed", "verified", "verify-failed", "failed", "undone".
+QString stateName(DecisionState state);
+bool parseStateName(const QString &name, DecisionState *state);
+/// Whether the machine allows from -> to.
+bool canTransition(DecisionState from, DecisionState to);
+/// True for states nothing leaves except Undone.
+bool isTerminal(DecisionState state);
+
+/// Who approved, rejected or undid a decision.
+struct Approver {
+    QString osUser;   ///< "alice" (login of the person at the keyboard)
+    QString kubeUser; ///< from SelfSubjectReview; "system:admin", ...
+    QString via;      ///< "vigilctl", "desktop", "agentdecision", "policy"
+
+    /// "os:alice k8s:system:admin" (audit actor).
+    QString actor() const;
+};
+
+struct Decision {
+    QString id;                  ///< uuid, lowercase without braces
+    QString incidentFingerprint;
+    guard::IncidentTarget target;
+    Diagnosis diagnosis;         ///< action and parameters live here
+    guard::Verdict verdict;
+    DecisionState state = DecisionState::Proposed;
+    QString preview;             ///< the dry run's text
+    Approver approver;
+    QString rejectReason;
+    nlohmann::json facts = nlohmann::json::object();   ///< from preconditions: what undo/reconcile need
+    nlohmann::json outcome = nlohmann::json::object(); ///< last outcome {status, message, response}
+    qint64 createdMs = 0;
+    qint64 updatedMs = 0;
+
+    /// targetKey() of what it acts on ("pod/ns/name", ...).
+    QString targetKey() const;
+    /// The whole decision as JSON (for the store, the audit log and `vigilctl`).
+    nlohmann::json toJson() const;
+    static Result<Decision> fromJson(const nlohmann::json &doc);
+};
+
+/// A new Proposed decision with a fresh uuid.
+Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target, const Diagnosis &diagnosis,
+                     const guard::Verdict &verdict);
+
+} // namespace vigil::act

@@ -1,0 +1,146 @@
+#include "core/act/decisionstore.h"
+
+#include <QDateTime>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include <atomic>
+
+namespace vigil::act {
+namespace {
+
+std::atomic<int> g_counter{0};
+
+Error sqlError(const QString &path, const QString &what, const QSqlError &e)
+{
+    return Error(QStringLiteral("decision store %1: %2: %3").arg(path, what, e.text()));
+}
+
+Result<Decision> parseRow(const QString &path, const QString &text)
+{
+    const nlohmann::json doc = nlohmann::json::parse(text.toStdString(), nullptr, false);
+    if (doc.is_discarded())
+        return Error(QStringLiteral("decision store %1: a row holds invalid JSON").arg(path));
+    return Decision::fromJson(doc);
+}
+
+} // namespace
+
+DecisionStore::DecisionStore(QString connection, QString path) : m_connection(std::move(connection)), m_path(std::move(path)) {}
+
+DecisionStore::~DecisionStore()
+{
+    {
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(m_connection);
+}
+
+Result<std::unique_ptr<DecisionStore>> DecisionStore::open(const QString &path)
+{
+    const QString name = QStringLiteral("vigil-decisions-%1").arg(g_counter.fetch_add(1));
+    std::unique_ptr<DecisionStore> store(new DecisionStore(name, path));
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+    db.setDatabaseName(path);
+    db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+    if (!db.open())
+        return sqlError(path, QStringLiteral("cannot open"), db.lastError());
+    QSqlQuery q(db);
+    if (!q.exec(QStringLiteral("PRAGMA journal_mode=WAL")) || !q.next() ||
+        q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
+        return Error(QStringLiteral("decision store %1: cannot enable WAL journaling").arg(path));
+    for (const char *sql : {"PRAGMA synchronous=FULL",
+                            "CREATE TABLE IF NOT EXISTS decisions (id TEXT PRIMARY KEY, state TEXT NOT NULL, "
+                            "created INTEGER NOT NULL, updated INTEGER NOT NULL, doc TEXT NOT NULL)",
+                            "CREATE INDEX IF NOT EXISTS decisions_state ON decisions(state)"}) {
+        if (!q.exec(QString::fromLatin1(sql)))
+            return sqlError(path, QStringLiteral("cannot set up the schema"), q.lastError());
+    }
+    return store;
+}
+
+Result<void> DecisionStore::insert(const Decision &decision)
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("INSERT INTO decisions (id, state, created, updated, doc) VALUES (?, ?, ?, ?, ?)"));
+    q.addBindValue(decision.id);
+    q.addBindValue(stateName(decision.state));
+    q.addBindValue(decision.createdMs);
+    q.addBindValue(decision.updatedMs);
+    q.addBindValue(QString::fromStdString(decision.toJson().dump()));
+    if (!q.exec())
+        return sqlError(m_path, QStringLiteral("cannot insert decision %1").arg(decision.id), q.lastError());
+    return {};
+}
+
+Result<void> DecisionStore::transition(const Decision &decision, DecisionState expected)
+{
+    if (decision.state != expected && !canTransition(expected, decision.state))
+        return Error(QStringLiteral("decision %1 cannot go from %2 to %3")
+                         .arg(decision.id, stateName(expected), stateName(decision.state)));
+    Decision d = decision;
+    d.updatedMs = QDateTime::currentMSecsSinceEpoch();
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("UPDATE decisions SET state = ?, updated = ?, doc = ? WHERE id = ? AND state = ?"));
+    q.addBindValue(stateName(d.state));
+    q.addBindValue(d.updatedMs);
+    q.addBindValue(QString::fromStdString(d.toJson().dump()));
+    q.addBindValue(d.id);
+    q.addBindValue(stateName(expected));
+    if (!q.exec())
+        return sqlError(m_path, QStringLiteral("cannot update decision %1").arg(d.id), q.lastError());
+    if (q.numRowsAffected() != 1) {
+        Result<Decision> now = load(d.id);
+        return Error(QStringLiteral("decision %1 is no longer %2 (it is %3); nothing was done")
+                         .arg(d.id, stateName(expected), now ? stateName(now->state) : now.errorMessage()));
+    }
+    return {};
+}
+
+Result<Decision> DecisionStore::load(const QString &id) const
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    q.prepare(QStringLiteral("SELECT id, doc FROM decisions WHERE id = ? OR (length(?) >= 6 AND id LIKE ? || '%')"));
+    q.addBindValue(id);
+    q.addBindValue(id);
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlError(m_path, QStringLiteral("cannot read decision %1").arg(id), q.lastError());
+    QList<QString> docs;
+    while (q.next()) {
+        if (q.value(0).toString() == id)
+            return parseRow(m_path, q.value(1).toString());
+        docs << q.value(1).toString();
+    }
+    if (docs.size() == 1)
+        return parseRow(m_path, docs.first());
+    if (docs.size() > 1)
+        return Error(QStringLiteral("decision id prefix '%1' matches %2 decisions").arg(id).arg(docs.size()));
+    return Error(QStringLiteral("no decision with id '%1' in %2").arg(id, m_path), 404);
+}
+
+Result<QList<Decision>> DecisionStore::list(std::optional<DecisionState> state) const
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection));
+    if (state) {
+        q.prepare(QStringLiteral("SELECT doc FROM decisions WHERE state = ? ORDER BY created, id"));
+        q.addBindValue(stateName(*state));
+    } else {
+        q.prepare(QStringLiteral("SELECT doc FROM decisions ORDER BY created, id"));
+    }
+    if (!q.exec())
+        return sqlError(m_path, QStringLiteral("cannot list decisions"), q.lastError());
+    QList<Decision> out;
+    while (q.next()) {
+        Result<Decision> d = parseRow(m_path, q.value(0).toString());
+        if (!d)
+            return d.error();
+        out << *d;
+    }
+    return out;
+}
+
+} // namespace vigil::act
