@@ -17,6 +17,9 @@ void printUsage(QTextStream &out)
            "commands:\n"
            "  doctor      check the kubeconfig, the connection and Vigil's permissions\n"
            "              [--kubeconfig F] [--context C] [--offline] [-o json]\n"
+           "  diagnose    NAMESPACE/POD | --all -n NS: propose a diagnosis (no execution)\n"
+           "              [--provider rules|openai|anthropic|ollama] [--model M] [--small-model M]\n"
+           "              [--base-url U] [--threshold C] [--no-cache] [-o json]\n"
            "  get         pods|nodes|events [-n NS | -A] [--watch] [-o wide|name|json]\n"
            "  version     print vigilctl's version\n"
            "  help        this text\n";
@@ -46,6 +49,8 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const QStringList rest = arguments.mid(1);
     if (command == u"doctor")
         return doctorCommand(rest, out, err);
+    if (command == u"diagnose")
+        return diagnoseCommand(rest, out, err);
     if (command == u"get")
         return getCommand(rest, out, err);
     err << "vigilctl: unknown command '" << command << "'. Run 'vigilctl help'.\n";

@@ -9,6 +9,7 @@ class QTextStream;
 namespace vigil::cli {
 
 int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 
 } // namespace vigil::cli

@@ -194,11 +194,11 @@ void Router::startTier(const std::shared_ptr<Decision> &decision, int tier)
     result.completionTokens = decision->completionTokens;
     result.costUsd = decision->costUsd;
     if (result.source.kind == DiagnosisSource::Rules) {
-        ++m_stats.fallbacks;
-        result.fallbackReason =
-            decision->problems.isEmpty()
-                ? QStringLiteral("no model answer was more confident than the rules")
-                : decision->problems.join(QStringLiteral("; "));
+        // Models that answered validly but less confidently are not a failure: the route shows them.
+        if (!decision->problems.isEmpty()) {
+            ++m_stats.fallbacks;
+            result.fallbackReason = decision->problems.join(QStringLiteral("; "));
+        }
     } else if (m_cache && !decision->fingerprint.isEmpty()) {
         Result<void> stored = m_cache->put(decision->fingerprint, result);
         if (!stored)

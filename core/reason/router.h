@@ -53,7 +53,7 @@ struct RouterStats {
     int coalesced = 0;  ///< requests that joined an in-flight decision for the same fingerprint
     int llmCalls = 0;   ///< model requests started (repairs included)
     int repairs = 0;
-    int fallbacks = 0;  ///< decisions that wanted a model answer and ended with the rules
+    int fallbacks = 0;  ///< decisions that fell back to the rules because no model gave a valid answer
 };
 
 /// The evidence budget that keeps system prompt + user prompt + reply schema
