@@ -50,6 +50,7 @@ struct Outcome {
     gather::Evidence evidence;
     Diagnosis diagnosis;
     QString error;
+    int promptTokens = 0; ///< estimated system + user prompt + reply schema
 };
 
 struct Models {
@@ -121,6 +122,7 @@ json toJson(const Outcome &o)
     j["costUsd"] = d.costUsd;
     j["context"] = {{"text", s(o.evidence.text)},
                     {"estimatedTokens", o.evidence.estimatedTokens},
+                    {"promptTokensEstimate", o.promptTokens},
                     {"sent", sentToModel(d)},
                     {"cut", json::array()},
                     {"redactions", o.evidence.redactions.total()}};
@@ -152,7 +154,7 @@ void printText(QTextStream &out, const Outcome &o)
     if (!d.promptVersion.isEmpty())
         out << "prompts      " << d.promptVersion << '\n';
     out << "context      " << (sentToModel(d) ? "sent" : "would have been sent") << ", ~"
-        << o.evidence.estimatedTokens << " tokens, " << o.evidence.redactions.total() << " redaction(s)";
+        << o.evidence.estimatedTokens << " tokens (whole prompt ~" << o.promptTokens << "), " << o.evidence.redactions.total() << " redaction(s)";
     if (!o.evidence.cut.isEmpty())
         out << ", cut: " << o.evidence.cut.join(QStringLiteral(", "));
     out << '\n';
@@ -392,13 +394,17 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     QObject guard;
     QObject::connect(&diagnoser, &pipeline::Diagnoser::diagnosed, &guard,
                      [&](const pipeline::Incident &i, const gather::Evidence &e, const Diagnosis &d) {
-                         outcomes << Outcome{i, e, d, {}};
+                         const Result<QString> user = reason::renderUserPrompt(*prompts, e);
+                         const int promptTokens = gather::estimateTokens(prompts->system) +
+                                                  gather::estimateTokens(prompts->schemaText) +
+                                                  gather::estimateTokens(user ? *user : e.text);
+                         outcomes << Outcome{i, e, d, {}, promptTokens};
                          if (outcomes.size() == incidents.size())
                              loop.quit();
                      });
     QObject::connect(&diagnoser, &pipeline::Diagnoser::failed, &guard,
                      [&](const pipeline::Incident &i, const QString &error) {
-                         outcomes << Outcome{i, {}, {}, error};
+                         outcomes << Outcome{i, {}, {}, error, 0};
                          if (outcomes.size() == incidents.size())
                              loop.quit();
                      });
