@@ -41,3 +41,10 @@ cluster-down:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets (clang-14) in build/fuzz, each run FUZZ_SECONDS after its
+# deep-nesting seeds; crashes land in build/fuzz/artifacts (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
