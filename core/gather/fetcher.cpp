@@ -90,8 +90,11 @@ void appendNotes(Evidence *evidence, const QStringList &notes, Redactor &redacto
         evidence->redactions.merge(r.report);
         section += r.text + u'\n';
     }
-    if (!evidence->text.isEmpty() && !evidence->text.endsWith(u'\n'))
-        evidence->text += u'\n';
+    if (!evidence->text.isEmpty()) {
+        if (!evidence->text.endsWith(u'\n'))
+            evidence->text += u'\n';
+        evidence->text += u'\n'; // a blank line between sections, as the Gatherer renders them
+    }
     evidence->text += section;
     evidence->estimatedTokens = estimateTokens(evidence->text);
 }
