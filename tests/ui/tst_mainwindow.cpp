@@ -1,0 +1,203 @@
+// The main window against a scripted API server on 127.0.0.1: the live
+// table, health sentences for 401/403, namespaces, metrics, pod details and
+// the exec-plugin consent dialog.
+
+#include "fakecluster.h"
+
+#include "ui/eventtablemodel.h"
+#include "ui/incidentmodel.h"
+#include "ui/mainwindow.h"
+#include "ui/poddetailsdialog.h"
+#include "ui/podfilterproxymodel.h"
+#include "ui/podtablemodel.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QSignalSpy>
+#include <QComboBox>
+#include <QDateTime>
+#include <QFile>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+using vigil::pipeline::SessionHealth;
+using vigil::ui::MainWindow;
+using vigil::ui::MainWindowOptions;
+using vigil::ui::PodTableModel;
+
+namespace {
+
+using namespace vigil::test::fake;
+
+MainWindowOptions optionsFor(const QTemporaryDir &dir, const QString &kubeconfig)
+{
+    MainWindowOptions o;
+    o.kubeconfig = kubeconfig;
+    o.auditPath = dir.filePath("audit.sqlite");
+    o.env = QProcessEnvironment();
+    o.env.insert("HOME", dir.path());
+    return o;
+}
+
+} // namespace
+
+class TestMainWindow final : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void liveTable();
+    void healthSentences_data();
+    void healthSentences();
+    void podDetails();
+    void execConsent();
+    void readOnlyHidesExecute();
+};
+
+void TestMainWindow::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QApplication::setOrganizationName("VigilTest");
+    QApplication::setApplicationName("tst_mainwindow");
+}
+
+void TestMainWindow::init()
+{
+    QSettings().clear();
+}
+
+void TestMainWindow::liveTable()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
+    w.show();
+
+    QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->rowCount(), 2, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.health().kind), int(SessionHealth::Kind::Connected), 10000);
+    QVERIFY2(w.healthSentence().startsWith("Connected"), qPrintable(w.healthSentence()));
+
+    const int crash = w.podModel()->rowOfUid("uid-web-5d4f8-crash");
+    const int ok = w.podModel()->rowOfUid("uid-web-5d4f8-ok");
+    QVERIFY(w.podModel()->index(crash, 0).data(PodTableModel::UnhealthyRole).toBool());
+    QVERIFY(!w.podModel()->index(ok, 0).data(PodTableModel::UnhealthyRole).toBool());
+    QCOMPARE(w.podModel()->index(crash, PodTableModel::Status).data().toString(), QString("CrashLoopBackOff"));
+
+    // Warning events, metrics and namespaces arrive too.
+    QTRY_COMPARE_WITH_TIMEOUT(w.eventModel()->rowCount(), 1, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->index(ok, PodTableModel::Cpu).data().toString(), QString("250m"), 10000);
+    auto *namespaces = w.findChild<QComboBox *>("namespaceBox");
+    QTRY_VERIFY_WITH_TIMEOUT(namespaces->findData("demo") > 0, 10000);
+
+    // The crashing Deployment became one incident, diagnosed by the rules and judged.
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
+    QCOMPARE(r->incident.reason, QString("CrashLoopBackOff"));
+    QVERIFY2(r->diagnosed, qPrintable(r->diagnosisError));
+    QCOMPARE(r->diagnosis.source.kind, vigil::DiagnosisSource::Rules);
+    QVERIFY(r->judged);
+    QVERIFY(!r->evidenceText.isEmpty());
+
+    // Selection survives a later batch that modifies the selected pod.
+    const QModelIndex proxyOk = w.podProxy()->mapFromSource(w.podModel()->index(ok, 0));
+    w.podView()->selectionModel()->setCurrentIndex(proxyOk, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    QTRY_VERIFY_WITH_TIMEOUT(w.podModel()->pod(ok) && w.podModel()->pod(ok)->resourceVersion == "11", 10000);
+    QCOMPARE(w.podView()->selectionModel()->currentIndex().data(PodTableModel::UidRole).toString(), QString("uid-web-5d4f8-ok"));
+
+    // Search narrows the table.
+    w.podProxy()->setSearchText("crash");
+    QCOMPARE(w.podProxy()->rowCount(), 1);
+}
+
+void TestMainWindow::healthSentences_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<QString>("sentence");
+    QTest::newRow("403 is RBAC missing") << 403 << int(SessionHealth::Kind::Forbidden) << "RBAC missing (403)";
+    QTest::newRow("401 is expired credentials") << 401 << int(SessionHealth::Kind::CredentialsExpired) << "Credentials expired (401)";
+    QTest::newRow("500 is a retry with backoff") << 500 << int(SessionHealth::Kind::Reconnecting) << "retrying in";
+}
+
+void TestMainWindow::healthSentences()
+{
+    QFETCH(int, status);
+    QFETCH(int, kind);
+    QFETCH(QString, sentence);
+    FakeCluster cluster(status);
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.health().kind), kind, 15000);
+    QVERIFY2(w.healthSentence().contains(sentence), qPrintable(w.healthSentence()));
+}
+
+void TestMainWindow::podDetails()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
+    w.show();
+    QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->rowCount(), 2, 10000);
+    const QModelIndex idx = w.podProxy()->mapFromSource(w.podModel()->index(w.podModel()->rowOfUid("uid-web-5d4f8-crash"), 1));
+    QMetaObject::invokeMethod(w.podView(), "doubleClicked", Q_ARG(QModelIndex, idx));
+    vigil::ui::PodDetailsDialog *dialog = nullptr;
+    QTRY_VERIFY((dialog = w.findChild<vigil::ui::PodDetailsDialog *>()) != nullptr);
+    auto *yaml = dialog->findChild<QPlainTextEdit *>("yaml");
+    auto *log = dialog->findChild<QPlainTextEdit *>("log");
+    QVERIFY(yaml && log);
+    QTRY_VERIFY_WITH_TIMEOUT(yaml->toPlainText().contains("  name: web-5d4f8-crash\n"), 10000);
+    // Strings that look like other YAML types stay strings.
+    QVERIFY2(yaml->toPlainText().contains("status: \"False\""), qPrintable(yaml->toPlainText()));
+    QVERIFY(yaml->toPlainText().contains("resourceVersion: \"5\""));
+    QVERIFY(yaml->toPlainText().contains("restartCount: 6"));
+    QTRY_COMPARE_WITH_TIMEOUT(log->toPlainText(), QString("starting\n"), 10000);
+    dialog->findChild<QCheckBox *>()->setChecked(true); // previous container
+    QTRY_COMPARE_WITH_TIMEOUT(log->toPlainText(), QString("panic: boom\n"), 10000);
+}
+
+void TestMainWindow::execConsent()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.context = "exec-ctx";
+    MainWindow w(o);
+    w.show();
+    QMessageBox *box = nullptr;
+    QTRY_VERIFY2_WITH_TIMEOUT((box = w.findChild<QMessageBox *>("execConsent")) != nullptr, qPrintable(w.healthSentence()), 10000);
+    const QString expected = "/bin/echo get-token --cluster fake";
+    QVERIFY2(box->informativeText().contains(expected), qPrintable(box->informativeText()));
+    QVERIFY(MainWindow::loadExecAllowlist().commandLines.isEmpty());
+    for (QAbstractButton *b : box->buttons()) {
+        if (b->text() == "Allow and Connect")
+            b->click();
+    }
+    QTRY_VERIFY(MainWindow::loadExecAllowlist().allows(expected));
+}
+
+void TestMainWindow::readOnlyHidesExecute()
+{
+    QTemporaryDir dir;
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, QUrl("http://127.0.0.1:9")));
+    o.readOnly = true;
+    o.connectOnStart = false;
+    MainWindow w(o);
+    QVERIFY(w.suggestOnly());
+}
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_mainwindow.moc"

@@ -1,0 +1,214 @@
+// Renders the main window (light and dark), the diagnosis panel and the
+// audit view to PNG files under the build tree for a reviewer to look at.
+
+#include "fakecluster.h"
+
+#include "core/audit/auditlog.h"
+#include "ui/auditview.h"
+#include "ui/diagnosispanel.h"
+#include "ui/incidentmodel.h"
+#include "ui/mainwindow.h"
+#include "ui/podtablemodel.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QImage>
+#include <QSet>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStyleFactory>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTest>
+
+using vigil::ui::DiagnosisPanel;
+using vigil::ui::MainWindow;
+
+namespace {
+
+/// Saves the widget and checks the picture is not blank.
+bool save(QWidget *w, const QString &name, QString *why)
+{
+    const QString dir = QStringLiteral(VIGIL_SCREENSHOT_DIR);
+    QDir().mkpath(dir);
+    const QImage image = w->grab().toImage();
+    if (image.isNull() || image.width() < 200 || image.height() < 150) {
+        *why = name + ": image too small";
+        return false;
+    }
+    QSet<QRgb> colors;
+    for (int y = 0; y < image.height(); y += 7)
+        for (int x = 0; x < image.width(); x += 7)
+            colors.insert(image.pixel(x, y));
+    if (colors.size() < 8) {
+        *why = name + ": image looks blank";
+        return false;
+    }
+    const QString path = dir + u'/' + name;
+    if (!image.save(path)) {
+        *why = path + ": could not write";
+        return false;
+    }
+    qInfo("screenshot: %s", qPrintable(path));
+    return true;
+}
+
+void fillAudit(const QString &path)
+{
+    auto log = vigil::audit::AuditLog::open(path);
+    if (!log)
+        return;
+    const qint64 t0 = QDateTime::currentMSecsSinceEpoch() - 3600 * 1000;
+    struct Row { const char *kind, *actor, *ns, *target, *action, *outcome; };
+    const Row rows[] = {
+        {"observed", "agent", "demo", "pod/demo/web-5d4f8-crash", "", "CrashLoopBackOff"},
+        {"diagnosed", "agent", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "rules"},
+        {"verdict", "agent", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "needs-approval"},
+        {"approved", "os:alice", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "approved"},
+        {"executed", "os:alice", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "success"},
+        {"verified", "agent", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "success"},
+        {"proposed", "agent", "shop", "deployment/shop/cart", "scale_deployment", "blocked"},
+        {"rejected", "os:bob", "payments", "node/kwok-node-2", "cordon_node", "rejected"},
+    };
+    int i = 0;
+    for (const Row &r : rows) {
+        vigil::audit::AuditEvent e;
+        e.tsMs = t0 + i++ * 240 * 1000;
+        e.decisionId = QString("dec-%1").arg(r.ns);
+        e.kind = r.kind;
+        e.actor = r.actor;
+        e.namespaceName = r.ns;
+        e.target = r.target;
+        e.action = r.action;
+        e.outcome = r.outcome;
+        e.payload = {{"source", "rules"}, {"confidence", 0.85}, {"reasons", {"approval.required"}}};
+        (void)(*log)->append(e);
+    }
+}
+
+QPalette darkPalette()
+{
+    QPalette p;
+    p.setColor(QPalette::Window, QColor(0x2b, 0x2d, 0x31));
+    p.setColor(QPalette::WindowText, QColor(0xe6, 0xe6, 0xe6));
+    p.setColor(QPalette::Base, QColor(0x1e, 0x1f, 0x22));
+    p.setColor(QPalette::AlternateBase, QColor(0x26, 0x28, 0x2b));
+    p.setColor(QPalette::Text, QColor(0xe6, 0xe6, 0xe6));
+    p.setColor(QPalette::Button, QColor(0x33, 0x36, 0x3a));
+    p.setColor(QPalette::ButtonText, QColor(0xe6, 0xe6, 0xe6));
+    p.setColor(QPalette::Highlight, QColor(0x2f, 0x6f, 0xd6));
+    p.setColor(QPalette::HighlightedText, Qt::white);
+    p.setColor(QPalette::ToolTipBase, QColor(0x33, 0x36, 0x3a));
+    p.setColor(QPalette::ToolTipText, QColor(0xe6, 0xe6, 0xe6));
+    p.setColor(QPalette::PlaceholderText, QColor(0x90, 0x90, 0x90));
+    p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(0x90, 0x90, 0x90));
+    p.setColor(QPalette::Disabled, QPalette::Text, QColor(0x90, 0x90, 0x90));
+    p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(0x90, 0x90, 0x90));
+    return p;
+}
+
+} // namespace
+
+class TestScreenshots final : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void mainWindowPanelAndAudit();
+    void llmDiagnosisPanel();
+
+private:
+    QTemporaryDir m_dir;
+};
+
+void TestScreenshots::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QApplication::setOrganizationName("VigilTest");
+    QApplication::setApplicationName("tst_screenshots");
+    QSettings().clear();
+    QApplication::setStyle(QStyleFactory::create("Fusion"));
+}
+
+void TestScreenshots::mainWindowPanelAndAudit()
+{
+    vigil::test::fake::FakeCluster cluster(0, true);
+    QVERIFY(cluster.listen());
+    vigil::ui::MainWindowOptions o;
+    o.kubeconfig = vigil::test::fake::writeKubeconfig(m_dir, cluster.url());
+    o.auditPath = m_dir.filePath("audit.sqlite");
+    o.env = QProcessEnvironment();
+    o.env.insert("HOME", m_dir.path());
+    fillAudit(o.auditPath);
+
+    MainWindow w(o);
+    w.resize(1480, 900);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QTRY_VERIFY_WITH_TIMEOUT(w.podModel()->rowCount() >= 20, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.podModel()->index(0, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty()
+                                 || !w.podModel()->index(1, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty(),
+                             10000);
+    w.incidentView()->selectRow(0);
+    const QModelIndex crash = w.podView()->model()->index(0, 0);
+    w.podView()->selectionModel()->setCurrentIndex(crash, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    QTest::qWait(200);
+
+    QString why;
+    QVERIFY2(save(&w, "mainwindow.png", &why), qPrintable(why));
+    QVERIFY2(save(w.diagnosisPanel(), "diagnosis-panel.png", &why), qPrintable(why));
+
+    w.tabs()->setCurrentWidget(w.auditView());
+    w.auditView()->refresh();
+    w.auditView()->view()->selectRow(3);
+    w.auditView()->verify();
+    QTest::qWait(100);
+    QVERIFY2(save(&w, "audit-view.png", &why), qPrintable(why));
+
+    const QPalette light = QApplication::palette();
+    QApplication::setPalette(darkPalette());
+    w.tabs()->setCurrentIndex(0);
+    QTest::qWait(100);
+    QVERIFY2(save(&w, "mainwindow-dark.png", &why), qPrintable(why));
+    QApplication::setPalette(light);
+}
+
+void TestScreenshots::llmDiagnosisPanel()
+{
+    DiagnosisPanel panel;
+    vigil::ui::DiagnosisPanelData d;
+    d.title = "OOMKilled · Deployment/checkout";
+    d.subtitle = "shop · 3 pods · 7 occurrences · first seen 14m ago";
+    d.hasDiagnosis = true;
+    d.diagnosis.diagnosis = "The checkout container is killed for exceeding its 256Mi memory limit under the evening load.";
+    d.diagnosis.confidence = 0.74;
+    d.diagnosis.action = vigil::ActionKind::ScaleDeployment;
+    d.diagnosis.parameters = {{"namespace", "shop"}, {"deployment", "checkout"}, {"replicas", 6}};
+    d.diagnosis.reasoning = "Each replica reaches its limit within minutes of start; spreading the load over more replicas "
+                            "lowers the per-pod working set until the limit is raised.";
+    d.diagnosis.source.kind = vigil::DiagnosisSource::Llm;
+    d.diagnosis.source.provider = "openai";
+    d.diagnosis.source.model = "gpt-4o-mini";
+    d.diagnosis.promptVersion = "3f9c2a7d51e0b8aa";
+    d.diagnosis.promptTokens = 1840;
+    d.diagnosis.completionTokens = 212;
+    d.diagnosis.costUsd = 0.0004;
+    d.hasVerdict = true;
+    d.verdict.decision = vigil::guard::Verdict::Blocked;
+    d.verdict.reasons << vigil::guard::VerdictReason{"confidence.low", "Confidence 0.74 is below the 0.80 scale_deployment needs.", true}
+                      << vigil::guard::VerdictReason{"approval.required", "scale_deployment needs a person's approval.", false};
+    d.evidenceText = "incident: OOMKilled in shop/Deployment checkout (7 times, 3 pods)\ncontainer: app image shop/checkout:2.4.1\n"
+                     "limits: memory 256Mi\nlast termination: OOMKilled exit 137\nenv: DB_PASSWORD=«REDACTED:secret:1»\n";
+    d.evidenceTokens = 1840;
+    panel.setData(d);
+    panel.setState(DiagnosisPanel::State::Proposed);
+    panel.resize(640, 720);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QString why;
+    QVERIFY2(save(&panel, "diagnosis-panel-blocked.png", &why), qPrintable(why));
+}
+
+QTEST_MAIN(TestScreenshots)
+#include "tst_screenshots.moc"
