@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <utility>
 
 namespace vigil::kube {
 
@@ -20,7 +22,12 @@ Informer::Informer(RestClient *client, InformerOptions options, QObject *parent)
         m_health.lastError = QStringLiteral("watch %1: no event or bookmark for %2 s; reconnecting")
                                  .arg(collectionPath().path())
                                  .arg(m_options.idleTimeoutMs / 1000.0);
-        watch();
+        m_watch.cancel();
+        m_client->dropConnections(); // else the new watch shares the dead HTTP/2 connection
+        if (m_relistPending)
+            list(); // silent in the middle of a streaming list: its partial state is worthless
+        else
+            watch();
     });
     connect(&m_retryTimer, &QTimer::timeout, this, [this] {
         if (m_relistPending)
@@ -63,6 +70,8 @@ void Informer::start()
 void Informer::stop()
 {
     m_running = false;
+    m_initialEvents = false;
+    m_initial.clear();
     ++m_generation;
     m_watch.cancel();
     m_idleTimer.stop();
@@ -81,41 +90,67 @@ void Informer::setState(InformerHealth::State state)
 
 void Informer::list()
 {
+    if (streamsLists()) {
+        streamList();
+        return;
+    }
     const uint64_t gen = ++m_generation;
     m_watch.cancel();
     m_idleTimer.stop();
     m_relistPending = true;
+    m_initialEvents = false;
     setState(InformerHealth::State::Listing);
     ListOptions opts;
     opts.labelSelector = m_options.labelSelector;
     opts.fieldSelector = m_options.fieldSelector;
     opts.limit = m_options.pageLimit;
-    m_client->list(collectionPath(), opts, this, [this, gen](Result<ListResult> result) {
+    // Project each page as it arrives: a whole list of JSON documents is many times the projections' size.
+    auto fresh = std::make_shared<QList<KubeObject>>();
+    opts.onPage = [this, fresh](const nlohmann::json &items) {
+        fresh->reserve(fresh->size() + static_cast<qsizetype>(items.size()));
+        for (const nlohmann::json &item : items) {
+            Result<KubeObject> o = m_options.projector(item);
+            if (o)
+                fresh->append(std::move(*o));
+            else
+                m_health.lastError = o.errorMessage();
+        }
+    };
+    m_client->list(collectionPath(), opts, this, [this, gen, fresh](Result<ListResult> result) {
         if (gen != m_generation)
             return;
         if (!result) {
             fail(result.error(), true);
             return;
         }
-        QList<KubeObject> fresh;
-        fresh.reserve(static_cast<qsizetype>(result->items.size()));
-        for (const nlohmann::json &item : result->items) {
-            Result<KubeObject> o = m_options.projector(item);
-            if (o)
-                fresh.append(std::move(*o));
-            else
-                m_health.lastError = o.errorMessage();
-        }
         m_relistPending = false;
         m_resourceVersion = result->resourceVersion;
         m_health.synced = true;
         m_health.failures = 0;
-        queue(m_store.replace(fresh), true);
+        queue(m_store.replace(std::exchange(*fresh, {})), true);
         watch();
     });
 }
 
-void Informer::watch()
+void Informer::streamList()
+{
+    m_relistPending = true;
+    watch(true);
+}
+
+void Informer::finishInitialEvents(const QString &resourceVersion)
+{
+    m_initialEvents = false;
+    m_relistPending = false;
+    if (!resourceVersion.isEmpty())
+        m_resourceVersion = resourceVersion;
+    m_health.synced = true;
+    m_health.failures = 0;
+    queue(m_store.replace(std::exchange(m_initial, {})), true);
+    setState(InformerHealth::State::Watching);
+}
+
+void Informer::watch(bool sendInitialEvents)
 {
     const uint64_t gen = ++m_generation;
     m_watch.cancel();
@@ -126,6 +161,9 @@ void Informer::watch()
     w.labelSelector = m_options.labelSelector;
     w.fieldSelector = m_options.fieldSelector;
     w.allowBookmarks = true;
+    w.sendInitialEvents = sendInitialEvents;
+    m_initialEvents = sendInitialEvents;
+    m_initial.clear();
     const int span = std::max(0, m_options.maxWatchSeconds - m_options.minWatchSeconds);
     w.timeoutSeconds = m_options.minWatchSeconds + static_cast<int>(std::floor(random() * (span + 1)));
     w.timeoutSeconds = std::min(w.timeoutSeconds, m_options.maxWatchSeconds);
@@ -140,7 +178,7 @@ void Informer::watch()
                 onWatchClosed(result);
         });
     m_idleTimer.start(m_options.idleTimeoutMs);
-    setState(InformerHealth::State::Watching);
+    setState(sendInitialEvents ? InformerHealth::State::Listing : InformerHealth::State::Watching);
 }
 
 void Informer::onWatchEvents(const QList<WatchEvent> &events)
@@ -161,7 +199,18 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
             }
             return;
         }
+        // The server is answering again: the next failure starts the back-off afresh, or repeated
+        // short outages would push every reconnect towards the 30 s cap.
+        if (!m_initialEvents)
+            m_health.failures = 0;
         if (ev.type == WatchEvent::Type::Bookmark) {
+            if (m_initialEvents) {
+                const nlohmann::json &meta = ev.object.value("metadata", nlohmann::json::object());
+                const nlohmann::json &notes = meta.value("annotations", nlohmann::json::object());
+                if (notes.is_object() && notes.value("k8s.io/initial-events-end", std::string()) == "true")
+                    finishInitialEvents(ev.resourceVersion());
+                continue; // a progress bookmark inside the initial state does not move us yet
+            }
             if (!ev.resourceVersion().isEmpty())
                 m_resourceVersion = ev.resourceVersion();
             continue;
@@ -169,6 +218,14 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
         Result<KubeObject> o = m_options.projector(ev.object);
         if (!o) {
             m_health.lastError = o.errorMessage();
+            continue;
+        }
+        if (m_initialEvents) {
+            const QString uid = objectUid(*o);
+            if (ev.type != WatchEvent::Type::Added)
+                m_initial.removeIf([&uid](const KubeObject &k) { return objectUid(k) == uid; });
+            if (ev.type != WatchEvent::Type::Deleted)
+                m_initial.append(std::move(*o));
             continue;
         }
         const QString rv = objectResourceVersion(*o);
@@ -185,6 +242,24 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
 void Informer::onWatchClosed(const Result<void> &result)
 {
     m_idleTimer.stop();
+    if (m_initialEvents) {
+        m_initialEvents = false;
+        m_initial.clear();
+        const int code = result ? 0 : result.error().code;
+        // The server refused sendInitialEvents (400/422 before WatchList, 501), or ended the stream
+        // without ever closing the initial state: page through a LIST instead, from now on.
+        const bool refused = result || code == 400 || code == 405 || code == 422 || code == 501;
+        if (refused) {
+            m_streamingRefused = true;
+            m_health.lastError = result ? QStringLiteral("watch %1: the streaming list ended before its initial state")
+                                              .arg(collectionPath().path())
+                                        : result.error().message;
+            list();
+            return;
+        }
+        fail(result.error(), true);
+        return;
+    }
     if (!result) {
         fail(result.error(), result.error().code == 410);
         return;

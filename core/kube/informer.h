@@ -4,7 +4,10 @@
 // of compact projections and handing consumers batched deltas. Follows
 // client-go's reflector: bookmarks advance the resourceVersion, 410 Gone
 // relists from scratch (reconciling deletions), failures back off
-// exponentially with jitter, and an idle watch is reconnected.
+// exponentially with jitter, and an idle watch is reconnected. Where the
+// server supports it the list is streamed (a watch with sendInitialEvents
+// that ends its initial state with a bookmark) and otherwise it falls back
+// to paged LIST + WATCH.
 
 #include "core/kube/restclient.h"
 #include "core/kube/store.h"
@@ -34,6 +37,7 @@ struct InformerOptions {
     int backoffInitialMs = 800;
     int backoffMaxMs = 30000;
     int shortWatchMs = 1000;    ///< a watch ending sooner with no event counts as a failure
+    bool streamingList = true;  ///< list via sendInitialEvents when the server allows it
     std::function<double()> random; ///< uniform in [0, 1); null = QRandomGenerator
     Projector projector;        ///< null = projectorFor(type)
 };
@@ -63,6 +67,8 @@ public:
     const ObjectStore &store() const { return m_store; }
     InformerHealth health() const { return m_health; }
     QString resourceVersion() const { return m_resourceVersion; }
+    /// Whether the next (re)list streams: enabled and not refused by the server.
+    bool streamsLists() const { return m_options.streamingList && !m_streamingRefused; }
 
     /// Delay before retry number `failures` (1-based): initial * 2^(failures-1), plus up to 50 % jitter, capped.
     static int backoffDelayMs(int failures, int initialMs, int maxMs, double random);
@@ -73,7 +79,9 @@ Q_SIGNALS:
 
 private:
     void list();
-    void watch();
+    void streamList();
+    void finishInitialEvents(const QString &resourceVersion);
+    void watch(bool sendInitialEvents = false);
     void onWatchEvents(const QList<WatchEvent> &events);
     void onWatchClosed(const Result<void> &result);
     void fail(const Error &error, bool relist);
@@ -92,6 +100,9 @@ private:
     uint64_t m_generation = 0; ///< bumped on every list/watch/stop: stale callbacks compare and bail
     bool m_running = false;
     bool m_relistPending = false;
+    bool m_streamingRefused = false; ///< the server rejected sendInitialEvents: LIST from now on
+    bool m_initialEvents = false;    ///< a streaming list is delivering the initial state
+    QList<KubeObject> m_initial;     ///< that state, applied at once at its closing bookmark
     int m_watchEvents = 0;
     QElapsedTimer m_watchAge;
     QTimer m_idleTimer;

@@ -244,7 +244,7 @@ RestClient::RestClient(Connection connection, RestClientOptions options, QObject
     , m_connection(std::move(connection))
     , m_options(std::move(options))
     , m_bucket(m_options.qps, m_options.burst)
-    , m_nam(new QNetworkAccessManager(this))
+    , m_nam(nullptr)
 {
     if (!m_options.clockMs) {
         m_options.clockMs = [] {
@@ -253,12 +253,35 @@ RestClient::RestClient(Connection connection, RestClientOptions options, QObject
                 .count();
         };
     }
+    m_nam = makeNetworkManager();
+}
+
+QNetworkAccessManager *RestClient::makeNetworkManager()
+{
+    auto *nam = new QNetworkAccessManager(this);
     if (m_connection.proxy.type() != QNetworkProxy::NoProxy)
-        m_nam->setProxy(m_connection.proxy);
+        nam->setProxy(m_connection.proxy);
     else if (m_connection.proxyFromEnvironment)
-        m_nam->setProxy(environmentProxy(m_connection.server));
+        nam->setProxy(environmentProxy(m_connection.server));
     else
-        m_nam->setProxy(QNetworkProxy(QNetworkProxy::NoProxy));
+        nam->setProxy(QNetworkProxy(QNetworkProxy::NoProxy));
+    return nam;
+}
+
+void RestClient::dropConnections()
+{
+    QNetworkAccessManager *old = m_nam;
+    m_nam = makeNetworkManager(); // callbacks of the aborts below may already send again
+    QList<QPointer<QNetworkReply>> replies;
+    for (const auto &entry : m_calls) {
+        if (entry.second->reply)
+            replies.append(entry.second->reply);
+    }
+    for (const QPointer<QNetworkReply> &reply : replies) {
+        if (reply)
+            reply->abort();
+    }
+    old->deleteLater();
 }
 
 RestClient::~RestClient()

@@ -248,6 +248,11 @@ public:
     /// Any long-lived response body (e.g. logs with follow=true), delivered as it arrives.
     StreamHandle stream(const Request &request, QObject *context, DataCallback onData, ClosedCallback onClosed);
 
+    /// Aborts every request in flight (each reports an error) and makes later requests open fresh
+    /// connections. For a connection found dead without the TCP stack noticing (a half-open path):
+    /// HTTP/2 multiplexes every request over one connection, so a retry alone would land on it again.
+    void dropConnections();
+
     /// "<verb> <path>: <code> <reason>: <message>" from a response, Status decoded when present.
     static Error statusError(const QByteArray &verb, const QString &path, int status, const QByteArray &reasonPhrase,
                              const QByteArray &body);
@@ -267,6 +272,7 @@ private:
     void listPage(const ResourcePath &path, const ListOptions &options, const QString &continueToken,
                   std::shared_ptr<ListResult> acc, QObject *context, ListCallback callback);
     int64_t nowMs() const;
+    QNetworkAccessManager *makeNetworkManager();
 
     Connection m_connection;
     RestClientOptions m_options;
