@@ -95,7 +95,7 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     m_view->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
     m_view->horizontalHeader()->setStretchLastSection(true);
     m_view->sortByColumn(AuditTableModel::Time, Qt::DescendingOrder);
-    const QList<int> widths{150, 90, 120, 110, 260, 130, 90};
+    const QList<int> widths{140, 80, 80, 90, 220, 120, 80};
     for (int c = 0; c < widths.size(); ++c)
         m_view->setColumnWidth(c, widths[c]);
     m_details = new QPlainTextEdit(this);

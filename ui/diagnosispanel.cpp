@@ -14,8 +14,8 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QStyle>
 #include <QTabWidget>
-#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace vigil::ui {
@@ -71,9 +71,18 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     m_placeholder->setEnabled(false);
     outer->addWidget(m_placeholder);
 
+    // The details scroll; the buttons below them stay in view.
     m_body = new QWidget(this);
-    outer->addWidget(m_body);
-    auto *layout = new QVBoxLayout(m_body);
+    outer->addWidget(m_body, 1);
+    auto *bodyLayout = new QVBoxLayout(m_body);
+    bodyLayout->setContentsMargins(0, 0, 0, 0);
+    auto *scroll = new QScrollArea(m_body);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto *content = new QWidget(scroll);
+    scroll->setWidget(content);
+    bodyLayout->addWidget(scroll, 1);
+    auto *layout = new QVBoxLayout(content);
     layout->setContentsMargins(8, 8, 8, 8);
 
     auto *header = new QHBoxLayout;
@@ -120,15 +129,11 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     m_reasoning = wrapped(m_body);
     m_verdict = wrapped(m_body);
     m_verdict->setTextFormat(Qt::RichText);
-    m_reasons = new QTreeWidget(m_body);
-    m_reasons->setHeaderHidden(true);
-    m_reasons->setRootIsDecorated(false);
-    m_reasons->setColumnCount(2);
-    m_reasons->setUniformRowHeights(true);
-    m_reasons->setWordWrap(true);
-    m_reasons->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
-    m_reasons->header()->setStretchLastSection(true);
-    m_reasons->setMaximumHeight(110);
+    m_reasons = wrapped(m_body);
+    m_reasons->setObjectName(QStringLiteral("verdictReasons"));
+    m_reasons->setTextFormat(Qt::RichText);
+    m_reasons->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_reasons->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     m_source = wrapped(m_body);
     m_cost = wrapped(m_body);
     m_outcome = wrapped(m_body);
@@ -154,6 +159,7 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     m_preview->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_tabs->addTab(m_context, tr("Context sent"));
     m_tabs->addTab(m_preview, tr("Dry-run preview"));
+    m_tabs->setMinimumHeight(160);
     layout->addWidget(m_tabs, 1);
 
     m_rejectRow = new QWidget(m_body);
@@ -165,7 +171,7 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     m_confirmReject->setEnabled(false);
     rejectLayout->addWidget(m_rejectReason, 1);
     rejectLayout->addWidget(m_confirmReject);
-    layout->addWidget(m_rejectRow);
+    bodyLayout->addWidget(m_rejectRow);
 
     auto *buttons = new QHBoxLayout;
     m_approve = new QPushButton(QIcon::fromTheme(QStringLiteral("media-playback-start")), tr("&Approve && Execute"), m_body);
@@ -183,7 +189,9 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     buttons->addStretch(1);
     buttons->addWidget(m_rediagnose);
     buttons->addWidget(m_undo);
-    layout->addLayout(buttons);
+    buttons->setContentsMargins(8, 4, 8, 8);
+    m_rejectRow->layout()->setContentsMargins(8, 0, 8, 0);
+    bodyLayout->addLayout(buttons);
 
     connect(m_approve, &QPushButton::clicked, this, [this] { Q_EMIT approveRequested(); });
     connect(m_reject, &QPushButton::clicked, this, [this] { showRejectReason(!m_rejectRow->isVisibleTo(this)); });
@@ -253,18 +261,20 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
         m_cost->setText(QStringLiteral("—"));
     }
 
-    m_reasons->clear();
     if (data.hasVerdict) {
         const guard::Verdict &v = data.verdict;
         const QString label = v.decision == guard::Verdict::Allowed       ? tr("Allowed by policy")
                               : v.decision == guard::Verdict::NeedsApproval ? tr("Needs your approval")
                                                                             : tr("Blocked");
         m_verdict->setText(QStringLiteral("<b style=\"color:%1\">%2</b>").arg(colorFor(v.decision), label.toHtmlEscaped()));
+        // Every reason, blocking ones marked, in the guardrails' own order.
+        QStringList rows;
         for (const guard::VerdictReason &r : v.reasons) {
-            auto *item = new QTreeWidgetItem(m_reasons, {r.code, r.message});
-            item->setIcon(0, QIcon::fromTheme(r.blocking ? QStringLiteral("dialog-error") : QStringLiteral("dialog-information")));
-            item->setToolTip(1, r.message);
+            const QString mark = r.blocking ? QStringLiteral("<span style=\"color:%1\">✖</span>").arg(colorFor(guard::Verdict::Blocked))
+                                            : QStringLiteral("<span style=\"color:%1\">●</span>").arg(colorFor(guard::Verdict::NeedsApproval));
+            rows << QStringLiteral("%1&nbsp;<code>%2</code> — %3").arg(mark, r.code.toHtmlEscaped(), r.message.toHtmlEscaped());
         }
+        m_reasons->setText(rows.join(QStringLiteral("<br>")));
         m_reasons->setVisible(!v.reasons.isEmpty());
     } else {
         m_verdict->setText(tr("not judged yet"));

@@ -15,7 +15,6 @@ class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
 class QTabWidget;
-class QTreeWidget;
 
 namespace vigil::ui {
 
@@ -96,7 +95,7 @@ private:
     QLabel *m_parameters;
     QLabel *m_reasoning;
     QLabel *m_verdict;
-    QTreeWidget *m_reasons;
+    QLabel *m_reasons;
     QLabel *m_source;
     QLabel *m_cost;
     QLabel *m_outcome;

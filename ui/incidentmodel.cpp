@@ -4,7 +4,9 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QApplication>
 #include <QGuiApplication>
+#include <QStyle>
 #include <QIcon>
 #include <QPalette>
 
@@ -71,7 +73,10 @@ QVariant IncidentModel::data(const QModelIndex &index, int role) const
         return data(index, Qt::DisplayRole);
     case Qt::DecorationRole:
         if (index.column() == Reason)
-            return QIcon::fromTheme(blocked ? QStringLiteral("dialog-error") : QStringLiteral("dialog-warning"));
+            return blocked ? QIcon::fromTheme(QStringLiteral("dialog-error"),
+                                              QApplication::style()->standardIcon(QStyle::SP_MessageBoxCritical))
+                           : QIcon::fromTheme(QStringLiteral("dialog-warning"),
+                                              QApplication::style()->standardIcon(QStyle::SP_MessageBoxWarning));
         return {};
     case Qt::ForegroundRole:
         if (index.column() == Proposal && blocked) {

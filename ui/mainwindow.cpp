@@ -161,6 +161,11 @@ void MainWindow::buildUi()
     m_contextBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     m_contextBox->setMinimumContentsLength(18);
     toolbar->addWidget(m_contextBox);
+    m_contextInfo = new QLabel(toolbar);
+    m_contextInfo->setObjectName(QStringLiteral("contextInfo"));
+    m_contextInfo->setEnabled(false);
+    m_contextInfo->setContentsMargins(6, 0, 6, 0);
+    toolbar->addWidget(m_contextInfo);
     toolbar->addWidget(new QLabel(tr("  Namespace "), toolbar));
     m_namespaceBox = new QComboBox(toolbar);
     m_namespaceBox->setObjectName(QStringLiteral("namespaceBox"));
@@ -192,7 +197,7 @@ void MainWindow::buildUi()
     m_podView->setObjectName(QStringLiteral("podView"));
     m_podView->setModel(m_podProxy);
     m_podView->sortByColumn(PodTableModel::Namespace, Qt::AscendingOrder);
-    const QList<int> podWidths{130, 300, 60, 150, 70, 60, 130, 220, 70, 80};
+    const QList<int> podWidths{95, 205, 48, 130, 64, 48, 95, 150, 55, 70};
     for (int c = 0; c < podWidths.size(); ++c)
         m_podView->setColumnWidth(c, podWidths[c]);
 
@@ -204,7 +209,7 @@ void MainWindow::buildUi()
     m_eventView->setObjectName(QStringLiteral("eventView"));
     m_eventView->setModel(eventProxy);
     m_eventView->sortByColumn(EventTableModel::LastSeen, Qt::DescendingOrder);
-    const QList<int> eventWidths{80, 120, 260, 150, 400, 60};
+    const QList<int> eventWidths{85, 95, 210, 120, 400, 55};
     for (int c = 0; c < eventWidths.size(); ++c)
         m_eventView->setColumnWidth(c, eventWidths[c]);
     m_eventView->horizontalHeader()->moveSection(EventTableModel::Count, EventTableModel::Message);
@@ -218,7 +223,7 @@ void MainWindow::buildUi()
     m_incidentView->setObjectName(QStringLiteral("incidentView"));
     m_incidentView->setModel(m_incidentProxy);
     m_incidentView->sortByColumn(IncidentModel::LastSeen, Qt::DescendingOrder);
-    const QList<int> incidentWidths{150, 200, 100, 55, 75, 200};
+    const QList<int> incidentWidths{130, 150, 80, 50, 85, 160};
     for (int c = 0; c < incidentWidths.size(); ++c)
         m_incidentView->setColumnWidth(c, incidentWidths[c]);
 
@@ -232,18 +237,21 @@ void MainWindow::buildUi()
     m_leftSplitter->addWidget(titled(tr("Warning events"), m_eventView, m_leftSplitter));
     m_leftSplitter->setStretchFactor(0, 3);
     m_leftSplitter->setStretchFactor(1, 1);
+    m_leftSplitter->setSizes({600, 200});
     m_rightSplitter = new QSplitter(Qt::Vertical, this);
     m_rightSplitter->setObjectName(QStringLiteral("rightSplitter"));
     m_rightSplitter->addWidget(titled(tr("Incidents"), m_incidentView, m_rightSplitter));
     m_rightSplitter->addWidget(m_panel);
     m_rightSplitter->setStretchFactor(0, 1);
     m_rightSplitter->setStretchFactor(1, 3);
+    m_rightSplitter->setSizes({170, 650});
     m_mainSplitter = new QSplitter(Qt::Horizontal, this);
     m_mainSplitter->setObjectName(QStringLiteral("mainSplitter"));
     m_mainSplitter->addWidget(m_leftSplitter);
     m_mainSplitter->addWidget(m_rightSplitter);
     m_mainSplitter->setStretchFactor(0, 3);
     m_mainSplitter->setStretchFactor(1, 2);
+    m_mainSplitter->setSizes({880, 600});
     m_tabs->addTab(m_mainSplitter, QIcon::fromTheme(QStringLiteral("network-server")), tr("Cluster"));
 
     m_auditView = new AuditView(m_audit.get(), this);
@@ -443,8 +451,10 @@ void MainWindow::connectToContext(const QString &context)
         return;
     }
     for (const kube::ContextInfo &c : m_kubeconfig.contexts()) {
-        if (c.name == m_currentContext)
+        if (c.name == m_currentContext) {
             m_contextBox->setToolTip(tr("cluster %1 as user %2").arg(c.cluster, c.user));
+            m_contextInfo->setText(tr("cluster %1 · user %2").arg(c.cluster, c.user));
+        }
     }
     setWindowTitle(tr("%1 — Vigil").arg(m_currentContext));
     startSession(std::move(*connection));

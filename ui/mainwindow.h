@@ -138,6 +138,7 @@ private:
     QHash<QString, QString> m_previews;
 
     QComboBox *m_contextBox = nullptr;
+    QLabel *m_contextInfo = nullptr;
     QComboBox *m_namespaceBox = nullptr;
     QLineEdit *m_search = nullptr;
     QCheckBox *m_unhealthyOnly = nullptr;

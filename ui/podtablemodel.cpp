@@ -2,7 +2,9 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QApplication>
 #include <QGuiApplication>
+#include <QStyle>
 #include <QIcon>
 #include <QLocale>
 #include <QPalette>
@@ -97,7 +99,15 @@ QVariant PodTableModel::data(const QModelIndex &index, int role) const
         return {};
     case Qt::DecorationRole:
         if (index.column() == Name && isUnhealthy(pod, m_clock()))
-            return QIcon::fromTheme(QStringLiteral("dialog-warning"));
+            return QIcon::fromTheme(QStringLiteral("dialog-warning"),
+                                    QApplication::style()->standardIcon(QStyle::SP_MessageBoxWarning));
+        return {};
+    case Qt::BackgroundRole:
+        if (isUnhealthy(pod, m_clock())) {
+            // A tint, not a fill: selection and alternating rows stay readable.
+            const bool dark = QGuiApplication::palette().color(QPalette::Base).lightness() < 128;
+            return QBrush(dark ? QColor(0x5a, 0x1e, 0x22, 0x90) : QColor(0xff, 0xeb, 0xe9));
+        }
         return {};
     case Qt::TextAlignmentRole:
         if (index.column() == Restarts || index.column() == Cpu || index.column() == Memory)

@@ -42,7 +42,7 @@ inline json pod(const std::string &name, bool crashing, const std::string &rv = 
             {"metadata",
              {{"name", name},
               {"namespace", ns},
-              {"uid", "uid-" + name},
+              {"uid", ns == "demo" ? "uid-" + name : "uid-" + ns + "-" + name},
               {"resourceVersion", rv},
               {"creationTimestamp", ts(ageSeconds)},
               {"labels", {{"app", "web"}, {"pod-template-hash", "5d4f8"}}},
