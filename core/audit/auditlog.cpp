@@ -1,5 +1,7 @@
 #include "core/audit/auditlog.h"
 
+#include "core/util/jsondepth.h"
+
 #include <QCryptographicHash>
 #include <QHash>
 #include <QIODevice>
@@ -262,6 +264,9 @@ Result<QList<AuditEvent>> readJsonl(QIODevice *in)
         line = line.trimmed();
         if (line.isEmpty())
             continue;
+        // Copying the payload recurses per level: refuse deep lines before parsing.
+        if (jsonNestingDepth(line) > kMaxJsonDepth)
+            return Error(QStringLiteral("line %1: JSON nested deeper than %2 levels").arg(lineNo).arg(kMaxJsonDepth));
         json j;
         try {
             j = json::parse(line.constData(), line.constData() + line.size());

@@ -1,5 +1,7 @@
 #include "core/kube/watchstream.h"
 
+#include "core/util/jsondepth.h"
+
 namespace vigil::kube {
 
 namespace {
@@ -52,6 +54,11 @@ Error WatchDecoder::statusError(const nlohmann::json &status, const QString &pre
 
 WatchEvent WatchDecoder::decodeLine(QByteArrayView line)
 {
+    // Before parsing: a deeper object would overflow the stack when copied or dumped downstream.
+    if (jsonNestingDepth(line) > kMaxJsonDepth)
+        return malformedEvent(QStringLiteral("watch stream: event nested deeper than %1 levels (%2 bytes); dropped")
+                                  .arg(kMaxJsonDepth)
+                                  .arg(line.size()));
     nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
         return malformedEvent(QStringLiteral("watch stream: malformed JSON line (%1 bytes): %2")

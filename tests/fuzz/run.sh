@@ -19,7 +19,7 @@ if ! command -v clang++-14 >/dev/null; then
 fi
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
   -DCMAKE_CXX_COMPILER=clang++-14 -DVIGIL_BUILD_UI=OFF -DVIGIL_BUILD_TESTS=OFF -DVIGIL_FUZZ=ON >/dev/null || exit 2
-nice -n 19 cmake --build "$build" --target "${targets[@]/#/fuzz_}" || exit 2
+nice -n 19 cmake --build "$build" -j 2 --target "${targets[@]/#/fuzz_}" || exit 2
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -39,9 +39,11 @@ for t in "${targets[@]}"; do
     [[ ${PIPESTATUS[0]} -eq 0 ]] || { failed+=("$t (deep seed)"); continue; }
   fi
   echo "== fuzz_$t: ${seconds}s"
-  nice -n 19 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=30 \
-    -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" "$build/corpus/$t" "$seeds" 2>&1 \
-    | grep -E '^(stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|Done )|#[0-9]+.*DONE' || true
+  # -max_total_time is wall time; the CPU time actually spent is printed after it.
+  /usr/bin/time -f "cpu_seconds: %U user + %S sys" nice -n 19 "$bin" -max_total_time="$seconds" \
+    -rss_limit_mb=2048 -max_len=65536 -timeout=30 -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$t-" "$build/corpus/$t" "$seeds" 2>&1 \
+    | grep -E '^(stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written|Done |cpu_seconds)|#[0-9]+.*DONE' || true
   [[ ${PIPESTATUS[0]} -eq 0 ]] || failed+=("$t")
 done
 if [[ ${#failed[@]} -gt 0 ]]; then

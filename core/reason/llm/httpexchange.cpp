@@ -1,5 +1,7 @@
 #include "core/reason/llm/httpexchange.h"
 
+#include "core/util/jsondepth.h"
+
 #include <QNetworkAccessManager>
 #include <QPointer>
 #include <QTimer>
@@ -111,6 +113,11 @@ QByteArray scrubSecrets(QByteArray text, const QStringList &secrets)
 
 Result<nlohmann::json> parseJsonBody(const HttpExchange &ex)
 {
+    // The providers dump parts of the body into messages, which recurses per level.
+    if (jsonNestingDepth(ex.body) > kMaxJsonDepth)
+        return Error(QStringLiteral("%1: reply body is nested deeper than %2 levels (HTTP %3)")
+                         .arg(ex.what).arg(kMaxJsonDepth).arg(ex.status),
+                     ex.status);
     try {
         return nlohmann::json::parse(ex.body.constData(), ex.body.constData() + ex.body.size());
     } catch (const nlohmann::json::exception &e) {
