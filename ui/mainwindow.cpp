@@ -99,7 +99,7 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget *parent)
     qRegisterMetaType<pipeline::PodDetails>();
     qRegisterMetaType<pipeline::PodUsageMap>();
     setWindowTitle(tr("Vigil"));
-    setWindowIcon(QIcon::fromTheme(QStringLiteral("vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
+    setWindowIcon(QIcon::fromTheme(QStringLiteral("dev.vigil.Vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
 
     loadPolicy();
     QString auditPath = m_options.auditPath;
