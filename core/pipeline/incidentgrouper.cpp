@@ -77,6 +77,22 @@ WorkloadKey IncidentGrouper::workloadOf(const Observation &o)
     return {QStringLiteral("Pod"), o.object.name};
 }
 
+QString IncidentGrouper::reasonFamily(const QString &reason)
+{
+    // Between back-offs a crash-looping container reads "terminated, exit 1": one failure, one incident.
+    if (reason == QLatin1String("NonZeroExit"))
+        return QStringLiteral("CrashLoopBackOff");
+    return reason;
+}
+
+bool IncidentGrouper::messageDistinguishes(const QString &family)
+{
+    // For these the text changes with timing and cluster state (back-off delay, exit code between
+    // restarts, how many nodes are short of what), not with the cause.
+    return family != QLatin1String("CrashLoopBackOff") && family != QLatin1String("FailedScheduling")
+        && family != QLatin1String("ReadinessFailing");
+}
+
 QString IncidentGrouper::normalizeMessage(const QString &message)
 {
     QString s = message;
@@ -106,8 +122,9 @@ IncidentGrouper::AddResult IncidentGrouper::add(const Observation &o)
     QString message = o.message;
     if (!o.object.name.isEmpty())
         message.replace(o.object.name, QStringLiteral("<pod>"));
-    const QString fp = fingerprint(o.object.namespaceName, workload, o.container, o.reason,
-                                   normalizeMessage(message), o.image);
+    const QString family = reasonFamily(o.reason);
+    const QString fp = fingerprint(o.object.namespaceName, workload, o.container, family,
+                                   messageDistinguishes(family) ? normalizeMessage(message) : QString(), o.image);
     const QString occurrence = o.object.name + u'/' + o.occurrence;
     const bool isPod = o.object.kind == QLatin1String("Pod");
 
@@ -135,6 +152,10 @@ IncidentGrouper::AddResult IncidentGrouper::add(const Observation &o)
         result.opened = true;
     }
     Incident &inc = it->incident;
+    // The family's own name wins once seen: a crash loop observed between back-offs first
+    // reads as NonZeroExit.
+    if (o.reason == family)
+        inc.reason = family;
     it->occurrences.insert(occurrence);
     ++inc.count;
     if (!inc.lastSeen.isValid() || o.time > inc.lastSeen)

@@ -75,6 +75,10 @@ public:
     /// Strips what varies between replicas and repeats: UUIDs, IPs, hex ids,
     /// generated pod names, digits.
     static QString normalizeMessage(const QString &message);
+    /// The reason an observation is grouped under: reasons that alternate for one failure share one.
+    static QString reasonFamily(const QString &reason);
+    /// Whether the normalized message tells incidents of this family apart (see the .cpp).
+    static bool messageDistinguishes(const QString &family);
     /// Short SHA-256 over the identity fields.
     static QString fingerprint(const QString &namespaceName, const WorkloadKey &workload,
                                const QString &container, const QString &reason,

@@ -49,6 +49,8 @@ private Q_SLOTS:
     void thirtyReplicasAreOneIncident();
     void separateIncidents_data();
     void separateIncidents();
+    void sameFailureOneIncident_data();
+    void sameFailureOneIncident();
     void windowExpiry();
     void duplicateOccurrenceDoesNotInflate();
     void resolverOverridesWorkload();
@@ -112,9 +114,16 @@ void TestIncidentGrouper::separateIncidents()
         b.container = QStringLiteral("sidecar");
     else if (field == QLatin1String("image"))
         b.image = QStringLiteral("registry.example/web:1.5");
-    else
-        b.message = QStringLiteral("Back-off pulling image");
     QVERIFY(grouper.add(a).opened);
+    if (field == QLatin1String("message")) {
+        // Messages tell config errors apart (which key is missing), unlike crash back-off texts.
+        Observation c = a;
+        c.reason = b.reason = QStringLiteral("CreateContainerConfigError");
+        c.message = QStringLiteral("couldn't find key DB_HOST in ConfigMap shop/web");
+        b.message = QStringLiteral("configmap \"web-flags\" not found");
+        grouper = IncidentGrouper();
+        QVERIFY(grouper.add(c).opened);
+    }
     QVERIFY(grouper.add(b).opened);
     QCOMPARE(grouper.size(), 2);
     const auto open = grouper.openIncidents(kT0.addSecs(10));
@@ -122,6 +131,51 @@ void TestIncidentGrouper::separateIncidents()
     QCOMPARE(open.at(0).count, 1);
     QCOMPARE(open.at(1).count, 1);
     QVERIFY(open.at(0).fingerprint != open.at(1).fingerprint);
+}
+
+void TestIncidentGrouper::sameFailureOneIncident_data()
+{
+    QTest::addColumn<QString>("firstReason");
+    QTest::addColumn<QString>("firstMessage");
+    QTest::addColumn<QString>("secondReason");
+    QTest::addColumn<QString>("secondMessage");
+    QTest::addColumn<QString>("incidentReason");
+    QTest::newRow("crash seen between back-offs, then backing off")
+        << "NonZeroExit" << "exit code 1" << "CrashLoopBackOff"
+        << "back-off 20s restarting failed container=web pod=web-7d4b9c8f6-aaaaa_shop(x)" << "CrashLoopBackOff";
+    QTest::newRow("back-off delay grows") << "CrashLoopBackOff" << "back-off 10s restarting failed container=web"
+                                          << "CrashLoopBackOff" << "back-off 5m0s restarting failed container=web"
+                                          << "CrashLoopBackOff";
+    QTest::newRow("unschedulable as the cluster changes")
+        << "FailedScheduling" << "0/3 nodes are available: 3 Insufficient cpu."
+        << "FailedScheduling"
+        << "0/4 nodes are available: 1 node(s) had untolerated taint {vigil.dev/dedicated: batch}, 3 Insufficient cpu."
+        << "FailedScheduling";
+    QTest::newRow("readiness from event and from status") << "ReadinessFailing"
+                                                          << "Readiness probe failed: HTTP probe failed with statuscode: 503"
+                                                          << "ReadinessFailing" << "running but not ready for more than 60 s"
+                                                          << "ReadinessFailing";
+}
+
+void TestIncidentGrouper::sameFailureOneIncident()
+{
+    QFETCH(QString, firstReason);
+    QFETCH(QString, firstMessage);
+    QFETCH(QString, secondReason);
+    QFETCH(QString, secondMessage);
+    QFETCH(QString, incidentReason);
+    IncidentGrouper grouper;
+    Observation a = crash(podName(1), kT0);
+    a.reason = firstReason;
+    a.message = firstMessage;
+    Observation b = crash(podName(1), kT0.addSecs(15));
+    b.reason = secondReason;
+    b.message = secondMessage;
+    b.occurrence = QStringLiteral("later");
+    QVERIFY(grouper.add(a).opened);
+    QVERIFY(!grouper.add(b).opened);
+    QCOMPARE(grouper.size(), 1);
+    QCOMPARE(grouper.openIncidents(kT0.addSecs(20)).first().reason, incidentReason);
 }
 
 void TestIncidentGrouper::windowExpiry()
