@@ -2,6 +2,8 @@
 
 #include "core/kube/restclient.h"
 
+#include "core/act/jsonfield.h"
+
 #include <QDateTime>
 #include <QDeadlineTimer>
 #include <QNetworkAccessManager>
@@ -169,8 +171,8 @@ json alertDocument(const ActionRequest &r)
 {
     return {{"source", "vigil"},
             {"decision", s(r.decisionId)},
-            {"summary", r.parameters.value("summary", std::string())},
-            {"severity", r.parameters.value("severity", std::string("warning"))},
+            {"summary", field(r.parameters, "summary", std::string())},
+            {"severity", field(r.parameters, "severity", std::string("warning"))},
             {"namespace", s(r.namespaceName)},
             {"pod", s(r.podName)},
             {"node", s(r.nodeName)},
@@ -193,9 +195,9 @@ void ActionRunner::preconditions(const ActionRequest &r, QObject *context, Callb
         restartPrecheck(r, context, std::move(cb));
         return;
     case ActionKind::ScaleDeployment: {
-        const QString ns = QString::fromStdString(p.value("namespace", std::string()));
-        const QString name = QString::fromStdString(p.value("deployment", std::string()));
-        const int target = p.value("replicas", -1);
+        const QString ns = QString::fromStdString(field(p, "namespace", std::string()));
+        const QString name = QString::fromStdString(field(p, "deployment", std::string()));
+        const int target = field(p, "replicas", -1);
         m_client->get(ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, this,
                       [cb, ns, name, target](Result<json> scale) {
                           if (!scale)
@@ -212,7 +214,7 @@ void ActionRunner::preconditions(const ActionRequest &r, QObject *context, Callb
         return;
     }
     case ActionKind::CordonNode: {
-        const QString node = QString::fromStdString(p.value("node", std::string()));
+        const QString node = QString::fromStdString(field(p, "node", std::string()));
         m_client->get(ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this, [cb, node](Result<json> n) {
             if (!n)
                 return cb(Error(QStringLiteral("cordon_node %1: %2").arg(node, n.errorMessage()), n.error().code));
@@ -237,8 +239,8 @@ void ActionRunner::preconditions(const ActionRequest &r, QObject *context, Callb
 
 void ActionRunner::restartPrecheck(const ActionRequest &r, QObject *, Callback cb)
 {
-    const QString ns = QString::fromStdString(r.parameters.value("namespace", std::string()));
-    const QString pod = QString::fromStdString(r.parameters.value("pod", std::string()));
+    const QString ns = QString::fromStdString(field(r.parameters, "namespace", std::string()));
+    const QString pod = QString::fromStdString(field(r.parameters, "pod", std::string()));
     m_client->get(ResourcePath{ResourceType::pods(), ns, pod, QString()}, this, [cb, ns, pod](Result<json> p) {
         if (!p)
             return cb(Error(QStringLiteral("restart_pod %1/%2: %3").arg(ns, pod, p.errorMessage()), p.error().code));
@@ -248,7 +250,7 @@ void ActionRunner::restartPrecheck(const ActionRequest &r, QObject *, Callback c
         json owner;
         if (owners.is_array()) {
             for (const json &o : owners) {
-                if (o.value("controller", false))
+                if (field(o, "controller", false))
                     owner = o;
             }
         }
@@ -276,7 +278,7 @@ void ActionRunner::dryRun(const ActionRequest &r, const json &facts, QObject *co
         evict(r, facts, true, context, std::move(cb));
         return;
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, facts.value("targetReplicas", -1), true, QStringLiteral("would scale"), context, std::move(cb));
+        scaleTo(r, facts, field(facts, "targetReplicas", -1), true, QStringLiteral("would scale"), context, std::move(cb));
         return;
     case ActionKind::CordonNode:
         setUnschedulable(r, facts, true, true, QStringLiteral("would cordon"), context, std::move(cb));
@@ -299,7 +301,7 @@ void ActionRunner::execute(const ActionRequest &r, const json &facts, QObject *c
         evict(r, facts, false, context, std::move(cb));
         return;
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, facts.value("targetReplicas", -1), false, QStringLiteral("scaled"), context, std::move(cb));
+        scaleTo(r, facts, field(facts, "targetReplicas", -1), false, QStringLiteral("scaled"), context, std::move(cb));
         return;
     case ActionKind::CordonNode:
         setUnschedulable(r, facts, true, false, QStringLiteral("cordoned"), context, std::move(cb));
@@ -346,7 +348,7 @@ void ActionRunner::findBudget(const ActionRequest &, const json &facts, json res
                        QStringList names;
                        if (list) {
                            for (const json &pdb : list->items) {
-                               if (selects(at(pdb, {"spec", "selector"}), facts.value("podLabels", json::object())))
+                               if (selects(at(pdb, {"spec", "selector"}), field(facts, "podLabels", json::object())))
                                    names << str(at(pdb, {"metadata"}), "name");
                            }
                        }
@@ -382,7 +384,7 @@ void ActionRunner::scaleTo(const ActionRequest &, const json &facts, int replica
                         cb(outcome(ActionOutcome::Done,
                                    QStringLiteral("%1 deployment %2/%3 from %4 to %5 replicas")
                                        .arg(verb, ns, name)
-                                       .arg(facts.value("previousReplicas", 0))
+                                       .arg(field(facts, "previousReplicas", 0))
                                        .arg(replicas),
                                    facts, {{"scale", *res}}));
                     });
@@ -406,9 +408,9 @@ void ActionRunner::setUnschedulable(const ActionRequest &, const json &facts, bo
                         cb(outcome(ActionOutcome::Done,
                                    QStringLiteral("%1 node %2 (%3)")
                                        .arg(verb, node,
-                                            facts.value("wasUnschedulable", false) ? QStringLiteral("it was already unschedulable")
+                                            field(facts, "wasUnschedulable", false) ? QStringLiteral("it was already unschedulable")
                                                                                    : QStringLiteral("it was schedulable")),
-                                   facts, {{"node", {{"spec", at(*res, {"spec"})}, {"resourceVersion", meta.value("resourceVersion", "")}}}}));
+                                   facts, {{"node", {{"spec", at(*res, {"spec"})}, {"resourceVersion", field(meta, "resourceVersion", std::string())}}}}));
                     });
 }
 
@@ -417,7 +419,7 @@ void ActionRunner::alert(const ActionRequest &r, bool dryRun, QObject *context, 
     const bool onNode = r.podName.isEmpty();
     const QString ns = alertNamespace(r);
     const QString name = alertEventName(r);
-    const std::string summary = r.parameters.value("summary", std::string());
+    const std::string summary = field(r.parameters, "summary", std::string());
     const std::string now = s(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
     json event = {{"apiVersion", "v1"},
                   {"kind", "Event"},
@@ -494,9 +496,9 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
     auto state = std::make_shared<json>(std::move(response));
     auto failures = std::make_shared<QStringList>();
     auto next = std::make_shared<std::function<void()>>();
-    *next = [this, queue, state, failures, next, cb, r]() {
+    // The step holds itself weakly; the reply in flight keeps it alive.
+    *next = [this, queue, state, failures, weak = std::weak_ptr<std::function<void()>>(next), cb, r]() {
         if (queue->isEmpty()) {
-            *next = nullptr; // breaks the self-reference
             const QString event = QString::fromStdString((*state)["event"]["namespace"].get<std::string>()) + u'/' +
                                   QString::fromStdString((*state)["event"]["name"].get<std::string>());
             QString text = QStringLiteral("recorded Warning Event %1").arg(event);
@@ -511,15 +513,14 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
         request.setTransferTimeout(m_alerts.timeoutMs);
         QNetworkReply *reply = m_nam->post(request, one.body);
-        connect(reply, &QNetworkReply::finished, this, [reply, one, state, failures, next]() {
+        connect(reply, &QNetworkReply::finished, this, [reply, one, state, failures, next = weak.lock()]() {
             reply->deleteLater();
             const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
             (*state)["sinks"][s(one.sink)] = {{"url", s(one.url.toString(QUrl::RemoveUserInfo | QUrl::RemoveQuery))},
                                               {"status", status}};
             if (reply->error() != QNetworkReply::NoError || status < 200 || status >= 300)
                 failures->append(QStringLiteral("%1 (HTTP %2: %3)").arg(one.sink).arg(status).arg(reply->errorString()));
-            if (*next)
-                (*next)();
+            (*next)();
         });
     };
     (*next)();
@@ -529,18 +530,15 @@ void ActionRunner::poll(std::function<void(std::function<void(Result<ActionOutco
                         qint64 deadlineMs, QObject *, Callback cb)
 {
     auto step = std::make_shared<std::function<void()>>();
-    *step = [this, probe, deadlineMs, cb, step]() {
-        probe([this, deadlineMs, cb, step](Result<ActionOutcome> r, bool final) {
+    // The step holds itself weakly; the probe and timer in flight keep it alive.
+    *step = [this, probe, deadlineMs, cb, weak = std::weak_ptr<std::function<void()>>(step)]() {
+        probe([this, deadlineMs, cb, step = weak.lock()](Result<ActionOutcome> r, bool final) {
             if (!r || final || QDateTime::currentMSecsSinceEpoch() >= deadlineMs) {
-                *step = nullptr;
                 if (r && !final)
                     r->status = ActionOutcome::NotDone;
                 return cb(std::move(r));
             }
-            QTimer::singleShot(m_pollMs, this, [step] {
-                if (*step)
-                    (*step)();
-            });
+            QTimer::singleShot(m_pollMs, this, [step] { (*step)(); });
         });
     };
     (*step)();
@@ -582,7 +580,7 @@ void ActionRunner::verify(const ActionRequest &r, const json &facts, int timeout
     case ActionKind::ScaleDeployment: {
         const QString ns = str(facts, "namespace");
         const QString name = str(facts, "deployment");
-        const int target = facts.value("targetReplicas", -1);
+        const int target = field(facts, "targetReplicas", -1);
         poll([this, facts, ns, name, target](Done done) {
             m_client->get(ResourcePath{ResourceType::deployments(), ns, name, QString()}, this,
                           [facts, ns, name, target, done](Result<json> d) {
@@ -632,11 +630,11 @@ void ActionRunner::undo(const ActionRequest &r, const json &facts, QObject *cont
     Callback cb = guarded(context, std::move(callback));
     switch (r.kind) {
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, facts.value("previousReplicas", -1), false, QStringLiteral("undone: scaled"), context,
+        scaleTo(r, facts, field(facts, "previousReplicas", -1), false, QStringLiteral("undone: scaled"), context,
                 std::move(cb));
         return;
     case ActionKind::CordonNode:
-        if (facts.value("wasUnschedulable", false))
+        if (field(facts, "wasUnschedulable", false))
             return cb(outcome(ActionOutcome::Done, QStringLiteral("node %1 was cordoned before Vigil acted; left cordoned")
                                                        .arg(str(facts, "node")), facts));
         setUnschedulable(r, facts, false, false, QStringLiteral("uncordoned"), context, std::move(cb));
@@ -676,7 +674,7 @@ void ActionRunner::reconcile(const ActionRequest &r, const json &facts, QObject 
     case ActionKind::ScaleDeployment: {
         const QString ns = str(facts, "namespace");
         const QString name = str(facts, "deployment");
-        const int target = facts.value("targetReplicas", -1);
+        const int target = field(facts, "targetReplicas", -1);
         m_client->get(ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, this,
                       [cb, facts, ns, name, target](Result<json> sc) {
                           if (!sc)

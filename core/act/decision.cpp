@@ -1,5 +1,7 @@
 #include "core/act/decision.h"
 
+#include "core/act/jsonfield.h"
+
 #include <QDateTime>
 #include <QUuid>
 
@@ -174,44 +176,44 @@ Result<Decision> Decision::fromJson(const json &doc)
     if (d.id.isEmpty())
         return Error(QStringLiteral("decision: field 'id' is missing"));
     d.incidentFingerprint = q(doc, "incidentFingerprint");
-    const json t = doc.value("target", json::object());
+    const json t = field(doc, "target", json::object());
     d.target.namespaceName = q(t, "namespace");
     d.target.podName = q(t, "pod");
     d.target.ownerKind = q(t, "ownerKind");
     d.target.ownerName = q(t, "ownerName");
     d.target.nodeName = q(t, "node");
-    d.target.podLabels = labels(t.value("podLabels", json::object()));
-    d.target.ownerLabels = labels(t.value("ownerLabels", json::object()));
-    d.target.nodeLabels = labels(t.value("nodeLabels", json::object()));
-    const json g = doc.value("diagnosis", json::object());
+    d.target.podLabels = labels(field(t, "podLabels", json::object()));
+    d.target.ownerLabels = labels(field(t, "ownerLabels", json::object()));
+    d.target.nodeLabels = labels(field(t, "nodeLabels", json::object()));
+    const json g = field(doc, "diagnosis", json::object());
     d.diagnosis.category = q(g, "category");
     d.diagnosis.diagnosis = q(g, "diagnosis");
-    d.diagnosis.confidence = g.value("confidence", 0.0);
+    d.diagnosis.confidence = field(g, "confidence", 0.0);
     if (!parseActionName(q(g, "action"), &d.diagnosis.action))
         return Error(QStringLiteral("decision %1: field 'diagnosis.action' '%2' is not in the catalog").arg(d.id, q(g, "action")));
-    d.diagnosis.parameters = g.value("parameters", json::object());
+    d.diagnosis.parameters = field(g, "parameters", json::object());
     d.diagnosis.reasoning = q(g, "reasoning");
-    d.diagnosis.source.kind = DiagnosisSource::Kind(g.value("source", 0));
+    d.diagnosis.source.kind = DiagnosisSource::Kind(field(g, "source", 0));
     d.diagnosis.source.provider = q(g, "provider");
     d.diagnosis.source.model = q(g, "model");
     d.diagnosis.promptVersion = q(g, "promptVersion");
-    const json v = doc.value("verdict", json::object());
+    const json v = field(doc, "verdict", json::object());
     const QString vd = q(v, "decision");
     d.verdict.decision = vd == u"allowed" ? guard::Verdict::Allowed
                          : vd == u"needs-approval" ? guard::Verdict::NeedsApproval
                                                    : guard::Verdict::Blocked;
-    for (const json &r : v.value("reasons", json::array()))
-        d.verdict.reasons.append({q(r, "code"), q(r, "message"), r.value("blocking", false)});
+    for (const json &r : field(v, "reasons", json::array()))
+        d.verdict.reasons.append({q(r, "code"), q(r, "message"), field(r, "blocking", false)});
     if (!parseStateName(q(doc, "state"), &d.state))
         return Error(QStringLiteral("decision %1: field 'state' '%2' is not a state").arg(d.id, q(doc, "state")));
     d.preview = q(doc, "preview");
-    const json a = doc.value("approver", json::object());
+    const json a = field(doc, "approver", json::object());
     d.approver = {q(a, "osUser"), q(a, "kubeUser"), q(a, "via")};
     d.rejectReason = q(doc, "rejectReason");
-    d.facts = doc.value("facts", json::object());
-    d.outcome = doc.value("outcome", json::object());
-    d.createdMs = doc.value("createdMs", qint64(0));
-    d.updatedMs = doc.value("updatedMs", qint64(0));
+    d.facts = field(doc, "facts", json::object());
+    d.outcome = field(doc, "outcome", json::object());
+    d.createdMs = field(doc, "createdMs", qint64(0));
+    d.updatedMs = field(doc, "updatedMs", qint64(0));
     return d;
 }
 

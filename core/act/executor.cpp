@@ -5,6 +5,8 @@
 #include "core/guard/guardrails.h"
 #include "core/kube/restclient.h"
 
+#include "core/act/jsonfield.h"
+
 #include <QDateTime>
 #include <QPointer>
 
@@ -76,8 +78,12 @@ Result<void> Executor::audit(const Decision &d, const QString &kind, const QStri
     e.action = actionName(d.diagnosis.action);
     e.outcome = outcome;
     e.payload = {{"decision", d.toJson()}};
-    for (auto it = extra.begin(); it != extra.end(); ++it)
-        e.payload[it.key()] = *it;
+    if (extra.is_object()) {
+        for (auto it = extra.begin(); it != extra.end(); ++it)
+            e.payload[it.key()] = *it;
+    } else if (!extra.is_null()) {
+        e.payload["detail"] = extra;
+    }
     Result<qint64> r = m_audit->append(std::move(e));
     if (!r)
         return r.error();
@@ -199,7 +205,7 @@ QList<guard::ExecutionRecord> Executor::recentExecutions() const
     for (const Decision &d : *all) {
         if (!d.facts.contains("executedAtMs"))
             continue;
-        out.append({QDateTime::fromMSecsSinceEpoch(d.facts.value("executedAtMs", qint64(0)), Qt::UTC), d.diagnosis.action,
+        out.append({QDateTime::fromMSecsSinceEpoch(field(d.facts, "executedAtMs", qint64(0)), Qt::UTC), d.diagnosis.action,
                     d.targetKey()});
     }
     return out;
@@ -301,7 +307,7 @@ void Executor::verify(const QString &id, int timeoutMs, QObject *context, Callba
                          const json detail = res ? outcomeJson(*res) : errorJson(res.error());
                          d.outcome = detail;
                          if (Result<void> r = move(d, ok ? DecisionState::Verified : DecisionState::VerifyFailed,
-                                                   ok ? QStringLiteral("verified") : QStringLiteral("verify-failed"),
+                                                   ok ? QStringLiteral("verified") : QStringLiteral("verify_failed"),
                                                    ok ? QStringLiteral("verified") : QStringLiteral("not-verified"),
                                                    {{"verification", detail}});
                              !r)
@@ -320,7 +326,10 @@ void Executor::undo(const QString &id, const Approver &approver, QObject *contex
     if (m_policy.mode == guard::PolicyMode::SuggestOnly)
         return cb(Error(QStringLiteral("refused to undo decision %1: the policy is suggest-only (read-only)").arg(loaded->id)));
     Decision d = *loaded;
-    (void)audit(d, QStringLiteral("undo-requested"), QStringLiteral("started"), {{"by", s(approver.actor())}});
+    if (Result<void> r = audit(d, QStringLiteral("undo_requested"), QStringLiteral("started"),
+                               json::object({{"by", s(approver.actor())}}));
+        !r)
+        return cb(r.error());
     m_runner->undo(actionRequest(d), d.facts, this, [this, d, approver, cb](Result<ActionOutcome> res) mutable {
         if (!res) {
             (void)audit(d, QStringLiteral("error"), QStringLiteral("undo-failed"),
@@ -345,16 +354,15 @@ void Executor::reconcile(QObject *context, ListCallback callback)
     auto queue = std::make_shared<QList<Decision>>(*pending);
     auto settled = std::make_shared<QList<Decision>>();
     auto next = std::make_shared<std::function<void()>>();
-    *next = [this, queue, settled, next, cb]() {
-        if (queue->isEmpty()) {
-            *next = nullptr;
+    // The step holds itself weakly; the call in flight keeps it alive.
+    *next = [this, queue, settled, weak = std::weak_ptr<std::function<void()>>(next), cb]() {
+        if (queue->isEmpty())
             return cb(*settled);
-        }
         Decision d = queue->takeFirst();
-        m_runner->reconcile(actionRequest(d), d.facts, this, [this, d, settled, next, cb](Result<ActionOutcome> res) mutable {
+        m_runner->reconcile(actionRequest(d), d.facts, this,
+                            [this, d, settled, next = weak.lock(), cb](Result<ActionOutcome> res) mutable {
             if (!res) {
                 (void)audit(d, QStringLiteral("error"), QStringLiteral("reconcile-failed"), {{"error", errorJson(res.error())}});
-                *next = nullptr;
                 return cb(Error(QStringLiteral("cannot reconcile decision %1: %2").arg(d.id, res.errorMessage())));
             }
             const bool happened = res->status == ActionOutcome::Done;
@@ -363,13 +371,10 @@ void Executor::reconcile(QObject *context, ListCallback callback)
                                       QStringLiteral("reconciled"),
                                       happened ? QStringLiteral("executed") : QStringLiteral("not-executed"),
                                       {{"reconcile", outcomeJson(*res)}});
-                !r) {
-                *next = nullptr;
+                !r)
                 return cb(r.error());
-            }
             settled->append(d);
-            if (*next)
-                (*next)();
+            (*next)();
         });
     };
     (*next)();
@@ -386,7 +391,7 @@ void Executor::fetchKubeUser(kube::RestClient *client, QObject *context, std::fu
         if (!r)
             return callback(r.error());
         const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
-        const json user = doc.is_object() ? doc.value("status", json::object()).value("userInfo", json::object()) : json();
+        const json user = doc.is_object() ? field(field(doc, "status", json::object()), "userInfo", json::object()) : json();
         if (!user.is_object() || !user.contains("username") || !user["username"].is_string())
             return callback(Error(QStringLiteral("SelfSubjectReview: the response has no status.userInfo.username")));
         callback(QString::fromStdString(user["username"].get<std::string>()));

@@ -15,6 +15,10 @@ void printUsage(QTextStream &out)
     out << "usage: vigilctl <command> [options]\n"
            "\n"
            "commands:\n"
+           "  act         DECISION_ID --approve|--reject [--reason R] [--dry-run] | --undo DECISION_ID\n"
+           "              [--policy F] [--db DIR] [--verify-timeout S]\n"
+           "  audit       list | show ID | export --format jsonl|csv [-o F] | verify [--input F.jsonl]\n"
+           "              [--since T] [--until T] [-n NS] [--action A] [--outcome O] [--db DIR]\n"
            "  doctor      check the kubeconfig, the connection and Vigil's permissions\n"
            "              [--kubeconfig F] [--context C] [--offline] [-o json]\n"
            "  diagnose    NAMESPACE/POD | --all -n NS: propose a diagnosis (no execution)\n"
@@ -47,6 +51,10 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
     // QCommandLineParser wants a program name first; the command name stands in for it.
     const QStringList rest = arguments.mid(1);
+    if (command == u"act")
+        return actCommand(rest, out, err);
+    if (command == u"audit")
+        return auditCommand(rest, out, err);
     if (command == u"doctor")
         return doctorCommand(rest, out, err);
     if (command == u"diagnose")

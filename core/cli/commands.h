@@ -8,6 +8,8 @@ class QTextStream;
 
 namespace vigil::cli {
 
+int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
