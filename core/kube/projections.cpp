@@ -36,8 +36,11 @@ int64_t num(const json &j, const char *key, int64_t fallback = 0)
     const json &v = at(j, key);
     if (v.is_number_integer())
         return v.get<int64_t>();
-    if (v.is_number_float())
-        return static_cast<int64_t>(v.get<double>());
+    if (v.is_number_float()) {
+        // Out of int64 range (or NaN) the conversion is undefined behaviour.
+        const double d = v.get<double>();
+        return d >= -9.2e18 && d <= 9.2e18 ? static_cast<int64_t>(d) : fallback;
+    }
     return fallback;
 }
 
@@ -223,12 +226,23 @@ bool parseQuantity(const QString &text, double *value)
     return false;
 }
 
+namespace {
+
+// -1 (invalid) outside int64's range, where the conversion would be undefined behaviour.
+int64_t ceilToInt64(double v)
+{
+    const double c = std::ceil(v);
+    return c >= -9.2e18 && c <= 9.2e18 ? static_cast<int64_t>(c) : -1;
+}
+
+} // namespace
+
 int64_t cpuMilli(const QString &quantity)
 {
     double v = 0;
     if (!parseQuantity(quantity, &v))
         return -1;
-    return static_cast<int64_t>(std::ceil(v * 1000.0 - 1e-9));
+    return ceilToInt64(v * 1000.0 - 1e-9);
 }
 
 int64_t quantityBytes(const QString &quantity)
@@ -236,7 +250,7 @@ int64_t quantityBytes(const QString &quantity)
     double v = 0;
     if (!parseQuantity(quantity, &v))
         return -1;
-    return static_cast<int64_t>(std::ceil(v - 1e-9));
+    return ceilToInt64(v - 1e-9);
 }
 
 Result<PodView> projectPod(const json &pod)

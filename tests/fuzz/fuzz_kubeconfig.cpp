@@ -14,17 +14,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 
 #include <yaml-cpp/yaml.h>
 
-// clang-14 references yaml-cpp 0.7's inline, out-of-line defaulted
-// YAML::Node copy constructor from yamlguard.cpp (inside std::variant) as the
-// complete-object symbol without ever emitting it; supply that symbol.
-extern "C" void vigilFuzzYamlNodeCopy(void *self, const void *other) __asm__("_ZN4YAML4NodeC1ERKS0_");
-extern "C" void vigilFuzzYamlNodeCopy(void *self, const void *other)
+// See yamlnodecopy.cpp: this odr-use makes clang emit the base-object
+// YAML::Node copy constructor that file forwards to.
+YAML::Node vigilFuzzCopyYamlNode(const YAML::Node &node);
+YAML::Node vigilFuzzCopyYamlNode(const YAML::Node &node)
 {
-    new (self) YAML::Node(*static_cast<const YAML::Node *>(other));
+    return YAML::Node(node);
 }
 
 namespace {

@@ -43,8 +43,10 @@ public:
     {
         return Error(QStringLiteral("%1: field %2: %3").arg(m_where, field, problem));
     }
-    bool has(const char *key) const { return m_map.IsMap() && !isAbsent(m_map[key]); }
-    YAML::Node node(const char *key) const { return m_map.IsMap() ? m_map[key] : YAML::Node(); }
+    // IsDefined() first: IsMap() throws on the invalid node a missing key yields.
+    bool isMap() const { return m_map.IsDefined() && m_map.IsMap(); }
+    bool has(const char *key) const { return isMap() && !isAbsent(m_map[key]); }
+    YAML::Node node(const char *key) const { return isMap() ? m_map[key] : YAML::Node(); }
 
     Result<QString> str(const char *key) const
     {

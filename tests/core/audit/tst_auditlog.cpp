@@ -447,6 +447,13 @@ void TestAuditLog::jsonlTamperAndErrors()
     QBuffer bad2(&notJson);
     bad2.open(QIODevice::ReadOnly);
     QCOMPARE(readJsonl(&bad2).errorMessage(), QStringLiteral("line 2: expected a JSON object"));
+    // Found by tests/fuzz/fuzz_audit: copying a 100,000-deep payload overflowed the stack.
+    QByteArray deep = buffer.data().split('\n').first();
+    QVERIFY(deep.contains("\"payload\":"));
+    deep.replace("\"payload\":", "\"payload\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + ",\"p\":");
+    QBuffer bad3(&deep);
+    bad3.open(QIODevice::ReadOnly);
+    QCOMPARE(readJsonl(&bad3).errorMessage(), QStringLiteral("line 1: JSON nested deeper than 512 levels"));
 }
 
 void TestAuditLog::csvCells_data()

@@ -261,6 +261,10 @@ void TestObjects::projectionRejectsBadInput_data()
     QTest::newRow("wrong types are ignored, not thrown")
         << QByteArray(R"({"metadata":{"uid":"u","name":5},"status":{"phase":7,"containerStatuses":"x"}})")
         << QString();
+    // Found by tests/fuzz/fuzz_watchstream: converting 1e30 to int64 is undefined behaviour (UBSan, asan preset).
+    QTest::newRow("counts out of int64 range are ignored")
+        << QByteArray(R"({"metadata":{"uid":"u","generation":-1e300},"status":{"containerStatuses":[{"restartCount":1e30}]}})")
+        << QString();
 }
 
 void TestObjects::projectionRejectsBadInput()
@@ -282,6 +286,9 @@ void TestObjects::quantities_data()
     QTest::newRow("decimal suffix") << QStringLiteral("2k") << qint64(2000000) << qint64(2000);
     QTest::newRow("exponent") << QStringLiteral("1e3") << qint64(1000000) << qint64(1000);
     QTest::newRow("garbage") << QStringLiteral("12xyz") << qint64(-1) << qint64(-1);
+    // Found by tests/fuzz/fuzz_watchstream: inf and 1e30 converted to int64 are undefined behaviour.
+    QTest::newRow("overflows to inf") << QStringLiteral("1e400") << qint64(-1) << qint64(-1);
+    QTest::newRow("beyond int64") << QStringLiteral("1e30") << qint64(-1) << qint64(-1);
     QTest::newRow("empty") << QString() << qint64(-1) << qint64(-1);
 }
 

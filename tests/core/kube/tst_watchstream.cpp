@@ -85,6 +85,14 @@ void TestWatchStream::framing_data()
                                                             << QStringLiteral("A1!");
     QTest::newRow("complete last object without newline accepted") << QList<QByteArray>{a + m.chopped(1)}
                                                                    << QStringLiteral("A1M2");
+    // Found by tests/fuzz/fuzz_watchstream: a deep object overflowed the stack when projected (copied).
+    const auto nested = [](int depth, int rv) {
+        return "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":\""
+               + QByteArray::number(rv) + "\"},\"x\":" + QByteArray(depth, '[') + QByteArray(depth, ']') + "}}\n";
+    };
+    QTest::newRow("100,000-deep object is an error, stream goes on")
+        << QList<QByteArray>{nested(100000, 4) + m} << QStringLiteral("!M2");
+    QTest::newRow("500-deep object is accepted") << QList<QByteArray>{nested(500, 5)} << QStringLiteral("A5");
 }
 
 void TestWatchStream::framing()

@@ -436,6 +436,16 @@ void TestKubeConfig::contextsForPicker()
     const auto c0 = config->resolve(QStringLiteral("c0"));
     QVERIFY(c0.ok());
     QCOMPARE(c0->namespaceName, QStringLiteral("default"));
+
+    // Found by tests/fuzz/fuzz_kubeconfig: a context entry without "context:" made contexts() throw.
+    QVERIFY(f.open(QIODevice::Append));
+    f.write("- name: c2\n  corent-context: c1\n");
+    f.close();
+    const auto broken = KubeConfig::load(opts);
+    QVERIFY2(broken.ok(), qPrintable(broken.errorMessage()));
+    QCOMPARE(broken->contexts().size(), 3);
+    QCOMPARE(broken->contexts().at(2).cluster, QString());
+    QVERIFY(!broken->resolve(QStringLiteral("c2")).ok());
 }
 
 void TestKubeConfig::nestingDepthOfRealConfigIsSmall()

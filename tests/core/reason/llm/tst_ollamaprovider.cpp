@@ -40,6 +40,14 @@ void TestOllamaProvider::replies_data()
     QTest::newRow("no message is a bad reply")
         << 200 << QByteArrayLiteral(R"({"done":true})") << int(LlmErrorKind::BadReply) << QString()
         << QStringLiteral("reply has no message");
+    // Found by tests/fuzz/fuzz_reply: quoting a 100,000-deep "error" dumped it recursively and overflowed the stack.
+    const QByteArray deep = QByteArray(100000, '[') + QByteArray(100000, ']');
+    QTest::newRow("100,000-deep error body is quoted, not dumped")
+        << 500 << "{\"error\":" + deep + "}" << int(LlmErrorKind::Http) << QString()
+        << QStringLiteral("/api/chat returned HTTP 500: {\"error\":[[[");
+    QTest::newRow("100,000-deep reply is a bad reply")
+        << 200 << "{\"message\":" + deep + "}" << int(LlmErrorKind::BadReply) << QString()
+        << QStringLiteral("reply body is nested deeper than 512 levels");
 }
 
 void TestOllamaProvider::replies()
