@@ -274,8 +274,10 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
                                             : QStringLiteral("<span style=\"color:%1\">●</span>").arg(colorFor(guard::Verdict::NeedsApproval));
             rows << QStringLiteral("%1&nbsp;<code>%2</code> — %3").arg(mark, r.code.toHtmlEscaped(), r.message.toHtmlEscaped());
         }
+        // One label for the verdict and its reasons: a second word-wrapped label leaves a gap in the form.
+        m_verdict->setText(m_verdict->text() + QStringLiteral("<br>") + rows.join(QStringLiteral("<br>")));
         m_reasons->setText(rows.join(QStringLiteral("<br>")));
-        m_reasons->setVisible(!v.reasons.isEmpty());
+        m_reasons->setVisible(false);
     } else {
         m_verdict->setText(tr("not judged yet"));
         m_reasons->setVisible(false);

@@ -112,7 +112,7 @@ public:
 
     const kube::Connection &connection() const { return m_connection; }
 
-    /// Renders a JSON object as YAML (block style, keys in document order).
+    /// Renders a JSON object as YAML (block style, keys sorted as nlohmann::json keeps them).
     static QString toYaml(const nlohmann::json &object);
     /// Parses a metrics.k8s.io PodMetricsList into usage keyed by "namespace/name".
     static PodUsageMap parsePodMetrics(const nlohmann::json &list);
