@@ -129,11 +129,7 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     m_reasoning = wrapped(m_body);
     m_verdict = wrapped(m_body);
     m_verdict->setTextFormat(Qt::RichText);
-    m_reasons = wrapped(m_body);
-    m_reasons->setObjectName(QStringLiteral("verdictReasons"));
-    m_reasons->setTextFormat(Qt::RichText);
-    m_reasons->setAlignment(Qt::AlignLeft | Qt::AlignTop);
-    m_reasons->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
+    m_verdict->setObjectName(QStringLiteral("verdict"));
     m_source = wrapped(m_body);
     m_cost = wrapped(m_body);
     m_outcome = wrapped(m_body);
@@ -143,7 +139,6 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     form->addRow(tr("Parameters:"), m_parameters);
     form->addRow(tr("Reasoning:"), m_reasoning);
     form->addRow(tr("Guardrails:"), m_verdict);
-    form->addRow(QString(), m_reasons);
     form->addRow(tr("Source:"), m_source);
     form->addRow(tr("Usage:"), m_cost);
     form->addRow(tr("Outcome:"), m_outcome);
@@ -276,11 +271,8 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
         }
         // One label for the verdict and its reasons: a second word-wrapped label leaves a gap in the form.
         m_verdict->setText(m_verdict->text() + QStringLiteral("<br>") + rows.join(QStringLiteral("<br>")));
-        m_reasons->setText(rows.join(QStringLiteral("<br>")));
-        m_reasons->setVisible(false);
     } else {
         m_verdict->setText(tr("not judged yet"));
-        m_reasons->setVisible(false);
     }
 
     QString context = data.evidenceText;

@@ -95,7 +95,6 @@ private:
     QLabel *m_parameters;
     QLabel *m_reasoning;
     QLabel *m_verdict;
-    QLabel *m_reasons;
     QLabel *m_source;
     QLabel *m_cost;
     QLabel *m_outcome;

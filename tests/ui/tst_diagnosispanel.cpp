@@ -157,7 +157,7 @@ void TestDiagnosisPanel::showsEveryVerdictReasonAndTheContext()
     DiagnosisPanel panel;
     panel.setData(makeData(Verdict::Blocked));
     panel.setState(DiagnosisPanel::State::Proposed);
-    auto *reasons = panel.findChild<QLabel *>("verdictReasons");
+    auto *reasons = panel.findChild<QLabel *>("verdict");
     QVERIFY(reasons);
     QVERIFY(reasons->text().contains("<code>namespace.denied</code> — kube-system is always denied."));
     QVERIFY(reasons->text().contains("<code>approval.required</code> — restart_pod needs a person&#x27;s approval.")
