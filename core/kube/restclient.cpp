@@ -454,7 +454,9 @@ void RestClient::onFinished(uint64_t id)
         dispatch(id);
         return;
     }
-    if ((status == 429 || (status == 503 && reply->hasRawHeader("Retry-After")))
+    // An eviction's 429 is a PodDisruptionBudget saying no: an answer for the caller, not load to wait out.
+    const bool evictionRefused = status == 429 && r.path.endsWith(QLatin1String("/eviction"));
+    if ((status == 429 || (status == 503 && reply->hasRawHeader("Retry-After"))) && !evictionRefused
         && call->retries < m_options.maxRetries) {
         ++call->retries;
         bool ok = false;

@@ -51,6 +51,7 @@ private Q_SLOTS:
     void unauthorizedRenewsCredentialsOnce_data();
     void unauthorizedRenewsCredentialsOnce();
     void tooManyRequestsHonoursRetryAfter();
+    void evictionRefusalIsAnAnswer();
     void timeout();
     void mutations_data();
     void mutations();
@@ -201,6 +202,26 @@ void TestRestClient::tooManyRequestsHonoursRetryAfter()
     QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
     QCOMPARE(calls, 2);
     QVERIFY2(timer.elapsed() >= 900, qPrintable(QString::number(timer.elapsed())));
+}
+
+void TestRestClient::evictionRefusalIsAnAnswer()
+{
+    int calls = 0;
+    HttpTestServer server([&](HttpExchange *ex) {
+        ++calls;
+        ex->respondJson(429, R"({"kind":"Status","reason":"TooManyRequests","code":429,)"
+                             R"("message":"Cannot evict pod as it would violate the pod's disruption budget."})",
+                        {{"Retry-After", "5"}});
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Result<nlohmann::json>> got;
+    client.evict(QStringLiteral("shop"), QStringLiteral("web"), {}, this, [&](Result<nlohmann::json> r) { got = std::move(r); });
+    QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 3000); // not after Retry-After's 5 s
+    QVERIFY(!got->ok());
+    QCOMPARE(got->error().code, 429);
+    QVERIFY(got->error().message.contains(QStringLiteral("disruption budget")));
+    QCOMPARE(calls, 1);
 }
 
 void TestRestClient::timeout()
