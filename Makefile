@@ -47,4 +47,5 @@ clean:
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz:
+	@packaging/install-deps.sh --fuzz
 	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs Vigil's build and test dependencies from Debian's packages.
 # Idempotent: does nothing when everything is present; uses sudo only when not root.
+#   packaging/install-deps.sh          what `make run` and `make test` need
+#   packaging/install-deps.sh --fuzz   also clang-14 and libFuzzer for `make fuzz`
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,9 @@ packages=(
   xvfb xauth openssl curl procps psmisc iproute2 dpkg-dev file
   golang-go
 )
+if [ "${1:-}" = --fuzz ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
