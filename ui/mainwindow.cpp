@@ -484,6 +484,9 @@ void MainWindow::startSession(kube::Connection connection)
     m_eventModel->clear();
     m_incidentModel->clear();
     m_panel->clear();
+    m_incidentStates.clear();
+    m_incidentOutcomes.clear();
+    m_previews.clear();
 
     pipeline::SessionOptions so;
     so.namespaceName = m_namespaceBox->currentData().toString();
@@ -546,9 +549,15 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
     if (!batch.incidents.isEmpty()) {
         const QStringList opened = m_incidentModel->upsert(batch.incidents);
         for (const pipeline::IncidentReport &r : batch.incidents) {
-            if (!m_incidentStates.contains(r.incident.fingerprint))
-                m_incidentStates.insert(r.incident.fingerprint,
-                                        r.diagnosed ? DiagnosisPanel::State::Proposed : DiagnosisPanel::State::Failed);
+            // The report decides until a person or the executor has moved the decision on.
+            const DiagnosisPanel::State current = m_incidentStates.value(r.incident.fingerprint, DiagnosisPanel::State::Empty);
+            if (current == DiagnosisPanel::State::Executing || current == DiagnosisPanel::State::Executed
+                || current == DiagnosisPanel::State::Rejected)
+                continue;
+            const DiagnosisPanel::State next = r.diagnosed                   ? DiagnosisPanel::State::Proposed
+                                               : r.diagnosisError.isEmpty() ? DiagnosisPanel::State::Pending
+                                                                            : DiagnosisPanel::State::Failed;
+            m_incidentStates.insert(r.incident.fingerprint, next);
         }
         onIncidentSelected(); // the selected incident may have changed
         if (!opened.isEmpty()) {
