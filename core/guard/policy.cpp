@@ -436,6 +436,30 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     return p;
 }
 
+// yaml-cpp 0.7's LoadAll never returns (and grows without bound) when a
+// document's first token is ',' (found by tests/fuzz/fuzz_policy), so that
+// is refused before it parses. A ',' is never valid there.
+bool documentStartsWithComma(const QByteArray &text)
+{
+    bool atDocumentStart = true;
+    for (QByteArray line : text.split('\n')) {
+        line = line.trimmed();
+        if (line == "---" || line.startsWith("--- ") || line.startsWith("---\t")) {
+            atDocumentStart = true;
+            line = line.mid(3).trimmed();
+        } else if (line == "..." || line.startsWith("... ") || line.startsWith("...\t")) {
+            atDocumentStart = true;
+            continue;
+        }
+        if (!atDocumentStart || line.isEmpty() || line.startsWith('#') || line.startsWith('%'))
+            continue;
+        if (line.startsWith(','))
+            return true;
+        atDocumentStart = false;
+    }
+    return false;
+}
+
 // yaml-cpp 0.7 recurses per nesting level, so deep input is refused before
 // it parses. Counts flow brackets plus block indentation levels and "- "
 // sequence markers; generous for any real policy (which nests 3 deep).
@@ -564,6 +588,8 @@ Result<Policy> parsePolicy(const QByteArray &yaml, const QString &sourceName)
     if (const int depth = estimateDepth(yaml); depth > kMaxPolicyDepth)
         return loader.fail(0, QString(), QStringLiteral("policy nests %1 levels deep, more than the %2 allowed")
                                              .arg(depth).arg(kMaxPolicyDepth));
+    if (documentStartsWithComma(yaml))
+        return loader.fail(0, QString(), QStringLiteral("invalid YAML: a document cannot start with ','"));
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(yaml.toStdString());

@@ -242,6 +242,10 @@ void TestPolicy::depthAndSizeCaps_data()
     QTest::newRow("NUL byte") << QByteArray("mode: approve\0\n", 15) << QStringLiteral("NUL");
     QTest::newRow("syntax error names the line") << QByteArray("mode: approve\nscale: {minReplicas: 2\n")
                                                  << QStringLiteral("invalid YAML");
+    // Found by tests/fuzz/fuzz_policy: yaml-cpp's LoadAll loops forever on these.
+    QTest::newRow("document starting with a comma") << QByteArray(", :Nt") << QStringLiteral("cannot start with ','");
+    QTest::newRow("second document starting with a comma") << QByteArray("mode: approve\n---\n# c\n  ,x\n")
+                                                            << QStringLiteral("cannot start with ','");
 }
 
 void TestPolicy::depthAndSizeCaps()
