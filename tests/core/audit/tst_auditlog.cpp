@@ -450,7 +450,8 @@ void TestAuditLog::jsonlTamperAndErrors()
     // Found by tests/fuzz/fuzz_audit: copying a 100,000-deep payload overflowed the stack.
     QByteArray deep = buffer.data().split('\n').first();
     QVERIFY(deep.contains("\"payload\":"));
-    deep.replace("\"payload\":", "\"payload\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + ",\"p\":");
+    const QByteArray deepPayload = "\"payload\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + ",\"p\":";
+    deep.replace("\"payload\":", deepPayload);
     QBuffer bad3(&deep);
     bad3.open(QIODevice::ReadOnly);
     QCOMPARE(readJsonl(&bad3).errorMessage(), QStringLiteral("line 1: JSON nested deeper than 512 levels"));

@@ -86,7 +86,7 @@ void TestWatchStream::framing_data()
     QTest::newRow("complete last object without newline accepted") << QList<QByteArray>{a + m.chopped(1)}
                                                                    << QStringLiteral("A1M2");
     // Found by tests/fuzz/fuzz_watchstream: a deep object overflowed the stack when projected (copied).
-    const auto nested = [](int depth, int rv) {
+    const auto nested = [](int depth, int rv) -> QByteArray {
         return "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":\""
                + QByteArray::number(rv) + "\"},\"x\":" + QByteArray(depth, '[') + QByteArray(depth, ']') + "}}\n";
     };
