@@ -436,28 +436,30 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     return p;
 }
 
-// yaml-cpp 0.7's LoadAll never returns (and grows without bound) when a
-// document's first token is ',' (found by tests/fuzz/fuzz_policy), so that
-// is refused before it parses. A ',' is never valid there.
-bool documentStartsWithComma(const QByteArray &text)
+// yaml-cpp 0.7's LoadAll never returns (and grows without bound) when a line
+// outside a flow collection starts with ',' (found by tests/fuzz/fuzz_policy),
+// so such input is refused before it parses; returns that line (1-based) or 0.
+// Stricter than YAML (a plain or block scalar may continue with ','), which
+// no real policy needs.
+int lineStartingWithComma(const QByteArray &text)
 {
-    bool atDocumentStart = true;
-    for (QByteArray line : text.split('\n')) {
-        line = line.trimmed();
-        if (line == "---" || line.startsWith("--- ") || line.startsWith("---\t")) {
-            atDocumentStart = true;
-            line = line.mid(3).trimmed();
-        } else if (line == "..." || line.startsWith("... ") || line.startsWith("...\t")) {
-            atDocumentStart = true;
-            continue;
+    int flow = 0;
+    int lineNo = 0;
+    for (const QByteArray &raw : text.split('\n')) {
+        ++lineNo;
+        const QByteArray line = raw.trimmed();
+        if (flow == 0 && line.startsWith(','))
+            return lineNo;
+        for (const char c : line) {
+            if (c == '#')
+                break;
+            if (c == '[' || c == '{')
+                ++flow;
+            else if ((c == ']' || c == '}') && flow > 0)
+                --flow;
         }
-        if (!atDocumentStart || line.isEmpty() || line.startsWith('#') || line.startsWith('%'))
-            continue;
-        if (line.startsWith(','))
-            return true;
-        atDocumentStart = false;
     }
-    return false;
+    return 0;
 }
 
 // yaml-cpp 0.7 recurses per nesting level, so deep input is refused before
@@ -588,8 +590,8 @@ Result<Policy> parsePolicy(const QByteArray &yaml, const QString &sourceName)
     if (const int depth = estimateDepth(yaml); depth > kMaxPolicyDepth)
         return loader.fail(0, QString(), QStringLiteral("policy nests %1 levels deep, more than the %2 allowed")
                                              .arg(depth).arg(kMaxPolicyDepth));
-    if (documentStartsWithComma(yaml))
-        return loader.fail(0, QString(), QStringLiteral("invalid YAML: a document cannot start with ','"));
+    if (const int line = lineStartingWithComma(yaml))
+        return loader.fail(line, QString(), QStringLiteral("invalid YAML: a line cannot start with ','"));
     std::vector<YAML::Node> docs;
     try {
         docs = YAML::LoadAll(yaml.toStdString());

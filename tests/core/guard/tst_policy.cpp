@@ -246,6 +246,8 @@ void TestPolicy::depthAndSizeCaps_data()
     QTest::newRow("document starting with a comma") << QByteArray(", :Nt") << QStringLiteral("cannot start with ','");
     QTest::newRow("second document starting with a comma") << QByteArray("mode: approve\n---\n# c\n  ,x\n")
                                                             << QStringLiteral("cannot start with ','");
+    QTest::newRow("comma line after a plain scalar") << QByteArray("sca\n\x92\n\n# Rep,i1\n,i1\n")
+                                                     << QStringLiteral("deep.yaml:5: invalid YAML");
 }
 
 void TestPolicy::depthAndSizeCaps()
