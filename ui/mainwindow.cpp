@@ -1,5 +1,6 @@
 #include "ui/mainwindow.h"
 
+#include "core/act/datapaths.h"
 #include "core/audit/auditlog.h"
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
@@ -98,17 +99,15 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget *parent)
     qRegisterMetaType<pipeline::SessionHealth>();
     qRegisterMetaType<pipeline::PodDetails>();
     qRegisterMetaType<pipeline::PodUsageMap>();
+    qRegisterMetaType<pipeline::IncidentReport>();
+    qRegisterMetaType<act::DecisionState>();
     setWindowTitle(tr("Vigil"));
     setWindowIcon(QIcon::fromTheme(QStringLiteral("dev.vigil.Vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
 
     loadPolicy();
-    QString auditPath = m_options.auditPath;
-    if (auditPath.isEmpty()) {
-        const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-        QDir().mkpath(dir);
-        auditPath = dir + QStringLiteral("/audit.sqlite");
-    }
-    Result<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::open(auditPath);
+    // The session's executor appends to the same audit log (and vigilctl reads it).
+    m_auditPath = m_options.auditPath.isEmpty() ? act::auditPath(act::dataDirectory(m_options.dataDir)) : m_options.auditPath;
+    Result<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::open(m_auditPath);
     QString auditError;
     if (log)
         m_audit = std::move(*log);
@@ -491,6 +490,9 @@ void MainWindow::startSession(kube::Connection connection)
     pipeline::SessionOptions so;
     so.namespaceName = m_namespaceBox->currentData().toString();
     so.policy = m_policy;
+    so.dataDir = m_options.dataDir;
+    so.auditPath = m_auditPath;
+    so.readOnly = m_options.readOnly;
     auto *session = new pipeline::ClusterSession(std::move(connection), so);
     session->moveToThread(&m_thread);
     m_session = session;
@@ -520,6 +522,23 @@ void MainWindow::startSession(kube::Connection connection)
         if (gen == m_generation)
             Q_EMIT podDetailsArrived(d);
     });
+    connect(session, &pipeline::ClusterSession::previewReady, this, [this, gen](const QString &fp, const QString &text) {
+        if (gen == m_generation)
+            setDryRunPreview(fp, text);
+    });
+    connect(session, &pipeline::ClusterSession::decisionUpdated, this,
+            [this, gen](const QString &fp, act::DecisionState state, const QString &outcome) {
+                if (gen == m_generation)
+                    onDecision(fp, state, outcome);
+            });
+    // The session's context runs these on the worker thread; they die with the session.
+    connect(this, &MainWindow::approveRequested, session,
+            [session](const pipeline::IncidentReport &r) { session->approve(r.incident.fingerprint); }, Qt::QueuedConnection);
+    connect(this, &MainWindow::rejectRequested, session,
+            [session](const pipeline::IncidentReport &r, const QString &reason) { session->reject(r.incident.fingerprint, reason); },
+            Qt::QueuedConnection);
+    connect(this, &MainWindow::undoRequested, session,
+            [session](const pipeline::IncidentReport &r) { session->undo(r.incident.fingerprint); }, Qt::QueuedConnection);
     m_thread.setObjectName(QStringLiteral("vigil-cluster"));
     connect(&m_thread, &QThread::finished, session, &QObject::deleteLater);
     QMetaObject::invokeMethod(session, &pipeline::ClusterSession::start, Qt::QueuedConnection);
@@ -701,6 +720,28 @@ void MainWindow::setIncidentState(const QString &fingerprint, DiagnosisPanel::St
     m_incidentOutcomes.insert(fingerprint, outcome);
     if (const pipeline::IncidentReport *r = selectedReport(); r && r->incident.fingerprint == fingerprint)
         m_panel->setState(state, outcome);
+}
+
+void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state, const QString &outcome)
+{
+    using S = act::DecisionState;
+    using P = DiagnosisPanel::State;
+    P shown = P::Proposed;
+    switch (state) {
+    case S::Proposed:
+    case S::Previewed: shown = P::Proposed; break;
+    case S::Approved:
+    case S::Executing:
+    case S::Executed: shown = P::Executing; break; // executed, still verifying
+    case S::Verified:
+    case S::Undone: shown = P::Executed; break;
+    case S::VerifyFailed:
+    case S::Failed: shown = P::Failed; break;
+    case S::Rejected: shown = P::Rejected; break;
+    }
+    setIncidentState(fingerprint, shown, outcome);
+    if (m_audit)
+        m_auditView->refresh(); // the executor appended rows
 }
 
 void MainWindow::setDryRunPreview(const QString &fingerprint, const QString &preview)

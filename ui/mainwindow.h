@@ -42,7 +42,8 @@ struct MainWindowOptions {
     QString namespaceName;  ///< empty: all namespaces
     QString policyPath;     ///< empty: the one in the settings, else the built-in default
     bool readOnly = false;  ///< never offer to act
-    QString auditPath;      ///< empty: <app data>/audit.sqlite
+    QString auditPath;      ///< empty: audit.db in the data folder (shared with vigilctl)
+    QString dataDir;        ///< decisions.db and audit.db; empty: $VIGIL_DATA_DIR, else the app data folder
     bool connectOnStart = true;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
 };
@@ -89,8 +90,8 @@ Q_SIGNALS:
     void batchApplied();
     void incidentsOpened(const QStringList &fingerprints);
     void podDetailsArrived(const vigil::pipeline::PodDetails &details);
-    /// Intents from the diagnosis panel, about the selected incident. Nothing acts on them yet:
-    /// the pipeline/executor owner connects them.
+    /// Intents from the diagnosis panel, about the selected incident. Approve, reject and undo
+    /// go to the session's executor; rediagnose and cancel wait for the diagnoser.
     void approveRequested(const vigil::pipeline::IncidentReport &report);
     void rejectRequested(const vigil::pipeline::IncidentReport &report, const QString &reason);
     void rediagnoseRequested(const vigil::pipeline::IncidentReport &report);
@@ -113,6 +114,7 @@ private:
     void onUsage(const pipeline::PodUsageMap &usage);
     void onExecConsent(const QString &commandLine, const QString &message);
     void onIncidentSelected();
+    void onDecision(const QString &fingerprint, act::DecisionState state, const QString &outcome);
     void openPodDetails(const QModelIndex &proxyIndex);
     void openSettings();
     void updateHealthLabel();
@@ -128,6 +130,7 @@ private:
     guard::Policy m_policy;
     QString m_policyError;
     std::unique_ptr<audit::AuditLog> m_audit;
+    QString m_auditPath;
 
     QThread m_thread;
     QPointer<pipeline::ClusterSession> m_session; // lives on m_thread; deleted there

@@ -27,9 +27,14 @@ int main(int argc, char *argv[])
     const QCommandLineOption policy(QStringLiteral("policy"), QStringLiteral("Guardrail policy YAML file."),
                                     QStringLiteral("file"));
     const QCommandLineOption readOnly(QStringLiteral("read-only"), QStringLiteral("Diagnose and suggest; never offer to act."));
-    const QCommandLineOption audit(QStringLiteral("audit-db"), QStringLiteral("Audit log database (default: in the app data folder)."),
+    const QCommandLineOption audit(QStringLiteral("audit-db"),
+                                   QStringLiteral("Audit log database (default: audit.db in the data folder)."),
                                    QStringLiteral("file"));
-    parser.addOptions({kubeconfig, context, ns, policy, readOnly, audit});
+    const QCommandLineOption dataDir(QStringLiteral("data-dir"),
+                                     QStringLiteral("Folder of decisions.db and audit.db, shared with vigilctl "
+                                                    "(default: $VIGIL_DATA_DIR, else the app data folder)."),
+                                     QStringLiteral("dir"));
+    parser.addOptions({kubeconfig, context, ns, policy, readOnly, audit, dataDir});
     parser.process(app);
 
     vigil::ui::MainWindowOptions options;
@@ -39,6 +44,7 @@ int main(int argc, char *argv[])
     options.policyPath = parser.value(policy);
     options.readOnly = parser.isSet(readOnly);
     options.auditPath = parser.value(audit);
+    options.dataDir = parser.value(dataDir);
 
     vigil::ui::MainWindow window(options);
     window.show();

@@ -1,5 +1,10 @@
 #include "core/pipeline/clustersession.h"
 
+#include "core/act/actions.h"
+#include "core/act/datapaths.h"
+#include "core/act/decisionstore.h"
+#include "core/act/executor.h"
+#include "core/audit/auditlog.h"
 #include "core/gather/gatherer.h"
 #include "core/gather/redactor.h"
 #include "core/kube/config/execcredential.h"
@@ -150,7 +155,10 @@ ClusterSession::ClusterSession(kube::Connection connection, SessionOptions optio
 
 ClusterSession::~ClusterSession()
 {
-    // Informers hold a raw pointer to the client: they go first.
+    // The executor and runner hold raw pointers to the client, store and log;
+    // informers to the client: they all go first.
+    m_executor.reset();
+    m_runner.reset();
     delete m_pods;
     delete m_events;
     delete m_nodes;
@@ -177,7 +185,162 @@ void ClusterSession::start()
         }
     }
     m_client = std::make_unique<kube::RestClient>(m_connection);
+    openExecutor();
     startInformers();
+}
+
+void ClusterSession::openExecutor()
+{
+    const QString dir = act::dataDirectory(m_options.dataDir);
+    Result<std::unique_ptr<act::DecisionStore>> store = act::DecisionStore::open(act::decisionsPath(dir));
+    if (!store) {
+        m_executorError = store.errorMessage();
+        return;
+    }
+    const QString auditFile = m_options.auditPath.isEmpty() ? act::auditPath(dir) : m_options.auditPath;
+    Result<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::open(auditFile);
+    if (!log) {
+        m_executorError = log.errorMessage();
+        return;
+    }
+    m_decisions = std::move(*store);
+    m_audit = std::move(*log);
+    m_runner = std::make_unique<act::ActionRunner>(m_client.get(), act::AlertConfig());
+    guard::Policy policy = m_options.policy;
+    if (m_options.readOnly)
+        policy.mode = guard::PolicyMode::SuggestOnly;
+    m_executor = std::make_unique<act::Executor>(m_decisions.get(), m_audit.get(), m_runner.get(), policy);
+    act::Executor::fetchKubeUser(m_client.get(), this, [this](Result<QString> user) {
+        // Without SelfSubjectReview the approver is the OS user alone.
+        if (user)
+            m_kubeUser = *user;
+    });
+}
+
+act::Approver ClusterSession::approver() const
+{
+    act::Approver a;
+    a.osUser = audit::osUserActor().mid(3); // "os:<login>"
+    a.kubeUser = m_kubeUser;
+    a.via = QStringLiteral("desktop");
+    return a;
+}
+
+void ClusterSession::proposeFor(IncidentReport &report)
+{
+    if (!m_executor || !report.diagnosed || !report.judged || report.diagnosis.action == ActionKind::None)
+        return;
+    const QString fp = report.incident.fingerprint;
+    if (const auto it = m_decisionIds.constFind(fp); it != m_decisionIds.cend()) {
+        // One decision per incident, unless a still-open proposal now names another action or target.
+        Result<act::Decision> existing = m_decisions->load(*it);
+        const bool open = existing
+            && (existing->state == act::DecisionState::Proposed || existing->state == act::DecisionState::Previewed);
+        if (!existing || !open
+            || (existing->diagnosis.action == report.diagnosis.action && existing->targetKey() == report.targetKey)) {
+            report.decisionId = *it;
+            return;
+        }
+    }
+    Result<act::Decision> d =
+        m_executor->propose(act::newDecision(fp, report.target, report.diagnosis, report.verdict));
+    if (!d) {
+        Q_EMIT previewReady(fp, QStringLiteral("Not proposed: %1").arg(d.errorMessage()));
+        return;
+    }
+    m_decisionIds.insert(fp, d->id);
+    report.decisionId = d->id;
+    if (report.verdict.decision == guard::Verdict::Blocked)
+        return; // nothing will run: no dry run either
+    m_executor->preview(d->id, this, [this, fp](Result<act::Decision> p) {
+        Q_EMIT previewReady(fp, p ? p->preview : QStringLiteral("Dry run failed: %1").arg(p.errorMessage()));
+    });
+}
+
+QString ClusterSession::decisionFor(const QString &fingerprint, const QString &verb)
+{
+    if (!m_executor) {
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed,
+                               QStringLiteral("Cannot %1: the decision store is not available: %2")
+                                   .arg(verb, m_executorError.isEmpty() ? QStringLiteral("not connected") : m_executorError));
+        return {};
+    }
+    const QString id = m_decisionIds.value(fingerprint);
+    if (id.isEmpty())
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed,
+                               QStringLiteral("Cannot %1: this incident has no proposed action.").arg(verb));
+    return id;
+}
+
+namespace {
+QString outcomeMessage(const act::Decision &d)
+{
+    if (d.outcome.is_object() && d.outcome.contains("message") && d.outcome["message"].is_string())
+        return QString::fromStdString(d.outcome["message"].get<std::string>());
+    return act::stateName(d.state);
+}
+} // namespace
+
+void ClusterSession::approve(const QString &fingerprint)
+{
+    const QString id = decisionFor(fingerprint, QStringLiteral("approve"));
+    if (id.isEmpty())
+        return;
+    Result<act::Decision> approved = m_executor->approve(id, approver());
+    if (!approved) {
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, approved.errorMessage());
+        return;
+    }
+    Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executing,
+                           QStringLiteral("Executing %1 on %2…").arg(actionName(approved->diagnosis.action), approved->targetKey()));
+    m_executor->execute(id, this, [this, fingerprint, id](Result<act::Decision> done) {
+        if (!done) {
+            Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, done.errorMessage());
+            return;
+        }
+        const QString executed = outcomeMessage(*done);
+        if (done->state != act::DecisionState::Executed) {
+            Q_EMIT decisionUpdated(fingerprint, done->state, executed);
+            return;
+        }
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executed, QStringLiteral("%1; verifying…").arg(executed));
+        m_executor->verify(id, m_options.verifyTimeoutMs, this, [this, fingerprint, executed](Result<act::Decision> v) {
+            if (!v) {
+                Q_EMIT decisionUpdated(fingerprint, act::DecisionState::VerifyFailed,
+                                       QStringLiteral("%1. Verification failed: %2").arg(executed, v.errorMessage()));
+                return;
+            }
+            const QString how = v->state == act::DecisionState::Verified ? QStringLiteral("Verified") : QStringLiteral("Verification failed");
+            Q_EMIT decisionUpdated(fingerprint, v->state, QStringLiteral("%1. %2: %3").arg(executed, how, outcomeMessage(*v)));
+        });
+    });
+}
+
+void ClusterSession::reject(const QString &fingerprint, const QString &reason)
+{
+    if (!m_executor || !m_decisionIds.contains(fingerprint)) {
+        // Nothing was proposed (no action): the rejection is the person's note alone.
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Rejected, QStringLiteral("Rejected: %1").arg(reason));
+        return;
+    }
+    Result<act::Decision> r = m_executor->reject(m_decisionIds.value(fingerprint), approver(), reason);
+    Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Rejected,
+                           r ? QStringLiteral("Rejected: %1").arg(reason)
+                             : QStringLiteral("Rejected: %1 (not recorded: %2)").arg(reason, r.errorMessage()));
+}
+
+void ClusterSession::undo(const QString &fingerprint)
+{
+    const QString id = decisionFor(fingerprint, QStringLiteral("undo"));
+    if (id.isEmpty())
+        return;
+    m_executor->undo(id, approver(), this, [this, fingerprint](Result<act::Decision> d) {
+        if (!d) {
+            Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, QStringLiteral("Undo failed: %1").arg(d.errorMessage()));
+            return;
+        }
+        Q_EMIT decisionUpdated(fingerprint, d->state, QStringLiteral("Undone: %1").arg(outcomeMessage(*d)));
+    });
 }
 
 void ClusterSession::startInformers()
@@ -448,6 +611,7 @@ void ClusterSession::observe(const QList<Observation> &observations)
         if (added.duplicate)
             continue;
         IncidentReport report = diagnoseWithRules(added.incident);
+        proposeFor(report);
         const QString fp = added.incident.fingerprint;
         if (const auto it = m_pendingIncidentIndex.constFind(fp); it != m_pendingIncidentIndex.cend()) {
             m_pending.incidents[*it] = std::move(report);
@@ -517,6 +681,7 @@ IncidentReport ClusterSession::diagnoseWithRules(const Incident &incident) const
     report.verdict = guard::evaluate(proposal, ctx);
     report.judged = true;
     report.targetKey = guard::targetKey(d->action, proposal.target);
+    report.target = proposal.target;
     return report;
 }
 

@@ -10,6 +10,7 @@
 // rules-only diagnosis (Detector -> IncidentGrouper -> Gatherer without logs
 // -> RuleReasoner -> Guardrails) so the desktop shows incidents today.
 
+#include "core/act/decision.h"
 #include "core/gather/evidence.h"
 #include "core/guard/guardrails.h"
 #include "core/kube/connection.h"
@@ -31,6 +32,14 @@
 
 namespace vigil::kube {
 class RestClient;
+}
+namespace vigil::audit {
+class AuditLog;
+}
+namespace vigil::act {
+class ActionRunner;
+class DecisionStore;
+class Executor;
 }
 
 namespace vigil::pipeline {
@@ -55,6 +64,8 @@ struct IncidentReport {
     bool judged = false;
     guard::Verdict verdict;    ///< valid when judged
     QString targetKey;         ///< guard::targetKey of the proposed action
+    guard::IncidentTarget target; ///< what the proposed action acts on
+    QString decisionId;        ///< the executor's decision for this proposal; empty when none
 };
 
 /// What the GUI receives at most once per batch interval.
@@ -100,6 +111,10 @@ struct SessionOptions {
     int metricsIntervalMs = 15000;
     bool interimRules = true;       ///< run the rules-only diagnosis
     int maxWarnings = 500;
+    QString dataDir;                ///< decisions.db lives here; empty: act::dataDirectory()
+    QString auditPath;              ///< empty: act::auditPath(dataDir)
+    bool readOnly = false;          ///< suggest only: the executor refuses to act
+    int verifyTimeoutMs = 120000;   ///< how long verify() waits for the effect
 };
 
 class ClusterSession final : public QObject {
@@ -121,6 +136,12 @@ public Q_SLOTS:
     /// Call on the worker thread (queued): checks credentials, then lists and watches.
     void start();
     void requestPodDetails(const QString &namespaceName, const QString &name, bool previous);
+    /// Approves the incident's decision, executes it and verifies the effect (decisionUpdated reports each step).
+    void approve(const QString &fingerprint);
+    /// Rejects the incident's decision with a reason.
+    void reject(const QString &fingerprint, const QString &reason);
+    /// Reverts the incident's executed decision, for actions that have an undo.
+    void undo(const QString &fingerprint);
 
 Q_SIGNALS:
     void batchReady(const vigil::pipeline::SessionBatch &batch);
@@ -130,6 +151,10 @@ Q_SIGNALS:
     /// The exec plugin may not run yet: show commandLine, and on consent reconnect with it allowed.
     void execConsentRequired(const QString &commandLine, const QString &message);
     void podDetailsReady(const vigil::pipeline::PodDetails &details);
+    /// The dry run of the incident's proposed action, or why there is none.
+    void previewReady(const QString &fingerprint, const QString &preview);
+    /// The incident's decision moved to state; outcome is one sentence (an error, the verify result, ...).
+    void decisionUpdated(const QString &fingerprint, vigil::act::DecisionState state, const QString &outcome);
 
 private:
     void startInformers();
@@ -143,6 +168,10 @@ private:
     // Interim rules-only diagnosis; replaced by core/pipeline/diagnoser.
     void observe(const QList<Observation> &observations);
     IncidentReport diagnoseWithRules(const Incident &incident) const;
+    void openExecutor();
+    void proposeFor(IncidentReport &report);
+    act::Approver approver() const;
+    QString decisionFor(const QString &fingerprint, const QString &verb);
 
     kube::Connection m_connection;
     SessionOptions m_options;
@@ -159,6 +188,14 @@ private:
     SessionHealth m_lastHealth;
     Detector m_detector;
     IncidentGrouper m_grouper;
+    // Decisions: opened on the worker thread (QtSql connections are per thread).
+    std::unique_ptr<act::DecisionStore> m_decisions;
+    std::unique_ptr<audit::AuditLog> m_audit;
+    std::unique_ptr<act::ActionRunner> m_runner;
+    std::unique_ptr<act::Executor> m_executor;
+    QString m_executorError;
+    QString m_kubeUser;
+    QHash<QString, QString> m_decisionIds; // incident fingerprint -> decision id
 };
 
 } // namespace vigil::pipeline
@@ -168,3 +205,4 @@ Q_DECLARE_METATYPE(vigil::pipeline::SessionHealth)
 Q_DECLARE_METATYPE(vigil::pipeline::PodDetails)
 Q_DECLARE_METATYPE(vigil::pipeline::IncidentReport)
 Q_DECLARE_METATYPE(vigil::pipeline::PodUsageMap)
+Q_DECLARE_METATYPE(vigil::act::DecisionState)

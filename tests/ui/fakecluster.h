@@ -85,6 +85,8 @@ public:
     }
     bool listen() { return m_server.listen(); }
     QUrl url() const { return m_server.url(); }
+    /// Every request received so far, in order.
+    const QList<HttpRequest> &requests() const { return m_server.requests(); }
 
 private:
     json itemsFor(const QString &path) const
@@ -105,6 +107,9 @@ private:
             }
             return items;
         }
+        if (path.endsWith("/pods") && m_evicted)
+            // The ReplicaSet replaced the evicted pod: a fresh, Ready one.
+            return json::array({pod("web-5d4f8-ok", false), pod("web-5d4f8-new", false, "12", "demo", "web-5d4f8", 0)});
         if (path.endsWith("/pods"))
             return json::array({pod("web-5d4f8-ok", false), pod("web-5d4f8-crash", true)});
         if (path.endsWith("/events"))
@@ -150,6 +155,11 @@ private:
                         {{"Content-Type", "text/plain"}});
             return;
         }
+        if (ex->request().method == "POST" && path.endsWith("/eviction")) {
+            m_evicted = m_evicted || ex->request().queryValue("dryRun") != "All";
+            ex->respondJson(201, R"({"kind":"Status","apiVersion":"v1","status":"Success","code":201})");
+            return;
+        }
         if (path.startsWith("/api/v1/namespaces/demo/pods/")) {
             ex->respondJson(200, QByteArray::fromStdString(pod(path.section('/', -1).toStdString(), true).dump()));
             return;
@@ -180,6 +190,7 @@ private:
     }
 
     bool m_rich = false;
+    bool m_evicted = false;
     HttpTestServer m_server;
 };
 

@@ -1,9 +1,12 @@
 // The main window against a scripted API server on 127.0.0.1: the live
 // table, health sentences for 401/403, namespaces, metrics, pod details and
-// the exec-plugin consent dialog.
+// the exec-plugin consent dialog; approve, reject and read-only through the
+// session's executor.
 
 #include "fakecluster.h"
 
+#include "core/audit/auditlog.h"
+#include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
 #include "ui/mainwindow.h"
@@ -43,6 +46,7 @@ MainWindowOptions optionsFor(const QTemporaryDir &dir, const QString &kubeconfig
     MainWindowOptions o;
     o.kubeconfig = kubeconfig;
     o.auditPath = dir.filePath("audit.sqlite");
+    o.dataDir = dir.filePath("data");
     o.env = QProcessEnvironment();
     o.env.insert("HOME", dir.path());
     return o;
@@ -62,6 +66,8 @@ private Q_SLOTS:
     void podDetails();
     void execConsent();
     void readOnlyHidesExecute();
+    void decisions_data();
+    void decisions();
 };
 
 void TestMainWindow::initTestCase()
@@ -197,6 +203,109 @@ void TestMainWindow::readOnlyHidesExecute()
     o.connectOnStart = false;
     MainWindow w(o);
     QVERIFY(w.suggestOnly());
+}
+
+namespace {
+
+// Requests that change the cluster: not reads, not server-side dry runs, not SelfSubjectReviews.
+QStringList mutations(const FakeCluster &cluster)
+{
+    QStringList out;
+    for (const vigil::test::HttpRequest &r : cluster.requests()) {
+        if (r.method == "GET" || r.queryValue("dryRun") == "All" || r.path.endsWith("/selfsubjectreviews"))
+            continue;
+        out << QString::fromLatin1(r.method) + ' ' + r.path;
+    }
+    return out;
+}
+
+int dryRuns(const FakeCluster &cluster)
+{
+    int n = 0;
+    for (const vigil::test::HttpRequest &r : cluster.requests())
+        n += r.queryValue("dryRun") == "All" ? 1 : 0;
+    return n;
+}
+
+} // namespace
+
+void TestMainWindow::decisions_data()
+{
+    using State = vigil::ui::DiagnosisPanel::State;
+    QTest::addColumn<QString>("intent");
+    QTest::addColumn<bool>("readOnly");
+    QTest::addColumn<int>("evictions");
+    QTest::addColumn<int>("state");
+    QTest::addColumn<QString>("auditKind");
+    QTest::newRow("approve evicts the pod once and ends verified")
+        << "approve" << false << 1 << int(State::Executed) << "verified";
+    QTest::newRow("reject sends no mutation and ends rejected") << "reject" << false << 0 << int(State::Rejected) << "rejected";
+    QTest::newRow("read-only approve sends no mutation and fails")
+        << "approve" << true << 0 << int(State::Failed) << "proposed";
+}
+
+void TestMainWindow::decisions()
+{
+    QFETCH(QString, intent);
+    QFETCH(bool, readOnly);
+    QFETCH(int, evictions);
+    QFETCH(int, state);
+    QFETCH(QString, auditKind);
+
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    // The rules give the crash loop (no logs) low confidence: a policy that lets it through.
+    const QString policy = dir.filePath("policy.yaml");
+    QFile f(policy);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("minConfidence:\n  default: 0.1\n  restart_pod: 0.1\n");
+    f.close();
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.policyPath = policy;
+    o.readOnly = readOnly;
+    MainWindow w(o);
+    w.show();
+
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
+    QCOMPARE(r->diagnosis.action, vigil::ActionKind::RestartPod);
+    QCOMPARE(int(r->verdict.decision), int(vigil::guard::Verdict::NeedsApproval));
+    const QString decisionId = r->decisionId; // r may move when later batches arrive
+    QVERIFY(!decisionId.isEmpty());
+    w.incidentView()->selectionModel()->setCurrentIndex(w.incidentView()->model()->index(0, 0),
+                                                        QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    // The dry run reached the server before anyone decided.
+    QTRY_VERIFY_WITH_TIMEOUT(dryRuns(cluster) >= 1, 10000);
+    QTest::qWait(200);
+
+    vigil::ui::DiagnosisPanel *panel = w.diagnosisPanel();
+    if (intent == "approve")
+        Q_EMIT panel->approveRequested();
+    else
+        Q_EMIT panel->rejectRequested("not during the release");
+    QTRY_COMPARE_WITH_TIMEOUT(int(panel->state()), state, 15000);
+    QTest::qWait(300); // nothing else may follow
+
+    const QStringList changed = mutations(cluster);
+    QCOMPARE(changed.size(), evictions);
+    if (evictions)
+        QCOMPARE(changed.first(), QString("POST /api/v1/namespaces/demo/pods/web-5d4f8-crash/eviction"));
+
+    // The decision's steps are in the audit log the window shows.
+    auto log = vigil::audit::AuditLog::open(dir.filePath("audit.sqlite"));
+    QVERIFY2(log, qPrintable(log.errorMessage()));
+    vigil::audit::AuditFilter filter;
+    filter.decisionId = decisionId;
+    auto rows = (*log)->query(filter);
+    QVERIFY2(rows, qPrintable(rows.errorMessage()));
+    QStringList kinds;
+    for (const vigil::audit::AuditEvent &e : *rows)
+        kinds << e.kind;
+    QVERIFY2(kinds.contains(auditKind), qPrintable(kinds.join(',')));
+    QVERIFY2(kinds.contains("proposed"), qPrintable(kinds.join(',')));
+    if (readOnly)
+        QVERIFY2(!kinds.contains("approved"), qPrintable(kinds.join(',')));
 }
 
 QTEST_MAIN(TestMainWindow)
