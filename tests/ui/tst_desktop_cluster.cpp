@@ -1,14 +1,21 @@
 // The desktop against the real local cluster: apply the CrashLoopBackOff
 // scenario into a fresh namespace, see its row turn unhealthy and its
-// incident diagnosed by the rules and judged by the guardrails.
+// incident diagnosed by the rules and judged by the guardrails; then Approve &
+// Execute (or, when the guardrails block it, the reason shown) and the
+// decision's rows in the audit log.
 
+#include "core/audit/auditlog.h"
 #include "core/kube/config/kubeconfig.h"
+#include "ui/diagnosispanel.h"
 #include "ui/incidentmodel.h"
 #include "ui/mainwindow.h"
 #include "ui/podtablemodel.h"
 
 #include <QApplication>
 #include <QFile>
+#include <QLabel>
+#include <QPushButton>
+#include <QTableView>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSettings>
@@ -72,6 +79,7 @@ void TestDesktopCluster::crashloopBecomesAnIncident()
     o.kubeconfig = m_kubeconfig;
     o.namespaceName = m_namespace;
     o.auditPath = m_dir.filePath("audit.sqlite");
+    o.dataDir = m_dir.filePath("data");
     o.env = QProcessEnvironment();
     o.env.insert("HOME", m_dir.path());
     MainWindow w(o);
@@ -107,6 +115,61 @@ void TestDesktopCluster::crashloopBecomesAnIncident()
     QCOMPARE(r->diagnosis.source.kind, vigil::DiagnosisSource::Rules);
     QVERIFY(r->judged);
     QVERIFY(r->evidenceText.contains("payments-api"));
+
+    // Select it; Approve & Execute when the guardrails allow it, else the blocked reason shows.
+    const QString fingerprint = r->incident.fingerprint;
+    const QString decisionId = r->decisionId;
+    const bool blocked = r->verdict.decision == vigil::guard::Verdict::Blocked;
+    QStringList blockedReasons;
+    for (const vigil::guard::VerdictReason &reason : r->verdict.reasons) {
+        if (reason.blocking)
+            blockedReasons << reason.message;
+    }
+    const bool actionable = r->diagnosis.action != vigil::ActionKind::None;
+    QTableView *incidents = w.incidentView();
+    bool selected = false;
+    for (int row = 0; row < incidents->model()->rowCount() && !selected; ++row) {
+        const QModelIndex idx = incidents->model()->index(row, 0);
+        if (idx.data(vigil::ui::IncidentModel::FingerprintRole).toString() != fingerprint)
+            continue;
+        incidents->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        selected = true;
+    }
+    QVERIFY(selected);
+    auto *approve = w.diagnosisPanel()->findChild<QPushButton *>("approve");
+    auto *verdict = w.diagnosisPanel()->findChild<QLabel *>("verdict");
+    QVERIFY(approve && verdict);
+    QVERIFY(actionable);
+    QVERIFY2(!decisionId.isEmpty(), "an actionable diagnosis has a decision");
+    if (blocked) {
+        QVERIFY(!blockedReasons.isEmpty());
+        qInfo("guardrails blocked %s: %s", qPrintable(vigil::actionName(r->diagnosis.action)),
+              qPrintable(blockedReasons.join("; ")));
+        QVERIFY(!approve->isEnabled());
+        QVERIFY2(verdict->text().contains("Blocked"), qPrintable(verdict->text()));
+        QVERIFY2(verdict->text().contains(blockedReasons.first().toHtmlEscaped()), qPrintable(verdict->text()));
+    } else {
+        QTRY_VERIFY_WITH_TIMEOUT(approve->isEnabled(), 10000);
+        approve->click();
+        QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Executed
+                                     || w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Failed,
+                                 150000);
+        qInfo("approved and executed: state %d", int(w.diagnosisPanel()->state()));
+    }
+
+    // The decision's rows are in the audit log.
+    auto log = vigil::audit::AuditLog::open(m_dir.filePath("audit.sqlite"));
+    QVERIFY2(log, qPrintable(log.errorMessage()));
+    vigil::audit::AuditFilter filter;
+    filter.decisionId = decisionId;
+    auto rows = (*log)->query(filter);
+    QVERIFY2(rows, qPrintable(rows.errorMessage()));
+    QStringList kinds;
+    for (const vigil::audit::AuditEvent &e : *rows)
+        kinds << e.kind;
+    QVERIFY2(kinds.contains("proposed"), qPrintable(kinds.join(',')));
+    if (!blocked)
+        QVERIFY2(kinds.contains("approved") && kinds.contains("executing"), qPrintable(kinds.join(',')));
 }
 
 void TestDesktopCluster::cleanupTestCase()
