@@ -558,8 +558,15 @@ void ActionRunner::verify(const ActionRequest &r, const json &facts, int timeout
                            [facts, done](Result<kube::ListResult> list) {
                                if (!list)
                                    return done(list.error(), true);
+                               // A sibling replica that existed before the eviction is not its replacement
+                               // (creationTimestamp has whole seconds, so compare from the second of the call).
+                               const qint64 since = field(facts, "executedAtMs", qint64(0)) / 1000 * 1000;
                                for (const json &pod : list->items) {
                                    const QString uid = str(at(pod, {"metadata"}), "uid");
+                                   const QDateTime created =
+                                       QDateTime::fromString(str(at(pod, {"metadata"}), "creationTimestamp"), Qt::ISODate);
+                                   if (since > 0 && created.isValid() && created.toMSecsSinceEpoch() < since)
+                                       continue;
                                    if (uid != str(facts, "podUid") && hasOwner(pod, str(facts, "ownerUid")) && podReady(pod))
                                        return done(outcome(ActionOutcome::Done,
                                                            QStringLiteral("replacement pod %1 of %2 %3 is Ready")
