@@ -26,15 +26,24 @@ QVariant AuditTableModel::headerData(int section, Qt::Orientation orientation, i
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Time: return tr("Time");
-    case Kind: return tr("Kind");
-    case Actor: return tr("Actor");
-    case Namespace: return tr("Namespace");
-    case Target: return tr("Target");
-    case Action: return tr("Action");
-    case Outcome: return tr("Outcome");
-    case Decision: return tr("Decision");
-    default: return {};
+    case Time:
+        return tr("Time");
+    case Kind:
+        return tr("Kind");
+    case Actor:
+        return tr("Actor");
+    case Namespace:
+        return tr("Namespace");
+    case Target:
+        return tr("Target");
+    case Action:
+        return tr("Action");
+    case Outcome:
+        return tr("Outcome");
+    case Decision:
+        return tr("Decision");
+    default:
+        return {};
     }
 }
 
@@ -50,15 +59,26 @@ QVariant AuditTableModel::data(const QModelIndex &index, int role) const
     if (role != Qt::DisplayRole && role != SortRole && role != Qt::ToolTipRole)
         return {};
     switch (index.column()) {
-    case Time: return QDateTime::fromMSecsSinceEpoch(e.tsMs, Qt::UTC).toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    case Kind: return e.kind;
-    case Actor: return e.actor;
-    case Namespace: return e.namespaceName;
-    case Target: return e.target;
-    case Action: return e.action;
-    case Outcome: return e.outcome;
-    case Decision: return e.decisionId;
-    default: return {};
+    case Time:
+        return QDateTime::fromMSecsSinceEpoch(e.tsMs, Qt::UTC)
+            .toLocalTime()
+            .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    case Kind:
+        return e.kind;
+    case Actor:
+        return e.actor;
+    case Namespace:
+        return e.namespaceName;
+    case Target:
+        return e.target;
+    case Action:
+        return e.action;
+    case Outcome:
+        return e.outcome;
+    case Decision:
+        return e.decisionId;
+    default:
+        return {};
     }
 }
 

@@ -54,7 +54,8 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     m_namespace->setMaximumWidth(140);
     m_action = new QComboBox(this);
     m_action->addItem(tr("Any action"), QString());
-    for (ActionKind k : {ActionKind::None, ActionKind::RestartPod, ActionKind::ScaleDeployment, ActionKind::CordonNode, ActionKind::CreateAlert})
+    for (ActionKind k : {ActionKind::None, ActionKind::RestartPod, ActionKind::ScaleDeployment,
+                         ActionKind::CordonNode, ActionKind::CreateAlert})
         m_action->addItem(actionName(k), actionName(k));
     m_outcome = new QComboBox(this);
     m_outcome->addItem(tr("Any outcome"), QString());
@@ -64,7 +65,8 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     m_text = new QLineEdit(this);
     m_text->setPlaceholderText(tr("Search target, actor, decision, payload…"));
     m_text->setClearButtonEnabled(true);
-    auto *refreshButton = new QPushButton(QIcon::fromTheme(QStringLiteral("view-refresh")), tr("Refresh"), this);
+    auto *refreshButton =
+        new QPushButton(QIcon::fromTheme(QStringLiteral("view-refresh")), tr("Refresh"), this);
     filters->addWidget(m_useFrom);
     filters->addWidget(m_from);
     filters->addWidget(m_useTo);
@@ -115,7 +117,8 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     m_verify = new QLabel(this);
     m_verify->setObjectName(QStringLiteral("verifyResult"));
     m_verify->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_verifyButton = new QPushButton(QIcon::fromTheme(QStringLiteral("security-high")), tr("&Verify Chain"), this);
+    m_verifyButton =
+        new QPushButton(QIcon::fromTheme(QStringLiteral("security-high")), tr("&Verify Chain"), this);
     m_export = new QPushButton(QIcon::fromTheme(QStringLiteral("document-save-as")), tr("&Export…"), this);
     bottom->addWidget(m_count);
     bottom->addWidget(m_verify, 1);
@@ -140,7 +143,8 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     connect(refreshButton, &QPushButton::clicked, this, &AuditView::refresh);
     connect(m_verifyButton, &QPushButton::clicked, this, [this] { verify(); });
     connect(m_export, &QPushButton::clicked, this, &AuditView::exportWithDialog);
-    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &AuditView::onCurrentChanged);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &AuditView::onCurrentChanged);
 
     refresh();
 }
@@ -163,8 +167,8 @@ audit::AuditFilter AuditView::filter() const
     f.namespaceName = m_namespace->text().trimmed();
     f.action = m_action->currentData().toString();
     f.outcome = m_outcome->currentIndex() == 0 && m_outcome->currentText() == m_outcome->itemText(0)
-        ? QString()
-        : m_outcome->currentText().trimmed();
+                    ? QString()
+                    : m_outcome->currentText().trimmed();
     f.text = m_text->text().trimmed();
     return f;
 }
@@ -198,16 +202,22 @@ audit::VerifyReport AuditView::verify()
     if (!r) {
         report.ok = false;
         report.message = r.errorMessage();
-        m_verify->setText(QStringLiteral("<span style=\"color:#cf222e\">✗ %1</span>").arg(tr("Could not verify: %1").arg(report.message).toHtmlEscaped()));
+        m_verify->setText(QStringLiteral("<span style=\"color:#cf222e\">✗ %1</span>")
+                              .arg(tr("Could not verify: %1").arg(report.message).toHtmlEscaped()));
         return report;
     }
     report = *r;
     if (report.ok)
         m_verify->setText(QStringLiteral("<span style=\"color:#2da44e\">✓ %1</span>")
-                              .arg(tr("Chain intact: %1 verified.").arg(plural(report.rowsChecked, tr("row"), tr("rows"))).toHtmlEscaped()));
+                              .arg(tr("Chain intact: %1 verified.")
+                                       .arg(plural(report.rowsChecked, tr("row"), tr("rows")))
+                                       .toHtmlEscaped()));
     else
         m_verify->setText(QStringLiteral("<span style=\"color:#cf222e\">✗ %1</span>")
-                              .arg(tr("Chain broken at row %1: %2").arg(report.firstBadId).arg(report.message).toHtmlEscaped()));
+                              .arg(tr("Chain broken at row %1: %2")
+                                       .arg(report.firstBadId)
+                                       .arg(report.message)
+                                       .toHtmlEscaped()));
     return report;
 }
 
@@ -229,8 +239,9 @@ Result<qint64> AuditView::exportTo(const QString &path, bool filtered)
     if (!file.open(QIODevice::WriteOnly))
         return Error(tr("%1: %2").arg(path, file.errorString()));
     const audit::AuditFilter f = filtered ? filter() : audit::AuditFilter();
-    Result<qint64> n = path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? m_log->exportCsv(&file, f)
-                                                                                   : m_log->exportJsonl(&file, f);
+    Result<qint64> n = path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive)
+                           ? m_log->exportCsv(&file, f)
+                           : m_log->exportJsonl(&file, f);
     if (!n) {
         file.cancelWriting();
         return n;
@@ -243,13 +254,14 @@ Result<qint64> AuditView::exportTo(const QString &path, bool filtered)
 void AuditView::exportWithDialog()
 {
     QString selected;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Audit Log"), QStringLiteral("vigil-audit.jsonl"),
-                                                      tr("JSON Lines (*.jsonl);;CSV (*.csv)"), &selected);
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export Audit Log"), QStringLiteral("vigil-audit.jsonl"),
+                                     tr("JSON Lines (*.jsonl);;CSV (*.csv)"), &selected);
     if (path.isEmpty())
         return;
-    const bool filtered = QMessageBox::question(this, tr("Export"), tr("Export only the rows matching the current filter?"),
-                                                QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes)
-        == QMessageBox::Yes;
+    const bool filtered =
+        QMessageBox::question(this, tr("Export"), tr("Export only the rows matching the current filter?"),
+                              QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes) == QMessageBox::Yes;
     Result<qint64> n = exportTo(path, filtered);
     if (n)
         m_count->setText(tr("Exported %1 to %2").arg(plural(*n, tr("row"), tr("rows")), path));
@@ -260,7 +272,8 @@ void AuditView::exportWithDialog()
 void AuditView::onCurrentChanged()
 {
     const QModelIndex current = m_view->selectionModel()->currentIndex();
-    const audit::AuditEvent *e = current.isValid() ? m_model->event(m_proxy->mapToSource(current).row()) : nullptr;
+    const audit::AuditEvent *e =
+        current.isValid() ? m_model->event(m_proxy->mapToSource(current).row()) : nullptr;
     m_details->setPlainText(e ? AuditTableModel::details(*e) : QString());
 }
 

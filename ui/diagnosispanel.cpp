@@ -30,9 +30,12 @@ QString colorFor(guard::Verdict::Decision d)
 {
     const bool dark = darkPalette();
     switch (d) {
-    case guard::Verdict::Allowed: return dark ? QStringLiteral("#56d364") : QStringLiteral("#1a7f37");
-    case guard::Verdict::NeedsApproval: return dark ? QStringLiteral("#e3b341") : QStringLiteral("#9a6700");
-    case guard::Verdict::Blocked: return dark ? QStringLiteral("#ff7b72") : QStringLiteral("#b31d28");
+    case guard::Verdict::Allowed:
+        return dark ? QStringLiteral("#56d364") : QStringLiteral("#1a7f37");
+    case guard::Verdict::NeedsApproval:
+        return dark ? QStringLiteral("#e3b341") : QStringLiteral("#9a6700");
+    case guard::Verdict::Blocked:
+        return dark ? QStringLiteral("#ff7b72") : QStringLiteral("#b31d28");
     }
     return {};
 }
@@ -169,12 +172,14 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     bodyLayout->addWidget(m_rejectRow);
 
     auto *buttons = new QHBoxLayout;
-    m_approve = new QPushButton(QIcon::fromTheme(QStringLiteral("media-playback-start")), tr("&Approve && Execute"), m_body);
+    m_approve = new QPushButton(QIcon::fromTheme(QStringLiteral("media-playback-start")),
+                                tr("&Approve && Execute"), m_body);
     m_approve->setObjectName(QStringLiteral("approve"));
     m_approve->setDefault(true);
     m_reject = new QPushButton(QIcon::fromTheme(QStringLiteral("dialog-cancel")), tr("&Reject…"), m_body);
     m_reject->setObjectName(QStringLiteral("reject"));
-    m_rediagnose = new QPushButton(QIcon::fromTheme(QStringLiteral("view-refresh")), tr("Re-diagnose with a &stronger model"), m_body);
+    m_rediagnose = new QPushButton(QIcon::fromTheme(QStringLiteral("view-refresh")),
+                                   tr("Re-diagnose with a &stronger model"), m_body);
     m_rediagnose->setObjectName(QStringLiteral("rediagnose"));
     m_undo = new QPushButton(QIcon::fromTheme(QStringLiteral("edit-undo")), tr("&Undo"), m_body);
     m_undo->setObjectName(QStringLiteral("undo"));
@@ -189,7 +194,8 @@ DiagnosisPanel::DiagnosisPanel(QWidget *parent)
     bodyLayout->addLayout(buttons);
 
     connect(m_approve, &QPushButton::clicked, this, [this] { Q_EMIT approveRequested(); });
-    connect(m_reject, &QPushButton::clicked, this, [this] { showRejectReason(!m_rejectRow->isVisibleTo(this)); });
+    connect(m_reject, &QPushButton::clicked, this,
+            [this] { showRejectReason(!m_rejectRow->isVisibleTo(this)); });
     connect(m_rejectReason, &QLineEdit::textChanged, this,
             [this](const QString &t) { m_confirmReject->setEnabled(!t.trimmed().isEmpty()); });
     auto confirm = [this] {
@@ -240,12 +246,11 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
         if (!d.promptVersion.isEmpty())
             source += tr(" · prompt %1").arg(d.promptVersion.left(12));
         m_source->setText(source);
-        m_cost->setText(d.source.kind == DiagnosisSource::Rules
-                            ? tr("no tokens, no cost (rules run locally)")
-                            : tr("%1 prompt + %2 completion tokens · $%3")
-                                  .arg(d.promptTokens)
-                                  .arg(d.completionTokens)
-                                  .arg(d.costUsd, 0, 'f', 4));
+        m_cost->setText(d.source.kind == DiagnosisSource::Rules ? tr("no tokens, no cost (rules run locally)")
+                                                                : tr("%1 prompt + %2 completion tokens · $%3")
+                                                                      .arg(d.promptTokens)
+                                                                      .arg(d.completionTokens)
+                                                                      .arg(d.costUsd, 0, 'f', 4));
     } else {
         m_diagnosis->setText(data.error.isEmpty() ? tr("No diagnosis yet.") : data.error);
         m_confidence->setValue(0);
@@ -258,16 +263,20 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
 
     if (data.hasVerdict) {
         const guard::Verdict &v = data.verdict;
-        const QString label = v.decision == guard::Verdict::Allowed       ? tr("Allowed by policy")
+        const QString label = v.decision == guard::Verdict::Allowed         ? tr("Allowed by policy")
                               : v.decision == guard::Verdict::NeedsApproval ? tr("Needs your approval")
                                                                             : tr("Blocked");
-        m_verdict->setText(QStringLiteral("<b style=\"color:%1\">%2</b>").arg(colorFor(v.decision), label.toHtmlEscaped()));
+        m_verdict->setText(
+            QStringLiteral("<b style=\"color:%1\">%2</b>").arg(colorFor(v.decision), label.toHtmlEscaped()));
         // Every reason, blocking ones marked, in the guardrails' own order.
         QStringList rows;
         for (const guard::VerdictReason &r : v.reasons) {
-            const QString mark = r.blocking ? QStringLiteral("<span style=\"color:%1\">✖</span>").arg(colorFor(guard::Verdict::Blocked))
-                                            : QStringLiteral("<span style=\"color:%1\">●</span>").arg(colorFor(guard::Verdict::NeedsApproval));
-            rows << QStringLiteral("%1&nbsp;<code>%2</code> — %3").arg(mark, r.code.toHtmlEscaped(), r.message.toHtmlEscaped());
+            const QString mark = r.blocking ? QStringLiteral("<span style=\"color:%1\">✖</span>")
+                                                  .arg(colorFor(guard::Verdict::Blocked))
+                                            : QStringLiteral("<span style=\"color:%1\">●</span>")
+                                                  .arg(colorFor(guard::Verdict::NeedsApproval));
+            rows << QStringLiteral("%1&nbsp;<code>%2</code> — %3")
+                        .arg(mark, r.code.toHtmlEscaped(), r.message.toHtmlEscaped());
         }
         // One label for the verdict and its reasons: a second word-wrapped label leaves a gap in the form.
         m_verdict->setText(m_verdict->text() + QStringLiteral("<br>") + rows.join(QStringLiteral("<br>")));
@@ -277,11 +286,15 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
 
     QString context = data.evidenceText;
     if (!data.evidenceCut.isEmpty())
-        context += QStringLiteral("\n\n# cut by the token budget: ") + data.evidenceCut.join(QStringLiteral(", "));
+        context +=
+            QStringLiteral("\n\n# cut by the token budget: ") + data.evidenceCut.join(QStringLiteral(", "));
     m_context->setPlainText(context.isEmpty() ? tr("(no context gathered)") : context);
-    m_tabs->setTabText(0, data.evidenceTokens > 0 ? tr("Context sent (~%1 tokens)").arg(data.evidenceTokens) : tr("Context sent"));
-    m_preview->setPlainText(data.dryRunPreview.isEmpty() ? tr("No dry-run preview yet: the server-side dry run runs when the executor is connected.")
-                                                         : data.dryRunPreview);
+    m_tabs->setTabText(0, data.evidenceTokens > 0 ? tr("Context sent (~%1 tokens)").arg(data.evidenceTokens)
+                                                  : tr("Context sent"));
+    m_preview->setPlainText(
+        data.dryRunPreview.isEmpty()
+            ? tr("No dry-run preview yet: the server-side dry run runs when the executor is connected.")
+            : data.dryRunPreview);
     updateButtons();
 }
 
@@ -319,7 +332,9 @@ void DiagnosisPanel::setPendingSince(const QDateTime &since)
 
 QString DiagnosisPanel::pendingText() const
 {
-    const qint64 s = m_pendingSince.isValid() ? std::max<qint64>(0, m_pendingSince.secsTo(QDateTime::currentDateTimeUtc())) : 0;
+    const qint64 s = m_pendingSince.isValid()
+                         ? std::max<qint64>(0, m_pendingSince.secsTo(QDateTime::currentDateTimeUtc()))
+                         : 0;
     return tr("Diagnosing… %1 s").arg(s);
 }
 
@@ -345,7 +360,8 @@ void DiagnosisPanel::updateButtons()
     const bool actionable = m_data.hasDiagnosis && m_data.diagnosis.action != ActionKind::None;
     m_approve->setVisible(!m_suggestOnly);
     m_approve->setEnabled(!m_suggestOnly && proposed && actionable && m_data.hasVerdict && !blocked);
-    m_approve->setToolTip(blocked ? tr("The guardrails blocked this action; see the reasons above.") : QString());
+    m_approve->setToolTip(blocked ? tr("The guardrails blocked this action; see the reasons above.")
+                                  : QString());
     m_reject->setEnabled(proposed);
     m_rediagnose->setEnabled(m_state != State::Pending && m_state != State::Executing);
     m_undo->setVisible(m_data.undoAvailable || m_state == State::Executed);
@@ -354,8 +370,11 @@ void DiagnosisPanel::updateButtons()
     QString badge;
     QString color = colorFor(guard::Verdict::NeedsApproval);
     switch (m_state) {
-    case State::Empty: break;
-    case State::Pending: badge = tr("Diagnosing"); break;
+    case State::Empty:
+        break;
+    case State::Pending:
+        badge = tr("Diagnosing");
+        break;
     case State::Proposed:
         if (blocked) {
             badge = tr("Blocked by guardrails");
@@ -366,7 +385,9 @@ void DiagnosisPanel::updateButtons()
             badge = tr("Needs approval");
         }
         break;
-    case State::Executing: badge = tr("Executing"); break;
+    case State::Executing:
+        badge = tr("Executing");
+        break;
     case State::Executed:
         badge = tr("Executed");
         color = colorFor(guard::Verdict::Allowed);
@@ -375,11 +396,14 @@ void DiagnosisPanel::updateButtons()
         badge = tr("Failed");
         color = colorFor(guard::Verdict::Blocked);
         break;
-    case State::Rejected: badge = tr("Rejected"); break;
+    case State::Rejected:
+        badge = tr("Rejected");
+        break;
     }
-    m_stateBadge->setText(badge.isEmpty() ? QString()
-                                          : QStringLiteral("<span style=\"color:%1; font-weight:600\">● %2</span>")
-                                                .arg(color, badge.toHtmlEscaped()));
+    m_stateBadge->setText(badge.isEmpty()
+                              ? QString()
+                              : QStringLiteral("<span style=\"color:%1; font-weight:600\">● %2</span>")
+                                    .arg(color, badge.toHtmlEscaped()));
 }
 
 } // namespace vigil::ui

@@ -20,17 +20,17 @@ namespace vigil::ui {
 
 /// What the panel shows: plain values, no pipeline objects.
 struct DiagnosisPanelData {
-    QString title;            ///< "CrashLoopBackOff · Deployment/web"
-    QString subtitle;         ///< "demo · 3 pods · first seen 5m ago"
+    QString title;    ///< "CrashLoopBackOff · Deployment/web"
+    QString subtitle; ///< "demo · 3 pods · first seen 5m ago"
     bool hasDiagnosis = false;
     Diagnosis diagnosis;
     bool hasVerdict = false;
     guard::Verdict verdict;
-    QString evidenceText;     ///< exactly what was (or would be) sent
+    QString evidenceText; ///< exactly what was (or would be) sent
     QStringList evidenceCut;
     int evidenceTokens = 0;
-    QString dryRunPreview;    ///< empty: "no preview yet"
-    QString error;            ///< why there is no diagnosis
+    QString dryRunPreview; ///< empty: "no preview yet"
+    QString error;         ///< why there is no diagnosis
     bool undoAvailable = false;
 };
 
@@ -43,13 +43,13 @@ class DiagnosisPanel final : public QWidget {
 
 public:
     enum class State {
-        Empty,      ///< nothing selected
-        Pending,    ///< a reasoner is working (elapsed time, Cancel)
-        Proposed,   ///< diagnosis and verdict ready: approve or reject
-        Executing,  ///< approved; the executor is running and verifying
-        Executed,   ///< done and verified (outcome text)
-        Failed,     ///< reasoning or execution failed (outcome text)
-        Rejected,   ///< a person rejected it
+        Empty,     ///< nothing selected
+        Pending,   ///< a reasoner is working (elapsed time, Cancel)
+        Proposed,  ///< diagnosis and verdict ready: approve or reject
+        Executing, ///< approved; the executor is running and verifying
+        Executed,  ///< done and verified (outcome text)
+        Failed,    ///< reasoning or execution failed (outcome text)
+        Rejected,  ///< a person rejected it
     };
     Q_ENUM(State)
 

@@ -28,13 +28,20 @@ QVariant EventTableModel::headerData(int section, Qt::Orientation orientation, i
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case LastSeen: return tr("Last seen");
-    case Namespace: return tr("Namespace");
-    case Object: return tr("Object");
-    case Reason: return tr("Reason");
-    case Message: return tr("Message");
-    case Count: return tr("Count");
-    default: return {};
+    case LastSeen:
+        return tr("Last seen");
+    case Namespace:
+        return tr("Namespace");
+    case Object:
+        return tr("Object");
+    case Reason:
+        return tr("Reason");
+    case Message:
+        return tr("Message");
+    case Count:
+        return tr("Count");
+    default:
+        return {};
     }
 }
 
@@ -57,13 +64,20 @@ QVariant EventTableModel::data(const QModelIndex &index, int role) const
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     switch (column) {
-    case LastSeen: return e.lastSeen.isValid() ? PodTableModel::formatAge(e.lastSeen.secsTo(m_clock())) : QString();
-    case Namespace: return e.namespaceName;
-    case Object: return QString(e.involved.kind.toLower() + u'/' + e.involved.name);
-    case Reason: return e.reason;
-    case Message: return e.message.simplified();
-    case Count: return e.count;
-    default: return {};
+    case LastSeen:
+        return e.lastSeen.isValid() ? PodTableModel::formatAge(e.lastSeen.secsTo(m_clock())) : QString();
+    case Namespace:
+        return e.namespaceName;
+    case Object:
+        return QString(e.involved.kind.toLower() + u'/' + e.involved.name);
+    case Reason:
+        return e.reason;
+    case Message:
+        return e.message.simplified();
+    case Count:
+        return e.count;
+    default:
+        return {};
     }
 }
 
@@ -95,8 +109,9 @@ void EventTableModel::addEvents(const QList<kube::EventView> &events)
     if (fresh.isEmpty())
         return;
     // Newest at the top; a batch larger than the capacity keeps its newest part.
-    std::stable_sort(fresh.begin(), fresh.end(),
-                     [](const kube::EventView &a, const kube::EventView &b) { return a.lastSeen > b.lastSeen; });
+    std::stable_sort(fresh.begin(), fresh.end(), [](const kube::EventView &a, const kube::EventView &b) {
+        return a.lastSeen > b.lastSeen;
+    });
     if (fresh.size() > m_capacity)
         fresh.resize(m_capacity);
     const int n = int(fresh.size());

@@ -2,13 +2,13 @@
 
 #include "ui/podtablemodel.h"
 
+#include <QApplication>
 #include <QBrush>
 #include <QColor>
-#include <QApplication>
 #include <QGuiApplication>
-#include <QStyle>
 #include <QIcon>
 #include <QPalette>
+#include <QStyle>
 
 #include <algorithm>
 
@@ -35,13 +35,20 @@ QVariant IncidentModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Reason: return tr("Reason");
-    case Workload: return tr("Workload");
-    case Namespace: return tr("Namespace");
-    case Count: return tr("Count");
-    case LastSeen: return tr("Last seen");
-    case Proposal: return tr("Proposal");
-    default: return {};
+    case Reason:
+        return tr("Reason");
+    case Workload:
+        return tr("Workload");
+    case Namespace:
+        return tr("Namespace");
+    case Count:
+        return tr("Count");
+    case LastSeen:
+        return tr("Last seen");
+    case Proposal:
+        return tr("Proposal");
+    default:
+        return {};
     }
 }
 
@@ -63,8 +70,10 @@ QVariant IncidentModel::data(const QModelIndex &index, int role) const
     const pipeline::Incident &i = r.incident;
     const bool blocked = r.judged && r.verdict.decision == guard::Verdict::Blocked;
     switch (role) {
-    case FingerprintRole: return i.fingerprint;
-    case BlockedRole: return blocked;
+    case FingerprintRole:
+        return i.fingerprint;
+    case BlockedRole:
+        return blocked;
     case SortRole:
         if (index.column() == LastSeen)
             return i.lastSeen.toMSecsSinceEpoch();
@@ -73,10 +82,11 @@ QVariant IncidentModel::data(const QModelIndex &index, int role) const
         return data(index, Qt::DisplayRole);
     case Qt::DecorationRole:
         if (index.column() == Reason)
-            return blocked ? QIcon::fromTheme(QStringLiteral("dialog-error"),
-                                              QApplication::style()->standardIcon(QStyle::SP_MessageBoxCritical))
-                           : QIcon::fromTheme(QStringLiteral("dialog-warning"),
-                                              QApplication::style()->standardIcon(QStyle::SP_MessageBoxWarning));
+            return blocked
+                       ? QIcon::fromTheme(QStringLiteral("dialog-error"),
+                                          QApplication::style()->standardIcon(QStyle::SP_MessageBoxCritical))
+                       : QIcon::fromTheme(QStringLiteral("dialog-warning"),
+                                          QApplication::style()->standardIcon(QStyle::SP_MessageBoxWarning));
         return {};
     case Qt::ForegroundRole:
         if (index.column() == Proposal && blocked) {
@@ -94,13 +104,21 @@ QVariant IncidentModel::data(const QModelIndex &index, int role) const
         return r.diagnosisError;
     case Qt::DisplayRole:
         switch (index.column()) {
-        case Reason: return i.reason;
-        case Workload: return i.workload.kind.isEmpty() ? i.workload.name : QString(i.workload.kind + u'/' + i.workload.name);
-        case Namespace: return i.namespaceName;
-        case Count: return i.count;
-        case LastSeen: return i.lastSeen.isValid() ? PodTableModel::formatAge(i.lastSeen.secsTo(m_clock())) : QString();
-        case Proposal: return proposalText(r);
-        default: return {};
+        case Reason:
+            return i.reason;
+        case Workload:
+            return i.workload.kind.isEmpty() ? i.workload.name
+                                             : QString(i.workload.kind + u'/' + i.workload.name);
+        case Namespace:
+            return i.namespaceName;
+        case Count:
+            return i.count;
+        case LastSeen:
+            return i.lastSeen.isValid() ? PodTableModel::formatAge(i.lastSeen.secsTo(m_clock())) : QString();
+        case Proposal:
+            return proposalText(r);
+        default:
+            return {};
         }
     default:
         return {};
@@ -136,9 +154,10 @@ QStringList IncidentModel::upsert(const QList<pipeline::IncidentReport> &reports
     QStringList added;
     if (fresh.isEmpty())
         return added;
-    std::stable_sort(fresh.begin(), fresh.end(), [](const pipeline::IncidentReport &a, const pipeline::IncidentReport &b) {
-        return a.incident.lastSeen > b.incident.lastSeen;
-    });
+    std::stable_sort(fresh.begin(), fresh.end(),
+                     [](const pipeline::IncidentReport &a, const pipeline::IncidentReport &b) {
+                         return a.incident.lastSeen > b.incident.lastSeen;
+                     });
     beginInsertRows({}, 0, int(fresh.size()) - 1);
     m_reports.insert(m_reports.begin(), fresh.cbegin(), fresh.cend());
     m_rowByFingerprint.clear();

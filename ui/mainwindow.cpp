@@ -5,8 +5,8 @@
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
-#include "ui/podfilterproxymodel.h"
 #include "ui/poddetailsdialog.h"
+#include "ui/podfilterproxymodel.h"
 #include "ui/podtablemodel.h"
 #include "ui/settingsdialog.h"
 
@@ -79,12 +79,15 @@ QString healthColor(pipeline::SessionHealth::Kind kind)
 {
     using K = pipeline::SessionHealth::Kind;
     switch (kind) {
-    case K::Connected: return QStringLiteral("#2da44e");
+    case K::Connected:
+        return QStringLiteral("#2da44e");
     case K::Connecting:
-    case K::Reconnecting: return QStringLiteral("#d4a72c");
+    case K::Reconnecting:
+        return QStringLiteral("#d4a72c");
     case K::CredentialsExpired:
     case K::Forbidden:
-    case K::Failed: return QStringLiteral("#cf222e");
+    case K::Failed:
+        return QStringLiteral("#cf222e");
     }
     return {};
 }
@@ -102,11 +105,13 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget *parent)
     qRegisterMetaType<pipeline::IncidentReport>();
     qRegisterMetaType<act::DecisionState>();
     setWindowTitle(tr("Vigil"));
-    setWindowIcon(QIcon::fromTheme(QStringLiteral("dev.vigil.Vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
+    setWindowIcon(
+        QIcon::fromTheme(QStringLiteral("dev.vigil.Vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
 
     loadPolicy();
     // The session's executor appends to the same audit log (and vigilctl reads it).
-    m_auditPath = m_options.auditPath.isEmpty() ? act::auditPath(act::dataDirectory(m_options.dataDir)) : m_options.auditPath;
+    m_auditPath = m_options.auditPath.isEmpty() ? act::auditPath(act::dataDirectory(m_options.dataDir))
+                                                : m_options.auditPath;
     Result<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::open(m_auditPath);
     QString auditError;
     if (log)
@@ -294,7 +299,8 @@ void MainWindow::buildUi()
     connect(m_panel, &DiagnosisPanel::cancelRequested, this, forward(&MainWindow::cancelRequested));
     connect(m_panel, &DiagnosisPanel::rejectRequested, this, [this](const QString &reason) {
         if (const pipeline::IncidentReport *r = selectedReport()) {
-            setIncidentState(r->incident.fingerprint, DiagnosisPanel::State::Rejected, tr("Rejected: %1").arg(reason));
+            setIncidentState(r->incident.fingerprint, DiagnosisPanel::State::Rejected,
+                             tr("Rejected: %1").arg(reason));
             Q_EMIT rejectRequested(*r, reason);
         }
     });
@@ -309,7 +315,8 @@ void MainWindow::buildUi()
 void MainWindow::buildActions()
 {
     QMenu *file = menuBar()->addMenu(tr("&File"));
-    QAction *settings = file->addAction(QIcon::fromTheme(QStringLiteral("preferences-system")), tr("&Settings…"));
+    QAction *settings =
+        file->addAction(QIcon::fromTheme(QStringLiteral("preferences-system")), tr("&Settings…"));
     settings->setShortcut(QKeySequence::Preferences);
     if (settings->shortcut().isEmpty())
         settings->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
@@ -355,10 +362,11 @@ void MainWindow::buildActions()
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     QAction *about = help->addAction(tr("&About Vigil"));
     connect(about, &QAction::triggered, this, [this] {
-        QMessageBox::about(this, tr("About Vigil"),
-                           tr("<b>Vigil %1</b><p>A Kubernetes assistant for SREs: watches the cluster, diagnoses "
-                              "incidents and proposes guarded fixes you approve.</p>")
-                               .arg(QApplication::applicationVersion()));
+        QMessageBox::about(
+            this, tr("About Vigil"),
+            tr("<b>Vigil %1</b><p>A Kubernetes assistant for SREs: watches the cluster, diagnoses "
+               "incidents and proposes guarded fixes you approve.</p>")
+                .arg(QApplication::applicationVersion()));
     });
 }
 
@@ -395,7 +403,8 @@ void MainWindow::loadPolicy()
     }
     const QVariant mode = QSettings().value(QStringLiteral("policy/mode"));
     if (mode.isValid() && m_options.policyPath.isEmpty()) {
-        for (guard::PolicyMode m : {guard::PolicyMode::SuggestOnly, guard::PolicyMode::Approve, guard::PolicyMode::AutoWithinPolicy}) {
+        for (guard::PolicyMode m : {guard::PolicyMode::SuggestOnly, guard::PolicyMode::Approve,
+                                    guard::PolicyMode::AutoWithinPolicy}) {
             if (guard::policyModeName(m) == mode.toString())
                 m_policy.mode = m;
         }
@@ -427,7 +436,8 @@ void MainWindow::loadKubeconfig()
     for (const kube::ContextInfo &c : m_kubeconfig.contexts()) {
         m_contextBox->addItem(c.name, c.name);
         m_contextBox->setItemData(m_contextBox->count() - 1,
-                                  tr("cluster: %1\nuser: %2\nfrom: %3").arg(c.cluster, c.user, c.sourceFile), Qt::ToolTipRole);
+                                  tr("cluster: %1\nuser: %2\nfrom: %3").arg(c.cluster, c.user, c.sourceFile),
+                                  Qt::ToolTipRole);
     }
     if (m_currentContext.isEmpty())
         m_currentContext = m_options.context.isEmpty() ? m_kubeconfig.currentContext() : m_options.context;
@@ -497,48 +507,60 @@ void MainWindow::startSession(kube::Connection connection)
     session->moveToThread(&m_thread);
     m_session = session;
     const quint64 gen = m_generation;
-    connect(session, &pipeline::ClusterSession::batchReady, this, [this, gen](const pipeline::SessionBatch &b) {
-        if (gen == m_generation)
-            onBatch(b);
-    });
-    connect(session, &pipeline::ClusterSession::healthChanged, this, [this, gen](const pipeline::SessionHealth &h) {
-        if (gen == m_generation)
-            onHealth(h);
-    });
+    connect(session, &pipeline::ClusterSession::batchReady, this,
+            [this, gen](const pipeline::SessionBatch &b) {
+                if (gen == m_generation)
+                    onBatch(b);
+            });
+    connect(session, &pipeline::ClusterSession::healthChanged, this,
+            [this, gen](const pipeline::SessionHealth &h) {
+                if (gen == m_generation)
+                    onHealth(h);
+            });
     connect(session, &pipeline::ClusterSession::namespacesListed, this, [this, gen](const QStringList &n) {
         if (gen == m_generation)
             onNamespaces(n);
     });
-    connect(session, &pipeline::ClusterSession::usageUpdated, this, [this, gen](const pipeline::PodUsageMap &u) {
-        if (gen == m_generation)
-            onUsage(u);
-    });
+    connect(session, &pipeline::ClusterSession::usageUpdated, this,
+            [this, gen](const pipeline::PodUsageMap &u) {
+                if (gen == m_generation)
+                    onUsage(u);
+            });
     connect(session, &pipeline::ClusterSession::execConsentRequired, this,
             [this, gen](const QString &line, const QString &message) {
                 if (gen == m_generation)
                     onExecConsent(line, message);
             });
-    connect(session, &pipeline::ClusterSession::podDetailsReady, this, [this, gen](const pipeline::PodDetails &d) {
-        if (gen == m_generation)
-            Q_EMIT podDetailsArrived(d);
-    });
-    connect(session, &pipeline::ClusterSession::previewReady, this, [this, gen](const QString &fp, const QString &text) {
-        if (gen == m_generation)
-            setDryRunPreview(fp, text);
-    });
+    connect(session, &pipeline::ClusterSession::podDetailsReady, this,
+            [this, gen](const pipeline::PodDetails &d) {
+                if (gen == m_generation)
+                    Q_EMIT podDetailsArrived(d);
+            });
+    connect(session, &pipeline::ClusterSession::previewReady, this,
+            [this, gen](const QString &fp, const QString &text) {
+                if (gen == m_generation)
+                    setDryRunPreview(fp, text);
+            });
     connect(session, &pipeline::ClusterSession::decisionUpdated, this,
             [this, gen](const QString &fp, act::DecisionState state, const QString &outcome) {
                 if (gen == m_generation)
                     onDecision(fp, state, outcome);
             });
     // The session's context runs these on the worker thread; they die with the session.
-    connect(this, &MainWindow::approveRequested, session,
-            [session](const pipeline::IncidentReport &r) { session->approve(r.incident.fingerprint); }, Qt::QueuedConnection);
-    connect(this, &MainWindow::rejectRequested, session,
-            [session](const pipeline::IncidentReport &r, const QString &reason) { session->reject(r.incident.fingerprint, reason); },
-            Qt::QueuedConnection);
-    connect(this, &MainWindow::undoRequested, session,
-            [session](const pipeline::IncidentReport &r) { session->undo(r.incident.fingerprint); }, Qt::QueuedConnection);
+    connect(
+        this, &MainWindow::approveRequested, session,
+        [session](const pipeline::IncidentReport &r) { session->approve(r.incident.fingerprint); },
+        Qt::QueuedConnection);
+    connect(
+        this, &MainWindow::rejectRequested, session,
+        [session](const pipeline::IncidentReport &r, const QString &reason) {
+            session->reject(r.incident.fingerprint, reason);
+        },
+        Qt::QueuedConnection);
+    connect(
+        this, &MainWindow::undoRequested, session,
+        [session](const pipeline::IncidentReport &r) { session->undo(r.incident.fingerprint); },
+        Qt::QueuedConnection);
     m_thread.setObjectName(QStringLiteral("vigil-cluster"));
     connect(&m_thread, &QThread::finished, session, &QObject::deleteLater);
     QMetaObject::invokeMethod(session, &pipeline::ClusterSession::start, Qt::QueuedConnection);
@@ -556,7 +578,8 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
             const int row = m_podModel->rowOfUid(uid);
             if (row >= 0) {
                 const QModelIndex idx = m_podProxy->mapFromSource(m_podModel->index(row, current.column()));
-                m_podView->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+                m_podView->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect |
+                                                                      QItemSelectionModel::Rows);
             }
         }
         m_podView->verticalScrollBar()->setValue(scroll);
@@ -569,11 +592,12 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
         const QStringList opened = m_incidentModel->upsert(batch.incidents);
         for (const pipeline::IncidentReport &r : batch.incidents) {
             // The report decides until a person or the executor has moved the decision on.
-            const DiagnosisPanel::State current = m_incidentStates.value(r.incident.fingerprint, DiagnosisPanel::State::Empty);
-            if (current == DiagnosisPanel::State::Executing || current == DiagnosisPanel::State::Executed
-                || current == DiagnosisPanel::State::Rejected)
+            const DiagnosisPanel::State current =
+                m_incidentStates.value(r.incident.fingerprint, DiagnosisPanel::State::Empty);
+            if (current == DiagnosisPanel::State::Executing || current == DiagnosisPanel::State::Executed ||
+                current == DiagnosisPanel::State::Rejected)
                 continue;
-            const DiagnosisPanel::State next = r.diagnosed                   ? DiagnosisPanel::State::Proposed
+            const DiagnosisPanel::State next = r.diagnosed                  ? DiagnosisPanel::State::Proposed
                                                : r.diagnosisError.isEmpty() ? DiagnosisPanel::State::Pending
                                                                             : DiagnosisPanel::State::Failed;
             m_incidentStates.insert(r.incident.fingerprint, next);
@@ -581,11 +605,13 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
         onIncidentSelected(); // the selected incident may have changed
         if (!opened.isEmpty()) {
             if (m_tray && !isActiveWindow()) {
-                const pipeline::IncidentReport *r = m_incidentModel->report(m_incidentModel->rowOf(opened.first()));
+                const pipeline::IncidentReport *r =
+                    m_incidentModel->report(m_incidentModel->rowOf(opened.first()));
                 if (r)
                     m_tray->showMessage(tr("New incident: %1").arg(r->incident.reason),
-                                        tr("%1/%2 in %3").arg(r->incident.workload.kind, r->incident.workload.name,
-                                                               r->incident.namespaceName),
+                                        tr("%1/%2 in %3")
+                                            .arg(r->incident.workload.kind, r->incident.workload.name,
+                                                 r->incident.namespaceName),
                                         QSystemTrayIcon::Warning, 8000);
             }
             Q_EMIT incidentsOpened(opened);
@@ -611,7 +637,8 @@ QString MainWindow::healthSentence() const
 
 void MainWindow::updateHealthLabel()
 {
-    m_healthDot->setText(QStringLiteral("<span style=\"color:%1; font-size:large\">●</span>").arg(healthColor(m_health.kind)));
+    m_healthDot->setText(
+        QStringLiteral("<span style=\"color:%1; font-size:large\">●</span>").arg(healthColor(m_health.kind)));
     QString text = healthSentence();
     if (!m_policyError.isEmpty())
         text += tr("  ·  Policy not loaded (using the default): %1").arg(m_policyError);
@@ -656,13 +683,16 @@ void MainWindow::onUsage(const pipeline::PodUsageMap &usage)
 
 void MainWindow::onExecConsent(const QString &commandLine, const QString &message)
 {
-    auto *box = new QMessageBox(QMessageBox::Question, tr("Allow credential plugin?"),
-                                tr("The context <b>%1</b> gets its credentials by running a program. Vigil runs it only "
-                                   "with your permission.").arg(m_currentContext.toHtmlEscaped()),
-                                QMessageBox::NoButton, this);
+    auto *box = new QMessageBox(
+        QMessageBox::Question, tr("Allow credential plugin?"),
+        tr("The context <b>%1</b> gets its credentials by running a program. Vigil runs it only "
+           "with your permission.")
+            .arg(m_currentContext.toHtmlEscaped()),
+        QMessageBox::NoButton, this);
     box->setObjectName(QStringLiteral("execConsent"));
     box->setAttribute(Qt::WA_DeleteOnClose);
-    box->setInformativeText(tr("It will run exactly this command:<pre>%1</pre>").arg(commandLine.toHtmlEscaped()));
+    box->setInformativeText(
+        tr("It will run exactly this command:<pre>%1</pre>").arg(commandLine.toHtmlEscaped()));
     box->setDetailedText(message);
     QPushButton *allow = box->addButton(tr("Allow and Connect"), QMessageBox::AcceptRole);
     box->addButton(QMessageBox::Cancel);
@@ -694,7 +724,8 @@ void MainWindow::onIncidentSelected()
     }
     const pipeline::Incident &i = r->incident;
     DiagnosisPanelData d;
-    d.title = i.reason + QStringLiteral(" · ") + (i.workload.kind.isEmpty() ? i.workload.name : i.workload.kind + u'/' + i.workload.name);
+    d.title = i.reason + QStringLiteral(" · ") +
+              (i.workload.kind.isEmpty() ? i.workload.name : i.workload.kind + u'/' + i.workload.name);
     d.subtitle = tr("%1 · %2 · %3 · first seen %4 ago")
                      .arg(i.namespaceName.isEmpty() ? tr("cluster") : i.namespaceName)
                      .arg(i.pods.size() == 1 ? tr("1 pod") : tr("%1 pods").arg(i.pods.size()))
@@ -714,7 +745,8 @@ void MainWindow::onIncidentSelected()
                       m_incidentOutcomes.value(i.fingerprint));
 }
 
-void MainWindow::setIncidentState(const QString &fingerprint, DiagnosisPanel::State state, const QString &outcome)
+void MainWindow::setIncidentState(const QString &fingerprint, DiagnosisPanel::State state,
+                                  const QString &outcome)
 {
     m_incidentStates.insert(fingerprint, state);
     m_incidentOutcomes.insert(fingerprint, outcome);
@@ -729,15 +761,25 @@ void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state
     P shown = P::Proposed;
     switch (state) {
     case S::Proposed:
-    case S::Previewed: shown = P::Proposed; break;
+    case S::Previewed:
+        shown = P::Proposed;
+        break;
     case S::Approved:
     case S::Executing:
-    case S::Executed: shown = P::Executing; break; // executed, still verifying
+    case S::Executed:
+        shown = P::Executing;
+        break; // executed, still verifying
     case S::Verified:
-    case S::Undone: shown = P::Executed; break;
+    case S::Undone:
+        shown = P::Executed;
+        break;
     case S::VerifyFailed:
-    case S::Failed: shown = P::Failed; break;
-    case S::Rejected: shown = P::Rejected; break;
+    case S::Failed:
+        shown = P::Failed;
+        break;
+    case S::Rejected:
+        shown = P::Rejected;
+        break;
     }
     setIncidentState(fingerprint, shown, outcome);
     if (m_audit)
@@ -758,10 +800,13 @@ void MainWindow::openPodDetails(const QModelIndex &proxyIndex)
         return;
     auto *dialog = new PodDetailsDialog(pod->namespaceName, pod->name, this);
     connect(this, &MainWindow::podDetailsArrived, dialog, &PodDetailsDialog::showDetails);
-    connect(dialog, &PodDetailsDialog::detailsRequested, this, [this](const QString &ns, const QString &name, bool previous) {
-        if (pipeline::ClusterSession *s = m_session)
-            QMetaObject::invokeMethod(s, [s, ns, name, previous] { s->requestPodDetails(ns, name, previous); }, Qt::QueuedConnection);
-    });
+    connect(dialog, &PodDetailsDialog::detailsRequested, this,
+            [this](const QString &ns, const QString &name, bool previous) {
+                if (pipeline::ClusterSession *s = m_session)
+                    QMetaObject::invokeMethod(
+                        s, [s, ns, name, previous] { s->requestPodDetails(ns, name, previous); },
+                        Qt::QueuedConnection);
+            });
     dialog->show();
     dialog->reload();
 }

@@ -39,11 +39,11 @@ class PodTableModel;
 struct MainWindowOptions {
     QString kubeconfig;
     QString context;
-    QString namespaceName;  ///< empty: all namespaces
-    QString policyPath;     ///< empty: the one in the settings, else the built-in default
-    bool readOnly = false;  ///< never offer to act
-    QString auditPath;      ///< empty: audit.db in the data folder (shared with vigilctl)
-    QString dataDir;        ///< decisions.db and audit.db; empty: $VIGIL_DATA_DIR, else the app data folder
+    QString namespaceName; ///< empty: all namespaces
+    QString policyPath;    ///< empty: the one in the settings, else the built-in default
+    bool readOnly = false; ///< never offer to act
+    QString auditPath;     ///< empty: audit.db in the data folder (shared with vigilctl)
+    QString dataDir;       ///< decisions.db and audit.db; empty: $VIGIL_DATA_DIR, else the app data folder
     bool connectOnStart = true;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
 };
@@ -63,7 +63,8 @@ public:
     /// Reconnects the current context (F5, after consent, after settings changed).
     void reconnect();
     /// The lead's pipeline reports progress of the incident's decision here.
-    void setIncidentState(const QString &fingerprint, DiagnosisPanel::State state, const QString &outcome = QString());
+    void setIncidentState(const QString &fingerprint, DiagnosisPanel::State state,
+                          const QString &outcome = QString());
     /// Attaches a dry-run preview to an incident (shown when it is selected).
     void setDryRunPreview(const QString &fingerprint, const QString &preview);
 

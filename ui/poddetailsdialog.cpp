@@ -85,7 +85,10 @@ void PodDetailsDialog::showDetails(const pipeline::PodDetails &details)
     const QDateTime now = QDateTime::currentDateTimeUtc();
     for (int r = 0; r < details.events.size(); ++r) {
         const kube::EventView &e = details.events[r];
-        m_events->setItem(r, 0, new QTableWidgetItem(e.lastSeen.isValid() ? PodTableModel::formatAge(e.lastSeen.secsTo(now)) : QString()));
+        m_events->setItem(r, 0,
+                          new QTableWidgetItem(e.lastSeen.isValid()
+                                                   ? PodTableModel::formatAge(e.lastSeen.secsTo(now))
+                                                   : QString()));
         m_events->setItem(r, 1, new QTableWidgetItem(e.type));
         m_events->setItem(r, 2, new QTableWidgetItem(e.reason));
         m_events->setItem(r, 3, new QTableWidgetItem(e.message.simplified()));
@@ -94,7 +97,8 @@ void PodDetailsDialog::showDetails(const pipeline::PodDetails &details)
         m_log->setPlainText(tr("Could not read the log: %1").arg(details.logError));
     else
         m_log->setPlainText(details.log.isEmpty() ? tr("(the log is empty)") : details.log);
-    m_yaml->setPlainText(details.yamlError.isEmpty() ? details.yaml : tr("Could not read the pod: %1").arg(details.yamlError));
+    m_yaml->setPlainText(
+        details.yamlError.isEmpty() ? details.yaml : tr("Could not read the pod: %1").arg(details.yamlError));
 }
 
 } // namespace vigil::ui

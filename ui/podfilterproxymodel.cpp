@@ -55,8 +55,9 @@ bool PodFilterProxyModel::filterAcceptsRow(int sourceRow, const QModelIndex &sou
         return true;
     const QString status = pod->displayStatus();
     for (const QString &word : m_words) {
-        if (!pod->name.contains(word, Qt::CaseInsensitive) && !pod->namespaceName.contains(word, Qt::CaseInsensitive)
-            && !status.contains(word, Qt::CaseInsensitive))
+        if (!pod->name.contains(word, Qt::CaseInsensitive) &&
+            !pod->namespaceName.contains(word, Qt::CaseInsensitive) &&
+            !status.contains(word, Qt::CaseInsensitive))
             return false;
     }
     return true;

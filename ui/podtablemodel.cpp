@@ -1,13 +1,13 @@
 #include "ui/podtablemodel.h"
 
+#include <QApplication>
 #include <QBrush>
 #include <QColor>
-#include <QApplication>
 #include <QGuiApplication>
-#include <QStyle>
 #include <QIcon>
 #include <QLocale>
 #include <QPalette>
+#include <QStyle>
 
 #include <algorithm>
 #include <limits>
@@ -59,17 +59,28 @@ QVariant PodTableModel::headerData(int section, Qt::Orientation orientation, int
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Namespace: return tr("Namespace");
-    case Name: return tr("Name");
-    case Ready: return tr("Ready");
-    case Status: return tr("Status");
-    case Restarts: return tr("Restarts");
-    case Age: return tr("Age");
-    case Node: return tr("Node");
-    case Owner: return tr("Owner");
-    case Cpu: return tr("CPU");
-    case Memory: return tr("Memory");
-    default: return {};
+    case Namespace:
+        return tr("Namespace");
+    case Name:
+        return tr("Name");
+    case Ready:
+        return tr("Ready");
+    case Status:
+        return tr("Status");
+    case Restarts:
+        return tr("Restarts");
+    case Age:
+        return tr("Age");
+    case Node:
+        return tr("Node");
+    case Owner:
+        return tr("Owner");
+    case Cpu:
+        return tr("CPU");
+    case Memory:
+        return tr("Memory");
+    default:
+        return {};
     }
 }
 
@@ -121,30 +132,47 @@ QVariant PodTableModel::data(const QModelIndex &index, int role) const
 QVariant PodTableModel::display(const kube::PodView &pod, int column) const
 {
     switch (column) {
-    case Namespace: return pod.namespaceName;
-    case Name: return pod.name;
-    case Ready: return QStringLiteral("%1/%2").arg(pod.readyContainers()).arg(pod.containers.size());
-    case Status: return pod.displayStatus();
-    case Restarts: return pod.restarts();
-    case Age: return pod.created.isValid() ? formatAge(pod.created.secsTo(m_clock())) : QString();
-    case Node: return pod.nodeName;
-    case Owner: return ownerText(pod.owner);
-    case Cpu: return formatCpu(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
-    case Memory: return formatMemory(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
-    default: return {};
+    case Namespace:
+        return pod.namespaceName;
+    case Name:
+        return pod.name;
+    case Ready:
+        return QStringLiteral("%1/%2").arg(pod.readyContainers()).arg(pod.containers.size());
+    case Status:
+        return pod.displayStatus();
+    case Restarts:
+        return pod.restarts();
+    case Age:
+        return pod.created.isValid() ? formatAge(pod.created.secsTo(m_clock())) : QString();
+    case Node:
+        return pod.nodeName;
+    case Owner:
+        return ownerText(pod.owner);
+    case Cpu:
+        return formatCpu(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
+    case Memory:
+        return formatMemory(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
+    default:
+        return {};
     }
 }
 
 QVariant PodTableModel::sortValue(const kube::PodView &pod, int column) const
 {
     switch (column) {
-    case Ready: return pod.readyContainers() * 1000 + int(pod.containers.size());
-    case Restarts: return pod.restarts();
+    case Ready:
+        return pod.readyContainers() * 1000 + int(pod.containers.size());
+    case Restarts:
+        return pod.restarts();
     // Oldest first in ascending order, as kubectl's --sort-by=.metadata.creationTimestamp.
-    case Age: return pod.created.isValid() ? pod.created.toMSecsSinceEpoch() : std::numeric_limits<qint64>::max();
-    case Cpu: return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
-    case Memory: return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
-    default: return display(pod, column);
+    case Age:
+        return pod.created.isValid() ? pod.created.toMSecsSinceEpoch() : std::numeric_limits<qint64>::max();
+    case Cpu:
+        return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
+    case Memory:
+        return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
+    default:
+        return display(pod, column);
     }
 }
 
@@ -262,8 +290,8 @@ bool PodTableModel::isUnhealthy(const kube::PodView &pod, const QDateTime &now)
     const QString status = pod.displayStatus();
     if (status == u"Running")
         return !pod.ready && pod.created.isValid() && pod.created.secsTo(now) > kStartupGraceSeconds;
-    if (status == u"Completed" || status == u"Succeeded" || status == u"Terminating"
-        || status == u"ContainerCreating" || status == u"PodInitializing")
+    if (status == u"Completed" || status == u"Succeeded" || status == u"Terminating" ||
+        status == u"ContainerCreating" || status == u"PodInitializing")
         return false;
     if (status == u"Pending" || (status.startsWith(QLatin1String("Init:")) && status.contains(u'/')))
         return !pod.scheduled || (pod.created.isValid() && pod.created.secsTo(now) > kStartupGraceSeconds);

@@ -44,7 +44,8 @@ SettingsDialog::SettingsDialog(QWidget *parent, const QString &keychainService)
     m_provider->addItem(QStringLiteral("OpenAI"), QStringLiteral("openai"));
     m_provider->addItem(QStringLiteral("Anthropic"), QStringLiteral("anthropic"));
     m_provider->addItem(QStringLiteral("Ollama"), QStringLiteral("ollama"));
-    m_provider->setCurrentIndex(std::max(0, m_provider->findData(s.value(QStringLiteral("llm/provider")).toString())));
+    m_provider->setCurrentIndex(
+        std::max(0, m_provider->findData(s.value(QStringLiteral("llm/provider")).toString())));
     m_baseUrl = new QLineEdit(s.value(QStringLiteral("llm/baseUrl")).toString(), llm);
     m_baseUrl->setPlaceholderText(tr("provider default"));
     m_smallModel = new QLineEdit(s.value(QStringLiteral("llm/smallModel")).toString(), llm);
@@ -86,9 +87,11 @@ SettingsDialog::SettingsDialog(QWidget *parent, const QString &keychainService)
     m_policyError->setWordWrap(true);
     m_policyError->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_mode = new QComboBox(guard);
-    for (guard::PolicyMode m : {guard::PolicyMode::SuggestOnly, guard::PolicyMode::Approve, guard::PolicyMode::AutoWithinPolicy})
+    for (guard::PolicyMode m :
+         {guard::PolicyMode::SuggestOnly, guard::PolicyMode::Approve, guard::PolicyMode::AutoWithinPolicy})
         m_mode->addItem(guard::policyModeName(m), guard::policyModeName(m));
-    m_mode->setCurrentIndex(std::max(0, m_mode->findData(s.value(QStringLiteral("policy/mode"), QStringLiteral("approve")).toString())));
+    m_mode->setCurrentIndex(std::max(
+        0, m_mode->findData(s.value(QStringLiteral("policy/mode"), QStringLiteral("approve")).toString())));
     guardForm->addRow(tr("Policy file:"), pathRow);
     guardForm->addRow(QString(), m_policyError);
     guardForm->addRow(tr("Mode:"), m_mode);
@@ -113,7 +116,8 @@ SettingsDialog::SettingsDialog(QWidget *parent, const QString &keychainService)
     connect(remove, &QPushButton::clicked, this, [this] { qDeleteAll(m_allowlist->selectedItems()); });
     connect(m_policyPath, &QLineEdit::textChanged, this, &SettingsDialog::validatePolicy);
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Policy File"), m_policyPath->text(), tr("YAML (*.yaml *.yml)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Policy File"), m_policyPath->text(),
+                                                          tr("YAML (*.yaml *.yml)"));
         if (!path.isEmpty())
             m_policyPath->setText(path);
     });
@@ -147,7 +151,8 @@ void SettingsDialog::validatePolicy()
             m_mode->setCurrentIndex(std::max(0, m_mode->findData(guard::policyModeName(p->mode))));
     }
     m_policyError->setProperty("error", error);
-    m_policyError->setText(error.isEmpty() ? (path.isEmpty() ? QString() : tr("Policy is valid.")) : errorStyle(error));
+    m_policyError->setText(error.isEmpty() ? (path.isEmpty() ? QString() : tr("Policy is valid."))
+                                           : errorStyle(error));
 }
 
 void SettingsDialog::accept()
@@ -172,8 +177,9 @@ void SettingsDialog::accept()
         m_saving = false;
         if (job->error() != QKeychain::NoError) {
             // No plaintext fallback: the key stays unsaved and the dialog open.
-            m_keyStatus->setText(errorStyle(tr("The system keychain refused the key (%1). It was not saved anywhere.")
-                                                .arg(job->errorString())));
+            m_keyStatus->setText(
+                errorStyle(tr("The system keychain refused the key (%1). It was not saved anywhere.")
+                               .arg(job->errorString())));
             return;
         }
         m_apiKey->clear();

@@ -19,7 +19,8 @@ class SettingsDialog final : public QDialog {
 
 public:
     /// keychainService: the keychain's service name the key is stored under.
-    explicit SettingsDialog(QWidget *parent = nullptr, const QString &keychainService = QStringLiteral("vigil"));
+    explicit SettingsDialog(QWidget *parent = nullptr,
+                            const QString &keychainService = QStringLiteral("vigil"));
 
     /// The policy validation message shown under the path ("" when valid or empty).
     QString policyError() const;

@@ -49,7 +49,8 @@ double percentile(QList<double> v, double p)
     if (v.isEmpty())
         return 0;
     std::sort(v.begin(), v.end());
-    const qsizetype i = std::min<qsizetype>(v.size() - 1, static_cast<qsizetype>(p * static_cast<double>(v.size())));
+    const qsizetype i =
+        std::min<qsizetype>(v.size() - 1, static_cast<qsizetype>(p * static_cast<double>(v.size())));
     return v[i];
 }
 
@@ -61,12 +62,20 @@ QString ms(double v)
 int llmCallsForIdenticalIncidents(const reason::PromptSet &prompts, const gather::Evidence &evidence)
 {
     const QByteArray reply = QByteArray::fromStdString(nlohmann::json{
-        {"id", "c"}, {"object", "chat.completion"}, {"created", 1}, {"model", "gpt-4o-mini"},
-        {"choices", {{{"index", 0}, {"finish_reason", "stop"},
-                      {"message", {{"role", "assistant"}, {"refusal", nullptr},
-                                   {"content", R"({"diagnosis":"db down","confidence":0.9,"action":"create_alert",)"
-                                               R"("parameters":{"severity":"warning","summary":"db"},"reasoning":"r"})"}}}}}},
-        {"usage", {{"prompt_tokens", 1500}, {"completion_tokens", 90}, {"total_tokens", 1590}}}}.dump());
+        {"id", "c"},
+        {"object", "chat.completion"},
+        {"created", 1},
+        {"model", "gpt-4o-mini"},
+        {"choices",
+         {{{"index", 0},
+           {"finish_reason", "stop"},
+           {"message",
+            {{"role", "assistant"},
+             {"refusal", nullptr},
+             {"content", R"({"diagnosis":"db down","confidence":0.9,"action":"create_alert",)"
+                         R"("parameters":{"severity":"warning","summary":"db"},"reasoning":"r"})"}}}}}},
+        {"usage", {{"prompt_tokens", 1500}, {"completion_tokens", 90}, {"total_tokens", 1590}}}}
+                                                           .dump());
     test::HttpTestServer server([reply](test::HttpExchange *ex) {
         // A model takes a while: the waves arrive while the first call is in flight.
         ex->later(300, [ex, reply] { ex->respondJson(200, reply); });
@@ -90,13 +99,14 @@ int llmCallsForIdenticalIncidents(const reason::PromptSet &prompts, const gather
     QObject context;
     for (int wave = 0; wave < 10; ++wave) {
         for (int i = 0; i < 100; ++i)
-            router.diagnose(QStringLiteral("same-fingerprint"), evidence, &context, [&done](const Diagnosis &) { ++done; });
+            router.diagnose(QStringLiteral("same-fingerprint"), evidence, &context,
+                            [&done](const Diagnosis &) { ++done; });
         QTest::qWait(50);
     }
     if (!QTest::qWaitFor([&done] { return done == 1000; }, 30000))
         std::fprintf(stderr, "bench_diagnosis: only %d of 1000 answered\n", done);
-    out() << "| LLM calls for 1,000 identical incidents within the TTL | " << server.requests().size()
-          << " (" << router.stats().coalesced << " joined the in-flight call, " << router.stats().cacheHits
+    out() << "| LLM calls for 1,000 identical incidents within the TTL | " << server.requests().size() << " ("
+          << router.stats().coalesced << " joined the in-flight call, " << router.stats().cacheHits
           << " cache hits, " << done << " answered) | ≤ 1 |\n";
     return static_cast<int>(server.requests().size());
 }
@@ -121,7 +131,8 @@ int main(int argc, char **argv)
     kube::LoadOptions lo;
     lo.explicitPath = kubeconfig;
     Result<kube::KubeConfig> config = kube::KubeConfig::load(lo);
-    Result<kube::Connection> connection = config ? config->resolve() : Result<kube::Connection>(config.error());
+    Result<kube::Connection> connection =
+        config ? config->resolve() : Result<kube::Connection>(config.error());
     auto prompts = reason::loadPrompts();
     if (!connection || !prompts) {
         std::fprintf(stderr, "bench_diagnosis: %s\n",
@@ -137,9 +148,10 @@ int main(int argc, char **argv)
     dopt.detector.pendingGrace = std::chrono::seconds(0); // as vigilctl diagnose does
 
     auto list = [&client](const kube::ResourcePath &path) {
-        return cli::await<kube::ListResult>([&](QObject *ctx, std::function<void(Result<kube::ListResult>)> cb) {
-            client.list(path, kube::ListOptions{}, ctx, std::move(cb));
-        });
+        return cli::await<kube::ListResult>(
+            [&](QObject *ctx, std::function<void(Result<kube::ListResult>)> cb) {
+                client.list(path, kube::ListOptions{}, ctx, std::move(cb));
+            });
     };
     QList<kube::PodView> pods;
     QList<kube::EventView> events;
@@ -184,7 +196,8 @@ int main(int argc, char **argv)
         detectMs << static_cast<double>(t.nsecsElapsed()) / 1e6;
     }
     if (incidents.isEmpty()) {
-        std::fprintf(stderr, "bench_diagnosis: no incidents in namespace %s (apply tests/scenarios first)\n", qPrintable(ns));
+        std::fprintf(stderr, "bench_diagnosis: no incidents in namespace %s (apply tests/scenarios first)\n",
+                     qPrintable(ns));
         return 1;
     }
 
@@ -202,9 +215,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < std::max(1, iterations / 10); ++k) {
             QElapsedTimer t;
             t.start();
-            auto r = cli::await<gather::FetchResult>([&](QObject *ctx, std::function<void(Result<gather::FetchResult>)> cb) {
-                fetcher.fetch(subject, ctx, std::move(cb));
-            });
+            auto r = cli::await<gather::FetchResult>(
+                [&](QObject *ctx, std::function<void(Result<gather::FetchResult>)> cb) {
+                    fetcher.fetch(subject, ctx, std::move(cb));
+                });
             fetchMs << static_cast<double>(t.nsecsElapsed()) / 1e6;
             if (r)
                 fetched = *r;
@@ -231,23 +245,25 @@ int main(int argc, char **argv)
                 sample = ev;
         }
         maxTokens = std::max(maxTokens, tokens);
-        tokenRows << QStringLiteral("%1 %2/%3: %4").arg(incident.reason, incident.workload.kind, incident.workload.name).arg(tokens);
+        tokenRows << QStringLiteral("%1 %2/%3: %4")
+                         .arg(incident.reason, incident.workload.kind, incident.workload.name)
+                         .arg(tokens);
     }
 
     llmCallsForIdenticalIncidents(*prompts, sample);
     out() << "| Detect + group, whole namespace snapshot (" << pods.size() << " pods, " << events.size()
           << " events) | p50 " << ms(percentile(detectMs, 0.5)) << ", p99 " << ms(percentile(detectMs, 0.99))
           << " | — |\n";
-    out() << "| Fetch one incident's context over REST (real API server) | p50 " << ms(percentile(fetchMs, 0.5))
-          << ", p99 " << ms(percentile(fetchMs, 0.99)) << " | — |\n";
-    out() << "| Gather + redact + budget + render + rules, per incident | p50 " << ms(percentile(reasonMs, 0.5))
-          << ", p99 " << ms(percentile(reasonMs, 0.99)) << " | — |\n";
+    out() << "| Fetch one incident's context over REST (real API server) | p50 "
+          << ms(percentile(fetchMs, 0.5)) << ", p99 " << ms(percentile(fetchMs, 0.99)) << " | — |\n";
+    out() << "| Gather + redact + budget + render + rules, per incident | p50 "
+          << ms(percentile(reasonMs, 0.5)) << ", p99 " << ms(percentile(reasonMs, 0.99)) << " | — |\n";
     const double p50 = percentile(detectMs, 0.5) + percentile(fetchMs, 0.5) + percentile(reasonMs, 0.5);
     const double p99 = percentile(detectMs, 0.99) + percentile(fetchMs, 0.99) + percentile(reasonMs, 0.99);
-    out() << "| Pipeline time excluding LLM latency (sum of the three) | p50 " << ms(p50) << ", p99 " << ms(p99)
-          << " | p50 ≤ 50 ms |\n";
-    out() << "| Prompt tokens per incident, max over " << tokenRows.size() << " scenario incidents | " << maxTokens
-          << " | ≤ 3,000 |\n\n";
+    out() << "| Pipeline time excluding LLM latency (sum of the three) | p50 " << ms(p50) << ", p99 "
+          << ms(p99) << " | p50 ≤ 50 ms |\n";
+    out() << "| Prompt tokens per incident, max over " << tokenRows.size() << " scenario incidents | "
+          << maxTokens << " | ≤ 3,000 |\n\n";
     out() << "Prompt tokens per incident (system + user prompt + reply schema, ~4 chars/token):\n\n";
     for (const QString &row : tokenRows)
         out() << "- " << row << '\n';

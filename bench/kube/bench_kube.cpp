@@ -75,8 +75,8 @@ int populate(const QString &kubeconfig, const QString &ns, int count, int nodes)
     QObject ctx;
     std::optional<bool> nsDone;
     client.create(ResourcePath{ResourceType::namespaces(), {}, {}, {}},
-                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns.toStdString()}}}}, {}, &ctx,
-                  [&](Result<nlohmann::json>) { nsDone = true; });
+                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns.toStdString()}}}},
+                  {}, &ctx, [&](Result<nlohmann::json>) { nsDone = true; });
     while (!nsDone)
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
     QThread::sleep(2); // the namespace's default ServiceAccount
@@ -128,10 +128,11 @@ int sync(const QString &kubeconfig, bool streaming)
     const long hwmAfter = statusKb("VmHWM:");
     const long rssAfter = statusKb("VmRSS:");
     const auto pods = informer.store().size();
-    printf("{\"mode\":\"%s\",\"streamed\":%s,\"pods\":%lld,\"sync_ms\":%lld,\"hwm_before_kb\":%ld,\"hwm_after_kb\":%ld,"
+    printf("{\"mode\":\"%s\",\"streamed\":%s,\"pods\":%lld,\"sync_ms\":%lld,\"hwm_before_kb\":%ld,\"hwm_"
+           "after_kb\":%ld,"
            "\"rss_after_kb\":%ld,\"peak_bytes_per_pod\":%.0f}\n",
-           streaming ? "stream" : "list", informer.streamsLists() ? "true" : "false", static_cast<long long>(pods),
-           static_cast<long long>(ms), hwmBefore, hwmAfter, rssAfter,
+           streaming ? "stream" : "list", informer.streamsLists() ? "true" : "false",
+           static_cast<long long>(pods), static_cast<long long>(ms), hwmBefore, hwmAfter, rssAfter,
            pods ? (hwmAfter - hwmBefore) * 1024.0 / static_cast<double>(pods) : 0.0);
     return 0;
 }
@@ -140,8 +141,11 @@ int sync(const QString &kubeconfig, bool streaming)
 class Writer final : public QObject {
 public:
     Writer(Connection c, QString ns, QStringList names, int rate, int seconds)
-        : m_connection(std::move(c)), m_ns(std::move(ns)), m_names(std::move(names)), m_rate(rate),
-          m_seconds(seconds)
+        : m_connection(std::move(c))
+        , m_ns(std::move(ns))
+        , m_names(std::move(names))
+        , m_rate(rate)
+        , m_seconds(seconds)
     {
     }
     void run()
@@ -155,17 +159,20 @@ public:
             while (m_sent < due && m_sent < static_cast<qint64>(m_rate) * m_seconds) {
                 const QString name = m_names.at(static_cast<qsizetype>(m_sent % m_names.size()));
                 ++m_sent;
-                const QByteArray patch = "{\"metadata\":{\"labels\":{\"tick\":\"" + QByteArray::number(m_sent) + "\"}}}";
-                m_client->patch(ResourcePath{ResourceType::pods(), m_ns, name, {}}, PatchType::Merge, patch, {}, this,
-                                [this](Result<nlohmann::json> r) {
-                                    const qint64 at = nowNs();
-                                    if (!r) {
-                                        ++errors;
-                                        return;
-                                    }
-                                    QMutexLocker lock(&mutex);
-                                    responded.insert(QString::fromStdString(r->at("metadata").value("resourceVersion", "")), at);
-                                });
+                const QByteArray patch =
+                    "{\"metadata\":{\"labels\":{\"tick\":\"" + QByteArray::number(m_sent) + "\"}}}";
+                m_client->patch(
+                    ResourcePath{ResourceType::pods(), m_ns, name, {}}, PatchType::Merge, patch, {}, this,
+                    [this](Result<nlohmann::json> r) {
+                        const qint64 at = nowNs();
+                        if (!r) {
+                            ++errors;
+                            return;
+                        }
+                        QMutexLocker lock(&mutex);
+                        responded.insert(
+                            QString::fromStdString(r->at("metadata").value("resourceVersion", "")), at);
+                    });
             }
             if (m_sent >= static_cast<qint64>(m_rate) * m_seconds)
                 timer->stop();
@@ -191,7 +198,9 @@ QString percentiles(QList<double> v)
     if (v.isEmpty())
         return QStringLiteral("null");
     std::sort(v.begin(), v.end());
-    const auto at = [&](double p) { return v.at(std::min<qsizetype>(v.size() - 1, static_cast<qsizetype>(p * v.size()))); };
+    const auto at = [&](double p) {
+        return v.at(std::min<qsizetype>(v.size() - 1, static_cast<qsizetype>(p * v.size())));
+    };
     return QStringLiteral("{\"n\":%1,\"p50_ms\":%2,\"p99_ms\":%3,\"max_ms\":%4}")
         .arg(v.size())
         .arg(at(0.5), 0, 'f', 1)
@@ -236,9 +245,10 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
         }
     });
     kubectl.start(qEnvironmentVariable("KUBECTL", QStringLiteral("kubectl")),
-                  {QStringLiteral("--kubeconfig"), kubeconfig, QStringLiteral("-n"), ns, QStringLiteral("get"),
-                   QStringLiteral("pods"), QStringLiteral("-w"), QStringLiteral("--watch-only"),
-                   QStringLiteral("-o"), QStringLiteral("jsonpath={.metadata.resourceVersion}{\"\\n\"}")});
+                  {QStringLiteral("--kubeconfig"), kubeconfig, QStringLiteral("-n"), ns,
+                   QStringLiteral("get"), QStringLiteral("pods"), QStringLiteral("-w"),
+                   QStringLiteral("--watch-only"), QStringLiteral("-o"),
+                   QStringLiteral("jsonpath={.metadata.resourceVersion}{\"\\n\"}")});
     kubectl.waitForStarted();
     QThread::msleep(1500);
     QCoreApplication::processEvents();
@@ -247,7 +257,8 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
     Writer writer(c, ns, names, rate, seconds);
     writer.moveToThread(&thread);
     thread.start();
-    QMetaObject::invokeMethod(&writer, [&writer] { writer.run(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        &writer, [&writer] { writer.run(); }, Qt::QueuedConnection);
     QElapsedTimer t;
     t.start();
     while (t.elapsed() < (seconds + 5) * 1000)
@@ -269,10 +280,11 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
         if (kubectlSeen.contains(it.key()))
             theirs.append(std::max(0.0, (kubectlSeen.value(it.key()) - it.value()) / 1e6));
     }
-    printf("{\"rate\":%d,\"seconds\":%d,\"batch_ms\":%d,\"patched\":%lld,\"errors\":%d,\"before_response\":%d,"
-           "\"informer\":%s,\"kubectl_w\":%s}\n",
-           rate, seconds, batchMs, static_cast<long long>(writer.responded.size()), writer.errors.load(), early,
-           qPrintable(percentiles(ours)), qPrintable(percentiles(theirs)));
+    printf(
+        "{\"rate\":%d,\"seconds\":%d,\"batch_ms\":%d,\"patched\":%lld,\"errors\":%d,\"before_response\":%d,"
+        "\"informer\":%s,\"kubectl_w\":%s}\n",
+        rate, seconds, batchMs, static_cast<long long>(writer.responded.size()), writer.errors.load(), early,
+        qPrintable(percentiles(ours)), qPrintable(percentiles(theirs)));
     return 0;
 }
 

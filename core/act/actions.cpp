@@ -81,7 +81,8 @@ ResourceType budgets()
 
 QString alertEventName(const ActionRequest &r)
 {
-    const QString id = r.decisionId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : r.decisionId;
+    const QString id =
+        r.decisionId.isEmpty() ? QUuid::createUuid().toString(QUuid::WithoutBraces) : r.decisionId;
     return QStringLiteral("vigil-alert-") + id.toLower();
 }
 
@@ -180,7 +181,10 @@ json alertDocument(const ActionRequest &r)
 }
 
 ActionRunner::ActionRunner(kube::RestClient *client, AlertConfig alerts, QObject *parent)
-    : QObject(parent), m_client(client), m_alerts(std::move(alerts)), m_nam(new QNetworkAccessManager(this))
+    : QObject(parent)
+    , m_client(client)
+    , m_alerts(std::move(alerts))
+    , m_nam(new QNetworkAccessManager(this))
 {
 }
 
@@ -198,32 +202,43 @@ void ActionRunner::preconditions(const ActionRequest &r, QObject *context, Callb
         const QString ns = QString::fromStdString(field(p, "namespace", std::string()));
         const QString name = QString::fromStdString(field(p, "deployment", std::string()));
         const int target = field(p, "replicas", -1);
-        m_client->get(ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, this,
-                      [cb, ns, name, target](Result<json> scale) {
-                          if (!scale)
-                              return cb(Error(QStringLiteral("scale_deployment %1/%2: %3").arg(ns, name, scale.errorMessage()),
-                                              scale.error().code));
-                          const int previous = at(*scale, {"spec", "replicas"}).is_number_integer()
-                                                   ? at(*scale, {"spec", "replicas"}).get<int>() : 0;
-                          json facts = {{"previousReplicas", previous}, {"targetReplicas", target},
-                                        {"namespace", s(ns)}, {"deployment", s(name)}};
-                          cb(outcome(ActionOutcome::Done,
-                                     QStringLiteral("deployment %1/%2 has %3 replicas").arg(ns, name).arg(previous),
-                                     facts, {{"scale", *scale}}));
-                      });
+        m_client->get(
+            ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, this,
+            [cb, ns, name, target](Result<json> scale) {
+                if (!scale)
+                    return cb(Error(
+                        QStringLiteral("scale_deployment %1/%2: %3").arg(ns, name, scale.errorMessage()),
+                        scale.error().code));
+                const int previous = at(*scale, {"spec", "replicas"}).is_number_integer()
+                                         ? at(*scale, {"spec", "replicas"}).get<int>()
+                                         : 0;
+                json facts = {{"previousReplicas", previous},
+                              {"targetReplicas", target},
+                              {"namespace", s(ns)},
+                              {"deployment", s(name)}};
+                cb(outcome(ActionOutcome::Done,
+                           QStringLiteral("deployment %1/%2 has %3 replicas").arg(ns, name).arg(previous),
+                           facts, {{"scale", *scale}}));
+            });
         return;
     }
     case ActionKind::CordonNode: {
         const QString node = QString::fromStdString(field(p, "node", std::string()));
-        m_client->get(ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this, [cb, node](Result<json> n) {
-            if (!n)
-                return cb(Error(QStringLiteral("cordon_node %1: %2").arg(node, n.errorMessage()), n.error().code));
-            const bool was = at(*n, {"spec", "unschedulable"}) == true;
-            cb(outcome(ActionOutcome::Done,
-                       QStringLiteral("node %1 is %2").arg(node, was ? QStringLiteral("already cordoned")
-                                                                     : QStringLiteral("schedulable")),
-                       {{"node", s(node)}, {"wasUnschedulable", was}, {"uid", s(str(at(*n, {"metadata"}), "uid"))}}));
-        });
+        m_client->get(
+            ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this,
+            [cb, node](Result<json> n) {
+                if (!n)
+                    return cb(Error(QStringLiteral("cordon_node %1: %2").arg(node, n.errorMessage()),
+                                    n.error().code));
+                const bool was = at(*n, {"spec", "unschedulable"}) == true;
+                cb(outcome(
+                    ActionOutcome::Done,
+                    QStringLiteral("node %1 is %2")
+                        .arg(node, was ? QStringLiteral("already cordoned") : QStringLiteral("schedulable")),
+                    {{"node", s(node)},
+                     {"wasUnschedulable", was},
+                     {"uid", s(str(at(*n, {"metadata"}), "uid"))}}));
+            });
         return;
     }
     case ActionKind::CreateAlert:
@@ -241,33 +256,41 @@ void ActionRunner::restartPrecheck(const ActionRequest &r, QObject *, Callback c
 {
     const QString ns = QString::fromStdString(field(r.parameters, "namespace", std::string()));
     const QString pod = QString::fromStdString(field(r.parameters, "pod", std::string()));
-    m_client->get(ResourcePath{ResourceType::pods(), ns, pod, QString()}, this, [cb, ns, pod](Result<json> p) {
-        if (!p)
-            return cb(Error(QStringLiteral("restart_pod %1/%2: %3").arg(ns, pod, p.errorMessage()), p.error().code));
-        if (!at(*p, {"metadata", "deletionTimestamp"}).is_null())
-            return cb(Error(QStringLiteral("restart_pod %1/%2: the pod is already terminating").arg(ns, pod)));
-        const json owners = at(*p, {"metadata", "ownerReferences"});
-        json owner;
-        if (owners.is_array()) {
-            for (const json &o : owners) {
-                if (field(o, "controller", false))
-                    owner = o;
+    m_client->get(
+        ResourcePath{ResourceType::pods(), ns, pod, QString()}, this, [cb, ns, pod](Result<json> p) {
+            if (!p)
+                return cb(Error(QStringLiteral("restart_pod %1/%2: %3").arg(ns, pod, p.errorMessage()),
+                                p.error().code));
+            if (!at(*p, {"metadata", "deletionTimestamp"}).is_null())
+                return cb(
+                    Error(QStringLiteral("restart_pod %1/%2: the pod is already terminating").arg(ns, pod)));
+            const json owners = at(*p, {"metadata", "ownerReferences"});
+            json owner;
+            if (owners.is_array()) {
+                for (const json &o : owners) {
+                    if (field(o, "controller", false))
+                        owner = o;
+                }
             }
-        }
-        if (owner.is_null())
-            return cb(Error(QStringLiteral("restart_pod %1/%2: the pod has no controller owner, so evicting it would "
-                                           "remove it for good").arg(ns, pod)));
-        json facts = {{"namespace", s(ns)},
-                      {"pod", s(pod)},
-                      {"podUid", s(str(at(*p, {"metadata"}), "uid"))},
-                      {"podLabels", at(*p, {"metadata", "labels"}).is_object() ? at(*p, {"metadata", "labels"}) : json::object()},
-                      {"ownerKind", s(str(owner, "kind"))},
-                      {"ownerName", s(str(owner, "name"))},
-                      {"ownerUid", s(str(owner, "uid"))}};
-        cb(outcome(ActionOutcome::Done,
-                   QStringLiteral("pod %1/%2 is owned by %3 %4").arg(ns, pod, str(owner, "kind"), str(owner, "name")),
-                   facts));
-    });
+            if (owner.is_null())
+                return cb(Error(
+                    QStringLiteral("restart_pod %1/%2: the pod has no controller owner, so evicting it would "
+                                   "remove it for good")
+                        .arg(ns, pod)));
+            json facts = {{"namespace", s(ns)},
+                          {"pod", s(pod)},
+                          {"podUid", s(str(at(*p, {"metadata"}), "uid"))},
+                          {"podLabels", at(*p, {"metadata", "labels"}).is_object()
+                                            ? at(*p, {"metadata", "labels"})
+                                            : json::object()},
+                          {"ownerKind", s(str(owner, "kind"))},
+                          {"ownerName", s(str(owner, "name"))},
+                          {"ownerUid", s(str(owner, "uid"))}};
+            cb(outcome(ActionOutcome::Done,
+                       QStringLiteral("pod %1/%2 is owned by %3 %4")
+                           .arg(ns, pod, str(owner, "kind"), str(owner, "name")),
+                       facts));
+        });
 }
 
 void ActionRunner::dryRun(const ActionRequest &r, const json &facts, QObject *context, Callback callback)
@@ -278,7 +301,8 @@ void ActionRunner::dryRun(const ActionRequest &r, const json &facts, QObject *co
         evict(r, facts, true, context, std::move(cb));
         return;
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, field(facts, "targetReplicas", -1), true, QStringLiteral("would scale"), context, std::move(cb));
+        scaleTo(r, facts, field(facts, "targetReplicas", -1), true, QStringLiteral("would scale"), context,
+                std::move(cb));
         return;
     case ActionKind::CordonNode:
         setUnschedulable(r, facts, true, true, QStringLiteral("would cordon"), context, std::move(cb));
@@ -287,7 +311,8 @@ void ActionRunner::dryRun(const ActionRequest &r, const json &facts, QObject *co
         alert(r, true, context, std::move(cb));
         return;
     case ActionKind::None:
-        cb(outcome(ActionOutcome::Done, QStringLiteral("notify only: nothing in the cluster changes"), facts));
+        cb(outcome(ActionOutcome::Done, QStringLiteral("notify only: nothing in the cluster changes"),
+                   facts));
         return;
     }
     cb(Error(QStringLiteral("action #%1 is not in the catalog").arg(int(r.kind))));
@@ -301,7 +326,8 @@ void ActionRunner::execute(const ActionRequest &r, const json &facts, QObject *c
         evict(r, facts, false, context, std::move(cb));
         return;
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, field(facts, "targetReplicas", -1), false, QStringLiteral("scaled"), context, std::move(cb));
+        scaleTo(r, facts, field(facts, "targetReplicas", -1), false, QStringLiteral("scaled"), context,
+                std::move(cb));
         return;
     case ActionKind::CordonNode:
         setUnschedulable(r, facts, true, false, QStringLiteral("cordoned"), context, std::move(cb));
@@ -326,9 +352,11 @@ void ActionRunner::evict(const ActionRequest &, const json &facts, bool dryRun, 
     m_client->evict(ns, pod, options, this, [this, cb, facts, ns, pod, dryRun, context](Result<json> res) {
         if (!res) {
             if (res.error().code == 429)
-                return findBudget({}, facts, {{"eviction", {{"status", 429}, {"error", s(res.errorMessage())}}}}, context,
-                                  cb);
-            return cb(Error(QStringLiteral("restart_pod %1/%2: %3").arg(ns, pod, res.errorMessage()), res.error().code));
+                return findBudget({}, facts,
+                                  {{"eviction", {{"status", 429}, {"error", s(res.errorMessage())}}}},
+                                  context, cb);
+            return cb(Error(QStringLiteral("restart_pod %1/%2: %3").arg(ns, pod, res.errorMessage()),
+                            res.error().code));
         }
         cb(outcome(ActionOutcome::Done,
                    QStringLiteral("%1 pod %2/%3 (owned by %4 %5); its controller creates a replacement")
@@ -343,29 +371,31 @@ void ActionRunner::findBudget(const ActionRequest &, const json &facts, json res
     const QString ns = str(facts, "namespace");
     const QString pod = str(facts, "pod");
     kube::ListOptions options;
-    m_client->list(ResourcePath{budgets(), ns, QString(), QString()}, options, this,
-                   [cb, facts, ns, pod, response](Result<kube::ListResult> list) mutable {
-                       QStringList names;
-                       if (list) {
-                           for (const json &pdb : list->items) {
-                               if (selects(at(pdb, {"spec", "selector"}), field(facts, "podLabels", json::object())))
-                                   names << str(at(pdb, {"metadata"}), "name");
-                           }
-                       }
-                       response["budgets"] = json::array();
-                       for (const QString &n : names)
-                           response["budgets"].push_back(s(n));
-                       const QString which = names.isEmpty() ? QStringLiteral("a PodDisruptionBudget")
-                                                             : QStringLiteral("PodDisruptionBudget ") +
-                                                                   names.join(QStringLiteral(", "));
-                       cb(outcome(ActionOutcome::Blocked,
-                                  QStringLiteral("blocked by %1: evicting pod %2/%3 would violate it").arg(which, ns, pod),
-                                  facts, response));
-                   });
+    m_client->list(
+        ResourcePath{budgets(), ns, QString(), QString()}, options, this,
+        [cb, facts, ns, pod, response](Result<kube::ListResult> list) mutable {
+            QStringList names;
+            if (list) {
+                for (const json &pdb : list->items) {
+                    if (selects(at(pdb, {"spec", "selector"}), field(facts, "podLabels", json::object())))
+                        names << str(at(pdb, {"metadata"}), "name");
+                }
+            }
+            response["budgets"] = json::array();
+            for (const QString &n : names)
+                response["budgets"].push_back(s(n));
+            const QString which =
+                names.isEmpty() ? QStringLiteral("a PodDisruptionBudget")
+                                : QStringLiteral("PodDisruptionBudget ") + names.join(QStringLiteral(", "));
+            cb(outcome(
+                ActionOutcome::Blocked,
+                QStringLiteral("blocked by %1: evicting pod %2/%3 would violate it").arg(which, ns, pod),
+                facts, response));
+        });
 }
 
-void ActionRunner::scaleTo(const ActionRequest &, const json &facts, int replicas, bool dryRun, const QString &verb,
-                           QObject *, Callback cb)
+void ActionRunner::scaleTo(const ActionRequest &, const json &facts, int replicas, bool dryRun,
+                           const QString &verb, QObject *, Callback cb)
 {
     const QString ns = str(facts, "namespace");
     const QString name = str(facts, "deployment");
@@ -375,19 +405,21 @@ void ActionRunner::scaleTo(const ActionRequest &, const json &facts, int replica
     options.dryRun = dryRun;
     options.fieldManager = QStringLiteral("vigil");
     const json patch = {{"spec", {{"replicas", replicas}}}};
-    m_client->patch(ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, kube::PatchType::Merge,
-                    QByteArray::fromStdString(patch.dump()), options, this,
-                    [cb, facts, ns, name, replicas, verb](Result<json> res) {
-                        if (!res)
-                            return cb(Error(QStringLiteral("scale_deployment %1/%2: %3").arg(ns, name, res.errorMessage()),
-                                            res.error().code));
-                        cb(outcome(ActionOutcome::Done,
-                                   QStringLiteral("%1 deployment %2/%3 from %4 to %5 replicas")
-                                       .arg(verb, ns, name)
-                                       .arg(field(facts, "previousReplicas", 0))
-                                       .arg(replicas),
-                                   facts, {{"scale", *res}}));
-                    });
+    m_client->patch(
+        ResourcePath{scaleType(), ns, name, QStringLiteral("scale")}, kube::PatchType::Merge,
+        QByteArray::fromStdString(patch.dump()), options, this,
+        [cb, facts, ns, name, replicas, verb](Result<json> res) {
+            if (!res)
+                return cb(
+                    Error(QStringLiteral("scale_deployment %1/%2: %3").arg(ns, name, res.errorMessage()),
+                          res.error().code));
+            cb(outcome(ActionOutcome::Done,
+                       QStringLiteral("%1 deployment %2/%3 from %4 to %5 replicas")
+                           .arg(verb, ns, name)
+                           .arg(field(facts, "previousReplicas", 0))
+                           .arg(replicas),
+                       facts, {{"scale", *res}}));
+        });
 }
 
 void ActionRunner::setUnschedulable(const ActionRequest &, const json &facts, bool value, bool dryRun,
@@ -403,14 +435,19 @@ void ActionRunner::setUnschedulable(const ActionRequest &, const json &facts, bo
                     QByteArray::fromStdString(patch.dump()), options, this,
                     [cb, facts, node, verb](Result<json> res) {
                         if (!res)
-                            return cb(Error(QStringLiteral("node %1: %2").arg(node, res.errorMessage()), res.error().code));
+                            return cb(Error(QStringLiteral("node %1: %2").arg(node, res.errorMessage()),
+                                            res.error().code));
                         json meta = at(*res, {"metadata"});
                         cb(outcome(ActionOutcome::Done,
                                    QStringLiteral("%1 node %2 (%3)")
                                        .arg(verb, node,
-                                            field(facts, "wasUnschedulable", false) ? QStringLiteral("it was already unschedulable")
-                                                                                   : QStringLiteral("it was schedulable")),
-                                   facts, {{"node", {{"spec", at(*res, {"spec"})}, {"resourceVersion", field(meta, "resourceVersion", std::string())}}}}));
+                                            field(facts, "wasUnschedulable", false)
+                                                ? QStringLiteral("it was already unschedulable")
+                                                : QStringLiteral("it was schedulable")),
+                                   facts,
+                                   {{"node",
+                                     {{"spec", at(*res, {"spec"})},
+                                      {"resourceVersion", field(meta, "resourceVersion", std::string())}}}}));
                     });
 }
 
@@ -421,43 +458,47 @@ void ActionRunner::alert(const ActionRequest &r, bool dryRun, QObject *context, 
     const QString name = alertEventName(r);
     const std::string summary = field(r.parameters, "summary", std::string());
     const std::string now = s(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
-    json event = {{"apiVersion", "v1"},
-                  {"kind", "Event"},
-                  {"metadata", {{"name", s(name)}, {"namespace", s(ns)}}},
-                  {"involvedObject",
-                   onNode ? json{{"kind", "Node"}, {"name", s(r.nodeName)}, {"apiVersion", "v1"}}
-                          : json{{"kind", "Pod"}, {"name", s(r.podName)}, {"namespace", s(ns)}, {"apiVersion", "v1"}}},
-                  {"reason", "VigilAlert"},
-                  {"type", "Warning"},
-                  {"message", summary},
-                  {"source", {{"component", "vigil"}}},
-                  {"firstTimestamp", now},
-                  {"lastTimestamp", now},
-                  {"count", 1}};
+    json event = {
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata", {{"name", s(name)}, {"namespace", s(ns)}}},
+        {"involvedObject",
+         onNode ? json{{"kind", "Node"}, {"name", s(r.nodeName)}, {"apiVersion", "v1"}}
+                : json{{"kind", "Pod"}, {"name", s(r.podName)}, {"namespace", s(ns)}, {"apiVersion", "v1"}}},
+        {"reason", "VigilAlert"},
+        {"type", "Warning"},
+        {"message", summary},
+        {"source", {{"component", "vigil"}}},
+        {"firstTimestamp", now},
+        {"lastTimestamp", now},
+        {"count", 1}};
     kube::WriteOptions options;
     options.dryRun = dryRun;
-    m_client->create(ResourcePath{ResourceType::events(), ns, QString(), QString()}, event, options, this,
-                     [this, r, cb, dryRun, ns, name, context](Result<json> res) {
-                         if (!res)
-                             return cb(Error(QStringLiteral("create_alert event %1/%2: %3").arg(ns, name, res.errorMessage()),
-                                             res.error().code));
-                         json response = {{"event", {{"name", s(name)}, {"namespace", s(ns)}}}};
-                         QStringList sinks;
-                         if (!m_alerts.alertmanagerUrl.isEmpty())
-                             sinks << QStringLiteral("Alertmanager");
-                         if (!m_alerts.slackWebhookUrl.isEmpty())
-                             sinks << QStringLiteral("Slack webhook");
-                         if (!m_alerts.webhookUrl.isEmpty())
-                             sinks << QStringLiteral("webhook");
-                         if (dryRun) {
-                             QString text = QStringLiteral("would record Warning Event %1/%2 (reason VigilAlert)").arg(ns, name);
-                             if (!sinks.isEmpty())
-                                 text += QStringLiteral(" and notify ") + sinks.join(QStringLiteral(", "));
-                             return cb(outcome(ActionOutcome::Done, text, {{"event", s(name)}, {"eventNamespace", s(ns)}},
-                                               response));
-                         }
-                         sendSinks(r, response, context, cb);
-                     });
+    m_client->create(
+        ResourcePath{ResourceType::events(), ns, QString(), QString()}, event, options, this,
+        [this, r, cb, dryRun, ns, name, context](Result<json> res) {
+            if (!res)
+                return cb(
+                    Error(QStringLiteral("create_alert event %1/%2: %3").arg(ns, name, res.errorMessage()),
+                          res.error().code));
+            json response = {{"event", {{"name", s(name)}, {"namespace", s(ns)}}}};
+            QStringList sinks;
+            if (!m_alerts.alertmanagerUrl.isEmpty())
+                sinks << QStringLiteral("Alertmanager");
+            if (!m_alerts.slackWebhookUrl.isEmpty())
+                sinks << QStringLiteral("Slack webhook");
+            if (!m_alerts.webhookUrl.isEmpty())
+                sinks << QStringLiteral("webhook");
+            if (dryRun) {
+                QString text =
+                    QStringLiteral("would record Warning Event %1/%2 (reason VigilAlert)").arg(ns, name);
+                if (!sinks.isEmpty())
+                    text += QStringLiteral(" and notify ") + sinks.join(QStringLiteral(", "));
+                return cb(outcome(ActionOutcome::Done, text, {{"event", s(name)}, {"eventNamespace", s(ns)}},
+                                  response));
+            }
+            sendSinks(r, response, context, cb);
+        });
 }
 
 void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, Callback cb)
@@ -469,13 +510,17 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         if (!doc[k].get<std::string>().empty())
             labels[k] = doc[k];
     }
-    const json alertmanager = json::array({{{"labels", labels},
-                                            {"annotations", {{"summary", doc["summary"]}, {"description", doc["diagnosis"]}}},
-                                            {"startsAt", s(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs))}}});
-    const QString where = r.podName.isEmpty() ? QString(QStringLiteral("node ") + r.nodeName)
-                                              : QString(QStringLiteral("pod ") + r.namespaceName + u'/' + r.podName);
-    const json slack = {{"text", s(QStringLiteral("[%1] %2 (%3)")
-                                       .arg(QString::fromStdString(severity), QString::fromStdString(doc["summary"].get<std::string>()), where))}};
+    const json alertmanager =
+        json::array({{{"labels", labels},
+                      {"annotations", {{"summary", doc["summary"]}, {"description", doc["diagnosis"]}}},
+                      {"startsAt", s(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs))}}});
+    const QString where = r.podName.isEmpty()
+                              ? QString(QStringLiteral("node ") + r.nodeName)
+                              : QString(QStringLiteral("pod ") + r.namespaceName + u'/' + r.podName);
+    const json slack = {
+        {"text", s(QStringLiteral("[%1] %2 (%3)")
+                       .arg(QString::fromStdString(severity),
+                            QString::fromStdString(doc["summary"].get<std::string>()), where))}};
 
     struct Send {
         QString sink;
@@ -489,9 +534,11 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         queue->append({QStringLiteral("alertmanager"), u, QByteArray::fromStdString(alertmanager.dump())});
     }
     if (!m_alerts.slackWebhookUrl.isEmpty())
-        queue->append({QStringLiteral("slack"), m_alerts.slackWebhookUrl, QByteArray::fromStdString(slack.dump())});
+        queue->append(
+            {QStringLiteral("slack"), m_alerts.slackWebhookUrl, QByteArray::fromStdString(slack.dump())});
     if (!m_alerts.webhookUrl.isEmpty())
-        queue->append({QStringLiteral("webhook"), m_alerts.webhookUrl, QByteArray::fromStdString(doc.dump())});
+        queue->append(
+            {QStringLiteral("webhook"), m_alerts.webhookUrl, QByteArray::fromStdString(doc.dump())});
 
     auto state = std::make_shared<json>(std::move(response));
     auto failures = std::make_shared<QStringList>();
@@ -499,14 +546,15 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
     // The step holds itself weakly; the reply in flight keeps it alive.
     *next = [this, queue, state, failures, weak = std::weak_ptr<std::function<void()>>(next), cb, r]() {
         if (queue->isEmpty()) {
-            const QString event = QString::fromStdString((*state)["event"]["namespace"].get<std::string>()) + u'/' +
-                                  QString::fromStdString((*state)["event"]["name"].get<std::string>());
+            const QString event = QString::fromStdString((*state)["event"]["namespace"].get<std::string>()) +
+                                  u'/' + QString::fromStdString((*state)["event"]["name"].get<std::string>());
             QString text = QStringLiteral("recorded Warning Event %1").arg(event);
             if (!failures->isEmpty())
                 text += QStringLiteral("; not delivered: ") + failures->join(QStringLiteral("; "));
-            return cb(outcome(ActionOutcome::Done, text,
-                              {{"event", (*state)["event"]["name"]}, {"eventNamespace", (*state)["event"]["namespace"]}},
-                              *state));
+            return cb(outcome(
+                ActionOutcome::Done, text,
+                {{"event", (*state)["event"]["name"]}, {"eventNamespace", (*state)["event"]["namespace"]}},
+                *state));
         }
         const Send one = queue->takeFirst();
         QNetworkRequest request(one.url);
@@ -516,10 +564,11 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         connect(reply, &QNetworkReply::finished, this, [reply, one, state, failures, next = weak.lock()]() {
             reply->deleteLater();
             const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-            (*state)["sinks"][s(one.sink)] = {{"url", s(one.url.toString(QUrl::RemoveUserInfo | QUrl::RemoveQuery))},
-                                              {"status", status}};
+            (*state)["sinks"][s(one.sink)] = {
+                {"url", s(one.url.toString(QUrl::RemoveUserInfo | QUrl::RemoveQuery))}, {"status", status}};
             if (reply->error() != QNetworkReply::NoError || status < 200 || status >= 300)
-                failures->append(QStringLiteral("%1 (HTTP %2: %3)").arg(one.sink).arg(status).arg(reply->errorString()));
+                failures->append(
+                    QStringLiteral("%1 (HTTP %2: %3)").arg(one.sink).arg(status).arg(reply->errorString()));
             (*next)();
         });
     };
@@ -544,7 +593,8 @@ void ActionRunner::poll(std::function<void(std::function<void(Result<ActionOutco
     (*step)();
 }
 
-void ActionRunner::verify(const ActionRequest &r, const json &facts, int timeoutMs, QObject *context, Callback callback)
+void ActionRunner::verify(const ActionRequest &r, const json &facts, int timeoutMs, QObject *context,
+                          Callback callback)
 {
     Callback cb = guarded(context, std::move(callback));
     const qint64 deadline = QDateTime::currentMSecsSinceEpoch() + timeoutMs;
@@ -552,74 +602,86 @@ void ActionRunner::verify(const ActionRequest &r, const json &facts, int timeout
     switch (r.kind) {
     case ActionKind::RestartPod: {
         const QString ns = str(facts, "namespace");
-        poll([this, facts, ns](Done done) {
-            kube::ListOptions options;
-            m_client->list(ResourcePath{ResourceType::pods(), ns, QString(), QString()}, options, this,
-                           [facts, done](Result<kube::ListResult> list) {
-                               if (!list)
-                                   return done(list.error(), true);
-                               // A sibling replica that existed before the eviction is not its replacement
-                               // (creationTimestamp has whole seconds, so compare from the second of the call).
-                               const qint64 since = field(facts, "executedAtMs", qint64(0)) / 1000 * 1000;
-                               for (const json &pod : list->items) {
-                                   const QString uid = str(at(pod, {"metadata"}), "uid");
-                                   const QDateTime created =
-                                       QDateTime::fromString(str(at(pod, {"metadata"}), "creationTimestamp"), Qt::ISODate);
-                                   if (since > 0 && created.isValid() && created.toMSecsSinceEpoch() < since)
-                                       continue;
-                                   if (uid != str(facts, "podUid") && hasOwner(pod, str(facts, "ownerUid")) && podReady(pod))
-                                       return done(outcome(ActionOutcome::Done,
-                                                           QStringLiteral("replacement pod %1 of %2 %3 is Ready")
-                                                               .arg(str(at(pod, {"metadata"}), "name"),
-                                                                    str(facts, "ownerKind"), str(facts, "ownerName")),
-                                                           facts, {{"replacement", s(str(at(pod, {"metadata"}), "name"))}}),
-                                                   true);
-                               }
-                               done(outcome(ActionOutcome::NotDone,
-                                            QStringLiteral("no Ready replacement of %1 %2 appeared in time")
-                                                .arg(str(facts, "ownerKind"), str(facts, "ownerName")),
-                                            facts),
-                                    false);
-                           });
-        }, deadline, context, cb);
+        poll(
+            [this, facts, ns](Done done) {
+                kube::ListOptions options;
+                m_client->list(
+                    ResourcePath{ResourceType::pods(), ns, QString(), QString()}, options, this,
+                    [facts, done](Result<kube::ListResult> list) {
+                        if (!list)
+                            return done(list.error(), true);
+                        // A sibling replica that existed before the eviction is not its replacement
+                        // (creationTimestamp has whole seconds, so compare from the second of the call).
+                        const qint64 since = field(facts, "executedAtMs", qint64(0)) / 1000 * 1000;
+                        for (const json &pod : list->items) {
+                            const QString uid = str(at(pod, {"metadata"}), "uid");
+                            const QDateTime created = QDateTime::fromString(
+                                str(at(pod, {"metadata"}), "creationTimestamp"), Qt::ISODate);
+                            if (since > 0 && created.isValid() && created.toMSecsSinceEpoch() < since)
+                                continue;
+                            if (uid != str(facts, "podUid") && hasOwner(pod, str(facts, "ownerUid")) &&
+                                podReady(pod))
+                                return done(
+                                    outcome(ActionOutcome::Done,
+                                            QStringLiteral("replacement pod %1 of %2 %3 is Ready")
+                                                .arg(str(at(pod, {"metadata"}), "name"),
+                                                     str(facts, "ownerKind"), str(facts, "ownerName")),
+                                            facts, {{"replacement", s(str(at(pod, {"metadata"}), "name"))}}),
+                                    true);
+                        }
+                        done(outcome(ActionOutcome::NotDone,
+                                     QStringLiteral("no Ready replacement of %1 %2 appeared in time")
+                                         .arg(str(facts, "ownerKind"), str(facts, "ownerName")),
+                                     facts),
+                             false);
+                    });
+            },
+            deadline, context, cb);
         return;
     }
     case ActionKind::ScaleDeployment: {
         const QString ns = str(facts, "namespace");
         const QString name = str(facts, "deployment");
         const int target = field(facts, "targetReplicas", -1);
-        poll([this, facts, ns, name, target](Done done) {
-            m_client->get(ResourcePath{ResourceType::deployments(), ns, name, QString()}, this,
-                          [facts, ns, name, target, done](Result<json> d) {
-                              if (!d)
-                                  return done(d.error(), true);
-                              const json ready = at(*d, {"status", "readyReplicas"});
-                              const int n = ready.is_number_integer() ? ready.get<int>() : 0;
-                              const bool ok = n == target;
-                              done(outcome(ok ? ActionOutcome::Done : ActionOutcome::NotDone,
-                                           QStringLiteral("deployment %1/%2 has %3 of %4 replicas ready")
-                                               .arg(ns, name).arg(n).arg(target),
-                                           facts, {{"readyReplicas", n}}),
-                                   ok);
-                          });
-        }, deadline, context, cb);
+        poll(
+            [this, facts, ns, name, target](Done done) {
+                m_client->get(ResourcePath{ResourceType::deployments(), ns, name, QString()}, this,
+                              [facts, ns, name, target, done](Result<json> d) {
+                                  if (!d)
+                                      return done(d.error(), true);
+                                  const json ready = at(*d, {"status", "readyReplicas"});
+                                  const int n = ready.is_number_integer() ? ready.get<int>() : 0;
+                                  const bool ok = n == target;
+                                  done(outcome(ok ? ActionOutcome::Done : ActionOutcome::NotDone,
+                                               QStringLiteral("deployment %1/%2 has %3 of %4 replicas ready")
+                                                   .arg(ns, name)
+                                                   .arg(n)
+                                                   .arg(target),
+                                               facts, {{"readyReplicas", n}}),
+                                       ok);
+                              });
+            },
+            deadline, context, cb);
         return;
     }
     case ActionKind::CordonNode: {
         const QString node = str(facts, "node");
-        poll([this, facts, node](Done done) {
-            m_client->get(ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this,
-                          [facts, node, done](Result<json> n) {
-                              if (!n)
-                                  return done(n.error(), true);
-                              const bool ok = at(*n, {"spec", "unschedulable"}) == true;
-                              done(outcome(ok ? ActionOutcome::Done : ActionOutcome::NotDone,
-                                           QStringLiteral("node %1 is %2").arg(node, ok ? QStringLiteral("unschedulable")
-                                                                                        : QStringLiteral("schedulable")),
-                                           facts),
-                                   ok);
-                          });
-        }, deadline, context, cb);
+        poll(
+            [this, facts, node](Done done) {
+                m_client->get(ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this,
+                              [facts, node, done](Result<json> n) {
+                                  if (!n)
+                                      return done(n.error(), true);
+                                  const bool ok = at(*n, {"spec", "unschedulable"}) == true;
+                                  done(outcome(ok ? ActionOutcome::Done : ActionOutcome::NotDone,
+                                               QStringLiteral("node %1 is %2")
+                                                   .arg(node, ok ? QStringLiteral("unschedulable")
+                                                                 : QStringLiteral("schedulable")),
+                                               facts),
+                                       ok);
+                              });
+            },
+            deadline, context, cb);
         return;
     }
     case ActionKind::CreateAlert:
@@ -637,17 +699,20 @@ void ActionRunner::undo(const ActionRequest &r, const json &facts, QObject *cont
     Callback cb = guarded(context, std::move(callback));
     switch (r.kind) {
     case ActionKind::ScaleDeployment:
-        scaleTo(r, facts, field(facts, "previousReplicas", -1), false, QStringLiteral("undone: scaled"), context,
-                std::move(cb));
+        scaleTo(r, facts, field(facts, "previousReplicas", -1), false, QStringLiteral("undone: scaled"),
+                context, std::move(cb));
         return;
     case ActionKind::CordonNode:
         if (field(facts, "wasUnschedulable", false))
-            return cb(outcome(ActionOutcome::Done, QStringLiteral("node %1 was cordoned before Vigil acted; left cordoned")
-                                                       .arg(str(facts, "node")), facts));
+            return cb(outcome(ActionOutcome::Done,
+                              QStringLiteral("node %1 was cordoned before Vigil acted; left cordoned")
+                                  .arg(str(facts, "node")),
+                              facts));
         setUnschedulable(r, facts, false, false, QStringLiteral("uncordoned"), context, std::move(cb));
         return;
     case ActionKind::RestartPod:
-        cb(Error(QStringLiteral("restart_pod cannot be undone: the evicted pod is gone and its replacement runs")));
+        cb(Error(QStringLiteral(
+            "restart_pod cannot be undone: the evicted pod is gone and its replacement runs")));
         return;
     case ActionKind::CreateAlert:
         cb(Error(QStringLiteral("create_alert cannot be undone: the alert was already delivered")));
@@ -666,16 +731,20 @@ void ActionRunner::reconcile(const ActionRequest &r, const json &facts, QObject 
     case ActionKind::RestartPod: {
         const QString ns = str(facts, "namespace");
         const QString pod = str(facts, "pod");
-        m_client->get(ResourcePath{ResourceType::pods(), ns, pod, QString()}, this, [cb, facts, ns, pod](Result<json> p) {
-            if (!p && p.error().code != 404)
-                return cb(p.error());
-            const bool gone = !p || str(at(*p, {"metadata"}), "uid") != str(facts, "podUid") ||
-                              !at(*p, {"metadata", "deletionTimestamp"}).is_null();
-            cb(outcome(gone ? ActionOutcome::Done : ActionOutcome::NotDone,
-                       gone ? QStringLiteral("pod %1/%2 (uid %3) was evicted").arg(ns, pod, str(facts, "podUid"))
-                            : QStringLiteral("pod %1/%2 still runs: the eviction never reached the server").arg(ns, pod),
-                       facts));
-        });
+        m_client->get(
+            ResourcePath{ResourceType::pods(), ns, pod, QString()}, this,
+            [cb, facts, ns, pod](Result<json> p) {
+                if (!p && p.error().code != 404)
+                    return cb(p.error());
+                const bool gone = !p || str(at(*p, {"metadata"}), "uid") != str(facts, "podUid") ||
+                                  !at(*p, {"metadata", "deletionTimestamp"}).is_null();
+                cb(outcome(
+                    gone ? ActionOutcome::Done : ActionOutcome::NotDone,
+                    gone ? QStringLiteral("pod %1/%2 (uid %3) was evicted").arg(ns, pod, str(facts, "podUid"))
+                         : QStringLiteral("pod %1/%2 still runs: the eviction never reached the server")
+                               .arg(ns, pod),
+                    facts));
+            });
         return;
     }
     case ActionKind::ScaleDeployment: {
@@ -690,23 +759,25 @@ void ActionRunner::reconcile(const ActionRequest &r, const json &facts, QObject 
                           const bool done = n.is_number_integer() && n.get<int>() == target;
                           cb(outcome(done ? ActionOutcome::Done : ActionOutcome::NotDone,
                                      QStringLiteral("deployment %1/%2 wants %3 replicas (target %4)")
-                                         .arg(ns, name, QString::fromStdString(n.dump())).arg(target),
+                                         .arg(ns, name, QString::fromStdString(n.dump()))
+                                         .arg(target),
                                      facts));
                       });
         return;
     }
     case ActionKind::CordonNode: {
         const QString node = str(facts, "node");
-        m_client->get(ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this,
-                      [cb, facts, node](Result<json> n) {
-                          if (!n)
-                              return cb(n.error());
-                          const bool done = at(*n, {"spec", "unschedulable"}) == true;
-                          cb(outcome(done ? ActionOutcome::Done : ActionOutcome::NotDone,
-                                     QStringLiteral("node %1 is %2").arg(node, done ? QStringLiteral("cordoned")
-                                                                                    : QStringLiteral("schedulable")),
-                                     facts));
-                      });
+        m_client->get(
+            ResourcePath{ResourceType::nodes(), QString(), node, QString()}, this,
+            [cb, facts, node](Result<json> n) {
+                if (!n)
+                    return cb(n.error());
+                const bool done = at(*n, {"spec", "unschedulable"}) == true;
+                cb(outcome(done ? ActionOutcome::Done : ActionOutcome::NotDone,
+                           QStringLiteral("node %1 is %2")
+                               .arg(node, done ? QStringLiteral("cordoned") : QStringLiteral("schedulable")),
+                           facts));
+            });
         return;
     }
     case ActionKind::CreateAlert: {

@@ -35,9 +35,9 @@ namespace vigil::act {
 
 /// Where create_alert also goes besides the Kubernetes Event; empty URLs are off.
 struct AlertConfig {
-    QUrl alertmanagerUrl;  ///< base URL; alerts are POSTed to <base>/api/v2/alerts
-    QUrl slackWebhookUrl;  ///< Slack-compatible: {"text": ...}
-    QUrl webhookUrl;       ///< generic JSON: the whole alert document
+    QUrl alertmanagerUrl; ///< base URL; alerts are POSTed to <base>/api/v2/alerts
+    QUrl slackWebhookUrl; ///< Slack-compatible: {"text": ...}
+    QUrl webhookUrl;      ///< generic JSON: the whole alert document
     int timeoutMs = 10000;
 };
 
@@ -55,12 +55,12 @@ struct ActionRequest {
 /// What an action found or did. facts carry what undo and reconcile need.
 struct ActionOutcome {
     enum Status {
-        Done,       ///< the call succeeded / the check passed
-        Blocked,    ///< refused by the cluster's own rules (a PodDisruptionBudget); not an error
-        NotDone,    ///< verification failed or reconcile found it did not happen
+        Done,    ///< the call succeeded / the check passed
+        Blocked, ///< refused by the cluster's own rules (a PodDisruptionBudget); not an error
+        NotDone, ///< verification failed or reconcile found it did not happen
     };
     Status status = Done;
-    QString message;  ///< one sentence a person reads
+    QString message;                                    ///< one sentence a person reads
     nlohmann::json facts = nlohmann::json::object();    ///< pod uid, owner, previous replicas, ...
     nlohmann::json response = nlohmann::json::object(); ///< the API responses, for the audit log
 };
@@ -87,9 +87,11 @@ public:
     /// outcome's facts are what execute(), undo() and reconcile() need later.
     void preconditions(const ActionRequest &request, QObject *context, Callback callback);
     /// Server-side dry run (dryRun=All); the outcome's message is the preview.
-    void dryRun(const ActionRequest &request, const nlohmann::json &facts, QObject *context, Callback callback);
+    void dryRun(const ActionRequest &request, const nlohmann::json &facts, QObject *context,
+                Callback callback);
     /// The call. A PodDisruptionBudget refusal is status Blocked naming the budget.
-    void execute(const ActionRequest &request, const nlohmann::json &facts, QObject *context, Callback callback);
+    void execute(const ActionRequest &request, const nlohmann::json &facts, QObject *context,
+                 Callback callback);
     /// Polls until the effect shows (replacement Ready, readyReplicas at target,
     /// node unschedulable, Event present) or timeoutMs passes (then NotDone).
     void verify(const ActionRequest &request, const nlohmann::json &facts, int timeoutMs, QObject *context,
@@ -98,24 +100,26 @@ public:
     void undo(const ActionRequest &request, const nlohmann::json &facts, QObject *context, Callback callback);
     /// After a crash mid-execution: Done when the cluster shows the call
     /// happened, NotDone when it did not. Never repeats the call.
-    void reconcile(const ActionRequest &request, const nlohmann::json &facts, QObject *context, Callback callback);
+    void reconcile(const ActionRequest &request, const nlohmann::json &facts, QObject *context,
+                   Callback callback);
 
     /// Poll interval of verify() (default 500 ms).
     void setPollIntervalMs(int ms) { m_pollMs = ms; }
 
 private:
     void restartPrecheck(const ActionRequest &r, QObject *context, Callback cb);
-    void evict(const ActionRequest &r, const nlohmann::json &facts, bool dryRun, QObject *context, Callback cb);
-    void findBudget(const ActionRequest &r, const nlohmann::json &facts, nlohmann::json response, QObject *context,
-                    Callback cb);
-    void scaleTo(const ActionRequest &r, const nlohmann::json &facts, int replicas, bool dryRun, const QString &verb,
-                 QObject *context, Callback cb);
+    void evict(const ActionRequest &r, const nlohmann::json &facts, bool dryRun, QObject *context,
+               Callback cb);
+    void findBudget(const ActionRequest &r, const nlohmann::json &facts, nlohmann::json response,
+                    QObject *context, Callback cb);
+    void scaleTo(const ActionRequest &r, const nlohmann::json &facts, int replicas, bool dryRun,
+                 const QString &verb, QObject *context, Callback cb);
     void setUnschedulable(const ActionRequest &r, const nlohmann::json &facts, bool value, bool dryRun,
                           const QString &verb, QObject *context, Callback cb);
     void alert(const ActionRequest &r, bool dryRun, QObject *context, Callback cb);
     void sendSinks(const ActionRequest &r, nlohmann::json response, QObject *context, Callback cb);
-    void poll(std::function<void(std::function<void(Result<ActionOutcome>, bool final)>)> probe, qint64 deadlineMs,
-              QObject *context, Callback cb);
+    void poll(std::function<void(std::function<void(Result<ActionOutcome>, bool final)>)> probe,
+              qint64 deadlineMs, QObject *context, Callback cb);
 
     kube::RestClient *m_client; // not owned
     AlertConfig m_alerts;

@@ -38,8 +38,8 @@ QString approvedBy(const json &object)
         if (!entry.is_object())
             continue;
         const json f = entry.value("fieldsV1", json::object());
-        if (f.is_object() && f.contains("f:spec") && f["f:spec"].is_object() && f["f:spec"].contains("f:approved") &&
-            entry.value("manager", std::string()) != "vigil")
+        if (f.is_object() && f.contains("f:spec") && f["f:spec"].is_object() &&
+            f["f:spec"].contains("f:approved") && entry.value("manager", std::string()) != "vigil")
             return QString::fromStdString(entry.value("manager", std::string("unknown")));
     }
     return QStringLiteral("unknown");
@@ -48,7 +48,9 @@ QString approvedBy(const json &object)
 } // namespace
 
 AgentDecisionMirror::AgentDecisionMirror(kube::RestClient *client, Executor *executor, QObject *parent)
-    : QObject(parent), m_client(client), m_executor(executor)
+    : QObject(parent)
+    , m_client(client)
+    , m_executor(executor)
 {
 }
 
@@ -56,7 +58,8 @@ AgentDecisionMirror::~AgentDecisionMirror() = default;
 
 kube::ResourceType AgentDecisionMirror::resourceType()
 {
-    return {QStringLiteral("ai.vigil.dev"), QStringLiteral("v1alpha1"), QStringLiteral("agentdecisions"), true};
+    return {QStringLiteral("ai.vigil.dev"), QStringLiteral("v1alpha1"), QStringLiteral("agentdecisions"),
+            true};
 }
 
 QString AgentDecisionMirror::objectName(const QString &decisionId)
@@ -66,19 +69,21 @@ QString AgentDecisionMirror::objectName(const QString &decisionId)
 
 QString AgentDecisionMirror::objectNamespace(const Decision &decision)
 {
-    return decision.target.namespaceName.isEmpty() ? QStringLiteral("default") : decision.target.namespaceName;
+    return decision.target.namespaceName.isEmpty() ? QStringLiteral("default")
+                                                   : decision.target.namespaceName;
 }
 
 json AgentDecisionMirror::specManifest(const Decision &d)
 {
     json doc = header(d);
-    doc["spec"] = {{"diagnosis", s(d.diagnosis.diagnosis.left(8192))},
-                   {"action", s(actionName(d.diagnosis.action))},
-                   {"parameters", d.diagnosis.parameters.is_object() ? d.diagnosis.parameters : json::object()},
-                   {"target", s(d.targetKey().left(512))},
-                   {"confidence", d.diagnosis.confidence},
-                   {"executed", d.state == DecisionState::Executed || d.state == DecisionState::Verified ||
-                                    d.state == DecisionState::VerifyFailed || d.state == DecisionState::Undone}};
+    doc["spec"] = {
+        {"diagnosis", s(d.diagnosis.diagnosis.left(8192))},
+        {"action", s(actionName(d.diagnosis.action))},
+        {"parameters", d.diagnosis.parameters.is_object() ? d.diagnosis.parameters : json::object()},
+        {"target", s(d.targetKey().left(512))},
+        {"confidence", d.diagnosis.confidence},
+        {"executed", d.state == DecisionState::Executed || d.state == DecisionState::Verified ||
+                         d.state == DecisionState::VerifyFailed || d.state == DecisionState::Undone}};
     return doc;
 }
 
@@ -96,7 +101,8 @@ void AgentDecisionMirror::detect(QObject *context, std::function<void(Result<boo
     });
 }
 
-void AgentDecisionMirror::mirror(const Decision &d, QObject *context, std::function<void(Result<void>)> callback)
+void AgentDecisionMirror::mirror(const Decision &d, QObject *context,
+                                 std::function<void(Result<void>)> callback)
 {
     const QString ns = objectNamespace(d);
     const QString name = objectName(d.id);
@@ -106,20 +112,23 @@ void AgentDecisionMirror::mirror(const Decision &d, QObject *context, std::funct
     json status = header(d);
     status["status"] = {{"phase", s(stateName(d.state))}};
     const QByteArray statusDoc = QByteArray::fromStdString(status.dump());
-    m_client->apply(kube::ResourcePath{resourceType(), ns, name, QString()}, spec, options, context,
-                    [this, ns, name, statusDoc, options, context, callback](Result<json> r) {
-                        if (!r)
-                            return callback(Error(QStringLiteral("AgentDecision %1/%2: %3").arg(ns, name, r.errorMessage()),
-                                                  r.error().code));
-                        m_client->apply(kube::ResourcePath{resourceType(), ns, name, QStringLiteral("status")}, statusDoc,
-                                        options, context, [ns, name, callback](Result<json> st) {
-                                            if (!st)
-                                                return callback(Error(QStringLiteral("AgentDecision %1/%2 status: %3")
-                                                                          .arg(ns, name, st.errorMessage()),
-                                                                      st.error().code));
-                                            callback(Result<void>());
-                                        });
-                    });
+    m_client->apply(
+        kube::ResourcePath{resourceType(), ns, name, QString()}, spec, options, context,
+        [this, ns, name, statusDoc, options, context, callback](Result<json> r) {
+            if (!r)
+                return callback(
+                    Error(QStringLiteral("AgentDecision %1/%2: %3").arg(ns, name, r.errorMessage()),
+                          r.error().code));
+            m_client->apply(
+                kube::ResourcePath{resourceType(), ns, name, QStringLiteral("status")}, statusDoc, options,
+                context, [ns, name, callback](Result<json> st) {
+                    if (!st)
+                        return callback(Error(
+                            QStringLiteral("AgentDecision %1/%2 status: %3").arg(ns, name, st.errorMessage()),
+                            st.error().code));
+                    callback(Result<void>());
+                });
+        });
 }
 
 void AgentDecisionMirror::watch(const QString &namespaceName)

@@ -18,15 +18,15 @@ struct StateName {
 };
 
 constexpr std::array<StateName, 10> kStates{{{DecisionState::Proposed, "proposed"},
-                                              {DecisionState::Previewed, "previewed"},
-                                              {DecisionState::Approved, "approved"},
-                                              {DecisionState::Rejected, "rejected"},
-                                              {DecisionState::Executing, "executing"},
-                                              {DecisionState::Executed, "executed"},
-                                              {DecisionState::Verified, "verified"},
-                                              {DecisionState::VerifyFailed, "verify-failed"},
-                                              {DecisionState::Failed, "failed"},
-                                              {DecisionState::Undone, "undone"}}};
+                                             {DecisionState::Previewed, "previewed"},
+                                             {DecisionState::Approved, "approved"},
+                                             {DecisionState::Rejected, "rejected"},
+                                             {DecisionState::Executing, "executing"},
+                                             {DecisionState::Executed, "executed"},
+                                             {DecisionState::Verified, "verified"},
+                                             {DecisionState::VerifyFailed, "verify-failed"},
+                                             {DecisionState::Failed, "failed"},
+                                             {DecisionState::Undone, "undone"}}};
 
 std::string s(const QString &text)
 {
@@ -159,7 +159,8 @@ json Decision::toJson() const
             {"verdict", {{"decision", s(guard::decisionName(verdict.decision))}, {"reasons", reasons}}},
             {"state", s(stateName(state))},
             {"preview", s(preview)},
-            {"approver", {{"osUser", s(approver.osUser)}, {"kubeUser", s(approver.kubeUser)}, {"via", s(approver.via)}}},
+            {"approver",
+             {{"osUser", s(approver.osUser)}, {"kubeUser", s(approver.kubeUser)}, {"via", s(approver.via)}}},
             {"rejectReason", s(rejectReason)},
             {"facts", facts},
             {"outcome", outcome},
@@ -190,7 +191,8 @@ Result<Decision> Decision::fromJson(const json &doc)
     d.diagnosis.diagnosis = q(g, "diagnosis");
     d.diagnosis.confidence = field(g, "confidence", 0.0);
     if (!parseActionName(q(g, "action"), &d.diagnosis.action))
-        return Error(QStringLiteral("decision %1: field 'diagnosis.action' '%2' is not in the catalog").arg(d.id, q(g, "action")));
+        return Error(QStringLiteral("decision %1: field 'diagnosis.action' '%2' is not in the catalog")
+                         .arg(d.id, q(g, "action")));
     d.diagnosis.parameters = field(g, "parameters", json::object());
     d.diagnosis.reasoning = q(g, "reasoning");
     d.diagnosis.source.kind = DiagnosisSource::Kind(field(g, "source", 0));
@@ -199,13 +201,14 @@ Result<Decision> Decision::fromJson(const json &doc)
     d.diagnosis.promptVersion = q(g, "promptVersion");
     const json v = field(doc, "verdict", json::object());
     const QString vd = q(v, "decision");
-    d.verdict.decision = vd == u"allowed" ? guard::Verdict::Allowed
+    d.verdict.decision = vd == u"allowed"          ? guard::Verdict::Allowed
                          : vd == u"needs-approval" ? guard::Verdict::NeedsApproval
                                                    : guard::Verdict::Blocked;
     for (const json &r : field(v, "reasons", json::array()))
         d.verdict.reasons.append({q(r, "code"), q(r, "message"), field(r, "blocking", false)});
     if (!parseStateName(q(doc, "state"), &d.state))
-        return Error(QStringLiteral("decision %1: field 'state' '%2' is not a state").arg(d.id, q(doc, "state")));
+        return Error(
+            QStringLiteral("decision %1: field 'state' '%2' is not a state").arg(d.id, q(doc, "state")));
     d.preview = q(doc, "preview");
     const json a = field(doc, "approver", json::object());
     d.approver = {q(a, "osUser"), q(a, "kubeUser"), q(a, "via")};
@@ -217,8 +220,8 @@ Result<Decision> Decision::fromJson(const json &doc)
     return d;
 }
 
-Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target, const Diagnosis &diagnosis,
-                     const guard::Verdict &verdict)
+Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target,
+                     const Diagnosis &diagnosis, const guard::Verdict &verdict)
 {
     Decision d;
     d.id = QUuid::createUuid().toString(QUuid::WithoutBraces).toLower();

@@ -22,9 +22,21 @@
 
 namespace vigil::act {
 
-enum class DecisionState { Proposed, Previewed, Approved, Rejected, Executing, Executed, Verified, VerifyFailed, Failed, Undone };
+enum class DecisionState {
+    Proposed,
+    Previewed,
+    Approved,
+    Rejected,
+    Executing,
+    Executed,
+    Verified,
+    VerifyFailed,
+    Failed,
+    Undone
+};
 
-/// "proposed", "previewed", "approved", "rejected", "executing", "executed", "verified", "verify-failed", "failed", "undone".
+/// "proposed", "previewed", "approved", "rejected", "executing", "executed", "verified", "verify-failed",
+/// "failed", "undone".
 QString stateName(DecisionState state);
 bool parseStateName(const QString &name, DecisionState *state);
 /// Whether the machine allows from -> to.
@@ -43,13 +55,13 @@ struct Approver {
 };
 
 struct Decision {
-    QString id;                  ///< uuid, lowercase without braces
+    QString id; ///< uuid, lowercase without braces
     QString incidentFingerprint;
     guard::IncidentTarget target;
-    Diagnosis diagnosis;         ///< action and parameters live here
+    Diagnosis diagnosis; ///< action and parameters live here
     guard::Verdict verdict;
     DecisionState state = DecisionState::Proposed;
-    QString preview;             ///< the dry run's text
+    QString preview; ///< the dry run's text
     Approver approver;
     QString rejectReason;
     nlohmann::json facts = nlohmann::json::object();   ///< from preconditions: what undo/reconcile need
@@ -65,7 +77,7 @@ struct Decision {
 };
 
 /// A new Proposed decision with a fresh uuid.
-Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target, const Diagnosis &diagnosis,
-                     const guard::Verdict &verdict);
+Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target,
+                     const Diagnosis &diagnosis, const guard::Verdict &verdict);
 
 } // namespace vigil::act

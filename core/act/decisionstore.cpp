@@ -28,7 +28,11 @@ Result<Decision> parseRow(const QString &path, const QString &text)
 
 } // namespace
 
-DecisionStore::DecisionStore(QString connection, QString path) : m_connection(std::move(connection)), m_path(std::move(path)) {}
+DecisionStore::DecisionStore(QString connection, QString path)
+    : m_connection(std::move(connection))
+    , m_path(std::move(path))
+{
+}
 
 DecisionStore::~DecisionStore()
 {
@@ -65,7 +69,8 @@ Result<std::unique_ptr<DecisionStore>> DecisionStore::open(const QString &path)
 Result<void> DecisionStore::insert(const Decision &decision)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("INSERT INTO decisions (id, state, created, updated, doc) VALUES (?, ?, ?, ?, ?)"));
+    q.prepare(
+        QStringLiteral("INSERT INTO decisions (id, state, created, updated, doc) VALUES (?, ?, ?, ?, ?)"));
     q.addBindValue(decision.id);
     q.addBindValue(stateName(decision.state));
     q.addBindValue(decision.createdMs);
@@ -84,7 +89,8 @@ Result<void> DecisionStore::transition(const Decision &decision, DecisionState e
     Decision d = decision;
     d.updatedMs = QDateTime::currentMSecsSinceEpoch();
     QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("UPDATE decisions SET state = ?, updated = ?, doc = ? WHERE id = ? AND state = ?"));
+    q.prepare(
+        QStringLiteral("UPDATE decisions SET state = ?, updated = ?, doc = ? WHERE id = ? AND state = ?"));
     q.addBindValue(stateName(d.state));
     q.addBindValue(d.updatedMs);
     q.addBindValue(QString::fromStdString(d.toJson().dump()));
@@ -103,7 +109,8 @@ Result<void> DecisionStore::transition(const Decision &decision, DecisionState e
 Result<Decision> DecisionStore::load(const QString &id) const
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("SELECT id, doc FROM decisions WHERE id = ? OR (length(?) >= 6 AND id LIKE ? || '%')"));
+    q.prepare(QStringLiteral(
+        "SELECT id, doc FROM decisions WHERE id = ? OR (length(?) >= 6 AND id LIKE ? || '%')"));
     q.addBindValue(id);
     q.addBindValue(id);
     q.addBindValue(id);

@@ -22,7 +22,7 @@ std::string s(const QString &text)
     return text.toStdString();
 }
 
-template <typename Cb>
+template<typename Cb>
 Cb guarded(QObject *context, Cb cb)
 {
     QPointer<QObject> guard(context);
@@ -61,18 +61,24 @@ ActionRequest actionRequest(const Decision &d)
 
 Executor::Executor(DecisionStore *store, audit::AuditLog *audit, ActionRunner *runner, guard::Policy policy,
                    QObject *parent)
-    : QObject(parent), m_store(store), m_audit(audit), m_runner(runner), m_policy(std::move(policy))
+    : QObject(parent)
+    , m_store(store)
+    , m_audit(audit)
+    , m_runner(runner)
+    , m_policy(std::move(policy))
 {
 }
 
 Executor::~Executor() = default;
 
-Result<void> Executor::audit(const Decision &d, const QString &kind, const QString &outcome, const json &extra)
+Result<void> Executor::audit(const Decision &d, const QString &kind, const QString &outcome,
+                             const json &extra)
 {
     audit::AuditEvent e;
     e.decisionId = d.id;
     e.kind = kind;
-    e.actor = d.approver.osUser.isEmpty() && d.approver.kubeUser.isEmpty() ? QStringLiteral("vigil") : d.approver.actor();
+    e.actor = d.approver.osUser.isEmpty() && d.approver.kubeUser.isEmpty() ? QStringLiteral("vigil")
+                                                                           : d.approver.actor();
     e.namespaceName = d.target.namespaceName;
     e.target = d.targetKey();
     e.action = actionName(d.diagnosis.action);
@@ -90,7 +96,8 @@ Result<void> Executor::audit(const Decision &d, const QString &kind, const QStri
     return {};
 }
 
-Result<void> Executor::move(Decision &d, DecisionState to, const QString &kind, const QString &outcome, const json &extra)
+Result<void> Executor::move(Decision &d, DecisionState to, const QString &kind, const QString &outcome,
+                            const json &extra)
 {
     const DecisionState from = d.state;
     d.state = to;
@@ -104,7 +111,8 @@ Result<void> Executor::move(Decision &d, DecisionState to, const QString &kind, 
     return audit(d, kind, outcome, payload);
 }
 
-Result<Decision> Executor::loadIn(const QString &id, std::initializer_list<DecisionState> states, const QString &verb) const
+Result<Decision> Executor::loadIn(const QString &id, std::initializer_list<DecisionState> states,
+                                  const QString &verb) const
 {
     Result<Decision> d = m_store->load(id);
     if (!d)
@@ -126,7 +134,9 @@ Result<Decision> Executor::propose(const Decision &decision)
     d.state = DecisionState::Proposed;
     if (Result<void> r = m_store->insert(d); !r)
         return r.error();
-    if (Result<void> r = audit(d, QStringLiteral("proposed"), guard::decisionName(d.verdict.decision), json::object()); !r)
+    if (Result<void> r =
+            audit(d, QStringLiteral("proposed"), guard::decisionName(d.verdict.decision), json::object());
+        !r)
         return r.error();
     return d;
 }
@@ -134,19 +144,22 @@ Result<Decision> Executor::propose(const Decision &decision)
 void Executor::preview(const QString &id, QObject *context, Callback callback)
 {
     Callback cb = guarded(context, std::move(callback));
-    Result<Decision> d = loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("preview"));
+    Result<Decision> d =
+        loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("preview"));
     if (!d)
         return cb(d.error());
     const ActionRequest request = actionRequest(*d);
     m_runner->preconditions(request, this, [this, request, d = *d, cb](Result<ActionOutcome> pre) mutable {
         if (!pre) {
             d.preview = QStringLiteral("precondition failed: ") + pre.errorMessage();
-            (void)audit(d, QStringLiteral("previewed"), QStringLiteral("precondition-failed"), {{"error", errorJson(pre.error())}});
+            (void)audit(d, QStringLiteral("previewed"), QStringLiteral("precondition-failed"),
+                        {{"error", errorJson(pre.error())}});
             return cb(pre.error());
         }
         m_runner->dryRun(request, pre->facts, this, [this, d, cb](Result<ActionOutcome> dry) mutable {
             if (!dry) {
-                (void)audit(d, QStringLiteral("previewed"), QStringLiteral("error"), {{"error", errorJson(dry.error())}});
+                (void)audit(d, QStringLiteral("previewed"), QStringLiteral("error"),
+                            {{"error", errorJson(dry.error())}});
                 return cb(dry.error());
             }
             d.preview = dry->message;
@@ -162,11 +175,13 @@ void Executor::preview(const QString &id, QObject *context, Callback callback)
 
 Result<Decision> Executor::approve(const QString &id, const Approver &approver)
 {
-    Result<Decision> d = loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("approve"));
+    Result<Decision> d =
+        loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("approve"));
     if (!d)
         return d;
     if (m_policy.mode == guard::PolicyMode::SuggestOnly)
-        return Error(QStringLiteral("cannot approve decision %1: the policy is suggest-only (read-only)").arg(d->id));
+        return Error(
+            QStringLiteral("cannot approve decision %1: the policy is suggest-only (read-only)").arg(d->id));
     if (d->verdict.decision == guard::Verdict::Blocked) {
         QStringList why;
         for (const guard::VerdictReason &r : d->verdict.reasons) {
@@ -177,20 +192,23 @@ Result<Decision> Executor::approve(const QString &id, const Approver &approver)
                          .arg(d->id, why.join(QStringLiteral("; "))));
     }
     d->approver = approver;
-    if (Result<void> r = move(*d, DecisionState::Approved, QStringLiteral("approved"), QStringLiteral("approved")); !r)
+    if (Result<void> r =
+            move(*d, DecisionState::Approved, QStringLiteral("approved"), QStringLiteral("approved"));
+        !r)
         return r.error();
     return d;
 }
 
 Result<Decision> Executor::reject(const QString &id, const Approver &approver, const QString &reason)
 {
-    Result<Decision> d = loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("reject"));
+    Result<Decision> d =
+        loadIn(id, {DecisionState::Proposed, DecisionState::Previewed}, QStringLiteral("reject"));
     if (!d)
         return d;
     d->approver = approver;
     d->rejectReason = reason;
-    if (Result<void> r = move(*d, DecisionState::Rejected, QStringLiteral("rejected"), QStringLiteral("rejected"),
-                              {{"reason", s(reason)}});
+    if (Result<void> r = move(*d, DecisionState::Rejected, QStringLiteral("rejected"),
+                              QStringLiteral("rejected"), {{"reason", s(reason)}});
         !r)
         return r.error();
     return d;
@@ -205,8 +223,8 @@ QList<guard::ExecutionRecord> Executor::recentExecutions() const
     for (const Decision &d : *all) {
         if (!d.facts.contains("executedAtMs"))
             continue;
-        out.append({QDateTime::fromMSecsSinceEpoch(field(d.facts, "executedAtMs", qint64(0)), Qt::UTC), d.diagnosis.action,
-                    d.targetKey()});
+        out.append({QDateTime::fromMSecsSinceEpoch(field(d.facts, "executedAtMs", qint64(0)), Qt::UTC),
+                    d.diagnosis.action, d.targetKey()});
     }
     return out;
 }
@@ -219,13 +237,15 @@ void Executor::execute(const QString &id, QObject *context, Callback callback)
         return cb(loaded.error());
     Decision d = *loaded;
     if (m_policy.mode == guard::PolicyMode::SuggestOnly) {
-        const Error e(QStringLiteral("refused to execute decision %1: the policy is suggest-only (read-only)").arg(d.id));
+        const Error e(QStringLiteral("refused to execute decision %1: the policy is suggest-only (read-only)")
+                          .arg(d.id));
         (void)audit(d, QStringLiteral("refused"), QStringLiteral("suggest-only"), {{"error", errorJson(e)}});
         return cb(e);
     }
     // Judge again now: the policy, the clock and the history may have changed since the verdict.
     guard::Proposal proposal{d.diagnosis, QString(), d.target};
-    const guard::Verdict now = guard::evaluate(proposal, {m_policy, QDateTime::currentDateTimeUtc(), recentExecutions()});
+    const guard::Verdict now =
+        guard::evaluate(proposal, {m_policy, QDateTime::currentDateTimeUtc(), recentExecutions()});
     if (now.decision == guard::Verdict::Blocked) {
         QStringList why;
         json reasons = json::array();
@@ -236,8 +256,8 @@ void Executor::execute(const QString &id, QObject *context, Callback callback)
             }
         }
         d.outcome = {{"status", "refused"}, {"message", s(why.join(QStringLiteral("; ")))}};
-        if (Result<void> r = move(d, DecisionState::Failed, QStringLiteral("refused"), QStringLiteral("blocked"),
-                                  {{"reasons", reasons}});
+        if (Result<void> r = move(d, DecisionState::Failed, QStringLiteral("refused"),
+                                  QStringLiteral("blocked"), {{"reasons", reasons}});
             !r)
             return cb(r.error());
         return cb(Error(QStringLiteral("refused to execute decision %1 before any API call: %2")
@@ -247,15 +267,15 @@ void Executor::execute(const QString &id, QObject *context, Callback callback)
     m_runner->preconditions(request, this, [this, request, d, cb](Result<ActionOutcome> pre) mutable {
         if (!pre) {
             d.outcome = errorJson(pre.error());
-            (void)move(d, DecisionState::Failed, QStringLiteral("failed"), QStringLiteral("precondition-failed"),
-                       {{"error", errorJson(pre.error())}});
+            (void)move(d, DecisionState::Failed, QStringLiteral("failed"),
+                       QStringLiteral("precondition-failed"), {{"error", errorJson(pre.error())}});
             return cb(pre.error());
         }
         d.facts = pre->facts;
         d.facts["executedAtMs"] = QDateTime::currentMSecsSinceEpoch();
         // The point of no return is durable before the call: a crash from here on is reconciled.
-        if (Result<void> r = move(d, DecisionState::Executing, QStringLiteral("executing"), QStringLiteral("started"),
-                                  {{"preconditions", outcomeJson(*pre)}});
+        if (Result<void> r = move(d, DecisionState::Executing, QStringLiteral("executing"),
+                                  QStringLiteral("started"), {{"preconditions", outcomeJson(*pre)}});
             !r)
             return cb(r.error());
         if (m_afterExecuting)
@@ -264,11 +284,12 @@ void Executor::execute(const QString &id, QObject *context, Callback callback)
             if (!res && res.error().code == 0) {
                 // No HTTP status: the request may or may not have reached the server. Look, don't retry.
                 const Error sent = res.error();
-                m_runner->reconcile(actionRequest(d), d.facts, this, [this, d, cb, sent](Result<ActionOutcome> rec) mutable {
-                    if (rec && rec->status == ActionOutcome::Done)
-                        return finishExecution(d, rec, cb);
-                    finishExecution(d, sent, cb);
-                });
+                m_runner->reconcile(actionRequest(d), d.facts, this,
+                                    [this, d, cb, sent](Result<ActionOutcome> rec) mutable {
+                                        if (rec && rec->status == ActionOutcome::Done)
+                                            return finishExecution(d, rec, cb);
+                                        finishExecution(d, sent, cb);
+                                    });
                 return;
             }
             finishExecution(d, std::move(res), cb);
@@ -288,8 +309,9 @@ void Executor::finishExecution(Decision d, Result<ActionOutcome> res, Callback c
     }
     d.outcome = outcomeJson(*res);
     const bool done = res->status == ActionOutcome::Done;
-    if (Result<void> r = move(d, done ? DecisionState::Executed : DecisionState::Failed, QStringLiteral("executed"),
-                              outcomeStatusName(res->status), {{"result", outcomeJson(*res)}});
+    if (Result<void> r =
+            move(d, done ? DecisionState::Executed : DecisionState::Failed, QStringLiteral("executed"),
+                 outcomeStatusName(res->status), {{"result", outcomeJson(*res)}});
         !r)
         return cb(r.error());
     cb(d);
@@ -306,10 +328,11 @@ void Executor::verify(const QString &id, int timeoutMs, QObject *context, Callba
                          const bool ok = res && res->status == ActionOutcome::Done;
                          const json detail = res ? outcomeJson(*res) : errorJson(res.error());
                          d.outcome = detail;
-                         if (Result<void> r = move(d, ok ? DecisionState::Verified : DecisionState::VerifyFailed,
-                                                   ok ? QStringLiteral("verified") : QStringLiteral("verify_failed"),
-                                                   ok ? QStringLiteral("verified") : QStringLiteral("not-verified"),
-                                                   {{"verification", detail}});
+                         if (Result<void> r =
+                                 move(d, ok ? DecisionState::Verified : DecisionState::VerifyFailed,
+                                      ok ? QStringLiteral("verified") : QStringLiteral("verify_failed"),
+                                      ok ? QStringLiteral("verified") : QStringLiteral("not-verified"),
+                                      {{"verification", detail}});
                              !r)
                              return cb(r.error());
                          cb(d);
@@ -319,30 +342,34 @@ void Executor::verify(const QString &id, int timeoutMs, QObject *context, Callba
 void Executor::undo(const QString &id, const Approver &approver, QObject *context, Callback callback)
 {
     Callback cb = guarded(context, std::move(callback));
-    Result<Decision> loaded = loadIn(id, {DecisionState::Executed, DecisionState::Verified, DecisionState::VerifyFailed},
-                                     QStringLiteral("undo"));
+    Result<Decision> loaded =
+        loadIn(id, {DecisionState::Executed, DecisionState::Verified, DecisionState::VerifyFailed},
+               QStringLiteral("undo"));
     if (!loaded)
         return cb(loaded.error());
     if (m_policy.mode == guard::PolicyMode::SuggestOnly)
-        return cb(Error(QStringLiteral("refused to undo decision %1: the policy is suggest-only (read-only)").arg(loaded->id)));
+        return cb(Error(QStringLiteral("refused to undo decision %1: the policy is suggest-only (read-only)")
+                            .arg(loaded->id)));
     Decision d = *loaded;
     if (Result<void> r = audit(d, QStringLiteral("undo_requested"), QStringLiteral("started"),
                                json::object({{"by", s(approver.actor())}}));
         !r)
         return cb(r.error());
-    m_runner->undo(actionRequest(d), d.facts, this, [this, d, approver, cb](Result<ActionOutcome> res) mutable {
-        if (!res) {
-            (void)audit(d, QStringLiteral("error"), QStringLiteral("undo-failed"),
-                        {{"error", errorJson(res.error())}, {"by", s(approver.actor())}});
-            return cb(res.error());
-        }
-        d.outcome = outcomeJson(*res);
-        if (Result<void> r = move(d, DecisionState::Undone, QStringLiteral("undone"), outcomeStatusName(res->status),
-                                  {{"undo", outcomeJson(*res)}, {"by", s(approver.actor())}});
-            !r)
-            return cb(r.error());
-        cb(d);
-    });
+    m_runner->undo(actionRequest(d), d.facts, this,
+                   [this, d, approver, cb](Result<ActionOutcome> res) mutable {
+                       if (!res) {
+                           (void)audit(d, QStringLiteral("error"), QStringLiteral("undo-failed"),
+                                       {{"error", errorJson(res.error())}, {"by", s(approver.actor())}});
+                           return cb(res.error());
+                       }
+                       d.outcome = outcomeJson(*res);
+                       if (Result<void> r = move(d, DecisionState::Undone, QStringLiteral("undone"),
+                                                 outcomeStatusName(res->status),
+                                                 {{"undo", outcomeJson(*res)}, {"by", s(approver.actor())}});
+                           !r)
+                           return cb(r.error());
+                       cb(d);
+                   });
 }
 
 void Executor::reconcile(QObject *context, ListCallback callback)
@@ -359,41 +386,50 @@ void Executor::reconcile(QObject *context, ListCallback callback)
         if (queue->isEmpty())
             return cb(*settled);
         Decision d = queue->takeFirst();
-        m_runner->reconcile(actionRequest(d), d.facts, this,
-                            [this, d, settled, next = weak.lock(), cb](Result<ActionOutcome> res) mutable {
-            if (!res) {
-                (void)audit(d, QStringLiteral("error"), QStringLiteral("reconcile-failed"), {{"error", errorJson(res.error())}});
-                return cb(Error(QStringLiteral("cannot reconcile decision %1: %2").arg(d.id, res.errorMessage())));
-            }
-            const bool happened = res->status == ActionOutcome::Done;
-            d.outcome = outcomeJson(*res);
-            if (Result<void> r = move(d, happened ? DecisionState::Executed : DecisionState::Failed,
-                                      QStringLiteral("reconciled"),
-                                      happened ? QStringLiteral("executed") : QStringLiteral("not-executed"),
-                                      {{"reconcile", outcomeJson(*res)}});
-                !r)
-                return cb(r.error());
-            settled->append(d);
-            (*next)();
-        });
+        m_runner->reconcile(
+            actionRequest(d), d.facts, this,
+            [this, d, settled, next = weak.lock(), cb](Result<ActionOutcome> res) mutable {
+                if (!res) {
+                    (void)audit(d, QStringLiteral("error"), QStringLiteral("reconcile-failed"),
+                                {{"error", errorJson(res.error())}});
+                    return cb(Error(
+                        QStringLiteral("cannot reconcile decision %1: %2").arg(d.id, res.errorMessage())));
+                }
+                const bool happened = res->status == ActionOutcome::Done;
+                d.outcome = outcomeJson(*res);
+                if (Result<void> r =
+                        move(d, happened ? DecisionState::Executed : DecisionState::Failed,
+                             QStringLiteral("reconciled"),
+                             happened ? QStringLiteral("executed") : QStringLiteral("not-executed"),
+                             {{"reconcile", outcomeJson(*res)}});
+                    !r)
+                    return cb(r.error());
+                settled->append(d);
+                (*next)();
+            });
     };
     (*next)();
 }
 
-void Executor::fetchKubeUser(kube::RestClient *client, QObject *context, std::function<void(Result<QString>)> callback)
+void Executor::fetchKubeUser(kube::RestClient *client, QObject *context,
+                             std::function<void(Result<QString>)> callback)
 {
     kube::Request request;
     request.verb = "POST";
     request.path = QStringLiteral("/apis/authentication.k8s.io/v1/selfsubjectreviews");
     request.contentType = "application/json";
-    request.body = QByteArrayLiteral(R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})");
+    request.body =
+        QByteArrayLiteral(R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})");
     client->send(request, context, [callback = std::move(callback)](Result<kube::Response> r) {
         if (!r)
             return callback(r.error());
         const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
-        const json user = doc.is_object() ? field(field(doc, "status", json::object()), "userInfo", json::object()) : json();
+        const json user = doc.is_object()
+                              ? field(field(doc, "status", json::object()), "userInfo", json::object())
+                              : json();
         if (!user.is_object() || !user.contains("username") || !user["username"].is_string())
-            return callback(Error(QStringLiteral("SelfSubjectReview: the response has no status.userInfo.username")));
+            return callback(
+                Error(QStringLiteral("SelfSubjectReview: the response has no status.userInfo.username")));
         callback(QString::fromStdString(user["username"].get<std::string>()));
     });
 }

@@ -53,7 +53,8 @@ public:
     Result<Decision> approve(const QString &id, const Approver &approver);
     /// Proposed|Previewed -> Rejected with a reason.
     Result<Decision> reject(const QString &id, const Approver &approver, const QString &reason);
-    /// Approved -> Executing -> Executed | Failed (a PodDisruptionBudget refusal is Failed with outcome "blocked").
+    /// Approved -> Executing -> Executed | Failed (a PodDisruptionBudget refusal is Failed with outcome
+    /// "blocked").
     void execute(const QString &id, QObject *context, Callback callback);
     /// Executed -> Verified | VerifyFailed.
     void verify(const QString &id, int timeoutMs, QObject *context, Callback callback);
@@ -64,15 +65,20 @@ public:
     void reconcile(QObject *context, ListCallback callback);
 
     /// Called right after Executing is durable and before the API call (crash tests pause here).
-    void setAfterExecutingHook(std::function<void(const Decision &)> hook) { m_afterExecuting = std::move(hook); }
+    void setAfterExecutingHook(std::function<void(const Decision &)> hook)
+    {
+        m_afterExecuting = std::move(hook);
+    }
 
     const guard::Policy &policy() const { return m_policy; }
 
     /// The Kubernetes user this client acts as, via SelfSubjectReview.
-    static void fetchKubeUser(kube::RestClient *client, QObject *context, std::function<void(Result<QString>)> callback);
+    static void fetchKubeUser(kube::RestClient *client, QObject *context,
+                              std::function<void(Result<QString>)> callback);
 
 private:
-    Result<Decision> loadIn(const QString &id, std::initializer_list<DecisionState> states, const QString &verb) const;
+    Result<Decision> loadIn(const QString &id, std::initializer_list<DecisionState> states,
+                            const QString &verb) const;
     Result<void> move(Decision &decision, DecisionState to, const QString &kind, const QString &outcome,
                       const nlohmann::json &extra = nlohmann::json::object());
     Result<void> audit(const Decision &decision, const QString &kind, const QString &outcome,
@@ -80,9 +86,9 @@ private:
     void finishExecution(Decision decision, Result<ActionOutcome> result, Callback cb);
     QList<guard::ExecutionRecord> recentExecutions() const;
 
-    DecisionStore *m_store;     // not owned
-    audit::AuditLog *m_audit;   // not owned
-    ActionRunner *m_runner;     // not owned
+    DecisionStore *m_store;   // not owned
+    audit::AuditLog *m_audit; // not owned
+    ActionRunner *m_runner;   // not owned
     guard::Policy m_policy;
     std::function<void(const Decision &)> m_afterExecuting;
 };

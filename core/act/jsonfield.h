@@ -10,7 +10,7 @@
 
 namespace vigil::act {
 
-template <typename T>
+template<typename T>
 T field(const nlohmann::json &doc, const char *key, T fallback)
 {
     if (!doc.is_object())

@@ -45,11 +45,13 @@ QString fromUtf8(const std::string &s)
 // The row's canonical form with the payload already in its stored text.
 QString hashOf(const AuditEvent &e, const std::string &payloadText)
 {
-    const json row = json::array({e.id, e.tsMs, utf8(e.decisionId), utf8(e.kind), utf8(e.actor), utf8(e.namespaceName),
-                                  utf8(e.target), utf8(e.action), utf8(e.outcome), payloadText, utf8(e.prevHash)});
+    const json row =
+        json::array({e.id, e.tsMs, utf8(e.decisionId), utf8(e.kind), utf8(e.actor), utf8(e.namespaceName),
+                     utf8(e.target), utf8(e.action), utf8(e.outcome), payloadText, utf8(e.prevHash)});
     const std::string bytes = row.dump(-1, ' ', false, json::error_handler_t::replace);
-    return QString::fromLatin1(
-        QCryptographicHash::hash(QByteArrayView(bytes.data(), qsizetype(bytes.size())), QCryptographicHash::Sha256).toHex());
+    return QString::fromLatin1(QCryptographicHash::hash(QByteArrayView(bytes.data(), qsizetype(bytes.size())),
+                                                        QCryptographicHash::Sha256)
+                                   .toHex());
 }
 
 struct StoredRow {
@@ -81,8 +83,9 @@ VerifyReport verifyRows(const std::vector<StoredRow> &rows, bool allowGaps, qint
         report.rowsChecked = i + 1;
         if (hashOf(e, rows[std::size_t(i)].payloadText) != e.hash) {
             if (linksToLaterRow(i))
-                return fail(e.id, VerifyReport::Reordered,
-                            QStringLiteral("row %1 is out of order: it follows a row stored after it").arg(e.id));
+                return fail(
+                    e.id, VerifyReport::Reordered,
+                    QStringLiteral("row %1 is out of order: it follows a row stored after it").arg(e.id));
             return fail(e.id, VerifyReport::Edited,
                         QStringLiteral("row %1 was edited: its content does not match its hash").arg(e.id));
         }
@@ -98,17 +101,21 @@ VerifyReport verifyRows(const std::vector<StoredRow> &rows, bool allowGaps, qint
                     continue;
                 const auto through = p.find("droppedThroughId");
                 const auto hash = p.find("lastDroppedHash");
-                if (through != p.end() && through->is_number_integer() && through->get<qint64>() == e.id - 1 &&
-                    hash != p.end() && hash->is_string() && hash->get_ref<const std::string &>() == utf8(e.prevHash)) {
+                if (through != p.end() && through->is_number_integer() &&
+                    through->get<qint64>() == e.id - 1 && hash != p.end() && hash->is_string() &&
+                    hash->get_ref<const std::string &>() == utf8(e.prevHash)) {
                     checkpointed = true;
                     break;
                 }
             }
             if (!checkpointed) {
                 if (e.id == 1)
-                    return fail(e.id, VerifyReport::Edited, QStringLiteral("row 1 was edited: it does not start the chain"));
-                return fail(e.id, VerifyReport::Missing,
-                            QStringLiteral("rows before %1 are missing and no retention checkpoint accounts for them").arg(e.id));
+                    return fail(e.id, VerifyReport::Edited,
+                                QStringLiteral("row 1 was edited: it does not start the chain"));
+                return fail(
+                    e.id, VerifyReport::Missing,
+                    QStringLiteral("rows before %1 are missing and no retention checkpoint accounts for them")
+                        .arg(e.id));
             }
             continue;
         }
@@ -118,23 +125,31 @@ VerifyReport verifyRows(const std::vector<StoredRow> &rows, bool allowGaps, qint
         if (e.id != prev.id + 1) {
             if (allowGaps)
                 continue;
-            return fail(e.id, VerifyReport::Missing,
-                        e.id == prev.id + 2 ? QStringLiteral("row %1 is missing (deleted) before row %2").arg(prev.id + 1).arg(e.id)
-                                            : QStringLiteral("rows %1..%2 are missing (deleted) before row %3")
-                                                  .arg(prev.id + 1).arg(e.id - 1).arg(e.id));
+            return fail(
+                e.id, VerifyReport::Missing,
+                e.id == prev.id + 2
+                    ? QStringLiteral("row %1 is missing (deleted) before row %2").arg(prev.id + 1).arg(e.id)
+                    : QStringLiteral("rows %1..%2 are missing (deleted) before row %3")
+                          .arg(prev.id + 1)
+                          .arg(e.id - 1)
+                          .arg(e.id));
         }
         if (linksToLaterRow(i))
             return fail(e.id, VerifyReport::Reordered,
                         QStringLiteral("row %1 is out of order: it follows a row stored after it").arg(e.id));
         // The row itself is intact, so its predecessor changed and had its hash recomputed.
         return fail(prev.id, VerifyReport::Edited,
-                    QStringLiteral("row %1 was edited: row %2 recorded a different hash for it").arg(prev.id).arg(e.id));
+                    QStringLiteral("row %1 was edited: row %2 recorded a different hash for it")
+                        .arg(prev.id)
+                        .arg(e.id));
     }
     if (!allowGaps && highestIdEverIssued > 0) {
         const qint64 lastId = rows.empty() ? 0 : rows.back().event.id;
         if (highestIdEverIssued > lastId)
             return fail(lastId + 1, VerifyReport::Missing,
-                        QStringLiteral("rows after %1 up to %2 are missing (deleted)").arg(lastId).arg(highestIdEverIssued));
+                        QStringLiteral("rows after %1 up to %2 are missing (deleted)")
+                            .arg(lastId)
+                            .arg(highestIdEverIssued));
     }
     return report;
 }
@@ -180,7 +195,8 @@ AuditEvent eventFromQuery(const QSqlQuery &q, std::string *payloadText)
     return e;
 }
 
-const char *const kColumns = "id, ts, decision_id, kind, actor, namespace, target, action, outcome, payload, prev_hash, hash";
+const char *const kColumns =
+    "id, ts, decision_id, kind, actor, namespace, target, action, outcome, payload, prev_hash, hash";
 
 json eventToJson(const AuditEvent &e)
 {
@@ -266,12 +282,14 @@ Result<QList<AuditEvent>> readJsonl(QIODevice *in)
             continue;
         // Copying the payload recurses per level: refuse deep lines before parsing.
         if (jsonNestingDepth(line) > kMaxJsonDepth)
-            return Error(QStringLiteral("line %1: JSON nested deeper than %2 levels").arg(lineNo).arg(kMaxJsonDepth));
+            return Error(
+                QStringLiteral("line %1: JSON nested deeper than %2 levels").arg(lineNo).arg(kMaxJsonDepth));
         json j;
         try {
             j = json::parse(line.constData(), line.constData() + line.size());
         } catch (const std::exception &e) {
-            return Error(QStringLiteral("line %1: invalid JSON: %2").arg(lineNo).arg(QString::fromUtf8(e.what())));
+            return Error(
+                QStringLiteral("line %1: invalid JSON: %2").arg(lineNo).arg(QString::fromUtf8(e.what())));
         }
         if (!j.is_object())
             return Error(QStringLiteral("line %1: expected a JSON object").arg(lineNo));
@@ -316,7 +334,9 @@ Result<QList<AuditEvent>> readJsonl(QIODevice *in)
         else if (!j.contains("payload"))
             bad = "payload";
         if (bad)
-            return Error(QStringLiteral("line %1: field '%2' is missing or has the wrong type").arg(lineNo).arg(QLatin1String(bad)));
+            return Error(QStringLiteral("line %1: field '%2' is missing or has the wrong type")
+                             .arg(lineNo)
+                             .arg(QLatin1String(bad)));
         e.payload = j.at("payload");
         out.append(std::move(e));
     }
@@ -324,7 +344,8 @@ Result<QList<AuditEvent>> readJsonl(QIODevice *in)
 }
 
 AuditLog::AuditLog(QString connectionName, QString path)
-    : m_connection(std::move(connectionName)), m_path(std::move(path))
+    : m_connection(std::move(connectionName))
+    , m_path(std::move(path))
 {
 }
 
@@ -357,19 +378,23 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const QString &path)
         return r.error();
     const int version = q.next() ? q.value(0).toInt() : 0;
     if (version > kSchemaVersion)
-        return Error(QStringLiteral("audit log %1: schema version %2 is newer than this Vigil understands (%3)")
-                         .arg(path).arg(version).arg(kSchemaVersion));
+        return Error(
+            QStringLiteral("audit log %1: schema version %2 is newer than this Vigil understands (%3)")
+                .arg(path)
+                .arg(version)
+                .arg(kSchemaVersion));
     if (auto r = run(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("cannot enable WAL")); !r)
         return r.error();
     if (!q.next() || q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
         return Error(QStringLiteral("audit log %1: cannot enable WAL journaling").arg(path));
     const QString setup[] = {
         QStringLiteral("PRAGMA synchronous=FULL"),
-        QStringLiteral("CREATE TABLE IF NOT EXISTS events ("
-                       "id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, decision_id TEXT NOT NULL, "
-                       "kind TEXT NOT NULL, actor TEXT NOT NULL, namespace TEXT NOT NULL, target TEXT NOT NULL, "
-                       "action TEXT NOT NULL, outcome TEXT NOT NULL, payload TEXT NOT NULL, "
-                       "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"),
+        QStringLiteral(
+            "CREATE TABLE IF NOT EXISTS events ("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, decision_id TEXT NOT NULL, "
+            "kind TEXT NOT NULL, actor TEXT NOT NULL, namespace TEXT NOT NULL, target TEXT NOT NULL, "
+            "action TEXT NOT NULL, outcome TEXT NOT NULL, payload TEXT NOT NULL, "
+            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"),
         QStringLiteral("CREATE INDEX IF NOT EXISTS events_ts ON events(ts)"),
         QStringLiteral("CREATE INDEX IF NOT EXISTS events_decision ON events(decision_id)"),
         QString::fromLatin1(kNoUpdateTrigger),
@@ -387,7 +412,8 @@ Result<qint64> AuditLog::appendInTransaction(AuditEvent &event, const QString &p
 {
     static const QRegularExpression kindRe(QStringLiteral("^[a-z][a-z_]{0,31}$"));
     if (!kindRe.match(event.kind).hasMatch())
-        return Error(QStringLiteral("audit log %1: event kind '%2' is not a lowercase word").arg(m_path, event.kind.left(40)));
+        return Error(QStringLiteral("audit log %1: event kind '%2' is not a lowercase word")
+                         .arg(m_path, event.kind.left(40)));
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     QSqlQuery q(db);
     qint64 lastId = 0;
@@ -410,17 +436,19 @@ Result<qint64> AuditLog::appendInTransaction(AuditEvent &event, const QString &p
     const std::string payloadText = canonicalPayload(event.payload);
     event.hash = hashOf(event, payloadText);
 
-    q.prepare(QStringLiteral("INSERT INTO events (%1) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").arg(QLatin1String(kColumns)));
+    q.prepare(QStringLiteral("INSERT INTO events (%1) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                  .arg(QLatin1String(kColumns)));
     q.addBindValue(event.id);
     q.addBindValue(event.tsMs);
-    for (const QString *s : {&event.decisionId, &event.kind, &event.actor, &event.namespaceName, &event.target,
-                             &event.action, &event.outcome})
+    for (const QString *s : {&event.decisionId, &event.kind, &event.actor, &event.namespaceName,
+                             &event.target, &event.action, &event.outcome})
         q.addBindValue(s->isNull() ? QStringLiteral("") : *s);
     q.addBindValue(fromUtf8(payloadText));
     q.addBindValue(event.prevHash);
     q.addBindValue(event.hash);
     if (!q.exec())
-        return Error(sqlError(m_path, QStringLiteral("cannot append a %1 event").arg(event.kind), q.lastError()));
+        return Error(
+            sqlError(m_path, QStringLiteral("cannot append a %1 event").arg(event.kind), q.lastError()));
     return event.id;
 }
 
@@ -469,7 +497,8 @@ Result<QList<AuditEvent>> AuditLog::query(const AuditFilter &filter) const
     }
     if (!filter.text.isEmpty()) {
         QStringList ors;
-        for (const char *column : {"target", "actor", "decision_id", "action", "outcome", "namespace", "payload"}) {
+        for (const char *column :
+             {"target", "actor", "decision_id", "action", "outcome", "namespace", "payload"}) {
             ors << QLatin1String(column) + QStringLiteral(" LIKE ? ESCAPE '\\'");
             binds << escapeLike(filter.text);
         }
@@ -519,7 +548,8 @@ Result<VerifyReport> AuditLog::verify() const
 Result<qint64> AuditLog::applyRetention(int days, const QDateTime &now, const QString &actor)
 {
     if (days < 1)
-        return Error(QStringLiteral("audit log %1: retention must keep at least 1 day, got %2").arg(m_path).arg(days));
+        return Error(
+            QStringLiteral("audit log %1: retention must keep at least 1 day, got %2").arg(m_path).arg(days));
     if (!now.isValid())
         return Error(QStringLiteral("audit log %1: retention needs a valid current time").arg(m_path));
     // Dropping rows of a broken chain would launder the tampering into a checkpoint.
@@ -527,7 +557,8 @@ Result<qint64> AuditLog::applyRetention(int days, const QDateTime &now, const QS
     if (!report)
         return report.error();
     if (!report->ok)
-        return Error(QStringLiteral("audit log %1: refusing retention, the chain does not verify: %2").arg(m_path, report->message));
+        return Error(QStringLiteral("audit log %1: refusing retention, the chain does not verify: %2")
+                         .arg(m_path, report->message));
 
     const qint64 cutoffMs = now.toMSecsSinceEpoch() - qint64(days) * 86400000;
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
@@ -546,7 +577,8 @@ Result<qint64> AuditLog::applyRetention(int days, const QDateTime &now, const QS
         return fail(QStringLiteral("cannot find the retention cutoff"));
     const QVariant firstKept = q.value(0);
     if (firstKept.isNull())
-        q.prepare(QStringLiteral("SELECT id, hash, (SELECT COUNT(*) FROM events) FROM events ORDER BY id DESC LIMIT 1"));
+        q.prepare(QStringLiteral(
+            "SELECT id, hash, (SELECT COUNT(*) FROM events) FROM events ORDER BY id DESC LIMIT 1"));
     else {
         q.prepare(QStringLiteral("SELECT id, hash, (SELECT COUNT(*) FROM events WHERE id < ?) FROM events "
                                  "WHERE id < ? ORDER BY id DESC LIMIT 1"));
@@ -617,15 +649,24 @@ Result<qint64> AuditLog::exportCsv(QIODevice *out, const AuditFilter &filter) co
         const QByteArray line = (quoted.join(u',') + QStringLiteral("\r\n")).toUtf8();
         return out->write(line) == line.size();
     };
-    if (!writeRow({QStringLiteral("id"), QStringLiteral("time"), QStringLiteral("decision_id"), QStringLiteral("kind"),
-                   QStringLiteral("actor"), QStringLiteral("namespace"), QStringLiteral("target"), QStringLiteral("action"),
-                   QStringLiteral("outcome"), QStringLiteral("payload"), QStringLiteral("prev_hash"), QStringLiteral("hash")}))
+    if (!writeRow({QStringLiteral("id"), QStringLiteral("time"), QStringLiteral("decision_id"),
+                   QStringLiteral("kind"), QStringLiteral("actor"), QStringLiteral("namespace"),
+                   QStringLiteral("target"), QStringLiteral("action"), QStringLiteral("outcome"),
+                   QStringLiteral("payload"), QStringLiteral("prev_hash"), QStringLiteral("hash")}))
         return Error(QStringLiteral("audit export: cannot write: %1").arg(out->errorString()));
     for (const AuditEvent &e : *events) {
         const QStringList cells{QString::number(e.id),
                                 QDateTime::fromMSecsSinceEpoch(e.tsMs, Qt::UTC).toString(Qt::ISODateWithMs),
-                                e.decisionId, e.kind, e.actor, e.namespaceName, e.target, e.action, e.outcome,
-                                fromUtf8(canonicalPayload(e.payload)), e.prevHash, e.hash};
+                                e.decisionId,
+                                e.kind,
+                                e.actor,
+                                e.namespaceName,
+                                e.target,
+                                e.action,
+                                e.outcome,
+                                fromUtf8(canonicalPayload(e.payload)),
+                                e.prevHash,
+                                e.hash};
         if (!writeRow(cells))
             return Error(QStringLiteral("audit export: cannot write: %1").arg(out->errorString()));
     }

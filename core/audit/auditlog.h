@@ -32,15 +32,17 @@ namespace vigil::audit {
 /// One row of the hash chain. id, prevHash and hash are assigned by append().
 struct AuditEvent {
     qint64 id = 0;
-    qint64 tsMs = 0;          ///< UTC milliseconds since the epoch; 0 = now, at append
+    qint64 tsMs = 0; ///< UTC milliseconds since the epoch; 0 = now, at append
     QString decisionId;
-    QString kind;             ///< observed, diagnosed, proposed, verdict, approved, rejected, executed, verified, undone, error, retention, ...
-    QString actor;            ///< "os:<user>", "k8s:<user>", "agent"
+    QString kind; ///< observed, diagnosed, proposed, verdict, approved, rejected, executed, verified, undone,
+                  ///< error, retention, ...
+    QString actor; ///< "os:<user>", "k8s:<user>", "agent"
     QString namespaceName;
     QString target;
     QString action;
     QString outcome;
-    nlohmann::json payload = nlohmann::json::object(); ///< full context: evidence, reply, provider, model, tokens, reasons, ...
+    nlohmann::json payload =
+        nlohmann::json::object(); ///< full context: evidence, reply, provider, model, tokens, reasons, ...
     QString prevHash;
     QString hash;
 };
@@ -61,15 +63,15 @@ QString computeHash(const AuditEvent &event);
 
 /// Filters for query() and export; empty fields match everything.
 struct AuditFilter {
-    std::optional<qint64> fromMs;  ///< inclusive
-    std::optional<qint64> toMs;    ///< exclusive
+    std::optional<qint64> fromMs; ///< inclusive
+    std::optional<qint64> toMs;   ///< exclusive
     QString namespaceName;
     QString action;
     QString outcome;
     QString kind;
     QString decisionId;
-    QString text;                  ///< substring of target, actor, decision id, action, outcome or payload
-    int limit = 0;                 ///< 0 = no limit
+    QString text;  ///< substring of target, actor, decision id, action, outcome or payload
+    int limit = 0; ///< 0 = no limit
 };
 
 /// The result of walking a chain.
@@ -77,9 +79,9 @@ struct VerifyReport {
     enum Problem { NoProblem, Edited, Missing, Reordered };
     bool ok = true;
     qint64 rowsChecked = 0;
-    qint64 firstBadId = 0;   ///< the first row that does not verify
+    qint64 firstBadId = 0; ///< the first row that does not verify
     Problem problem = NoProblem;
-    QString message;         ///< "row 7 was edited: ..."
+    QString message; ///< "row 7 was edited: ..."
 };
 
 /// Verifies events in id order. With allowGaps (a filtered export), each row

@@ -20,16 +20,22 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
 {
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Approve, reject or undo a decision."));
-    parser.addPositionalArgument(QStringLiteral("decision"), QStringLiteral("the decision id (or a unique prefix)"));
+    parser.addPositionalArgument(QStringLiteral("decision"),
+                                 QStringLiteral("the decision id (or a unique prefix)"));
     addKubeOptions(parser);
     parser.addOption({QStringLiteral("approve"), QStringLiteral("approve, execute and verify the decision")});
     parser.addOption({QStringLiteral("reject"), QStringLiteral("reject the decision")});
-    parser.addOption({QStringLiteral("reason"), QStringLiteral("why (recorded in the audit log)"), QStringLiteral("text")});
-    parser.addOption({QStringLiteral("dry-run"), QStringLiteral("only preview (server-side dry run); change nothing")});
-    parser.addOption({QStringLiteral("undo"), QStringLiteral("undo an executed decision"), QStringLiteral("id")});
-    parser.addOption({QStringLiteral("policy"), QStringLiteral("guardrail policy YAML (default: the built-in policy)"),
+    parser.addOption({QStringLiteral("reason"), QStringLiteral("why (recorded in the audit log)"),
+                      QStringLiteral("text")});
+    parser.addOption(
+        {QStringLiteral("dry-run"), QStringLiteral("only preview (server-side dry run); change nothing")});
+    parser.addOption(
+        {QStringLiteral("undo"), QStringLiteral("undo an executed decision"), QStringLiteral("id")});
+    parser.addOption({QStringLiteral("policy"),
+                      QStringLiteral("guardrail policy YAML (default: the built-in policy)"),
                       QStringLiteral("file")});
-    parser.addOption({QStringLiteral("db"), QStringLiteral("data directory (default: $VIGIL_DATA_DIR or the app data dir)"),
+    parser.addOption({QStringLiteral("db"),
+                      QStringLiteral("data directory (default: $VIGIL_DATA_DIR or the app data dir)"),
                       QStringLiteral("dir")});
     parser.addOption({QStringLiteral("verify-timeout"), QStringLiteral("seconds to wait for verification"),
                       QStringLiteral("s"), QStringLiteral("60")});
@@ -42,7 +48,8 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const bool undo = parser.isSet(QStringLiteral("undo"));
     const QString id = undo ? parser.value(QStringLiteral("undo")) : parser.positionalArguments().value(0);
     if (int(approve) + int(reject) + int(undo) != 1 || id.isEmpty()) {
-        err << "vigilctl act: use 'act DECISION_ID --approve|--reject [--reason R] [--dry-run]' or 'act --undo DECISION_ID'\n";
+        err << "vigilctl act: use 'act DECISION_ID --approve|--reject [--reason R] [--dry-run]' or 'act "
+               "--undo DECISION_ID'\n";
         return 2;
     }
 
@@ -90,9 +97,11 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return 1;
     }
     for (const act::Decision &d : *settled)
-        err << "reconciled decision " << d.id << " after an interrupted run: " << act::stateName(d.state) << '\n';
+        err << "reconciled decision " << d.id << " after an interrupted run: " << act::stateName(d.state)
+            << '\n';
 
-    auto user = await<QString>([&](QObject *ctx, auto cb) { act::Executor::fetchKubeUser(&client, ctx, cb); });
+    auto user =
+        await<QString>([&](QObject *ctx, auto cb) { act::Executor::fetchKubeUser(&client, ctx, cb); });
     if (user)
         approver.kubeUser = *user;
     else
@@ -132,7 +141,8 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
     const QString fullId = current->id;
     if (current->state == act::DecisionState::Proposed || current->state == act::DecisionState::Previewed) {
-        auto previewed = await<act::Decision>([&](QObject *ctx, auto cb) { executor.preview(fullId, ctx, cb); });
+        auto previewed =
+            await<act::Decision>([&](QObject *ctx, auto cb) { executor.preview(fullId, ctx, cb); });
         if (!previewed) {
             err << "vigilctl act: preview failed: " << previewed.errorMessage() << '\n';
             return 1;
@@ -156,7 +166,8 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return 1;
     }
     const int timeoutMs = parser.value(QStringLiteral("verify-timeout")).toInt() * 1000;
-    auto verified = await<act::Decision>([&](QObject *ctx, auto cb) { executor.verify(fullId, timeoutMs, ctx, cb); });
+    auto verified =
+        await<act::Decision>([&](QObject *ctx, auto cb) { executor.verify(fullId, timeoutMs, ctx, cb); });
     if (!verified) {
         err << "vigilctl act: " << verified.errorMessage() << '\n';
         return 1;

@@ -45,19 +45,32 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Read, export and verify Vigil's audit log."));
     parser.addPositionalArgument(QStringLiteral("verb"), QStringLiteral("list | show ID | export | verify"));
-    parser.addOption({QStringLiteral("db"), QStringLiteral("Data directory holding audit.db (default: $VIGIL_DATA_DIR or the app data dir)."),
-                      QStringLiteral("dir")});
-    parser.addOption({QStringLiteral("format"), QStringLiteral("export format: jsonl or csv"), QStringLiteral("format"),
-                      QStringLiteral("jsonl")});
-    parser.addOption({QStringLiteral("since"), QStringLiteral("from this time (ISO 8601 or 30m/2h/7d ago)"), QStringLiteral("time")});
+    parser.addOption(
+        {QStringLiteral("db"),
+         QStringLiteral("Data directory holding audit.db (default: $VIGIL_DATA_DIR or the app data dir)."),
+         QStringLiteral("dir")});
+    parser.addOption({QStringLiteral("format"), QStringLiteral("export format: jsonl or csv"),
+                      QStringLiteral("format"), QStringLiteral("jsonl")});
+    parser.addOption({QStringLiteral("since"), QStringLiteral("from this time (ISO 8601 or 30m/2h/7d ago)"),
+                      QStringLiteral("time")});
     parser.addOption({QStringLiteral("until"), QStringLiteral("before this time"), QStringLiteral("time")});
-    parser.addOption({{QStringLiteral("n"), QStringLiteral("namespace")}, QStringLiteral("only this namespace"), QStringLiteral("ns")});
-    parser.addOption({QStringLiteral("action"), QStringLiteral("only this action"), QStringLiteral("action")});
-    parser.addOption({QStringLiteral("outcome"), QStringLiteral("only this outcome"), QStringLiteral("outcome")});
-    parser.addOption({QStringLiteral("decision"), QStringLiteral("only this decision"), QStringLiteral("id")});
-    parser.addOption({QStringLiteral("limit"), QStringLiteral("at most N rows"), QStringLiteral("n"), QStringLiteral("0")});
-    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("write the export to FILE"), QStringLiteral("file")});
-    parser.addOption({QStringLiteral("input"), QStringLiteral("verify a JSONL export instead of the database"), QStringLiteral("file")});
+    parser.addOption({{QStringLiteral("n"), QStringLiteral("namespace")},
+                      QStringLiteral("only this namespace"),
+                      QStringLiteral("ns")});
+    parser.addOption(
+        {QStringLiteral("action"), QStringLiteral("only this action"), QStringLiteral("action")});
+    parser.addOption(
+        {QStringLiteral("outcome"), QStringLiteral("only this outcome"), QStringLiteral("outcome")});
+    parser.addOption(
+        {QStringLiteral("decision"), QStringLiteral("only this decision"), QStringLiteral("id")});
+    parser.addOption({QStringLiteral("limit"), QStringLiteral("at most N rows"), QStringLiteral("n"),
+                      QStringLiteral("0")});
+    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")},
+                      QStringLiteral("write the export to FILE"),
+                      QStringLiteral("file")});
+    parser.addOption({QStringLiteral("input"),
+                      QStringLiteral("verify a JSONL export instead of the database"),
+                      QStringLiteral("file")});
     if (!parser.parse(arguments)) {
         err << "vigilctl audit: " << parser.errorText() << '\n';
         return 2;
@@ -103,8 +116,8 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
             return 1;
         }
         if (!report->ok) {
-            err << "vigilctl audit verify: " << path << ": first bad row " << report->firstBadId << ": " << report->message
-                << '\n';
+            err << "vigilctl audit verify: " << path << ": first bad row " << report->firstBadId << ": "
+                << report->message << '\n';
             return 1;
         }
         out << "ok: " << report->rowsChecked << " rows verify (" << path << ")\n";
@@ -118,7 +131,8 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
             continue;
         const auto t = parseTime(parser.value(key));
         if (!t) {
-            err << "vigilctl audit: --" << key << " '" << parser.value(key) << "' is neither ISO 8601 nor 30m/2h/7d\n";
+            err << "vigilctl audit: --" << key << " '" << parser.value(key)
+                << "' is neither ISO 8601 nor 30m/2h/7d\n";
             return 2;
         }
         (key == u"since" ? filter.fromMs : filter.toMs) = *t;
@@ -147,7 +161,8 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
             return 1;
         }
         out.flush();
-        Result<qint64> rows = format == u"jsonl" ? (*log)->exportJsonl(&file, filter) : (*log)->exportCsv(&file, filter);
+        Result<qint64> rows =
+            format == u"jsonl" ? (*log)->exportJsonl(&file, filter) : (*log)->exportCsv(&file, filter);
         file.close();
         if (!rows) {
             err << "vigilctl audit export: " << rows.errorMessage() << '\n';
@@ -172,13 +187,21 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
         for (const audit::AuditEvent &e : *rows) {
             if (e.id != id)
                 continue;
-            const nlohmann::json doc = {{"id", e.id}, {"ts", e.tsMs}, {"time", when(e.tsMs).toStdString()},
-                                        {"decision", e.decisionId.toStdString()}, {"kind", e.kind.toStdString()},
-                                        {"actor", e.actor.toStdString()}, {"namespace", e.namespaceName.toStdString()},
-                                        {"target", e.target.toStdString()}, {"action", e.action.toStdString()},
-                                        {"outcome", e.outcome.toStdString()}, {"payload", e.payload},
-                                        {"prevHash", e.prevHash.toStdString()}, {"hash", e.hash.toStdString()}};
-            out << QString::fromStdString(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << '\n';
+            const nlohmann::json doc = {{"id", e.id},
+                                        {"ts", e.tsMs},
+                                        {"time", when(e.tsMs).toStdString()},
+                                        {"decision", e.decisionId.toStdString()},
+                                        {"kind", e.kind.toStdString()},
+                                        {"actor", e.actor.toStdString()},
+                                        {"namespace", e.namespaceName.toStdString()},
+                                        {"target", e.target.toStdString()},
+                                        {"action", e.action.toStdString()},
+                                        {"outcome", e.outcome.toStdString()},
+                                        {"payload", e.payload},
+                                        {"prevHash", e.prevHash.toStdString()},
+                                        {"hash", e.hash.toStdString()}};
+            out << QString::fromStdString(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+                << '\n';
             return 0;
         }
         err << "vigilctl audit show: no row " << id << " in " << path << '\n';

@@ -15,7 +15,7 @@ namespace vigil::cli {
 
 /// Calls start(context, callback) and spins a local event loop until the
 /// callback has delivered a Result<T>.
-template <typename T>
+template<typename T>
 Result<T> await(const std::function<void(QObject *, std::function<void(Result<T>)>)> &start)
 {
     std::optional<Result<T>> out;

@@ -21,8 +21,8 @@
 
 #include <QCommandLineParser>
 #include <QDir>
-#include <QFileInfo>
 #include <QEventLoop>
+#include <QFileInfo>
 #include <QRandomGenerator>
 #include <QSet>
 #include <QTextStream>
@@ -77,8 +77,8 @@ QString cachePath()
 
 QString incidentLine(const pipeline::Incident &i)
 {
-    QString where = i.workload.kind + u' ' + (i.namespaceName.isEmpty() ? QString() : i.namespaceName + u'/') +
-                    i.workload.name;
+    QString where = i.workload.kind + u' ' +
+                    (i.namespaceName.isEmpty() ? QString() : i.namespaceName + u'/') + i.workload.name;
     return QStringLiteral("%1 %2 on %3 (%4 occurrence(s))").arg(i.fingerprint, i.reason, where).arg(i.count);
 }
 
@@ -90,11 +90,12 @@ bool sentToModel(const Diagnosis &d)
 json toJson(const Outcome &o)
 {
     json j;
-    j["incident"] = {{"fingerprint", s(o.incident.fingerprint)},
-                     {"reason", s(o.incident.reason)},
-                     {"namespace", s(o.incident.namespaceName)},
-                     {"workload", {{"kind", s(o.incident.workload.kind)}, {"name", s(o.incident.workload.name)}}},
-                     {"count", o.incident.count}};
+    j["incident"] = {
+        {"fingerprint", s(o.incident.fingerprint)},
+        {"reason", s(o.incident.reason)},
+        {"namespace", s(o.incident.namespaceName)},
+        {"workload", {{"kind", s(o.incident.workload.kind)}, {"name", s(o.incident.workload.name)}}},
+        {"count", o.incident.count}};
     QStringList pods(o.incident.pods.cbegin(), o.incident.pods.cend());
     pods.sort();
     j["incident"]["pods"] = json::array();
@@ -154,7 +155,8 @@ void printText(QTextStream &out, const Outcome &o)
     if (!d.promptVersion.isEmpty())
         out << "prompts      " << d.promptVersion << '\n';
     out << "context      " << (sentToModel(d) ? "sent" : "would have been sent") << ", ~"
-        << o.evidence.estimatedTokens << " tokens (whole prompt ~" << o.promptTokens << "), " << o.evidence.redactions.total() << " redaction(s)";
+        << o.evidence.estimatedTokens << " tokens (whole prompt ~" << o.promptTokens << "), "
+        << o.evidence.redactions.total() << " redaction(s)";
     if (!o.evidence.cut.isEmpty())
         out << ", cut: " << o.evidence.cut.join(QStringLiteral(", "));
     out << '\n';
@@ -163,7 +165,7 @@ void printText(QTextStream &out, const Outcome &o)
     out << '\n';
 }
 
-template <typename T>
+template<typename T>
 using Start = std::function<void(QObject *, std::function<void(Result<T>)>)>;
 
 } // namespace
@@ -175,14 +177,18 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     addKubeOptions(parser);
     parser.addPositionalArgument(QStringLiteral("target"), QStringLiteral("NAMESPACE/POD (or POD with -n)"));
     parser.addOption({QStringLiteral("all"), QStringLiteral("Every open incident in the namespace.")});
-    parser.addOption({QStringLiteral("provider"), QStringLiteral("rules | openai | anthropic | ollama"), QStringLiteral("p"),
-                      QStringLiteral("rules")});
+    parser.addOption({QStringLiteral("provider"), QStringLiteral("rules | openai | anthropic | ollama"),
+                      QStringLiteral("p"), QStringLiteral("rules")});
     parser.addOption({QStringLiteral("model"), QStringLiteral("The (strong) model."), QStringLiteral("M")});
-    parser.addOption({QStringLiteral("small-model"), QStringLiteral("The cheap first model tier."), QStringLiteral("M")});
+    parser.addOption(
+        {QStringLiteral("small-model"), QStringLiteral("The cheap first model tier."), QStringLiteral("M")});
     parser.addOption({QStringLiteral("base-url"), QStringLiteral("Provider endpoint."), QStringLiteral("U")});
-    parser.addOption({QStringLiteral("threshold"), QStringLiteral("Escalate below this confidence (0.75)."), QStringLiteral("c")});
-    parser.addOption({QStringLiteral("no-cache"), QStringLiteral("Do not read or write the diagnosis cache.")});
-    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("json"), QStringLiteral("format")});
+    parser.addOption({QStringLiteral("threshold"), QStringLiteral("Escalate below this confidence (0.75)."),
+                      QStringLiteral("c")});
+    parser.addOption(
+        {QStringLiteral("no-cache"), QStringLiteral("Do not read or write the diagnosis cache.")});
+    parser.addOption(
+        {{QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("json"), QStringLiteral("format")});
     if (!parser.parse(arguments)) {
         err << "vigilctl diagnose: " << parser.errorText() << '\n';
         return 2;
@@ -194,7 +200,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     }
     const QString provider = parser.value(QStringLiteral("provider"));
     if (provider != u"rules" && provider != u"openai" && provider != u"anthropic" && provider != u"ollama") {
-        err << "vigilctl diagnose: unknown provider '" << provider << "' (use rules, openai, anthropic or ollama)\n";
+        err << "vigilctl diagnose: unknown provider '" << provider
+            << "' (use rules, openai, anthropic or ollama)\n";
         return 2;
     }
     const bool all = parser.isSet(QStringLiteral("all"));
@@ -307,9 +314,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     auto listItems = [&client](const kube::ResourcePath &path, const QString &fieldSelector) {
         kube::ListOptions lo;
         lo.fieldSelector = fieldSelector;
-        return await<kube::ListResult>(Start<kube::ListResult>([&](QObject *ctx, auto cb) {
-            client.list(path, lo, ctx, std::move(cb));
-        }));
+        return await<kube::ListResult>(Start<kube::ListResult>(
+            [&](QObject *ctx, auto cb) { client.list(path, lo, ctx, std::move(cb)); }));
     };
     if (!all) {
         Result<json> pod = await<json>(Start<json>([&](QObject *ctx, auto cb) {
@@ -319,7 +325,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
             if (pod.error().code == 404)
                 err << "vigilctl diagnose: pod " << ns << '/' << podName << " not found\n";
             else
-                err << "vigilctl diagnose: reading pod " << ns << '/' << podName << ": " << pod.errorMessage() << '\n';
+                err << "vigilctl diagnose: reading pod " << ns << '/' << podName << ": " << pod.errorMessage()
+                    << '\n';
             return 1;
         }
         Result<kube::PodView> view = kube::projectPod(*pod);
@@ -329,7 +336,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
         }
         pods << *view;
     } else {
-        Result<kube::ListResult> list = listItems(kube::ResourcePath{kube::ResourceType::pods(), ns, {}, {}}, {});
+        Result<kube::ListResult> list =
+            listItems(kube::ResourcePath{kube::ResourceType::pods(), ns, {}, {}}, {});
         if (!list) {
             err << "vigilctl diagnose: listing pods in " << ns << ": " << list.errorMessage() << '\n';
             return 1;
@@ -345,8 +353,10 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
             nodeNames.insert(p.nodeName);
     }
     {
-        const QString selector = all ? QString() : QStringLiteral("involvedObject.kind=Pod,involvedObject.name=") + podName;
-        Result<kube::ListResult> list = listItems(kube::ResourcePath{kube::ResourceType::events(), ns, {}, {}}, selector);
+        const QString selector =
+            all ? QString() : QStringLiteral("involvedObject.kind=Pod,involvedObject.name=") + podName;
+        Result<kube::ListResult> list =
+            listItems(kube::ResourcePath{kube::ResourceType::events(), ns, {}, {}}, selector);
         if (!list)
             err << "vigilctl diagnose: events not read: " << list.errorMessage() << '\n';
         else {
@@ -384,8 +394,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
         else if (all)
             out << "no open incidents in namespace " << ns << '\n';
         else
-            out << "no incident: pod " << ns << '/' << podName << " looks healthy (" << pods.first().displayStatus()
-                << ")\n";
+            out << "no incident: pod " << ns << '/' << podName << " looks healthy ("
+                << pods.first().displayStatus() << ")\n";
         return 0;
     }
 
@@ -435,8 +445,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
             err << "vigilctl diagnose: " << o.incident.reason << ": " << o.error << '\n';
             code = 1;
         } else if (!o.diagnosis.fallbackReason.isEmpty()) {
-            err << "vigilctl diagnose: the model was not used, the rules answered: " << o.diagnosis.fallbackReason
-                << '\n';
+            err << "vigilctl diagnose: the model was not used, the rules answered: "
+                << o.diagnosis.fallbackReason << '\n';
             code = 1;
         }
     }

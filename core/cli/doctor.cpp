@@ -44,7 +44,8 @@ QString proxyText(const kube::Connection &c)
 {
     switch (c.proxy.type()) {
     case QNetworkProxy::NoProxy:
-        return c.proxyFromEnvironment ? QStringLiteral("from environment (HTTPS_PROXY/NO_PROXY)") : QStringLiteral("none");
+        return c.proxyFromEnvironment ? QStringLiteral("from environment (HTTPS_PROXY/NO_PROXY)")
+                                      : QStringLiteral("none");
     case QNetworkProxy::Socks5Proxy:
         return QStringLiteral("socks5://%1:%2").arg(c.proxy.hostName()).arg(c.proxy.port());
     default:
@@ -57,11 +58,15 @@ QString proxyText(const kube::Connection &c)
 int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
 {
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Check the kubeconfig, the connection and Vigil's permissions."));
+    parser.setApplicationDescription(
+        QStringLiteral("Check the kubeconfig, the connection and Vigil's permissions."));
     addKubeOptions(parser);
-    parser.addOption({QStringLiteral("offline"), QStringLiteral("Only read the kubeconfig; do not contact the server.")});
-    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("Output format: text or json."),
-                      QStringLiteral("format"), QStringLiteral("text")});
+    parser.addOption(
+        {QStringLiteral("offline"), QStringLiteral("Only read the kubeconfig; do not contact the server.")});
+    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")},
+                      QStringLiteral("Output format: text or json."),
+                      QStringLiteral("format"),
+                      QStringLiteral("text")});
     if (!parser.parse(arguments)) {
         err << "vigilctl doctor: " << parser.errorText() << '\n';
         return 2;
@@ -69,9 +74,10 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
     const bool asJson = parser.value(QStringLiteral("output")) == u"json";
     const bool offline = parser.isSet(QStringLiteral("offline"));
 
-    json report = {{"context", nullptr}, {"cluster", nullptr}, {"server", nullptr}, {"namespace", nullptr},
-                   {"auth", nullptr},    {"insecure", false},  {"proxy", nullptr},  {"warnings", json::array()},
-                   {"files", json::array()}, {"error", nullptr}};
+    json report = {{"context", nullptr},   {"cluster", nullptr},        {"server", nullptr},
+                   {"namespace", nullptr}, {"auth", nullptr},           {"insecure", false},
+                   {"proxy", nullptr},     {"warnings", json::array()}, {"files", json::array()},
+                   {"error", nullptr}};
     auto finish = [&](int code) {
         if (asJson) {
             out << QString::fromStdString(report.dump(2)) << '\n';
@@ -100,10 +106,14 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
     for (const QString &w : c.warnings)
         report["warnings"].push_back(str(w));
     if (c.insecureSkipTlsVerify && c.warnings.filter(QStringLiteral("insecure")).isEmpty())
-        report["warnings"].push_back("insecure-skip-tls-verify is set: the server's certificate is NOT verified");
+        report["warnings"].push_back(
+            "insecure-skip-tls-verify is set: the server's certificate is NOT verified");
 
     if (!asJson) {
-        out << "kubeconfig: " << (c.sourceFiles.isEmpty() ? QStringLiteral("(in-cluster service account)") : c.sourceFiles.join(QStringLiteral(", "))) << '\n'
+        out << "kubeconfig: "
+            << (c.sourceFiles.isEmpty() ? QStringLiteral("(in-cluster service account)")
+                                        : c.sourceFiles.join(QStringLiteral(", ")))
+            << '\n'
             << "context:    " << QString::fromStdString(report["context"].get<std::string>()) << '\n'
             << "cluster:    " << c.clusterName << '\n'
             << "server:     " << c.server.toString() << '\n'
@@ -111,9 +121,9 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
             << "auth:       " << QString::fromStdString(report["auth"].get<std::string>()) << '\n'
             << "proxy:      " << proxyText(c) << '\n'
             << "TLS:        "
-            << (c.insecureSkipTlsVerify ? QStringLiteral("NOT VERIFIED (insecure-skip-tls-verify)")
-                                        : c.caCertificates.isEmpty() ? QStringLiteral("verified against the system CAs")
-                                                                     : QStringLiteral("verified against the kubeconfig's CA"))
+            << (c.insecureSkipTlsVerify      ? QStringLiteral("NOT VERIFIED (insecure-skip-tls-verify)")
+                : c.caCertificates.isEmpty() ? QStringLiteral("verified against the system CAs")
+                                             : QStringLiteral("verified against the kubeconfig's CA"))
             << '\n';
         for (const auto &w : report["warnings"])
             out << "WARNING:    " << QString::fromStdString(w.get<std::string>()) << '\n';
@@ -126,17 +136,25 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
     kube::RestClient client(c, options);
     kube::Request versionRequest;
     versionRequest.path = QStringLiteral("/version");
-    Result<kube::Response> version = await<kube::Response>([&](QObject *ctx, auto cb) { client.send(versionRequest, ctx, cb); });
+    Result<kube::Response> version =
+        await<kube::Response>([&](QObject *ctx, auto cb) { client.send(versionRequest, ctx, cb); });
     if (!version) {
         report["reachable"] = false;
-        report["error"] = str(QStringLiteral("cannot reach %1: %2").arg(c.server.toString(), version.errorMessage()));
+        report["error"] =
+            str(QStringLiteral("cannot reach %1: %2").arg(c.server.toString(), version.errorMessage()));
         return finish(1);
     }
     report["reachable"] = true;
     const json v = json::parse(version->body.constData(), nullptr, false);
-    report["serverVersion"] = v.is_object() && v.contains("gitVersion") && v["gitVersion"].is_string() ? v["gitVersion"] : json(nullptr);
+    report["serverVersion"] = v.is_object() && v.contains("gitVersion") && v["gitVersion"].is_string()
+                                  ? v["gitVersion"]
+                                  : json(nullptr);
     if (!asJson)
-        out << "reachable:  yes, Kubernetes " << QString::fromStdString(report["serverVersion"].is_string() ? report["serverVersion"].get<std::string>() : std::string("(unknown version)")) << '\n'
+        out << "reachable:  yes, Kubernetes "
+            << QString::fromStdString(report["serverVersion"].is_string()
+                                          ? report["serverVersion"].get<std::string>()
+                                          : std::string("(unknown version)"))
+            << '\n'
             << "permissions (SelfSubjectAccessReview):\n";
 
     report["permissions"] = json::array();
@@ -147,12 +165,20 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
             attrs["subresource"] = p.subresource;
         if (p.namespaced)
             attrs["namespace"] = str(c.namespaceName);
-        const json review = {{"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SelfSubjectAccessReview"},
+        const json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                             {"kind", "SelfSubjectAccessReview"},
                              {"spec", {{"resourceAttributes", attrs}}}};
         kube::ResourcePath path{{QStringLiteral("authorization.k8s.io"), QStringLiteral("v1"),
-                                 QStringLiteral("selfsubjectaccessreviews"), false}, {}, {}, {}};
-        Result<json> answer = await<json>([&](QObject *ctx, auto cb) { client.create(path, review, {}, ctx, cb); });
-        json row = {{"purpose", p.purpose}, {"verb", p.verb}, {"resource", std::string(p.resource) + (*p.subresource ? std::string("/") + p.subresource : std::string())}};
+                                 QStringLiteral("selfsubjectaccessreviews"), false},
+                                {},
+                                {},
+                                {}};
+        Result<json> answer =
+            await<json>([&](QObject *ctx, auto cb) { client.create(path, review, {}, ctx, cb); });
+        json row = {{"purpose", p.purpose},
+                    {"verb", p.verb},
+                    {"resource", std::string(p.resource) +
+                                     (*p.subresource ? std::string("/") + p.subresource : std::string())}};
         if (!answer) {
             row["allowed"] = nullptr;
             row["error"] = str(answer.errorMessage());
@@ -164,10 +190,15 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
                 row["reason"] = status["reason"];
         }
         if (!asJson) {
-            const QString verdict = row["allowed"].is_null() ? QStringLiteral("unknown (%1)").arg(QString::fromStdString(row["error"].get<std::string>()))
-                                    : row["allowed"].get<bool>() ? QStringLiteral("allowed") : QStringLiteral("DENIED");
+            const QString verdict = row["allowed"].is_null()
+                                        ? QStringLiteral("unknown (%1)")
+                                              .arg(QString::fromStdString(row["error"].get<std::string>()))
+                                    : row["allowed"].get<bool>() ? QStringLiteral("allowed")
+                                                                 : QStringLiteral("DENIED");
             out << "  " << QString::fromLatin1(p.purpose).leftJustified(17) << ' '
-                << QString(QString::fromLatin1(p.verb) + u' ' + QString::fromStdString(row["resource"].get<std::string>())).leftJustified(28)
+                << QString(QString::fromLatin1(p.verb) + u' ' +
+                           QString::fromStdString(row["resource"].get<std::string>()))
+                       .leftJustified(28)
                 << ' ' << verdict << '\n';
         }
         report["permissions"].push_back(row);

@@ -42,8 +42,8 @@ Printer podPrinter(bool allNamespaces, bool wide)
     Printer p;
     if (allNamespaces)
         p.headers << QStringLiteral("NAMESPACE");
-    p.headers << QStringLiteral("NAME") << QStringLiteral("READY") << QStringLiteral("STATUS") << QStringLiteral("RESTARTS")
-              << QStringLiteral("AGE");
+    p.headers << QStringLiteral("NAME") << QStringLiteral("READY") << QStringLiteral("STATUS")
+              << QStringLiteral("RESTARTS") << QStringLiteral("AGE");
     if (wide)
         p.headers << QStringLiteral("NODE") << QStringLiteral("OWNER");
     p.row = [allNamespaces, wide](const json &o) -> Result<QStringList> {
@@ -54,10 +54,12 @@ Printer podPrinter(bool allNamespaces, bool wide)
         if (allNamespaces)
             r << pod->namespaceName;
         r << pod->name << QStringLiteral("%1/%2").arg(pod->readyContainers()).arg(pod->containers.size())
-          << pod->displayStatus() << QString::number(pod->restarts()) << age(pod->created, QDateTime::currentDateTimeUtc());
+          << pod->displayStatus() << QString::number(pod->restarts())
+          << age(pod->created, QDateTime::currentDateTimeUtc());
         if (wide)
             r << (pod->nodeName.isEmpty() ? QStringLiteral("<none>") : pod->nodeName)
-              << (pod->owner.name.isEmpty() ? QStringLiteral("<none>") : pod->owner.kind + u'/' + pod->owner.name);
+              << (pod->owner.name.isEmpty() ? QStringLiteral("<none>")
+                                            : pod->owner.kind + u'/' + pod->owner.name);
         return r;
     };
     return p;
@@ -66,8 +68,8 @@ Printer podPrinter(bool allNamespaces, bool wide)
 Printer nodePrinter(bool wide)
 {
     Printer p;
-    p.headers << QStringLiteral("NAME") << QStringLiteral("STATUS") << QStringLiteral("ROLES") << QStringLiteral("AGE")
-              << QStringLiteral("VERSION");
+    p.headers << QStringLiteral("NAME") << QStringLiteral("STATUS") << QStringLiteral("ROLES")
+              << QStringLiteral("AGE") << QStringLiteral("VERSION");
     if (wide)
         p.headers << QStringLiteral("TAINTS");
     p.row = [wide](const json &o) -> Result<QStringList> {
@@ -82,7 +84,8 @@ Printer nodePrinter(bool wide)
             if (it.key().startsWith(QLatin1String("node-role.kubernetes.io/")))
                 roles << it.key().mid(int(qstrlen("node-role.kubernetes.io/")));
         }
-        QDateTime created = kube::parseKubeTime(QString::fromStdString(o["metadata"].value("creationTimestamp", std::string())));
+        QDateTime created = kube::parseKubeTime(
+            QString::fromStdString(o["metadata"].value("creationTimestamp", std::string())));
         QStringList r{node->name, status, roles.isEmpty() ? QStringLiteral("<none>") : roles.join(u','),
                       age(created, QDateTime::currentDateTimeUtc()), node->kubeletVersion};
         if (wide)
@@ -97,8 +100,8 @@ Printer eventPrinter(bool allNamespaces)
     Printer p;
     if (allNamespaces)
         p.headers << QStringLiteral("NAMESPACE");
-    p.headers << QStringLiteral("LAST SEEN") << QStringLiteral("TYPE") << QStringLiteral("REASON") << QStringLiteral("OBJECT")
-              << QStringLiteral("MESSAGE");
+    p.headers << QStringLiteral("LAST SEEN") << QStringLiteral("TYPE") << QStringLiteral("REASON")
+              << QStringLiteral("OBJECT") << QStringLiteral("MESSAGE");
     p.row = [allNamespaces](const json &o) -> Result<QStringList> {
         Result<kube::EventView> e = kube::projectEvent(o);
         if (!e)
@@ -113,7 +116,8 @@ Printer eventPrinter(bool allNamespaces)
     return p;
 }
 
-void printTable(QTextStream &out, const QStringList &headers, const QList<QStringList> &rows, QList<int> *widths)
+void printTable(QTextStream &out, const QStringList &headers, const QList<QStringList> &rows,
+                QList<int> *widths)
 {
     if (widths->isEmpty()) {
         for (const QString &h : headers)
@@ -137,11 +141,16 @@ void printTable(QTextStream &out, const QStringList &headers, const QList<QStrin
 const char *watchTypeName(kube::WatchEvent::Type t)
 {
     switch (t) {
-    case kube::WatchEvent::Type::Added: return "ADDED";
-    case kube::WatchEvent::Type::Modified: return "MODIFIED";
-    case kube::WatchEvent::Type::Deleted: return "DELETED";
-    case kube::WatchEvent::Type::Bookmark: return "BOOKMARK";
-    case kube::WatchEvent::Type::Error: return "ERROR";
+    case kube::WatchEvent::Type::Added:
+        return "ADDED";
+    case kube::WatchEvent::Type::Modified:
+        return "MODIFIED";
+    case kube::WatchEvent::Type::Deleted:
+        return "DELETED";
+    case kube::WatchEvent::Type::Bookmark:
+        return "BOOKMARK";
+    case kube::WatchEvent::Type::Error:
+        return "ERROR";
     }
     return "ERROR";
 }
@@ -154,11 +163,18 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     parser.setApplicationDescription(QStringLiteral("List pods, nodes or events like kubectl get."));
     addKubeOptions(parser);
     parser.addPositionalArgument(QStringLiteral("kind"), QStringLiteral("pods | nodes | events"));
-    parser.addOption({{QStringLiteral("A"), QStringLiteral("all-namespaces")}, QStringLiteral("All namespaces.")});
-    parser.addOption({{QStringLiteral("w"), QStringLiteral("watch")}, QStringLiteral("After listing, print each change as it arrives.")});
-    parser.addOption({QStringLiteral("watch-timeout"), QStringLiteral("Stop watching after this many seconds."), QStringLiteral("s")});
-    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")}, QStringLiteral("wide | name | json"), QStringLiteral("format")});
-    parser.addOption({{QStringLiteral("l"), QStringLiteral("selector")}, QStringLiteral("Label selector."), QStringLiteral("sel")});
+    parser.addOption(
+        {{QStringLiteral("A"), QStringLiteral("all-namespaces")}, QStringLiteral("All namespaces.")});
+    parser.addOption({{QStringLiteral("w"), QStringLiteral("watch")},
+                      QStringLiteral("After listing, print each change as it arrives.")});
+    parser.addOption({QStringLiteral("watch-timeout"),
+                      QStringLiteral("Stop watching after this many seconds."), QStringLiteral("s")});
+    parser.addOption({{QStringLiteral("o"), QStringLiteral("output")},
+                      QStringLiteral("wide | name | json"),
+                      QStringLiteral("format")});
+    parser.addOption({{QStringLiteral("l"), QStringLiteral("selector")},
+                      QStringLiteral("Label selector."),
+                      QStringLiteral("sel")});
     if (!parser.parse(arguments)) {
         err << "vigilctl get: " << parser.errorText() << '\n';
         return 2;
@@ -182,7 +198,9 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         type = kube::ResourceType::events();
         namePrefix = QStringLiteral("event/");
     } else {
-        err << "vigilctl get: " << (kindArg.isEmpty() ? QStringLiteral("which kind? ") : QStringLiteral("unknown kind '") + kindArg + QStringLiteral("'; "))
+        err << "vigilctl get: "
+            << (kindArg.isEmpty() ? QStringLiteral("which kind? ")
+                                  : QStringLiteral("unknown kind '") + kindArg + QStringLiteral("'; "))
             << "use pods, nodes or events\n";
         return 2;
     }
@@ -196,16 +214,19 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     if (resolved->connection.insecureSkipTlsVerify)
         err << "WARNING: insecure-skip-tls-verify is set for this cluster: its certificate is NOT verified\n";
     const bool all = parser.isSet(QStringLiteral("all-namespaces"));
-    kube::ResourcePath path{type, type.namespaced && !all ? resolved->connection.namespaceName : QString(), {}, {}};
+    kube::ResourcePath path{
+        type, type.namespaced && !all ? resolved->connection.namespaceName : QString(), {}, {}};
 
     const bool wide = output == u"wide";
-    const Printer printer = kindArg.startsWith(u'p') ? podPrinter(all, wide)
-                            : kindArg.startsWith(u'n') ? nodePrinter(wide) : eventPrinter(all);
+    const Printer printer = kindArg.startsWith(u'p')   ? podPrinter(all, wide)
+                            : kindArg.startsWith(u'n') ? nodePrinter(wide)
+                                                       : eventPrinter(all);
 
     kube::RestClient client(resolved->connection);
     kube::ListOptions listOptions;
     listOptions.labelSelector = parser.value(QStringLiteral("selector"));
-    Result<kube::ListResult> list = await<kube::ListResult>([&](QObject *ctx, auto cb) { client.list(path, listOptions, ctx, cb); });
+    Result<kube::ListResult> list =
+        await<kube::ListResult>([&](QObject *ctx, auto cb) { client.list(path, listOptions, ctx, cb); });
     if (!list) {
         err << "vigilctl get: " << list.errorMessage() << '\n';
         return 1;
@@ -216,9 +237,11 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         QList<QStringList> rows;
         for (const auto &[event, o] : objects) {
             if (output == u"json") {
-                out << QString::fromStdString(event ? json{{"type", event}, {"object", o}}.dump() : o.dump()) << '\n';
+                out << QString::fromStdString(event ? json{{"type", event}, {"object", o}}.dump() : o.dump())
+                    << '\n';
             } else if (output == u"name") {
-                out << namePrefix << QString::fromStdString(o["metadata"].value("name", std::string())) << '\n';
+                out << namePrefix << QString::fromStdString(o["metadata"].value("name", std::string()))
+                    << '\n';
             } else {
                 Result<QStringList> row = printer.row(o);
                 if (row)
@@ -237,11 +260,17 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     for (const json &item : list->items)
         initial.append({watch && output == u"json" ? "ADDED" : nullptr, item});
     if (!watch && output == u"json") {
-        out << QString::fromStdString(json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", list->items}}.dump(2)) << '\n';
+        out << QString::fromStdString(
+                   json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", list->items}}.dump(2))
+            << '\n';
         return 0;
     }
     if (initial.isEmpty() && !watch) {
-        err << "No resources found" << (path.namespaceName.isEmpty() ? QString() : QStringLiteral(" in ") + path.namespaceName + QStringLiteral(" namespace")) << ".\n";
+        err << "No resources found"
+            << (path.namespaceName.isEmpty()
+                    ? QString()
+                    : QStringLiteral(" in ") + path.namespaceName + QStringLiteral(" namespace"))
+            << ".\n";
         return 0;
     }
     printObjects(initial);

@@ -6,9 +6,13 @@ namespace vigil::cli {
 
 void addKubeOptions(QCommandLineParser &parser)
 {
-    parser.addOption({QStringLiteral("kubeconfig"), QStringLiteral("Path to the kubeconfig file."), QStringLiteral("file")});
-    parser.addOption({QStringLiteral("context"), QStringLiteral("The kubeconfig context to use."), QStringLiteral("name")});
-    parser.addOption({{QStringLiteral("n"), QStringLiteral("namespace")}, QStringLiteral("The namespace."), QStringLiteral("ns")});
+    parser.addOption({QStringLiteral("kubeconfig"), QStringLiteral("Path to the kubeconfig file."),
+                      QStringLiteral("file")});
+    parser.addOption({QStringLiteral("context"), QStringLiteral("The kubeconfig context to use."),
+                      QStringLiteral("name")});
+    parser.addOption({{QStringLiteral("n"), QStringLiteral("namespace")},
+                      QStringLiteral("The namespace."),
+                      QStringLiteral("ns")});
     parser.addOption({QStringLiteral("allow-exec"),
                       QStringLiteral("Allow this exact exec credential command line to run (repeatable)."),
                       QStringLiteral("command")});
@@ -44,8 +48,8 @@ Result<ResolvedKube> resolveKube(const KubeFlags &flags, const QProcessEnvironme
     Result<kube::KubeConfig> config = kube::KubeConfig::load(loadOptions(flags, env));
     if (!config) {
         // client-go: no kubeconfig anywhere and running in a pod → the service account.
-        if (config.error().code == kube::kNoKubeconfig && flags.kubeconfig.isEmpty()
-            && env.contains(QStringLiteral("KUBERNETES_SERVICE_HOST"))) {
+        if (config.error().code == kube::kNoKubeconfig && flags.kubeconfig.isEmpty() &&
+            env.contains(QStringLiteral("KUBERNETES_SERVICE_HOST"))) {
             Result<kube::Connection> inCluster = kube::inClusterConnection(QStringLiteral("/"), env);
             if (!inCluster)
                 return inCluster.error();

@@ -122,7 +122,8 @@ void GatherFetcher::request(const std::shared_ptr<Job> &job, const QString &path
     kube::Request r;
     r.path = path;
     r.query = query;
-    r.accept = path.endsWith(QLatin1String("/log")) ? QByteArray("text/plain, */*") : QByteArray("application/json");
+    r.accept =
+        path.endsWith(QLatin1String("/log")) ? QByteArray("text/plain, */*") : QByteArray("application/json");
     r.timeoutMs = m_options.timeoutMs;
     m_client->send(r, this, [this, job, cb = std::move(callback)](Result<kube::Response> response) {
         if (response)
@@ -148,14 +149,16 @@ void GatherFetcher::fetch(const IncidentSubject &subject, QObject *context, Call
     // Hold one count ourselves so nothing can finish before every request is issued.
     ++job->pending;
     if (!subject.podName.isEmpty()) {
-        const QString path = QStringLiteral("/api/v1/namespaces/%1/pods/%2").arg(seg(job->namespaceName), seg(job->podName));
+        const QString path =
+            QStringLiteral("/api/v1/namespaces/%1/pods/%2").arg(seg(job->namespaceName), seg(job->podName));
         request(job, path, {}, [this, job](Result<QByteArray> body) {
             if (!body) {
                 job->failed = true;
                 const QString what = QStringLiteral("pod %1/%2").arg(job->namespaceName, job->podName);
                 job->result.notes.clear();
-                job->result.notes << (body.error().code == 404 ? QString(what + QStringLiteral(" not found"))
-                                                               : QString(what + QStringLiteral(": ") + body.errorMessage()));
+                job->result.notes << (body.error().code == 404
+                                          ? QString(what + QStringLiteral(" not found"))
+                                          : QString(what + QStringLiteral(": ") + body.errorMessage()));
                 return;
             }
             onPod(job, *body);
@@ -182,7 +185,8 @@ void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &bod
     Result<kube::PodView> pod = kube::projectPod(doc);
     if (!pod) {
         job->failed = true;
-        job->result.notes << QStringLiteral("pod %1/%2: %3").arg(job->namespaceName, job->podName, pod.errorMessage());
+        job->result.notes
+            << QStringLiteral("pod %1/%2: %3").arg(job->namespaceName, job->podName, pod.errorMessage());
         return;
     }
     GatherInput &in = job->result.input;
@@ -192,7 +196,8 @@ void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &bod
         in.subject.container = container;
 
     // Literal env values go through the redactor later; references are named, never resolved.
-    const json &containers = doc.contains("spec") ? doc["spec"].value("containers", json::array()) : json::array();
+    const json &containers =
+        doc.contains("spec") ? doc["spec"].value("containers", json::array()) : json::array();
     for (const json &c : containers) {
         if (str(c, "name") != container)
             continue;
@@ -201,7 +206,8 @@ void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &bod
         for (const json &e : c.value("env", json::array())) {
             EnvVar v{container, str(e, "name"), str(e, "value")};
             if (e.contains("valueFrom") && e["valueFrom"].is_object() && !e["valueFrom"].empty())
-                v.value = QStringLiteral("(from %1)").arg(QString::fromStdString(e["valueFrom"].begin().key()));
+                v.value =
+                    QStringLiteral("(from %1)").arg(QString::fromStdString(e["valueFrom"].begin().key()));
             in.env << v;
         }
     }
@@ -215,7 +221,8 @@ void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &bod
     for (const kube::ContainerStatusView &c : pod->containers) {
         if (c.name != container)
             continue;
-        if (c.state == QLatin1String("running") || c.state == QLatin1String("terminated") || c.restartCount > 0)
+        if (c.state == QLatin1String("running") || c.state == QLatin1String("terminated") ||
+            c.restartCount > 0)
             fetchLogs(job, container, false);
         else
             job->result.notes << QStringLiteral("no current log: container %1 has not started (%2)")
@@ -227,7 +234,8 @@ void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &bod
         fetchPodMetrics(job);
 }
 
-void GatherFetcher::fetchOwner(const std::shared_ptr<Job> &job, const QString &kind, const QString &name, int depth)
+void GatherFetcher::fetchOwner(const std::shared_ptr<Job> &job, const QString &kind, const QString &name,
+                               int depth)
 {
     const QString base = apiPathFor(kind);
     if (base.isEmpty() || depth >= kMaxOwnerDepth) {
@@ -235,31 +243,35 @@ void GatherFetcher::fetchOwner(const std::shared_ptr<Job> &job, const QString &k
         return;
     }
     const QString path = base.arg(seg(job->namespaceName)) + seg(name);
-    request(job, path, {}, [this, job, kind, name, depth](Result<QByteArray> body) {
-        if (!body) {
-            job->result.notes << QStringLiteral("not gathered: owner %1 %2: %3").arg(kind, name, firstLine(body.errorMessage()));
-            return;
-        }
-        json doc = parse(body.value());
-        if (doc.is_object() && !doc.contains("kind"))
-            doc["kind"] = kind.toStdString();
-        Result<kube::WorkloadView> w = kube::projectWorkload(doc);
-        if (!w) {
-            job->result.notes << QStringLiteral("not gathered: owner %1 %2: %3").arg(kind, name, w.errorMessage());
-            return;
-        }
-        job->result.input.workloads << *w;
-        if (w->kind == QLatin1String("Deployment"))
-            fetchRollout(job, w->name);
-        if (!w->owner.kind.isEmpty())
-            fetchOwner(job, w->owner.kind, w->owner.name, depth + 1);
-    });
+    request(job, path, {},
+            [this, job, kind, name, depth](Result<QByteArray> body) {
+                if (!body) {
+                    job->result.notes << QStringLiteral("not gathered: owner %1 %2: %3")
+                                             .arg(kind, name, firstLine(body.errorMessage()));
+                    return;
+                }
+                json doc = parse(body.value());
+                if (doc.is_object() && !doc.contains("kind"))
+                    doc["kind"] = kind.toStdString();
+                Result<kube::WorkloadView> w = kube::projectWorkload(doc);
+                if (!w) {
+                    job->result.notes
+                        << QStringLiteral("not gathered: owner %1 %2: %3").arg(kind, name, w.errorMessage());
+                    return;
+                }
+                job->result.input.workloads << *w;
+                if (w->kind == QLatin1String("Deployment"))
+                    fetchRollout(job, w->name);
+                if (!w->owner.kind.isEmpty())
+                    fetchOwner(job, w->owner.kind, w->owner.name, depth + 1);
+            });
 }
 
 void GatherFetcher::fetchRollout(const std::shared_ptr<Job> &job, const QString &deployment)
 {
     // The ReplicaSets of the Deployment: the one with its revision dates the last rollout.
-    const QString path = QStringLiteral("/apis/apps/v1/namespaces/%1/replicasets").arg(seg(job->namespaceName));
+    const QString path =
+        QStringLiteral("/apis/apps/v1/namespaces/%1/replicasets").arg(seg(job->namespaceName));
     request(job, path, {{QStringLiteral("limit"), QStringLiteral("500")}},
             [job, deployment](Result<QByteArray> body) {
                 if (!body) {
@@ -288,7 +300,8 @@ void GatherFetcher::fetchNode(const std::shared_ptr<Job> &job, const QString &no
 {
     request(job, QStringLiteral("/api/v1/nodes/") + seg(node), {}, [job, node](Result<QByteArray> body) {
         if (!body) {
-            job->result.notes << QStringLiteral("not gathered: node %1: %2").arg(node, firstLine(body.errorMessage()));
+            job->result.notes
+                << QStringLiteral("not gathered: node %1: %2").arg(node, firstLine(body.errorMessage()));
             return;
         }
         Result<kube::NodeView> n = kube::projectNode(parse(body.value()));
@@ -353,7 +366,8 @@ void GatherFetcher::fetchLogs(const std::shared_ptr<Job> &job, const QString &co
         query << qMakePair(QStringLiteral("previous"), QStringLiteral("true"));
     request(job, path, query, [job, container, previous](Result<QByteArray> body) {
         if (body) {
-            (previous ? job->result.input.previousLog : job->result.input.currentLog) = QString::fromUtf8(*body);
+            (previous ? job->result.input.previousLog : job->result.input.currentLog) =
+                QString::fromUtf8(*body);
             return;
         }
         const int code = body.error().code;
@@ -361,8 +375,8 @@ void GatherFetcher::fetchLogs(const std::shared_ptr<Job> &job, const QString &co
         if (previous && (code == 400 || code == 404))
             return;
         job->result.notes << QStringLiteral("not gathered: %1 log of %2: %3")
-                                 .arg(previous ? QStringLiteral("previous") : QStringLiteral("current"), container,
-                                      firstLine(body.errorMessage()));
+                                 .arg(previous ? QStringLiteral("previous") : QStringLiteral("current"),
+                                      container, firstLine(body.errorMessage()));
     });
 }
 

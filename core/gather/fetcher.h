@@ -66,8 +66,8 @@ private:
     struct Job;
     using BodyCallback = std::function<void(Result<QByteArray>)>;
 
-    void request(const std::shared_ptr<Job> &job, const QString &path, const QList<QPair<QString, QString>> &query,
-                 BodyCallback callback);
+    void request(const std::shared_ptr<Job> &job, const QString &path,
+                 const QList<QPair<QString, QString>> &query, BodyCallback callback);
     void onPod(const std::shared_ptr<Job> &job, const QByteArray &body);
     void fetchOwner(const std::shared_ptr<Job> &job, const QString &kind, const QString &name, int depth);
     void fetchRollout(const std::shared_ptr<Job> &job, const QString &deployment);

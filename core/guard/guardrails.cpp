@@ -56,8 +56,9 @@ bool hasNonAscii(const QString &s)
 bool reachesForNeverList(const QString &name)
 {
     const QString n = name.toLower();
-    static const char *const kNever[] = {"delete", "namespace", "persistentvolume", "pvc", "pv_", "_pv", "volume",
-                                         "rbac", "role", "networkpolic", "netpol", "secret", "clusterrole"};
+    static const char *const kNever[] = {
+        "delete", "namespace", "persistentvolume", "pvc",    "pv_",    "_pv",        "volume",
+        "rbac",   "role",      "networkpolic",     "netpol", "secret", "clusterrole"};
     for (const char *w : kNever) {
         if (n.contains(QLatin1String(w)))
             return true;
@@ -85,11 +86,13 @@ QString typeName(const json &v)
     if (v.is_boolean())
         return QStringLiteral("a boolean");
     if (v.is_number_integer())
-        return QStringLiteral("the integer %1").arg(v.is_number_unsigned() ? QString::number(v.get<quint64>())
-                                                                            : QString::number(v.get<qint64>()));
+        return QStringLiteral("the integer %1")
+            .arg(v.is_number_unsigned() ? QString::number(v.get<quint64>())
+                                        : QString::number(v.get<qint64>()));
     if (v.is_number_float()) {
         const double d = v.get<double>();
-        return QStringLiteral("the number ") + (std::isfinite(d) ? QString::number(d, 'g', 12) : QStringLiteral("non-finite"));
+        return QStringLiteral("the number ") +
+               (std::isfinite(d) ? QString::number(d, 'g', 12) : QStringLiteral("non-finite"));
     }
     if (v.is_string())
         return QStringLiteral("the string ") + quoted(v.get_ref<const std::string &>());
@@ -102,7 +105,12 @@ QString typeName(const json &v)
 
 class Checker final {
 public:
-    Checker(const Proposal &p, const GuardContext &c) : m_p(p), m_c(c), m_policy(c.policy) {}
+    Checker(const Proposal &p, const GuardContext &c)
+        : m_p(p)
+        , m_c(c)
+        , m_policy(c.policy)
+    {
+    }
 
     Verdict run();
 
@@ -130,8 +138,8 @@ private:
     const GuardContext &m_c;
     const Policy &m_policy;
     Verdict m_v;
-    const json *m_params = nullptr;  // the parameters object once it is known to be one
-    QMap<QString, QString> m_names;  // valid single names taken from the parameters
+    const json *m_params = nullptr; // the parameters object once it is known to be one
+    QMap<QString, QString> m_names; // valid single names taken from the parameters
 };
 
 bool Checker::checkAction()
@@ -148,11 +156,13 @@ bool Checker::checkAction()
         if (!parseActionName(wire, &parsed)) {
             QString why = quoted(wire) + QStringLiteral(" is not an action Vigil can take");
             if (hasNonAscii(wire))
-                why += QStringLiteral(" (it contains non-ASCII or control characters; look-alike names are refused)");
+                why += QStringLiteral(
+                    " (it contains non-ASCII or control characters; look-alike names are refused)");
             block("action.unknown", why);
             if (reachesForNeverList(wire))
-                block("action.never", quoted(wire) + QStringLiteral(" reaches for what Vigil never touches: "
-                                                                     "namespaces, volumes, RBAC, NetworkPolicies, secrets"));
+                block("action.never",
+                      quoted(wire) + QStringLiteral(" reaches for what Vigil never touches: "
+                                                    "namespaces, volumes, RBAC, NetworkPolicies, secrets"));
             ok = false;
         } else if (validKind(kind) && parsed != kind) {
             block("action.mismatch", QStringLiteral("the reply names action %1 but the proposal carries %2")
@@ -161,7 +171,8 @@ bool Checker::checkAction()
         }
     }
     if (ok && !m_policy.allows(kind)) {
-        block("action.not_allowed", actionName(kind) + QStringLiteral(" is not in the policy's allowedActions"));
+        block("action.not_allowed",
+              actionName(kind) + QStringLiteral(" is not in the policy's allowedActions"));
     }
     return ok;
 }
@@ -178,7 +189,9 @@ void Checker::checkConfidence(ActionKind kind)
         const double min = m_policy.minConfidenceFor(kind);
         if (c < min)
             block("confidence.low", QStringLiteral("confidence %1 is below the policy's minimum %2 for %3")
-                                        .arg(c).arg(min).arg(actionName(kind)));
+                                        .arg(c)
+                                        .arg(min)
+                                        .arg(actionName(kind)));
     }
 }
 
@@ -192,33 +205,40 @@ QString Checker::name(const char *key, bool namespaceLabel)
         return QString();
     }
     if (it->is_array()) {
-        block("params.multiple", QStringLiteral("parameter '%1' is %2: Vigil never acts on several objects at once")
-                                     .arg(field, typeName(*it)));
+        block("params.multiple",
+              QStringLiteral("parameter '%1' is %2: Vigil never acts on several objects at once")
+                  .arg(field, typeName(*it)));
         return QString();
     }
     if (!it->is_string()) {
-        block("params.type", QStringLiteral("parameter '%1' must be a string, got %2").arg(field, typeName(*it)));
+        block("params.type",
+              QStringLiteral("parameter '%1' must be a string, got %2").arg(field, typeName(*it)));
         return QString();
     }
     const std::string &raw = it->get_ref<const std::string &>();
     if (raw.size() > std::size_t(kMaxNameLength)) {
-        block("params.invalid_name", QStringLiteral("parameter '%1' is %2 bytes long, more than a Kubernetes name (%3)")
-                                         .arg(field).arg(raw.size()).arg(kMaxNameLength));
+        block("params.invalid_name",
+              QStringLiteral("parameter '%1' is %2 bytes long, more than a Kubernetes name (%3)")
+                  .arg(field)
+                  .arg(raw.size())
+                  .arg(kMaxNameLength));
         return QString();
     }
     const QString value = QString::fromUtf8(raw.data(), qsizetype(raw.size()));
     static const QRegularExpression several(QStringLiteral("[,;\\s*?\\[\\]{}|]"));
     if (several.match(value).hasMatch()) {
         block("params.multiple", QStringLiteral("parameter '%1' %2 names several objects or a pattern; "
-                                                "Vigil acts on exactly one").arg(field, quoted(value)));
+                                                "Vigil acts on exactly one")
+                                     .arg(field, quoted(value)));
         return QString();
     }
     static const QRegularExpression subdomain(QStringLiteral("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"));
     static const QRegularExpression label(QStringLiteral("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"));
     if (!(namespaceLabel ? label : subdomain).match(value).hasMatch()) {
-        block("params.invalid_name", QStringLiteral("parameter '%1' %2 is not a valid Kubernetes %3")
-                                         .arg(field, quoted(value),
-                                              namespaceLabel ? QStringLiteral("namespace") : QStringLiteral("name")));
+        block("params.invalid_name",
+              QStringLiteral("parameter '%1' %2 is not a valid Kubernetes %3")
+                  .arg(field, quoted(value),
+                       namespaceLabel ? QStringLiteral("namespace") : QStringLiteral("name")));
         return QString();
     }
     m_names.insert(field, value);
@@ -233,21 +253,26 @@ void Checker::checkReplicas()
         return;
     }
     if (it->is_array()) {
-        block("params.multiple", QStringLiteral("parameter 'replicas' is %1, expected one integer").arg(typeName(*it)));
+        block("params.multiple",
+              QStringLiteral("parameter 'replicas' is %1, expected one integer").arg(typeName(*it)));
         return;
     }
     if (!it->is_number_integer()) {
-        block("params.type", QStringLiteral("parameter 'replicas' must be an integer, got %1").arg(typeName(*it)));
+        block("params.type",
+              QStringLiteral("parameter 'replicas' must be an integer, got %1").arg(typeName(*it)));
         return;
     }
-    const bool tooBig = it->is_number_unsigned() ? it->get<quint64>() > quint64(std::numeric_limits<int>::max())
-                                                 : it->get<qint64>() > std::numeric_limits<int>::max();
+    const bool tooBig = it->is_number_unsigned()
+                            ? it->get<quint64>() > quint64(std::numeric_limits<int>::max())
+                            : it->get<qint64>() > std::numeric_limits<int>::max();
     const qint64 n = tooBig ? std::numeric_limits<qint64>::max() : it->get<qint64>();
-    const QString shown = it->is_number_unsigned() ? QString::number(it->get<quint64>()) : QString::number(it->get<qint64>());
+    const QString shown =
+        it->is_number_unsigned() ? QString::number(it->get<quint64>()) : QString::number(it->get<qint64>());
     if (n < m_policy.minReplicas || n > m_policy.maxReplicas) {
         block("params.range", QStringLiteral("replicas %1 is outside the policy's bounds %2..%3")
                                   .arg(shown)
-                                  .arg(m_policy.minReplicas).arg(m_policy.maxReplicas));
+                                  .arg(m_policy.minReplicas)
+                                  .arg(m_policy.maxReplicas));
     }
 }
 
@@ -257,23 +282,27 @@ void Checker::checkAlert()
     if (summary == m_params->end()) {
         block("params.missing", QStringLiteral("parameter 'summary' is required"));
     } else if (!summary->is_string()) {
-        block("params.type", QStringLiteral("parameter 'summary' must be a string, got %1").arg(typeName(*summary)));
+        block("params.type",
+              QStringLiteral("parameter 'summary' must be a string, got %1").arg(typeName(*summary)));
     } else if (summary->get_ref<const std::string &>().empty()) {
         block("params.range", QStringLiteral("parameter 'summary' is empty"));
     } else if (QString::fromStdString(summary->get_ref<const std::string &>()).size() > kMaxSummaryLength) {
-        block("params.range", QStringLiteral("parameter 'summary' is longer than %1 characters").arg(kMaxSummaryLength));
+        block("params.range",
+              QStringLiteral("parameter 'summary' is longer than %1 characters").arg(kMaxSummaryLength));
     }
     const auto severity = m_params->find("severity");
     if (severity == m_params->end()) {
         block("params.missing", QStringLiteral("parameter 'severity' is required"));
     } else {
         if (!severity->is_string()) {
-            block("params.type", QStringLiteral("parameter 'severity' must be a string, got %1").arg(typeName(*severity)));
+            block("params.type",
+                  QStringLiteral("parameter 'severity' must be a string, got %1").arg(typeName(*severity)));
         } else {
             const std::string &s = severity->get_ref<const std::string &>();
             if (s != "info" && s != "warning" && s != "critical")
-                block("params.range", QStringLiteral("parameter 'severity' %1 is not info, warning or critical")
-                                          .arg(quoted(s)));
+                block("params.range",
+                      QStringLiteral("parameter 'severity' %1 is not info, warning or critical")
+                          .arg(quoted(s)));
         }
     }
 }
@@ -283,13 +312,15 @@ void Checker::checkParameters(ActionKind kind)
     const json &params = m_p.diagnosis.parameters;
     if (params.is_array()) {
         block("params.multiple", QStringLiteral("parameters are %1 where one object is expected: "
-                                                "Vigil never acts on several objects at once").arg(typeName(params)));
+                                                "Vigil never acts on several objects at once")
+                                     .arg(typeName(params)));
         return;
     }
     if (kind == ActionKind::None && params.is_null())
         return;
     if (!params.is_object()) {
-        block("params.not_object", QStringLiteral("parameters must be an object, got %1").arg(typeName(params)));
+        block("params.not_object",
+              QStringLiteral("parameters must be an object, got %1").arg(typeName(params)));
         return;
     }
     m_params = &params;
@@ -327,7 +358,8 @@ void Checker::checkParameters(ActionKind kind)
         const qsizetype total = extra.size();
         if (total > 5)
             extra = extra.mid(0, 5) << QStringLiteral("... %1 in all").arg(total);
-        block("params.extra", QStringLiteral("%1 takes no parameter %2").arg(actionName(kind), extra.join(QStringLiteral(", "))));
+        block("params.extra", QStringLiteral("%1 takes no parameter %2")
+                                  .arg(actionName(kind), extra.join(QStringLiteral(", "))));
     }
 }
 
@@ -339,42 +371,50 @@ void Checker::checkTarget(ActionKind kind)
             return;
         const QString ns = m_names.value(QStringLiteral("namespace"));
         if (ns != t.namespaceName)
-            block("target.namespace_mismatch", QStringLiteral("the proposal names namespace %1 but the incident is in %2")
-                                                   .arg(quoted(ns), t.namespaceName.isEmpty() ? QStringLiteral("no namespace")
-                                                                                               : quoted(t.namespaceName)));
+            block("target.namespace_mismatch",
+                  QStringLiteral("the proposal names namespace %1 but the incident is in %2")
+                      .arg(quoted(ns), t.namespaceName.isEmpty() ? QStringLiteral("no namespace")
+                                                                 : quoted(t.namespaceName)));
     };
     switch (kind) {
     case ActionKind::RestartPod: {
         sameNamespace();
         if (t.podName.isEmpty()) {
-            block("target.mismatch", QStringLiteral("the incident is not about a pod, so no pod may be restarted"));
-        } else if (m_names.contains(QStringLiteral("pod")) && m_names.value(QStringLiteral("pod")) != t.podName) {
-            block("target.mismatch", QStringLiteral("the proposal names pod %1 but the incident is about pod %2")
-                                         .arg(quoted(m_names.value(QStringLiteral("pod"))), quoted(t.podName)));
+            block("target.mismatch",
+                  QStringLiteral("the incident is not about a pod, so no pod may be restarted"));
+        } else if (m_names.contains(QStringLiteral("pod")) &&
+                   m_names.value(QStringLiteral("pod")) != t.podName) {
+            block("target.mismatch",
+                  QStringLiteral("the proposal names pod %1 but the incident is about pod %2")
+                      .arg(quoted(m_names.value(QStringLiteral("pod"))), quoted(t.podName)));
         }
         break;
     }
     case ActionKind::ScaleDeployment: {
         sameNamespace();
         if (t.ownerKind != QLatin1String("Deployment")) {
-            block("target.not_owner", t.ownerKind.isEmpty()
-                                          ? QStringLiteral("the incident's pod has no Deployment owner to scale")
-                                          : QStringLiteral("the incident's pod is owned by %1 %2, not a Deployment")
-                                                .arg(t.ownerKind, quoted(t.ownerName)));
+            block("target.not_owner",
+                  t.ownerKind.isEmpty()
+                      ? QStringLiteral("the incident's pod has no Deployment owner to scale")
+                      : QStringLiteral("the incident's pod is owned by %1 %2, not a Deployment")
+                            .arg(t.ownerKind, quoted(t.ownerName)));
         } else if (m_names.contains(QStringLiteral("deployment")) &&
                    m_names.value(QStringLiteral("deployment")) != t.ownerName) {
-            block("target.mismatch", QStringLiteral("the proposal names deployment %1 but the incident's pod belongs to "
-                                                    "deployment %2").arg(quoted(m_names.value(QStringLiteral("deployment"))),
-                                                                         quoted(t.ownerName)));
+            block("target.mismatch",
+                  QStringLiteral("the proposal names deployment %1 but the incident's pod belongs to "
+                                 "deployment %2")
+                      .arg(quoted(m_names.value(QStringLiteral("deployment"))), quoted(t.ownerName)));
         }
         break;
     }
     case ActionKind::CordonNode:
         if (t.nodeName.isEmpty()) {
             block("target.mismatch", QStringLiteral("the incident has no node, so no node may be cordoned"));
-        } else if (m_names.contains(QStringLiteral("node")) && m_names.value(QStringLiteral("node")) != t.nodeName) {
-            block("target.mismatch", QStringLiteral("the proposal names node %1 but the incident is about node %2")
-                                         .arg(quoted(m_names.value(QStringLiteral("node"))), quoted(t.nodeName)));
+        } else if (m_names.contains(QStringLiteral("node")) &&
+                   m_names.value(QStringLiteral("node")) != t.nodeName) {
+            block("target.mismatch",
+                  QStringLiteral("the proposal names node %1 but the incident is about node %2")
+                      .arg(quoted(m_names.value(QStringLiteral("node"))), quoted(t.nodeName)));
         }
         break;
     case ActionKind::CreateAlert:
@@ -406,8 +446,8 @@ void Checker::checkProtected(ActionKind kind)
     auto check = [&](const QMap<QString, QString> &labels, const QString &what) {
         for (auto it = m_policy.protectedLabels.begin(); it != m_policy.protectedLabels.end(); ++it) {
             if (labels.contains(it.key()) && labels.value(it.key()) == it.value()) {
-                block("target.protected", QStringLiteral("%1 carries the protected label %2=%3")
-                                              .arg(what, it.key(), it.value()));
+                block("target.protected",
+                      QStringLiteral("%1 carries the protected label %2=%3").arg(what, it.key(), it.value()));
                 return;
             }
         }
@@ -432,7 +472,9 @@ void Checker::checkProtected(ActionKind kind)
 void Checker::checkHistory(ActionKind kind)
 {
     if (!m_c.now.isValid()) {
-        block("clock.invalid", QStringLiteral("no valid current time was given, so cooldown and rate limits cannot be checked"));
+        block(
+            "clock.invalid",
+            QStringLiteral("no valid current time was given, so cooldown and rate limits cannot be checked"));
         return;
     }
     const QString key = targetKey(kind, m_p.target);
@@ -449,14 +491,18 @@ void Checker::checkHistory(ActionKind kind)
         if (!key.isEmpty() && r.targetKey == key)
             lastOnTarget = std::max(lastOnTarget, at);
     }
-    if (lastOnTarget != std::numeric_limits<qint64>::min() && lastOnTarget > nowMs - m_policy.cooldownPerTargetMs) {
+    if (lastOnTarget != std::numeric_limits<qint64>::min() &&
+        lastOnTarget > nowMs - m_policy.cooldownPerTargetMs) {
         const qint64 leftS = (lastOnTarget + m_policy.cooldownPerTargetMs - nowMs + 999) / 1000;
         block("cooldown.active", QStringLiteral("%1 was acted on %2 s ago; its cooldown has %3 s left")
-                                     .arg(key).arg((nowMs - lastOnTarget) / 1000).arg(leftS));
+                                     .arg(key)
+                                     .arg((nowMs - lastOnTarget) / 1000)
+                                     .arg(leftS));
     }
     if (lastHour >= m_policy.maxActionsPerHour)
         block("rate.exceeded", QStringLiteral("%1 actions ran in the last hour; the policy allows %2")
-                                   .arg(lastHour).arg(m_policy.maxActionsPerHour));
+                                   .arg(lastHour)
+                                   .arg(m_policy.maxActionsPerHour));
 }
 
 void Checker::applyMode(ActionKind kind)
@@ -470,10 +516,12 @@ void Checker::applyMode(ActionKind kind)
         break;
     case PolicyMode::AutoWithinPolicy:
         if (m_policy.autoApproves(kind))
-            note("mode.auto_approved", QStringLiteral("auto-within-policy: %1 may run without a person").arg(actionName(kind)));
+            note("mode.auto_approved",
+                 QStringLiteral("auto-within-policy: %1 may run without a person").arg(actionName(kind)));
         else
-            note("mode.needs_approval", QStringLiteral("auto-within-policy: %1 is not in autoApprove, so a person must approve")
-                                            .arg(actionName(kind)));
+            note("mode.needs_approval",
+                 QStringLiteral("auto-within-policy: %1 is not in autoApprove, so a person must approve")
+                     .arg(actionName(kind)));
         break;
     }
 }
@@ -487,7 +535,8 @@ Verdict Checker::run()
         checkParameters(kind);
         checkConfidence(kind);
         note("action.none", QStringLiteral("notify only: nothing in the cluster changes"));
-        const bool blocked = std::any_of(m_v.reasons.begin(), m_v.reasons.end(), [](const VerdictReason &r) { return r.blocking; });
+        const bool blocked = std::any_of(m_v.reasons.begin(), m_v.reasons.end(),
+                                         [](const VerdictReason &r) { return r.blocking; });
         m_v.decision = blocked ? Verdict::Blocked : Verdict::Allowed;
         return m_v;
     }
@@ -504,7 +553,8 @@ Verdict Checker::run()
         block("mode.suggest_only", QStringLiteral("suggest-only mode: read-only"));
     }
 
-    const bool blocked = std::any_of(m_v.reasons.begin(), m_v.reasons.end(), [](const VerdictReason &r) { return r.blocking; });
+    const bool blocked = std::any_of(m_v.reasons.begin(), m_v.reasons.end(),
+                                     [](const VerdictReason &r) { return r.blocking; });
     if (blocked)
         m_v.decision = Verdict::Blocked;
     else if (m_policy.mode == PolicyMode::AutoWithinPolicy && m_policy.autoApproves(kind))
@@ -518,7 +568,8 @@ Verdict Checker::run()
 
 bool Verdict::hasReason(const QString &code) const
 {
-    return std::any_of(reasons.begin(), reasons.end(), [&](const VerdictReason &r) { return r.code == code; });
+    return std::any_of(reasons.begin(), reasons.end(),
+                       [&](const VerdictReason &r) { return r.code == code; });
 }
 
 QStringList Verdict::codes() const

@@ -26,11 +26,11 @@ namespace vigil::guard {
 
 /// The object an incident is about, as the pipeline observed it (not as a model claims).
 struct IncidentTarget {
-    QString namespaceName;  ///< empty for node-only incidents
-    QString podName;        ///< empty when the incident is not about one pod
-    QString ownerKind;      ///< the pod's top workload ("Deployment" after following its ReplicaSet)
+    QString namespaceName; ///< empty for node-only incidents
+    QString podName;       ///< empty when the incident is not about one pod
+    QString ownerKind;     ///< the pod's top workload ("Deployment" after following its ReplicaSet)
     QString ownerName;
-    QString nodeName;       ///< the node the pod runs on, or the node the incident is about
+    QString nodeName; ///< the node the pod runs on, or the node the incident is about
     QMap<QString, QString> podLabels;
     QMap<QString, QString> ownerLabels;
     QMap<QString, QString> nodeLabels;
@@ -56,13 +56,13 @@ struct ExecutionRecord {
 /// Everything besides the proposal that evaluate() may look at.
 struct GuardContext {
     Policy policy;
-    QDateTime now;                        ///< injected clock
+    QDateTime now; ///< injected clock
     QList<ExecutionRecord> recentExecutions;
 };
 
 struct VerdictReason {
-    QString code;     ///< stable, e.g. "params.range", "target.mismatch"
-    QString message;  ///< one sentence a person reads
+    QString code;    ///< stable, e.g. "params.range", "target.mismatch"
+    QString message; ///< one sentence a person reads
     bool blocking = false;
 
     bool operator==(const VerdictReason &) const = default;

@@ -18,7 +18,8 @@ namespace vigil::guard {
 namespace {
 
 // Byte-identical to resources/policy/default-policy.yaml (tst_policy checks).
-constexpr char kDefaultPolicyYaml[] = R"yaml(# Vigil's built-in guardrail policy. Vigil compiles this exact text in
+constexpr char kDefaultPolicyYaml[] =
+    R"yaml(# Vigil's built-in guardrail policy. Vigil compiles this exact text in
 # (core/guard/policy.cpp); a test keeps the two identical.
 #
 # Floors no policy can lower: replicas stay within 1..50, kube-system is
@@ -73,7 +74,10 @@ QString shortValue(const std::string &raw)
 // Collects the first error with file:line and the dotted field path.
 class Loader final {
 public:
-    explicit Loader(QString source) : m_source(std::move(source)) {}
+    explicit Loader(QString source)
+        : m_source(std::move(source))
+    {
+    }
 
     Error fail(const YAML::Node &node, const QString &field, const QString &what) const
     {
@@ -103,7 +107,8 @@ public:
         case YAML::NodeType::Map:
             return QStringLiteral("a mapping");
         case YAML::NodeType::Scalar:
-            return (node.Tag() == "?" ? QStringLiteral("") : QStringLiteral("the string ")) + shortValue(node.Scalar());
+            return (node.Tag() == "?" ? QStringLiteral("") : QStringLiteral("the string ")) +
+                   shortValue(node.Scalar());
         default:
             return QStringLiteral("an undefined value");
         }
@@ -119,7 +124,8 @@ public:
     Result<qint64> integer(const YAML::Node &node, const QString &field, qint64 lo, qint64 hi) const
     {
         static const QRegularExpression re(QStringLiteral("^[+-]?[0-9]{1,15}$"));
-        if (!node.IsScalar() || node.Tag() != "?" || !re.match(QString::fromStdString(node.Scalar())).hasMatch())
+        if (!node.IsScalar() || node.Tag() != "?" ||
+            !re.match(QString::fromStdString(node.Scalar())).hasMatch())
             return fail(node, field, QStringLiteral("expected an integer, got ") + describe(node));
         const qint64 v = QString::fromStdString(node.Scalar()).toLongLong();
         if (v < lo || v > hi)
@@ -129,8 +135,10 @@ public:
 
     Result<double> number(const YAML::Node &node, const QString &field, double lo, double hi) const
     {
-        static const QRegularExpression re(QStringLiteral("^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$"));
-        if (!node.IsScalar() || node.Tag() != "?" || !re.match(QString::fromStdString(node.Scalar())).hasMatch())
+        static const QRegularExpression re(
+            QStringLiteral("^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$"));
+        if (!node.IsScalar() || node.Tag() != "?" ||
+            !re.match(QString::fromStdString(node.Scalar())).hasMatch())
             return fail(node, field, QStringLiteral("expected a number, got ") + describe(node));
         bool ok = false;
         const double v = QString::fromStdString(node.Scalar()).toDouble(&ok);
@@ -148,10 +156,14 @@ public:
             return name.error();
         ActionKind kind = ActionKind::None;
         if (!parseActionName(*name, &kind))
-            return fail(node, field, shortValue(node.Scalar()) + QStringLiteral(" is not an action Vigil can take "
-                                     "(the catalog is restart_pod, scale_deployment, cordon_node, create_alert)"));
+            return fail(node, field,
+                        shortValue(node.Scalar()) +
+                            QStringLiteral(
+                                " is not an action Vigil can take "
+                                "(the catalog is restart_pod, scale_deployment, cordon_node, create_alert)"));
         if (kind == ActionKind::None)
-            return fail(node, field, QStringLiteral("'none' is always allowed (it only notifies) and cannot be listed"));
+            return fail(node, field,
+                        QStringLiteral("'none' is always allowed (it only notifies) and cannot be listed"));
         return kind;
     }
 
@@ -182,7 +194,8 @@ public:
     {
         static const QRegularExpression re(QStringLiteral("^[a-z0-9*?]([a-z0-9*?-]{0,62})$"));
         if (!node.IsSequence())
-            return fail(node, field, QStringLiteral("expected a list of namespace names or globs, got ") + describe(node));
+            return fail(node, field,
+                        QStringLiteral("expected a list of namespace names or globs, got ") + describe(node));
         QStringList out;
         for (std::size_t i = 0; i < node.size(); ++i) {
             const QString itemField = field + u'[' + QString::number(i) + u']';
@@ -190,8 +203,10 @@ public:
             if (!s)
                 return s.error();
             if (!re.match(*s).hasMatch())
-                return fail(node[i], itemField, shortValue(node[i].Scalar()) +
-                            QStringLiteral(" is not a namespace name or glob (lowercase letters, digits, '-', '*', '?'; at most 63)"));
+                return fail(node[i], itemField,
+                            shortValue(node[i].Scalar()) +
+                                QStringLiteral(" is not a namespace name or glob (lowercase letters, digits, "
+                                               "'-', '*', '?'; at most 63)"));
             out.append(*s);
         }
         return out;
@@ -209,8 +224,9 @@ public:
             const QString key = QString::fromStdString(it->first.Scalar());
             const QString keyField = field.isEmpty() ? key : field + u'.' + key;
             if (!allowed.contains(key))
-                return fail(it->first, keyField, QStringLiteral("unknown key (expected one of: ") +
-                            allowed.join(QStringLiteral(", ")) + u')');
+                return fail(it->first, keyField,
+                            QStringLiteral("unknown key (expected one of: ") +
+                                allowed.join(QStringLiteral(", ")) + u')');
             if (seen.contains(key))
                 return fail(lineOf(it->first), keyField, QStringLiteral("duplicate key"));
             seen.insert(key);
@@ -241,15 +257,18 @@ Result<qint64> parseDuration(const QString &text)
     if (text == QLatin1String("0"))
         return qint64(0);
     if (!whole.match(text).hasMatch())
-        return Error(QStringLiteral("expected a duration such as 90s, 10m or 1h30m, got '") + text.left(60) + u'\'');
+        return Error(QStringLiteral("expected a duration such as 90s, 10m or 1h30m, got '") + text.left(60) +
+                     u'\'');
     qint64 ms = 0;
     auto it = part.globalMatch(text);
     while (it.hasNext()) {
         const auto m = it.next();
         const qint64 n = m.captured(1).toLongLong();
         const QString unit = m.captured(2);
-        const qint64 scale = unit == QLatin1String("ms") ? 1 : unit == QLatin1String("s") ? 1000
-                           : unit == QLatin1String("m") ? 60000 : 3600000;
+        const qint64 scale = unit == QLatin1String("ms")  ? 1
+                             : unit == QLatin1String("s") ? 1000
+                             : unit == QLatin1String("m") ? 60000
+                                                          : 3600000;
         ms += n * scale;
         if (ms > kMaxCooldownMs)
             break;
@@ -262,10 +281,12 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     Policy p;
     if (!root.IsMap())
         return fail(root, QString(), QStringLiteral("a policy must be a mapping, got ") + describe(root));
-    if (auto r = keys(root, QString(), {QStringLiteral("mode"), QStringLiteral("allowedActions"), QStringLiteral("scale"),
-                                        QStringLiteral("namespaces"), QStringLiteral("protectedLabels"),
-                                        QStringLiteral("minConfidence"), QStringLiteral("cooldown"),
-                                        QStringLiteral("maxActionsPerHour"), QStringLiteral("autoApprove")}); !r)
+    if (auto r = keys(root, QString(),
+                      {QStringLiteral("mode"), QStringLiteral("allowedActions"), QStringLiteral("scale"),
+                       QStringLiteral("namespaces"), QStringLiteral("protectedLabels"),
+                       QStringLiteral("minConfidence"), QStringLiteral("cooldown"),
+                       QStringLiteral("maxActionsPerHour"), QStringLiteral("autoApprove")});
+        !r)
         return r.error();
 
     if (const YAML::Node n = root["mode"]) {
@@ -279,8 +300,10 @@ Result<Policy> Loader::load(const YAML::Node &root) const
         else if (*s == QLatin1String("auto-within-policy"))
             p.mode = PolicyMode::AutoWithinPolicy;
         else
-            return fail(n, QStringLiteral("mode"), shortValue(n.Scalar()) +
-                        QStringLiteral(" is not a mode (expected suggest-only, approve or auto-within-policy)"));
+            return fail(
+                n, QStringLiteral("mode"),
+                shortValue(n.Scalar()) +
+                    QStringLiteral(" is not a mode (expected suggest-only, approve or auto-within-policy)"));
     }
 
     if (const YAML::Node n = root["allowedActions"]) {
@@ -291,7 +314,9 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     }
 
     if (const YAML::Node n = root["scale"]) {
-        if (auto r = keys(n, QStringLiteral("scale"), {QStringLiteral("minReplicas"), QStringLiteral("maxReplicas")}); !r)
+        if (auto r = keys(n, QStringLiteral("scale"),
+                          {QStringLiteral("minReplicas"), QStringLiteral("maxReplicas")});
+            !r)
             return r.error();
         if (const YAML::Node v = n["minReplicas"]) {
             auto i = integer(v, QStringLiteral("scale.minReplicas"), kHardMinReplicas, kHardMaxReplicas);
@@ -306,12 +331,15 @@ Result<Policy> Loader::load(const YAML::Node &root) const
             p.maxReplicas = int(*i);
         }
         if (p.minReplicas > p.maxReplicas)
-            return fail(n, QStringLiteral("scale"), QStringLiteral("minReplicas %1 is above maxReplicas %2")
-                                                      .arg(p.minReplicas).arg(p.maxReplicas));
+            return fail(n, QStringLiteral("scale"),
+                        QStringLiteral("minReplicas %1 is above maxReplicas %2")
+                            .arg(p.minReplicas)
+                            .arg(p.maxReplicas));
     }
 
     if (const YAML::Node n = root["namespaces"]) {
-        if (auto r = keys(n, QStringLiteral("namespaces"), {QStringLiteral("allow"), QStringLiteral("deny")}); !r)
+        if (auto r = keys(n, QStringLiteral("namespaces"), {QStringLiteral("allow"), QStringLiteral("deny")});
+            !r)
             return r.error();
         if (const YAML::Node v = n["allow"]) {
             auto list = globList(v, QStringLiteral("namespaces.allow"));
@@ -336,9 +364,11 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     if (const YAML::Node n = root["protectedLabels"]) {
         static const QRegularExpression keyRe(QStringLiteral(
             "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"));
-        static const QRegularExpression valueRe(QStringLiteral("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"));
+        static const QRegularExpression valueRe(
+            QStringLiteral("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"));
         if (!n.IsMap())
-            return fail(n, QStringLiteral("protectedLabels"), QStringLiteral("expected a mapping of label: value, got ") + describe(n));
+            return fail(n, QStringLiteral("protectedLabels"),
+                        QStringLiteral("expected a mapping of label: value, got ") + describe(n));
         QMap<QString, QString> labels{{kProtectedKey, QStringLiteral("true")}};
         QSet<QString> seen;
         for (auto it = n.begin(); it != n.end(); ++it) {
@@ -356,9 +386,11 @@ Result<Policy> Loader::load(const YAML::Node &root) const
             if (!value)
                 return value.error();
             if (!valueRe.match(*value).hasMatch())
-                return fail(it->second, field, shortValue(it->second.Scalar()) + QStringLiteral(" is not a valid label value"));
+                return fail(it->second, field,
+                            shortValue(it->second.Scalar()) + QStringLiteral(" is not a valid label value"));
             if (*key == kProtectedKey && *value != QLatin1String("true"))
-                return fail(it->second, field, QStringLiteral("vigil.dev/protected always protects with value \"true\""));
+                return fail(it->second, field,
+                            QStringLiteral("vigil.dev/protected always protects with value \"true\""));
             labels.insert(*key, *value);
         }
         p.protectedLabels = labels;
@@ -366,7 +398,8 @@ Result<Policy> Loader::load(const YAML::Node &root) const
 
     if (const YAML::Node n = root["minConfidence"]) {
         if (!n.IsMap())
-            return fail(n, QStringLiteral("minConfidence"), QStringLiteral("expected a mapping, got ") + describe(n));
+            return fail(n, QStringLiteral("minConfidence"),
+                        QStringLiteral("expected a mapping, got ") + describe(n));
         QMap<ActionKind, double> per;
         QSet<QString> seen;
         for (auto it = n.begin(); it != n.end(); ++it) {
@@ -484,7 +517,8 @@ int estimateDepth(const QByteArray &text)
         }
         int dashes = 0;
         int i = col;
-        while (i + 1 < line.size() && line.at(i) == '-' && (line.at(i + 1) == ' ' || line.at(i + 1) == '\t')) {
+        while (i + 1 < line.size() && line.at(i) == '-' &&
+               (line.at(i + 1) == ' ' || line.at(i + 1) == '\t')) {
             ++dashes;
             i += 2;
             while (i < line.size() && line.at(i) == ' ')
@@ -583,13 +617,17 @@ Result<Policy> parsePolicy(const QByteArray &yaml, const QString &sourceName)
 {
     const Loader loader(sourceName);
     if (yaml.size() > kMaxPolicyBytes)
-        return loader.fail(0, QString(), QStringLiteral("policy is %1 bytes, more than the %2 allowed")
-                                             .arg(yaml.size()).arg(kMaxPolicyBytes));
+        return loader.fail(0, QString(),
+                           QStringLiteral("policy is %1 bytes, more than the %2 allowed")
+                               .arg(yaml.size())
+                               .arg(kMaxPolicyBytes));
     if (yaml.contains('\0'))
         return loader.fail(0, QString(), QStringLiteral("policy contains a NUL byte"));
     if (const int depth = estimateDepth(yaml); depth > kMaxPolicyDepth)
-        return loader.fail(0, QString(), QStringLiteral("policy nests %1 levels deep, more than the %2 allowed")
-                                             .arg(depth).arg(kMaxPolicyDepth));
+        return loader.fail(0, QString(),
+                           QStringLiteral("policy nests %1 levels deep, more than the %2 allowed")
+                               .arg(depth)
+                               .arg(kMaxPolicyDepth));
     if (const int line = lineStartingWithComma(yaml))
         return loader.fail(line, QString(), QStringLiteral("invalid YAML: a line cannot start with ','"));
     std::vector<YAML::Node> docs;

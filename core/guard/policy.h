@@ -44,13 +44,12 @@ struct Policy {
                                      ActionKind::CordonNode, ActionKind::CreateAlert};
     int minReplicas = 2;
     int maxReplicas = 20;
-    QStringList namespaceAllow;                     ///< globs (* and ?); empty = every namespace
+    QStringList namespaceAllow;                               ///< globs (* and ?); empty = every namespace
     QStringList namespaceDeny{QStringLiteral("kube-system")}; ///< globs; always holds kube-system
     QMap<QString, QString> protectedLabels{{QStringLiteral("vigil.dev/protected"), QStringLiteral("true")}};
     double defaultMinConfidence = 0.6;
-    QMap<ActionKind, double> minConfidence{{ActionKind::RestartPod, 0.7},
-                                           {ActionKind::ScaleDeployment, 0.8},
-                                           {ActionKind::CordonNode, 0.9}};
+    QMap<ActionKind, double> minConfidence{
+        {ActionKind::RestartPod, 0.7}, {ActionKind::ScaleDeployment, 0.8}, {ActionKind::CordonNode, 0.9}};
     qint64 cooldownPerTargetMs = 10 * 60 * 1000;
     int maxActionsPerHour = 10;
     QList<ActionKind> autoApprove{ActionKind::CreateAlert}; ///< subset of allowedActions

@@ -20,11 +20,11 @@ namespace vigil::kube {
 /// Credentials for one request. Produced by a CredentialSource; may change
 /// over time (token files, exec plugins, OIDC refresh).
 struct Credentials {
-    QString bearerToken;            ///< sent as "Authorization: Bearer ..." when non-empty
+    QString bearerToken;               ///< sent as "Authorization: Bearer ..." when non-empty
     QSslCertificate clientCertificate; ///< null when none
     QSslKey clientKey;
     QList<QSslCertificate> clientCertificateChain; ///< intermediates after the leaf
-    QString basicUser, basicPassword; ///< legacy; sent only over TLS
+    QString basicUser, basicPassword;              ///< legacy; sent only over TLS
 };
 
 /// Supplies credentials, refreshing them when asked (after a 401).
@@ -47,14 +47,14 @@ struct Connection {
     QString clusterName;
     QString userName;
     QString namespaceName = QStringLiteral("default");
-    QUrl server;                       ///< https://host:port[/path]
-    QList<QSslCertificate> caCertificates; ///< empty = system CAs
-    bool insecureSkipTlsVerify = false; ///< always surfaced as a warning
-    QString tlsServerName;             ///< SNI/verification name override
+    QUrl server;                                                 ///< https://host:port[/path]
+    QList<QSslCertificate> caCertificates;                       ///< empty = system CAs
+    bool insecureSkipTlsVerify = false;                          ///< always surfaced as a warning
+    QString tlsServerName;                                       ///< SNI/verification name override
     QNetworkProxy proxy = QNetworkProxy(QNetworkProxy::NoProxy); ///< from proxy-url
-    bool proxyFromEnvironment = true;  ///< no proxy-url: honour HTTPS_PROXY/NO_PROXY like kubectl
-    QStringList sourceFiles;           ///< kubeconfig files that were read, in order
-    QStringList warnings;              ///< e.g. insecure-skip-tls-verify, token file world-readable
+    bool proxyFromEnvironment = true; ///< no proxy-url: honour HTTPS_PROXY/NO_PROXY like kubectl
+    QStringList sourceFiles;          ///< kubeconfig files that were read, in order
+    QStringList warnings;             ///< e.g. insecure-skip-tls-verify, token file world-readable
     std::shared_ptr<CredentialSource> credentials; ///< never null after resolution
 };
 

@@ -10,7 +10,9 @@
 namespace vigil::kube {
 
 Informer::Informer(RestClient *client, InformerOptions options, QObject *parent)
-    : QObject(parent), m_client(client), m_options(std::move(options))
+    : QObject(parent)
+    , m_client(client)
+    , m_options(std::move(options))
 {
     if (!m_options.projector)
         m_options.projector = projectorFor(m_options.type);
@@ -251,9 +253,10 @@ void Informer::onWatchClosed(const Result<void> &result)
         const bool refused = result || code == 400 || code == 405 || code == 422 || code == 501;
         if (refused) {
             m_streamingRefused = true;
-            m_health.lastError = result ? QStringLiteral("watch %1: the streaming list ended before its initial state")
-                                              .arg(collectionPath().path())
-                                        : result.error().message;
+            m_health.lastError =
+                result ? QStringLiteral("watch %1: the streaming list ended before its initial state")
+                             .arg(collectionPath().path())
+                       : result.error().message;
             list();
             return;
         }
@@ -286,7 +289,8 @@ void Informer::fail(const Error &error, bool relist)
     m_relistPending = m_relistPending || relist;
     ++m_health.failures;
     m_health.lastError = error.message;
-    const int delay = backoffDelayMs(m_health.failures, m_options.backoffInitialMs, m_options.backoffMaxMs, random());
+    const int delay =
+        backoffDelayMs(m_health.failures, m_options.backoffInitialMs, m_options.backoffMaxMs, random());
     m_health.nextRetry = QDateTime::currentDateTimeUtc().addMSecs(delay);
     m_health.state = InformerHealth::State::BackingOff;
     Q_EMIT healthChanged(m_health);

@@ -26,29 +26,29 @@ namespace vigil::kube {
 
 struct InformerOptions {
     ResourceType type;
-    QString namespaceName;      ///< empty: all namespaces
+    QString namespaceName; ///< empty: all namespaces
     QString labelSelector;
     QString fieldSelector;
     int pageLimit = 500;
-    int batchIntervalMs = 100;  ///< deltas are emitted at most this often
-    int idleTimeoutMs = 70000;  ///< no event or bookmark for this long: reconnect the watch
-    int minWatchSeconds = 300;  ///< server-side watch timeout, randomized in [min, max]
+    int batchIntervalMs = 100; ///< deltas are emitted at most this often
+    int idleTimeoutMs = 70000; ///< no event or bookmark for this long: reconnect the watch
+    int minWatchSeconds = 300; ///< server-side watch timeout, randomized in [min, max]
     int maxWatchSeconds = 600;
     int backoffInitialMs = 800;
     int backoffMaxMs = 30000;
-    int shortWatchMs = 1000;    ///< a watch ending sooner with no event counts as a failure
-    bool streamingList = true;  ///< list via sendInitialEvents when the server allows it
+    int shortWatchMs = 1000;        ///< a watch ending sooner with no event counts as a failure
+    bool streamingList = true;      ///< list via sendInitialEvents when the server allows it
     std::function<double()> random; ///< uniform in [0, 1); null = QRandomGenerator
-    Projector projector;        ///< null = projectorFor(type)
+    Projector projector;            ///< null = projectorFor(type)
 };
 
 /// What the connection indicator shows.
 struct InformerHealth {
     enum class State { Stopped, Listing, Watching, BackingOff };
     State state = State::Stopped;
-    bool synced = false;        ///< a list has completed; the store is usable
-    int failures = 0;           ///< consecutive
-    QDateTime nextRetry;        ///< when BackingOff
+    bool synced = false; ///< a list has completed; the store is usable
+    int failures = 0;    ///< consecutive
+    QDateTime nextRetry; ///< when BackingOff
     QString lastError;
 };
 
@@ -70,7 +70,8 @@ public:
     /// Whether the next (re)list streams: enabled and not refused by the server.
     bool streamsLists() const { return m_options.streamingList && !m_streamingRefused; }
 
-    /// Delay before retry number `failures` (1-based): initial * 2^(failures-1), plus up to 50 % jitter, capped.
+    /// Delay before retry number `failures` (1-based): initial * 2^(failures-1), plus up to 50 % jitter,
+    /// capped.
     static int backoffDelayMs(int failures, int initialMs, int maxMs, double random);
 
 Q_SIGNALS:

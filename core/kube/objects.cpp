@@ -45,8 +45,8 @@ QString PodView::displayStatus() const
             } else {
                 status = QStringLiteral("Init:") + c.reason;
             }
-        } else if (c.state == QLatin1String("waiting") && !c.reason.isEmpty()
-                   && c.reason != QLatin1String("PodInitializing")) {
+        } else if (c.state == QLatin1String("waiting") && !c.reason.isEmpty() &&
+                   c.reason != QLatin1String("PodInitializing")) {
             status = QStringLiteral("Init:") + c.reason;
         } else {
             status = QStringLiteral("Init:%1/%2").arg(i).arg(initContainers.size());
@@ -76,7 +76,8 @@ QString PodView::displayStatus() const
 
     if (deletionTimestamp.isValid() && reason == QLatin1String("NodeLost"))
         status = QStringLiteral("Unknown");
-    else if (deletionTimestamp.isValid() && phase != QLatin1String("Succeeded") && phase != QLatin1String("Failed"))
+    else if (deletionTimestamp.isValid() && phase != QLatin1String("Succeeded") &&
+             phase != QLatin1String("Failed"))
         status = QStringLiteral("Terminating");
     return status;
 }

@@ -8,8 +8,8 @@
 #include <QDateTime>
 #include <QList>
 #include <QMap>
-#include <QStringList>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 
@@ -17,8 +17,8 @@ namespace vigil::kube {
 
 /// Identifies one object: enough to GET it again.
 struct ObjectRef {
-    QString kind;       ///< "Pod", "Node", "Deployment", ...
-    QString apiVersion; ///< "v1", "apps/v1", ...
+    QString kind;          ///< "Pod", "Node", "Deployment", ...
+    QString apiVersion;    ///< "v1", "apps/v1", ...
     QString namespaceName; ///< empty for cluster-scoped objects
     QString name;
     QString uid;
@@ -41,10 +41,10 @@ struct ContainerStatusView {
     QString image;
     bool ready = false;
     int restartCount = 0;
-    QString state;          ///< "waiting" | "running" | "terminated" | ""
-    QString reason;         ///< current state's reason (CrashLoopBackOff, OOMKilled, ...)
-    QString message;        ///< current state's message, truncated
-    int exitCode = 0;       ///< when terminated
+    QString state;                ///< "waiting" | "running" | "terminated" | ""
+    QString reason;               ///< current state's reason (CrashLoopBackOff, OOMKilled, ...)
+    QString message;              ///< current state's message, truncated
+    int exitCode = 0;             ///< when terminated
     QString lastTerminatedReason; ///< lastState.terminated.reason
     int lastExitCode = 0;
     QDateTime lastTerminatedAt;
@@ -53,8 +53,8 @@ struct ContainerStatusView {
     int64_t cpuLimitMilli = -1;
     int64_t memoryRequestBytes = -1;
     int64_t memoryLimitBytes = -1;
-    int signal = 0;          ///< terminated.signal, when the state is terminated
-    bool started = false;    ///< status.started (startup probe passed)
+    int signal = 0;           ///< terminated.signal, when the state is terminated
+    bool started = false;     ///< status.started (startup probe passed)
     bool restartable = false; ///< init container with restartPolicy Always (a sidecar)
 };
 
@@ -64,18 +64,18 @@ struct PodView {
     QString name;
     QString resourceVersion;
     QString nodeName;
-    QString phase;          ///< Pending | Running | Succeeded | Failed | Unknown
-    QString reason;         ///< status.reason (e.g. Evicted)
-    QString message;        ///< status.message, truncated
+    QString phase;   ///< Pending | Running | Succeeded | Failed | Unknown
+    QString reason;  ///< status.reason (e.g. Evicted)
+    QString message; ///< status.message, truncated
     QDateTime created;
     QDateTime deletionTimestamp;
-    OwnerRef owner;         ///< the controller owner, if any
+    OwnerRef owner; ///< the controller owner, if any
     QList<ContainerStatusView> containers;
     QList<ContainerStatusView> initContainers;
-    bool ready = false;     ///< the Ready condition
-    bool scheduled = true;  ///< the PodScheduled condition (false = unschedulable)
-    QString scheduleMessage; ///< PodScheduled's message when false
-    bool initialized = false; ///< the Initialized condition
+    bool ready = false;            ///< the Ready condition
+    bool scheduled = true;         ///< the PodScheduled condition (false = unschedulable)
+    QString scheduleMessage;       ///< PodScheduled's message when false
+    bool initialized = false;      ///< the Initialized condition
     QMap<QString, QString> labels; ///< kept: selectors and the protected label need them
 
     int restarts() const;
@@ -114,14 +114,14 @@ struct EventView {
     QString namespaceName;
     QString name;
     QString resourceVersion;
-    QString type;     ///< Normal | Warning
+    QString type; ///< Normal | Warning
     QString reason;
     QString message;
     ObjectRef involved; ///< regarding / involvedObject
     int count = 1;
     QDateTime firstSeen;
     QDateTime lastSeen;
-    QString source;   ///< reportingController / source.component
+    QString source; ///< reportingController / source.component
 };
 
 /// Deployment, ReplicaSet, StatefulSet, DaemonSet: the parts the pipeline uses.
@@ -132,13 +132,13 @@ struct WorkloadView {
     QString name;
     QString resourceVersion;
     OwnerRef owner;
-    int replicas = 0;        ///< spec.replicas
+    int replicas = 0; ///< spec.replicas
     int readyReplicas = 0;
     int updatedReplicas = 0;
     int availableReplicas = 0;
     int64_t generation = 0;
     int64_t observedGeneration = 0;
-    QString revision;        ///< deployment.kubernetes.io/revision
+    QString revision; ///< deployment.kubernetes.io/revision
     QDateTime created;
     QMap<QString, QString> labels;
 };
@@ -156,7 +156,7 @@ struct GenericView {
     QDateTime deletionTimestamp;
     OwnerRef owner;
     QMap<QString, QString> labels;
-    QByteArray json;     ///< compact JSON: the whole object if small, else {"status": ...} or empty
+    QByteArray json;        ///< compact JSON: the whole object if small, else {"status": ...} or empty
     bool truncated = false; ///< json is not the whole object
 };
 

@@ -203,13 +203,22 @@ bool parseQuantity(const QString &text, double *value)
     if (!ok)
         return false;
     const QString suffix = s.mid(i);
-    static const QList<QPair<QString, double>> suffixes{
-        {QStringLiteral("Ki"), 1024.0}, {QStringLiteral("Mi"), std::pow(1024.0, 2)},
-        {QStringLiteral("Gi"), std::pow(1024.0, 3)}, {QStringLiteral("Ti"), std::pow(1024.0, 4)},
-        {QStringLiteral("Pi"), std::pow(1024.0, 5)}, {QStringLiteral("Ei"), std::pow(1024.0, 6)},
-        {QStringLiteral("n"), 1e-9}, {QStringLiteral("u"), 1e-6}, {QStringLiteral("m"), 1e-3},
-        {QString(), 1.0}, {QStringLiteral("k"), 1e3}, {QStringLiteral("M"), 1e6}, {QStringLiteral("G"), 1e9},
-        {QStringLiteral("T"), 1e12}, {QStringLiteral("P"), 1e15}, {QStringLiteral("E"), 1e18}};
+    static const QList<QPair<QString, double>> suffixes{{QStringLiteral("Ki"), 1024.0},
+                                                        {QStringLiteral("Mi"), std::pow(1024.0, 2)},
+                                                        {QStringLiteral("Gi"), std::pow(1024.0, 3)},
+                                                        {QStringLiteral("Ti"), std::pow(1024.0, 4)},
+                                                        {QStringLiteral("Pi"), std::pow(1024.0, 5)},
+                                                        {QStringLiteral("Ei"), std::pow(1024.0, 6)},
+                                                        {QStringLiteral("n"), 1e-9},
+                                                        {QStringLiteral("u"), 1e-6},
+                                                        {QStringLiteral("m"), 1e-3},
+                                                        {QString(), 1.0},
+                                                        {QStringLiteral("k"), 1e3},
+                                                        {QStringLiteral("M"), 1e6},
+                                                        {QStringLiteral("G"), 1e9},
+                                                        {QStringLiteral("T"), 1e12},
+                                                        {QStringLiteral("P"), 1e15},
+                                                        {QStringLiteral("E"), 1e18}};
     for (const auto &sfx : suffixes) {
         if (suffix == sfx.first) {
             *value = number * sfx.second;
@@ -303,16 +312,16 @@ Result<NodeView> projectNode(const json &node)
     const json &conds = at(status, "conditions");
     if (conds.is_array()) {
         for (const json &c : conds) {
-            n.conditions.append({str(c, "type"), str(c, "status"), str(c, "reason"), truncated(str(c, "message")),
-                                 parseKubeTime(str(c, "lastTransitionTime"))});
+            n.conditions.append({str(c, "type"), str(c, "status"), str(c, "reason"),
+                                 truncated(str(c, "message")), parseKubeTime(str(c, "lastTransitionTime"))});
         }
     }
     const json &taints = at(spec, "taints");
     if (taints.is_array()) {
         for (const json &t : taints) {
             const QString value = str(t, "value");
-            n.taints.append(str(t, "key") + (value.isEmpty() ? QString() : QLatin1Char('=') + value)
-                            + QLatin1Char(':') + str(t, "effect"));
+            n.taints.append(str(t, "key") + (value.isEmpty() ? QString() : QLatin1Char('=') + value) +
+                            QLatin1Char(':') + str(t, "effect"));
         }
     }
     const json &alloc = at(status, "allocatable");
@@ -336,22 +345,25 @@ Result<EventView> projectEvent(const json &event)
     e.resourceVersion = str(m, "resourceVersion");
     e.type = str(event, "type");
     e.reason = str(event, "reason");
-    const bool v1Events = str(event, "apiVersion").startsWith(QLatin1String("events.k8s.io/"))
-        || at(event, "regarding").is_object();
+    const bool v1Events = str(event, "apiVersion").startsWith(QLatin1String("events.k8s.io/")) ||
+                          at(event, "regarding").is_object();
     const QDateTime eventTime = parseKubeTime(str(event, "eventTime"));
     if (v1Events) {
         const json &r = at(event, "regarding");
-        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"), str(r, "uid")};
+        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"),
+                      str(r, "uid")};
         e.message = truncated(str(event, "note"), 1024);
         const json &series = at(event, "series");
-        e.count = static_cast<int>(series.is_object() ? num(series, "count", 1) : num(event, "deprecatedCount", 1));
+        e.count =
+            static_cast<int>(series.is_object() ? num(series, "count", 1) : num(event, "deprecatedCount", 1));
         e.firstSeen = parseKubeTime(str(event, "deprecatedFirstTimestamp"));
         e.lastSeen = series.is_object() ? parseKubeTime(str(series, "lastObservedTime"))
                                         : parseKubeTime(str(event, "deprecatedLastTimestamp"));
         e.source = str(event, "reportingController");
     } else {
         const json &r = at(event, "involvedObject");
-        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"), str(r, "uid")};
+        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"),
+                      str(r, "uid")};
         e.message = truncated(str(event, "message"), 1024);
         const json &series = at(event, "series");
         e.count = static_cast<int>(num(event, "count", series.is_object() ? num(series, "count", 1) : 1));

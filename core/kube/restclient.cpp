@@ -66,7 +66,8 @@ nlohmann::json deleteOptionsBody(const DeleteOptions &options)
 QNetworkProxy environmentProxy(const QUrl &server)
 {
     const QString host = server.host().toLower();
-    if (host == QLatin1String("localhost") || host.startsWith(QLatin1String("127.")) || host == QLatin1String("::1"))
+    if (host == QLatin1String("localhost") || host.startsWith(QLatin1String("127.")) ||
+        host == QLatin1String("::1"))
         return QNetworkProxy(QNetworkProxy::NoProxy);
     const bool tls = server.scheme() == QLatin1String("https");
     QByteArray value = qgetenv(tls ? "HTTPS_PROXY" : "HTTP_PROXY");
@@ -89,7 +90,8 @@ QNetworkProxy environmentProxy(const QUrl &server)
     QUrl proxyUrl = QUrl::fromUserInput(QString::fromLocal8Bit(value));
     const auto type = proxyUrl.scheme().startsWith(QLatin1String("socks")) ? QNetworkProxy::Socks5Proxy
                                                                            : QNetworkProxy::HttpProxy;
-    return QNetworkProxy(type, proxyUrl.host(), static_cast<quint16>(proxyUrl.port(type == QNetworkProxy::HttpProxy ? 80 : 1080)),
+    return QNetworkProxy(type, proxyUrl.host(),
+                         static_cast<quint16>(proxyUrl.port(type == QNetworkProxy::HttpProxy ? 80 : 1080)),
                          proxyUrl.userName(), proxyUrl.password());
 }
 
@@ -119,13 +121,22 @@ QString ResourceType::groupVersion() const
     return group + QLatin1Char('/') + version;
 }
 
-ResourceType ResourceType::pods() { return {QString(), QStringLiteral("v1"), QStringLiteral("pods"), true}; }
-ResourceType ResourceType::nodes() { return {QString(), QStringLiteral("v1"), QStringLiteral("nodes"), false}; }
+ResourceType ResourceType::pods()
+{
+    return {QString(), QStringLiteral("v1"), QStringLiteral("pods"), true};
+}
+ResourceType ResourceType::nodes()
+{
+    return {QString(), QStringLiteral("v1"), QStringLiteral("nodes"), false};
+}
 ResourceType ResourceType::namespaces()
 {
     return {QString(), QStringLiteral("v1"), QStringLiteral("namespaces"), false};
 }
-ResourceType ResourceType::events() { return {QString(), QStringLiteral("v1"), QStringLiteral("events"), true}; }
+ResourceType ResourceType::events()
+{
+    return {QString(), QStringLiteral("v1"), QStringLiteral("events"), true};
+}
 ResourceType ResourceType::eventsV1()
 {
     return {QStringLiteral("events.k8s.io"), QStringLiteral("v1"), QStringLiteral("events"), true};
@@ -163,7 +174,9 @@ QString ResourcePath::path() const
 // ---- TokenBucket ----
 
 TokenBucket::TokenBucket(double qps, int burst)
-    : m_qps(qps), m_burst(std::max(1, burst)), m_tokens(std::max(1, burst))
+    : m_qps(qps)
+    , m_burst(std::max(1, burst))
+    , m_tokens(std::max(1, burst))
 {
 }
 
@@ -182,14 +195,20 @@ int64_t TokenBucket::reserve(int64_t nowMs)
 
 // ---- StreamHandle ----
 
-StreamHandle::StreamHandle(RestClient *client, uint64_t id) : m_client(client), m_id(id) {}
+StreamHandle::StreamHandle(RestClient *client, uint64_t id)
+    : m_client(client)
+    , m_id(id)
+{
+}
 
 StreamHandle::~StreamHandle()
 {
     cancel();
 }
 
-StreamHandle::StreamHandle(StreamHandle &&other) noexcept : m_client(other.m_client), m_id(other.m_id)
+StreamHandle::StreamHandle(StreamHandle &&other) noexcept
+    : m_client(other.m_client)
+    , m_id(other.m_id)
 {
     other.m_client = nullptr;
     other.m_id = 0;
@@ -363,14 +382,15 @@ void RestClient::dispatch(uint64_t id)
         req.setRawHeader("Authorization", "Bearer " + creds.bearerToken.toUtf8());
     else if (tls && !creds.basicUser.isEmpty())
         req.setRawHeader("Authorization",
-                         "Basic " + (creds.basicUser + QLatin1Char(':') + creds.basicPassword).toUtf8().toBase64());
+                         "Basic " +
+                             (creds.basicUser + QLatin1Char(':') + creds.basicPassword).toUtf8().toBase64());
     if (tls) {
         QSslConfiguration ssl = QSslConfiguration::defaultConfiguration();
         if (!m_connection.caCertificates.isEmpty())
             ssl.setCaCertificates(m_connection.caCertificates);
         if (!creds.clientCertificate.isNull()) {
-            ssl.setLocalCertificateChain(QList<QSslCertificate>{creds.clientCertificate}
-                                         + creds.clientCertificateChain);
+            ssl.setLocalCertificateChain(QList<QSslCertificate>{creds.clientCertificate} +
+                                         creds.clientCertificateChain);
             ssl.setPrivateKey(creds.clientKey);
         }
         if (m_connection.insecureSkipTlsVerify)
@@ -381,8 +401,8 @@ void RestClient::dispatch(uint64_t id)
     }
 
     QNetworkReply *reply = r.body.isEmpty() && (r.verb == "GET" || r.verb == "DELETE")
-        ? m_nam->sendCustomRequest(req, r.verb)
-        : m_nam->sendCustomRequest(req, r.verb, r.body);
+                               ? m_nam->sendCustomRequest(req, r.verb)
+                               : m_nam->sendCustomRequest(req, r.verb, r.body);
     call->reply = reply;
     call->timedOut = false;
     if (call->streaming)
@@ -456,8 +476,8 @@ void RestClient::onFinished(uint64_t id)
     }
     // An eviction's 429 is a PodDisruptionBudget saying no: an answer for the caller, not load to wait out.
     const bool evictionRefused = status == 429 && r.path.endsWith(QLatin1String("/eviction"));
-    if ((status == 429 || (status == 503 && reply->hasRawHeader("Retry-After"))) && !evictionRefused
-        && call->retries < m_options.maxRetries) {
+    if ((status == 429 || (status == 503 && reply->hasRawHeader("Retry-After"))) && !evictionRefused &&
+        call->retries < m_options.maxRetries) {
         ++call->retries;
         bool ok = false;
         const int seconds = reply->rawHeader("Retry-After").trimmed().toInt(&ok);
@@ -470,8 +490,9 @@ void RestClient::onFinished(uint64_t id)
         return;
     }
     if (status < 200 || status >= 300) {
-        finish(id, statusError(r.verb, r.path, status,
-                               reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toByteArray(), body));
+        finish(id,
+               statusError(r.verb, r.path, status,
+                           reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toByteArray(), body));
         return;
     }
     if (call->streaming && reply->error() != QNetworkReply::NoError) {
@@ -573,7 +594,8 @@ void RestClient::sendJson(Request request, QObject *context, JsonCallback callba
     });
 }
 
-void RestClient::get(const ResourcePath &path, QObject *context, JsonCallback callback, const QueryItems &query)
+void RestClient::get(const ResourcePath &path, QObject *context, JsonCallback callback,
+                     const QueryItems &query)
 {
     Request r;
     r.path = path.path();
@@ -603,8 +625,10 @@ void RestClient::listPage(const ResourcePath &path, const ListOptions &options, 
         q.append({QStringLiteral("resourceVersion"), options.resourceVersion});
     QPointer<QObject> guard(context);
     const bool hasContext = context != nullptr;
-    get(path, context,
-        [this, path, options, acc, guard, hasContext, callback = std::move(callback)](Result<nlohmann::json> r) mutable {
+    get(
+        path, context,
+        [this, path, options, acc, guard, hasContext,
+         callback = std::move(callback)](Result<nlohmann::json> r) mutable {
             if (!r) {
                 callback(r.error());
                 return;
@@ -671,9 +695,15 @@ void RestClient::patch(const ResourcePath &path, PatchType type, const QByteArra
     r.query = writeQuery(options);
     r.body = patch;
     switch (type) {
-    case PatchType::Merge: r.contentType = "application/merge-patch+json"; break;
-    case PatchType::StrategicMerge: r.contentType = "application/strategic-merge-patch+json"; break;
-    case PatchType::Json: r.contentType = "application/json-patch+json"; break;
+    case PatchType::Merge:
+        r.contentType = "application/merge-patch+json";
+        break;
+    case PatchType::StrategicMerge:
+        r.contentType = "application/strategic-merge-patch+json";
+        break;
+    case PatchType::Json:
+        r.contentType = "application/json-patch+json";
+        break;
     }
     sendJson(std::move(r), context, std::move(callback));
 }
@@ -708,10 +738,11 @@ void RestClient::remove(const ResourcePath &path, const DeleteOptions &options, 
 void RestClient::evict(const QString &namespaceName, const QString &pod, const DeleteOptions &options,
                        QObject *context, JsonCallback callback)
 {
-    nlohmann::json body = {{"apiVersion", "policy/v1"},
-                           {"kind", "Eviction"},
-                           {"metadata", {{"name", pod.toStdString()}, {"namespace", namespaceName.toStdString()}}},
-                           {"deleteOptions", deleteOptionsBody(options)}};
+    nlohmann::json body = {
+        {"apiVersion", "policy/v1"},
+        {"kind", "Eviction"},
+        {"metadata", {{"name", pod.toStdString()}, {"namespace", namespaceName.toStdString()}}},
+        {"deleteOptions", deleteOptionsBody(options)}};
     Request r;
     r.verb = "POST";
     r.path = ResourcePath{ResourceType::pods(), namespaceName, pod, QStringLiteral("eviction")}.path();

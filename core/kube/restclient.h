@@ -63,7 +63,7 @@ struct ResourcePath {
     ResourceType type;
     QString namespaceName; ///< empty: all namespaces, or cluster-scoped
     QString name;
-    QString subresource;   ///< "status", "scale", "eviction", "log"
+    QString subresource; ///< "status", "scale", "eviction", "log"
 
     /// The URL path below the server, e.g. "/api/v1/namespaces/default/pods/web/status".
     QString path() const;
@@ -74,12 +74,12 @@ using QueryItems = QList<QPair<QString, QString>>;
 /// A raw request, for send().
 struct Request {
     QByteArray verb = "GET";
-    QString path;            ///< below the server URL's own path
+    QString path; ///< below the server URL's own path
     QueryItems query;
     QByteArray body;
-    QByteArray contentType;  ///< sent when non-empty
+    QByteArray contentType; ///< sent when non-empty
     QByteArray accept = "application/json";
-    int timeoutMs = -1;      ///< -1: the client's default; 0: none
+    int timeoutMs = -1; ///< -1: the client's default; 0: none
 };
 
 /// A raw response.
@@ -92,24 +92,24 @@ struct Response {
 /// One page, or a whole list when paging was followed to its end.
 struct ListResult {
     nlohmann::json items = nlohmann::json::array(); ///< empty when ListOptions::onPage took them
-    QString resourceVersion; ///< the list's metadata.resourceVersion
-    QString kind;            ///< "PodList", ...
+    QString resourceVersion;                        ///< the list's metadata.resourceVersion
+    QString kind;                                   ///< "PodList", ...
     int pages = 0;
 };
 
 struct ListOptions {
     QString labelSelector;
     QString fieldSelector;
-    int limit = 500;           ///< page size; 0 = no paging
-    QString resourceVersion;   ///< "" = most recent (quorum read)
+    int limit = 500;         ///< page size; 0 = no paging
+    QString resourceVersion; ///< "" = most recent (quorum read)
     /// When set, each page's items go here instead of accumulating in ListResult.
     std::function<void(const nlohmann::json &items)> onPage;
 };
 
 /// Options of create/update/patch.
 struct WriteOptions {
-    bool dryRun = false;       ///< dryRun=All: validated and admitted, not persisted
-    QString fieldManager;      ///< sent when non-empty
+    bool dryRun = false;  ///< dryRun=All: validated and admitted, not persisted
+    QString fieldManager; ///< sent when non-empty
 };
 
 enum class PatchType {
@@ -127,17 +127,17 @@ struct ApplyOptions {
 
 /// Delete and eviction options; preconditions guard against acting on a replaced object.
 struct DeleteOptions {
-    QString uid;              ///< precondition: only if the object still has this UID
-    QString resourceVersion;  ///< precondition: only if unchanged since
-    QString propagationPolicy; ///< Foreground | Background | Orphan; empty = server default
+    QString uid;                 ///< precondition: only if the object still has this UID
+    QString resourceVersion;     ///< precondition: only if unchanged since
+    QString propagationPolicy;   ///< Foreground | Background | Orphan; empty = server default
     int gracePeriodSeconds = -1; ///< -1 = object default
     bool dryRun = false;
 };
 
 struct LogOptions {
     QString container;
-    int tailLines = -1;       ///< -1 = all
-    bool previous = false;    ///< the previous (crashed) instance
+    int tailLines = -1;    ///< -1 = all
+    bool previous = false; ///< the previous (crashed) instance
     bool timestamps = false;
     int64_t limitBytes = -1;
     int sinceSeconds = -1;
@@ -147,17 +147,17 @@ struct WatchOptions {
     QString resourceVersion;
     QString labelSelector;
     QString fieldSelector;
-    int timeoutSeconds = 0;   ///< server-side timeout; 0 = server default
+    int timeoutSeconds = 0; ///< server-side timeout; 0 = server default
     bool allowBookmarks = true;
     /// Streaming list: sendInitialEvents=true&resourceVersionMatch=NotOlderThan.
     bool sendInitialEvents = false;
 };
 
 struct RestClientOptions {
-    double qps = 5.0;         ///< client-side rate limit (client-go's default); <= 0 disables
+    double qps = 5.0; ///< client-side rate limit (client-go's default); <= 0 disables
     int burst = 10;
-    int timeoutMs = 30000;    ///< per request, not for streams
-    int maxRetries = 3;       ///< 429/503 with Retry-After
+    int timeoutMs = 30000; ///< per request, not for streams
+    int maxRetries = 3;    ///< 429/503 with Retry-After
     int maxRetryAfterMs = 60000;
     std::function<int64_t()> clockMs; ///< monotonic milliseconds; null = steady clock
 };
@@ -232,12 +232,13 @@ public:
     void patch(const ResourcePath &path, PatchType type, const QByteArray &patch, const WriteOptions &options,
                QObject *context, JsonCallback callback);
     /// Server-side apply of a YAML or JSON manifest.
-    void apply(const ResourcePath &path, const QByteArray &manifest, const ApplyOptions &options, QObject *context,
-               JsonCallback callback);
-    void remove(const ResourcePath &path, const DeleteOptions &options, QObject *context, JsonCallback callback);
+    void apply(const ResourcePath &path, const QByteArray &manifest, const ApplyOptions &options,
+               QObject *context, JsonCallback callback);
+    void remove(const ResourcePath &path, const DeleteOptions &options, QObject *context,
+                JsonCallback callback);
     /// POST pods/<name>/eviction (policy/v1): honours PodDisruptionBudgets.
-    void evict(const QString &namespaceName, const QString &pod, const DeleteOptions &options, QObject *context,
-               JsonCallback callback);
+    void evict(const QString &namespaceName, const QString &pod, const DeleteOptions &options,
+               QObject *context, JsonCallback callback);
     /// GET pods/<name>/log as text.
     void logs(const QString &namespaceName, const QString &pod, const LogOptions &options, QObject *context,
               TextCallback callback);
@@ -246,7 +247,8 @@ public:
     StreamHandle watch(const ResourcePath &path, const WatchOptions &options, QObject *context,
                        EventsCallback onEvents, ClosedCallback onClosed);
     /// Any long-lived response body (e.g. logs with follow=true), delivered as it arrives.
-    StreamHandle stream(const Request &request, QObject *context, DataCallback onData, ClosedCallback onClosed);
+    StreamHandle stream(const Request &request, QObject *context, DataCallback onData,
+                        ClosedCallback onClosed);
 
     /// Aborts every request in flight (each reports an error) and makes later requests open fresh
     /// connections. For a connection found dead without the TCP stack noticing (a half-open path):
@@ -254,8 +256,8 @@ public:
     void dropConnections();
 
     /// "<verb> <path>: <code> <reason>: <message>" from a response, Status decoded when present.
-    static Error statusError(const QByteArray &verb, const QString &path, int status, const QByteArray &reasonPhrase,
-                             const QByteArray &body);
+    static Error statusError(const QByteArray &verb, const QString &path, int status,
+                             const QByteArray &reasonPhrase, const QByteArray &body);
 
 private:
     struct Call;

@@ -10,14 +10,15 @@ namespace {
 
 QString kindOf(const ResourceType &type)
 {
-    static const QHash<QString, QString> kinds{{QStringLiteral("deployments"), QStringLiteral("Deployment")},
-                                               {QStringLiteral("replicasets"), QStringLiteral("ReplicaSet")},
-                                               {QStringLiteral("statefulsets"), QStringLiteral("StatefulSet")},
-                                               {QStringLiteral("daemonsets"), QStringLiteral("DaemonSet")}};
+    static const QHash<QString, QString> kinds{
+        {QStringLiteral("deployments"), QStringLiteral("Deployment")},
+        {QStringLiteral("replicasets"), QStringLiteral("ReplicaSet")},
+        {QStringLiteral("statefulsets"), QStringLiteral("StatefulSet")},
+        {QStringLiteral("daemonsets"), QStringLiteral("DaemonSet")}};
     return kinds.value(type.resource);
 }
 
-template <typename View, typename F>
+template<typename View, typename F>
 Projector wrap(F project)
 {
     return [project](const nlohmann::json &j) -> Result<KubeObject> {
@@ -63,8 +64,8 @@ Projector projectorFor(const ResourceType &type)
         return wrap<PodView>([](const nlohmann::json &j) { return projectPod(j); });
     if (type.group.isEmpty() && type.resource == QLatin1String("nodes"))
         return wrap<NodeView>([](const nlohmann::json &j) { return projectNode(j); });
-    if (type.resource == QLatin1String("events")
-        && (type.group.isEmpty() || type.group == QLatin1String("events.k8s.io")))
+    if (type.resource == QLatin1String("events") &&
+        (type.group.isEmpty() || type.group == QLatin1String("events.k8s.io")))
         return wrap<EventView>([](const nlohmann::json &j) { return projectEvent(j); });
     const QString kind = kindOf(type);
     if (type.group == QLatin1String("apps") && !kind.isEmpty()) {

@@ -37,7 +37,10 @@ QString WatchEvent::resourceVersion() const
     return jsonString(*meta, "resourceVersion");
 }
 
-WatchDecoder::WatchDecoder(qsizetype maxLineBytes) : m_maxLineBytes(maxLineBytes) {}
+WatchDecoder::WatchDecoder(qsizetype maxLineBytes)
+    : m_maxLineBytes(maxLineBytes)
+{
+}
 
 Error WatchDecoder::statusError(const nlohmann::json &status, const QString &prefix)
 {
@@ -56,14 +59,16 @@ WatchEvent WatchDecoder::decodeLine(QByteArrayView line)
 {
     // Before parsing: a deeper object would overflow the stack when copied or dumped downstream.
     if (jsonNestingDepth(line) > kMaxJsonDepth)
-        return malformedEvent(QStringLiteral("watch stream: event nested deeper than %1 levels (%2 bytes); dropped")
-                                  .arg(kMaxJsonDepth)
-                                  .arg(line.size()));
+        return malformedEvent(
+            QStringLiteral("watch stream: event nested deeper than %1 levels (%2 bytes); dropped")
+                .arg(kMaxJsonDepth)
+                .arg(line.size()));
     nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (doc.is_discarded() || !doc.is_object())
-        return malformedEvent(QStringLiteral("watch stream: malformed JSON line (%1 bytes): %2")
-                                  .arg(line.size())
-                                  .arg(QString::fromUtf8(line.first(qMin<qsizetype>(80, line.size())).toByteArray())));
+        return malformedEvent(
+            QStringLiteral("watch stream: malformed JSON line (%1 bytes): %2")
+                .arg(line.size())
+                .arg(QString::fromUtf8(line.first(qMin<qsizetype>(80, line.size())).toByteArray())));
     const QString type = jsonString(doc, "type");
     auto objIt = doc.find("object");
     WatchEvent ev;
@@ -80,8 +85,8 @@ WatchEvent WatchDecoder::decodeLine(QByteArrayView line)
     else if (type == QLatin1String("ERROR")) {
         ev.type = WatchEvent::Type::Error;
         ev.error = statusError(ev.object, QStringLiteral("watch"));
-        ev.expired = ev.error.code == 410 || jsonString(ev.object, "reason") == QLatin1String("Expired")
-            || jsonString(ev.object, "reason") == QLatin1String("Gone");
+        ev.expired = ev.error.code == 410 || jsonString(ev.object, "reason") == QLatin1String("Expired") ||
+                     jsonString(ev.object, "reason") == QLatin1String("Gone");
         return ev;
     } else {
         return malformedEvent(QStringLiteral("watch stream: unknown event type \"%1\"").arg(type));
@@ -134,8 +139,8 @@ QList<WatchEvent> WatchDecoder::finish()
         // JSON object without one is still accepted, anything else is cut off.
         WatchEvent ev = decodeLine(m_buffer);
         if (ev.malformed)
-            ev = malformedEvent(
-                QStringLiteral("watch stream: connection ended inside an event (%1 bytes)").arg(m_buffer.size()));
+            ev = malformedEvent(QStringLiteral("watch stream: connection ended inside an event (%1 bytes)")
+                                    .arg(m_buffer.size()));
         out.append(std::move(ev));
     }
     m_buffer.clear();

@@ -23,7 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-template <typename T>
+template<typename T>
 QList<T> viewsOf(const kube::ObjectStore &store)
 {
     QList<T> out;
@@ -37,9 +37,10 @@ QList<T> viewsOf(const kube::ObjectStore &store)
 bool needsQuotes(const std::string &s)
 {
     // Strings a YAML reader would take for something else: bools, nulls, numbers, empty.
-    static const QRegularExpression special(
-        QStringLiteral(R"(^(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N)$)"));
-    static const QRegularExpression number(QStringLiteral(R"(^[-+]?(\.?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|\.inf|\.nan)$)"));
+    static const QRegularExpression special(QStringLiteral(
+        R"(^(|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N)$)"));
+    static const QRegularExpression number(QStringLiteral(
+        R"(^[-+]?(\.?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|\.inf|\.nan)$)"));
     const QString q = QString::fromStdString(s);
     return special.match(q).hasMatch() || number.match(q).hasMatch();
 }
@@ -69,11 +70,21 @@ void emitJson(YAML::Emitter &e, const json &j)
             e << s;
         return;
     }
-    case json::value_t::boolean: e << j.get<bool>(); return;
-    case json::value_t::number_integer: e << j.get<int64_t>(); return;
-    case json::value_t::number_unsigned: e << j.get<uint64_t>(); return;
-    case json::value_t::number_float: e << j.get<double>(); return;
-    default: e << YAML::Null; return;
+    case json::value_t::boolean:
+        e << j.get<bool>();
+        return;
+    case json::value_t::number_integer:
+        e << j.get<int64_t>();
+        return;
+    case json::value_t::number_unsigned:
+        e << j.get<uint64_t>();
+        return;
+    case json::value_t::number_float:
+        e << j.get<double>();
+        return;
+    default:
+        e << YAML::Null;
+        return;
     }
 }
 
@@ -91,7 +102,8 @@ QString SessionHealth::sentence(const QDateTime &now) const
 {
     switch (kind) {
     case Kind::Connecting:
-        return QStringLiteral("Connecting: listing %1…").arg(resource.isEmpty() ? QStringLiteral("pods") : resource);
+        return QStringLiteral("Connecting: listing %1…")
+            .arg(resource.isEmpty() ? QStringLiteral("pods") : resource);
     case Kind::Connected:
         return QStringLiteral("Connected: watching %1 pods.").arg(objects);
     case Kind::Reconnecting: {
@@ -234,10 +246,11 @@ void ClusterSession::proposeFor(IncidentReport &report)
     if (const auto it = m_decisionIds.constFind(fp); it != m_decisionIds.cend()) {
         // One decision per incident, unless a still-open proposal now names another action or target.
         Result<act::Decision> existing = m_decisions->load(*it);
-        const bool open = existing
-            && (existing->state == act::DecisionState::Proposed || existing->state == act::DecisionState::Previewed);
-        if (!existing || !open
-            || (existing->diagnosis.action == report.diagnosis.action && existing->targetKey() == report.targetKey)) {
+        const bool open = existing && (existing->state == act::DecisionState::Proposed ||
+                                       existing->state == act::DecisionState::Previewed);
+        if (!existing || !open ||
+            (existing->diagnosis.action == report.diagnosis.action &&
+             existing->targetKey() == report.targetKey)) {
             report.decisionId = *it;
             return;
         }
@@ -260,9 +273,10 @@ void ClusterSession::proposeFor(IncidentReport &report)
 QString ClusterSession::decisionFor(const QString &fingerprint, const QString &verb)
 {
     if (!m_executor) {
-        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed,
-                               QStringLiteral("Cannot %1: the decision store is not available: %2")
-                                   .arg(verb, m_executorError.isEmpty() ? QStringLiteral("not connected") : m_executorError));
+        Q_EMIT decisionUpdated(
+            fingerprint, act::DecisionState::Failed,
+            QStringLiteral("Cannot %1: the decision store is not available: %2")
+                .arg(verb, m_executorError.isEmpty() ? QStringLiteral("not connected") : m_executorError));
         return {};
     }
     const QString id = m_decisionIds.value(fingerprint);
@@ -292,7 +306,8 @@ void ClusterSession::approve(const QString &fingerprint)
         return;
     }
     Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executing,
-                           QStringLiteral("Executing %1 on %2…").arg(actionName(approved->diagnosis.action), approved->targetKey()));
+                           QStringLiteral("Executing %1 on %2…")
+                               .arg(actionName(approved->diagnosis.action), approved->targetKey()));
     m_executor->execute(id, this, [this, fingerprint, id](Result<act::Decision> done) {
         if (!done) {
             Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, done.errorMessage());
@@ -303,16 +318,22 @@ void ClusterSession::approve(const QString &fingerprint)
             Q_EMIT decisionUpdated(fingerprint, done->state, executed);
             return;
         }
-        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executed, QStringLiteral("%1; verifying…").arg(executed));
-        m_executor->verify(id, m_options.verifyTimeoutMs, this, [this, fingerprint, executed](Result<act::Decision> v) {
-            if (!v) {
-                Q_EMIT decisionUpdated(fingerprint, act::DecisionState::VerifyFailed,
-                                       QStringLiteral("%1. Verification failed: %2").arg(executed, v.errorMessage()));
-                return;
-            }
-            const QString how = v->state == act::DecisionState::Verified ? QStringLiteral("Verified") : QStringLiteral("Verification failed");
-            Q_EMIT decisionUpdated(fingerprint, v->state, QStringLiteral("%1. %2: %3").arg(executed, how, outcomeMessage(*v)));
-        });
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executed,
+                               QStringLiteral("%1; verifying…").arg(executed));
+        m_executor->verify(
+            id, m_options.verifyTimeoutMs, this, [this, fingerprint, executed](Result<act::Decision> v) {
+                if (!v) {
+                    Q_EMIT decisionUpdated(
+                        fingerprint, act::DecisionState::VerifyFailed,
+                        QStringLiteral("%1. Verification failed: %2").arg(executed, v.errorMessage()));
+                    return;
+                }
+                const QString how = v->state == act::DecisionState::Verified
+                                        ? QStringLiteral("Verified")
+                                        : QStringLiteral("Verification failed");
+                Q_EMIT decisionUpdated(fingerprint, v->state,
+                                       QStringLiteral("%1. %2: %3").arg(executed, how, outcomeMessage(*v)));
+            });
     });
 }
 
@@ -320,13 +341,15 @@ void ClusterSession::reject(const QString &fingerprint, const QString &reason)
 {
     if (!m_executor || !m_decisionIds.contains(fingerprint)) {
         // Nothing was proposed (no action): the rejection is the person's note alone.
-        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Rejected, QStringLiteral("Rejected: %1").arg(reason));
+        Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Rejected,
+                               QStringLiteral("Rejected: %1").arg(reason));
         return;
     }
     Result<act::Decision> r = m_executor->reject(m_decisionIds.value(fingerprint), approver(), reason);
-    Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Rejected,
-                           r ? QStringLiteral("Rejected: %1").arg(reason)
-                             : QStringLiteral("Rejected: %1 (not recorded: %2)").arg(reason, r.errorMessage()));
+    Q_EMIT decisionUpdated(
+        fingerprint, act::DecisionState::Rejected,
+        r ? QStringLiteral("Rejected: %1").arg(reason)
+          : QStringLiteral("Rejected: %1 (not recorded: %2)").arg(reason, r.errorMessage()));
 }
 
 void ClusterSession::undo(const QString &fingerprint)
@@ -336,7 +359,8 @@ void ClusterSession::undo(const QString &fingerprint)
         return;
     m_executor->undo(id, approver(), this, [this, fingerprint](Result<act::Decision> d) {
         if (!d) {
-            Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, QStringLiteral("Undo failed: %1").arg(d.errorMessage()));
+            Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed,
+                                   QStringLiteral("Undo failed: %1").arg(d.errorMessage()));
             return;
         }
         Q_EMIT decisionUpdated(fingerprint, d->state, QStringLiteral("Undone: %1").arg(outcomeMessage(*d)));
@@ -398,8 +422,8 @@ void ClusterSession::scheduleFlush()
 
 void ClusterSession::flush()
 {
-    if (!m_pending.podsResynced && m_pending.pods.isEmpty() && m_pending.deletedPodUids.isEmpty()
-        && m_pending.warnings.isEmpty() && m_pending.incidents.isEmpty())
+    if (!m_pending.podsResynced && m_pending.pods.isEmpty() && m_pending.deletedPodUids.isEmpty() &&
+        m_pending.warnings.isEmpty() && m_pending.incidents.isEmpty())
         return;
     SessionBatch out = std::move(m_pending);
     m_pending = SessionBatch();
@@ -432,7 +456,8 @@ void ClusterSession::onPodDeltas(const kube::DeltaBatch &batch)
                 }
                 if (!m_pending.podsResynced)
                     m_pending.deletedPodUids << pod->uid;
-            } else if (const auto it = m_pendingPodIndex.constFind(pod->uid); it != m_pendingPodIndex.cend()) {
+            } else if (const auto it = m_pendingPodIndex.constFind(pod->uid);
+                       it != m_pendingPodIndex.cend()) {
                 m_pending.pods[*it] = *pod;
             } else {
                 m_pendingPodIndex.insert(pod->uid, m_pending.pods.size());
@@ -443,7 +468,8 @@ void ClusterSession::onPodDeltas(const kube::DeltaBatch &batch)
     if (m_options.interimRules) {
         QList<Observation> seen;
         for (const kube::Delta &d : batch.deltas) {
-            if (const auto *pod = std::get_if<kube::PodView>(&d.object); pod && d.type != kube::Delta::Type::Deleted)
+            if (const auto *pod = std::get_if<kube::PodView>(&d.object);
+                pod && d.type != kube::Delta::Type::Deleted)
                 seen << m_detector.detectPod(*pod);
         }
         observe(seen);
@@ -474,7 +500,8 @@ void ClusterSession::onNodeDeltas(const kube::DeltaBatch &batch)
         return;
     QList<Observation> seen;
     for (const kube::Delta &d : batch.deltas) {
-        if (const auto *node = std::get_if<kube::NodeView>(&d.object); node && d.type != kube::Delta::Type::Deleted)
+        if (const auto *node = std::get_if<kube::NodeView>(&d.object);
+            node && d.type != kube::Delta::Type::Deleted)
             seen << m_detector.detectNode(*node);
     }
     observe(seen);
@@ -485,11 +512,13 @@ void ClusterSession::onHealth(const kube::InformerHealth &health, const QString 
 {
     m_health.insert(resource, health);
     // The pods informer speaks for the connection; another informer only when it is in trouble.
-    SessionHealth summary = SessionHealth::fromInformer(m_health.value(QStringLiteral("pods")), QStringLiteral("pods"));
+    SessionHealth summary =
+        SessionHealth::fromInformer(m_health.value(QStringLiteral("pods")), QStringLiteral("pods"));
     if (summary.kind == SessionHealth::Kind::Connected) {
         for (auto it = m_health.cbegin(); it != m_health.cend(); ++it) {
             const SessionHealth other = SessionHealth::fromInformer(*it, it.key());
-            if (other.kind == SessionHealth::Kind::CredentialsExpired || other.kind == SessionHealth::Kind::Forbidden) {
+            if (other.kind == SessionHealth::Kind::CredentialsExpired ||
+                other.kind == SessionHealth::Kind::Forbidden) {
                 summary = other;
                 break;
             }
@@ -509,15 +538,17 @@ PodUsageMap ClusterSession::parsePodMetrics(const json &list)
         if (!item.is_object() || !item.contains("metadata") || !item["metadata"].is_object())
             continue;
         const json &meta = item["metadata"];
-        const QString key = QString::fromStdString(meta.value("namespace", std::string())) + u'/'
-            + QString::fromStdString(meta.value("name", std::string()));
+        const QString key = QString::fromStdString(meta.value("namespace", std::string())) + u'/' +
+                            QString::fromStdString(meta.value("name", std::string()));
         PodUsageSample s;
         if (item.contains("containers") && item["containers"].is_array()) {
             for (const json &c : item["containers"]) {
                 if (!c.is_object() || !c.contains("usage") || !c["usage"].is_object())
                     continue;
-                const int64_t cpu = kube::cpuMilli(QString::fromStdString(c["usage"].value("cpu", std::string())));
-                const int64_t mem = kube::quantityBytes(QString::fromStdString(c["usage"].value("memory", std::string())));
+                const int64_t cpu =
+                    kube::cpuMilli(QString::fromStdString(c["usage"].value("cpu", std::string())));
+                const int64_t mem =
+                    kube::quantityBytes(QString::fromStdString(c["usage"].value("memory", std::string())));
                 if (cpu >= 0)
                     s.cpuMilli = std::max<int64_t>(s.cpuMilli, 0) + cpu;
                 if (mem >= 0)
@@ -533,7 +564,8 @@ void ClusterSession::pollMetrics()
 {
     if (!m_client)
         return;
-    kube::ResourceType metrics{QStringLiteral("metrics.k8s.io"), QStringLiteral("v1beta1"), QStringLiteral("pods"), true};
+    kube::ResourceType metrics{QStringLiteral("metrics.k8s.io"), QStringLiteral("v1beta1"),
+                               QStringLiteral("pods"), true};
     kube::ResourcePath path{metrics, m_options.namespaceName, {}, {}};
     m_client->get(path, this, [this](Result<json> r) {
         // No metrics-server is normal: the columns stay empty.

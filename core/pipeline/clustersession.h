@@ -40,7 +40,7 @@ namespace vigil::act {
 class ActionRunner;
 class DecisionStore;
 class Executor;
-}
+} // namespace vigil::act
 
 namespace vigil::pipeline {
 
@@ -55,23 +55,23 @@ using PodUsageMap = QHash<QString, PodUsageSample>;
 /// One incident as the desktop shows it.
 struct IncidentReport {
     Incident incident;
-    QString evidenceText;      ///< exactly the redacted context a reasoner was given
-    QStringList evidenceCut;   ///< what the budget removed
+    QString evidenceText;    ///< exactly the redacted context a reasoner was given
+    QStringList evidenceCut; ///< what the budget removed
     int evidenceTokens = 0;
     bool diagnosed = false;
-    Diagnosis diagnosis;       ///< valid when diagnosed
-    QString diagnosisError;    ///< why there is no diagnosis
+    Diagnosis diagnosis;    ///< valid when diagnosed
+    QString diagnosisError; ///< why there is no diagnosis
     bool judged = false;
-    guard::Verdict verdict;    ///< valid when judged
-    QString targetKey;         ///< guard::targetKey of the proposed action
+    guard::Verdict verdict;       ///< valid when judged
+    QString targetKey;            ///< guard::targetKey of the proposed action
     guard::IncidentTarget target; ///< what the proposed action acts on
-    QString decisionId;        ///< the executor's decision for this proposal; empty when none
+    QString decisionId;           ///< the executor's decision for this proposal; empty when none
 };
 
 /// What the GUI receives at most once per batch interval.
 struct SessionBatch {
-    bool podsResynced = false;     ///< pods is the complete set: reset the table
-    QList<kube::PodView> pods;     ///< added or modified (all pods when resynced)
+    bool podsResynced = false; ///< pods is the complete set: reset the table
+    QList<kube::PodView> pods; ///< added or modified (all pods when resynced)
     QStringList deletedPodUids;
     QList<kube::EventView> warnings; ///< new or updated Warning events
     QList<IncidentReport> incidents; ///< opened or changed incidents
@@ -81,10 +81,10 @@ struct SessionBatch {
 struct SessionHealth {
     enum class Kind { Connecting, Connected, Reconnecting, CredentialsExpired, Forbidden, Failed };
     Kind kind = Kind::Connecting;
-    QString resource;     ///< the informer that spoke ("pods", ...)
-    QDateTime nextRetry;  ///< when Reconnecting
-    QString detail;       ///< the last error, verbatim
-    int objects = 0;      ///< pods in the store
+    QString resource;    ///< the informer that spoke ("pods", ...)
+    QDateTime nextRetry; ///< when Reconnecting
+    QString detail;      ///< the last error, verbatim
+    int objects = 0;     ///< pods in the store
 
     /// One sentence a person reads, e.g. "Reconnecting: retrying in 4 s."
     QString sentence(const QDateTime &now) const;
@@ -105,16 +105,16 @@ struct PodDetails {
 };
 
 struct SessionOptions {
-    QString namespaceName;          ///< empty: all namespaces
+    QString namespaceName; ///< empty: all namespaces
     guard::Policy policy;
     int batchIntervalMs = 100;
     int metricsIntervalMs = 15000;
-    bool interimRules = true;       ///< run the rules-only diagnosis
+    bool interimRules = true; ///< run the rules-only diagnosis
     int maxWarnings = 500;
-    QString dataDir;                ///< decisions.db lives here; empty: act::dataDirectory()
-    QString auditPath;              ///< empty: act::auditPath(dataDir)
-    bool readOnly = false;          ///< suggest only: the executor refuses to act
-    int verifyTimeoutMs = 120000;   ///< how long verify() waits for the effect
+    QString dataDir;              ///< decisions.db lives here; empty: act::dataDirectory()
+    QString auditPath;            ///< empty: act::auditPath(dataDir)
+    bool readOnly = false;        ///< suggest only: the executor refuses to act
+    int verifyTimeoutMs = 120000; ///< how long verify() waits for the effect
 };
 
 class ClusterSession final : public QObject {
@@ -136,7 +136,8 @@ public Q_SLOTS:
     /// Call on the worker thread (queued): checks credentials, then lists and watches.
     void start();
     void requestPodDetails(const QString &namespaceName, const QString &name, bool previous);
-    /// Approves the incident's decision, executes it and verifies the effect (decisionUpdated reports each step).
+    /// Approves the incident's decision, executes it and verifies the effect (decisionUpdated reports each
+    /// step).
     void approve(const QString &fingerprint);
     /// Rejects the incident's decision with a reason.
     void reject(const QString &fingerprint, const QString &reason);
@@ -179,8 +180,8 @@ private:
     kube::Informer *m_pods = nullptr;   // child
     kube::Informer *m_events = nullptr; // child
     kube::Informer *m_nodes = nullptr;  // child
-    QTimer m_flushTimer;   // parented: moves to the worker thread with the session
-    QTimer m_metricsTimer; // parented, likewise
+    QTimer m_flushTimer;                // parented: moves to the worker thread with the session
+    QTimer m_metricsTimer;              // parented, likewise
     SessionBatch m_pending;
     QHash<QString, qsizetype> m_pendingPodIndex;
     QHash<QString, qsizetype> m_pendingIncidentIndex;

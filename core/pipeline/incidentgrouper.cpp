@@ -89,8 +89,8 @@ bool IncidentGrouper::messageDistinguishes(const QString &family)
 {
     // For these the text changes with timing and cluster state (back-off delay, exit code between
     // restarts, how many nodes are short of what), not with the cause.
-    return family != QLatin1String("CrashLoopBackOff") && family != QLatin1String("FailedScheduling")
-        && family != QLatin1String("ReadinessFailing");
+    return family != QLatin1String("CrashLoopBackOff") && family != QLatin1String("FailedScheduling") &&
+           family != QLatin1String("ReadinessFailing");
 }
 
 QString IncidentGrouper::normalizeMessage(const QString &message)
@@ -123,8 +123,9 @@ IncidentGrouper::AddResult IncidentGrouper::add(const Observation &o)
     if (!o.object.name.isEmpty())
         message.replace(o.object.name, QStringLiteral("<pod>"));
     const QString family = reasonFamily(o.reason);
-    const QString fp = fingerprint(o.object.namespaceName, workload, o.container, family,
-                                   messageDistinguishes(family) ? normalizeMessage(message) : QString(), o.image);
+    const QString fp =
+        fingerprint(o.object.namespaceName, workload, o.container, family,
+                    messageDistinguishes(family) ? normalizeMessage(message) : QString(), o.image);
     const QString occurrence = o.object.name + u'/' + o.occurrence;
     const bool isPod = o.object.kind == QLatin1String("Pod");
 

@@ -44,7 +44,8 @@ QString DiagnosisSource::describe() const
     case Llm:
         return provider + u'/' + model;
     case Cache:
-        return QStringLiteral("cache (") + (provider.isEmpty() ? QStringLiteral("rules") : provider + u'/' + model) + u')';
+        return QStringLiteral("cache (") +
+               (provider.isEmpty() ? QStringLiteral("rules") : provider + u'/' + model) + u')';
     }
     return QStringLiteral("rules");
 }

@@ -30,7 +30,7 @@ struct DiagnosisSource {
 
 /// One validated answer: {diagnosis, confidence 0..1, action, parameters, reasoning}.
 struct Diagnosis {
-    QString category;      ///< stable class, e.g. "CrashLoopBackOff", "OOMKilled"
+    QString category; ///< stable class, e.g. "CrashLoopBackOff", "OOMKilled"
     QString diagnosis;
     double confidence = 0.0;
     ActionKind action = ActionKind::None;
@@ -42,7 +42,7 @@ struct Diagnosis {
     int promptTokens = 0;
     int completionTokens = 0;
     double costUsd = 0.0;
-    QString rawReply;      ///< the provider's reply as received, for audit
+    QString rawReply; ///< the provider's reply as received, for audit
     /// Every step the router took, e.g. "rules 0.55", "openai/gpt-4o-mini 0.82 (accepted)".
     QStringList route;
     /// Why an LLM answer was not used (circuit open, invalid reply, ...); empty otherwise.

@@ -25,7 +25,8 @@ bool isReplyProblem(llm::LlmErrorKind kind)
 QString repairPrompt(const QString &user, const QString &error)
 {
     return user + QStringLiteral("\n\nYour previous reply was rejected: ") + error +
-           QStringLiteral("\nReply again with exactly one JSON object that follows the schema, nothing else.");
+           QStringLiteral(
+               "\nReply again with exactly one JSON object that follows the schema, nothing else.");
 }
 
 } // namespace
@@ -119,9 +120,8 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
         Result<std::optional<Diagnosis>> hit = m_cache->get(fingerprint);
         if (hit && hit->has_value()) {
             Diagnosis d = **hit;
-            const QString origin = d.source.provider.isEmpty()
-                                       ? QStringLiteral("rules")
-                                       : d.source.provider + u'/' + d.source.model;
+            const QString origin = d.source.provider.isEmpty() ? QStringLiteral("rules")
+                                                               : d.source.provider + u'/' + d.source.model;
             d.source.kind = DiagnosisSource::Cache;
             d.route = {QStringLiteral("cache hit: %1 %2 (accepted)").arg(origin, conf(d.confidence))};
             d.promptTokens = 0; // this decision spent nothing

@@ -48,12 +48,12 @@ struct RouterOptions {
 
 /// Counters since construction, for tests, benchmarks and the status bar.
 struct RouterStats {
-    int requests = 0;   ///< diagnose() calls
+    int requests = 0; ///< diagnose() calls
     int cacheHits = 0;
-    int coalesced = 0;  ///< requests that joined an in-flight decision for the same fingerprint
-    int llmCalls = 0;   ///< model requests started (repairs included)
+    int coalesced = 0; ///< requests that joined an in-flight decision for the same fingerprint
+    int llmCalls = 0;  ///< model requests started (repairs included)
     int repairs = 0;
-    int fallbacks = 0;  ///< decisions that fell back to the rules because no model gave a valid answer
+    int fallbacks = 0; ///< decisions that fell back to the rules because no model gave a valid answer
 };
 
 /// The evidence budget that keeps system prompt + user prompt + reply schema
@@ -103,7 +103,8 @@ private:
 
     void startTier(const std::shared_ptr<Decision> &decision, int tier);
     void sendModel(const std::shared_ptr<Decision> &decision, int tier, const QString &user, bool repair);
-    void onModelReply(const std::shared_ptr<Decision> &decision, int tier, bool repair, const llm::LlmReply &reply);
+    void onModelReply(const std::shared_ptr<Decision> &decision, int tier, bool repair,
+                      const llm::LlmReply &reply);
     void finish(const std::shared_ptr<Decision> &decision, Diagnosis result);
     void deliver(const QList<Waiter> &waiters, const Diagnosis &result);
     Diagnosis rulesOrPlaceholder(const gather::Evidence &evidence, QString *error) const;

@@ -18,27 +18,53 @@ struct Error {
     int code = 0; ///< HTTP status or a domain-specific code; 0 when none applies.
 
     Error() = default;
-    explicit Error(QString msg, int c = 0) : message(std::move(msg)), code(c) {}
+    explicit Error(QString msg, int c = 0)
+        : message(std::move(msg))
+        , code(c)
+    {
+    }
 };
 
-template <typename T>
+template<typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}
-    Result(Error error) : m_v(std::in_place_index<1>, std::move(error)) {}
+    Result(T value)
+        : m_v(std::in_place_index<0>, std::move(value))
+    {
+    }
+    Result(Error error)
+        : m_v(std::in_place_index<1>, std::move(error))
+    {
+    }
 
     bool ok() const { return m_v.index() == 0; }
     explicit operator bool() const { return ok(); }
 
-    T &value() & { assert(ok()); return std::get<0>(m_v); }
-    const T &value() const & { assert(ok()); return std::get<0>(m_v); }
-    T &&value() && { assert(ok()); return std::get<0>(std::move(m_v)); }
+    T &value() &
+    {
+        assert(ok());
+        return std::get<0>(m_v);
+    }
+    const T &value() const &
+    {
+        assert(ok());
+        return std::get<0>(m_v);
+    }
+    T &&value() &&
+    {
+        assert(ok());
+        return std::get<0>(std::move(m_v));
+    }
     T *operator->() { return &value(); }
     const T *operator->() const { return &value(); }
     T &operator*() & { return value(); }
     const T &operator*() const & { return value(); }
 
-    const Error &error() const { assert(!ok()); return std::get<1>(m_v); }
+    const Error &error() const
+    {
+        assert(!ok());
+        return std::get<1>(m_v);
+    }
     QString errorMessage() const { return ok() ? QString() : error().message; }
 
 private:
@@ -46,15 +72,23 @@ private:
 };
 
 /// Result without a value.
-template <>
+template<>
 class [[nodiscard]] Result<void> {
 public:
     Result() = default;
-    Result(Error error) : m_error(std::move(error)), m_ok(false) {}
+    Result(Error error)
+        : m_error(std::move(error))
+        , m_ok(false)
+    {
+    }
 
     bool ok() const { return m_ok; }
     explicit operator bool() const { return m_ok; }
-    const Error &error() const { assert(!m_ok); return m_error; }
+    const Error &error() const
+    {
+        assert(!m_ok);
+        return m_error;
+    }
     QString errorMessage() const { return m_ok ? QString() : m_error.message; }
 
 private:

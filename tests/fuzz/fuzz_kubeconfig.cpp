@@ -64,8 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vigil::fuzz::report("resolve", connection);
         // Consent gate: with an empty allowlist an exec source must refuse
         // (OIDC is not asked: a refresh would reach the network).
-        if (connection && connection->credentials && connection->credentials->method() == QStringLiteral("exec")
-            && connection->credentials->credentials().ok())
+        if (connection && connection->credentials &&
+            connection->credentials->method() == QStringLiteral("exec") &&
+            connection->credentials->credentials().ok())
             std::abort();
     }
     return 0;

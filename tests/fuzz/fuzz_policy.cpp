@@ -20,9 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!policy)
         return 0;
     // The safety floors hold for every policy that loads.
-    if (policy->minReplicas < kHardMinReplicas || policy->maxReplicas > kHardMaxReplicas
-        || policy->minReplicas > policy->maxReplicas || policy->namespaceAllowed(QStringLiteral("kube-system"))
-        || policy->protectedLabels.value(QStringLiteral("vigil.dev/protected")) != QStringLiteral("true"))
+    if (policy->minReplicas < kHardMinReplicas || policy->maxReplicas > kHardMaxReplicas ||
+        policy->minReplicas > policy->maxReplicas ||
+        policy->namespaceAllowed(QStringLiteral("kube-system")) ||
+        policy->protectedLabels.value(QStringLiteral("vigil.dev/protected")) != QStringLiteral("true"))
         std::abort();
     (void)policy->namespaceAllowed(QStringLiteral("team-a"));
     for (const QString &pattern : policy->namespaceAllow)

@@ -35,7 +35,8 @@ class CannedReply final : public QNetworkReply {
 public:
     CannedReply(const QNetworkRequest &request, int status, const QByteArray &retryAfter, QByteArray body,
                 QObject *parent)
-        : QNetworkReply(parent), m_body(std::move(body))
+        : QNetworkReply(parent)
+        , m_body(std::move(body))
     {
         setRequest(request);
         setUrl(request.url());
@@ -108,8 +109,8 @@ vigil::llm::OllamaConfig ollamaConfig()
 
 struct Fixture {
     CannedNam nam;
-    vigil::llm::MapSecretStore secrets{{{QStringLiteral("OPENAI_API_KEY"), kSecret},
-                                        {QStringLiteral("ANTHROPIC_API_KEY"), kSecret}}};
+    vigil::llm::MapSecretStore secrets{
+        {{QStringLiteral("OPENAI_API_KEY"), kSecret}, {QStringLiteral("ANTHROPIC_API_KEY"), kSecret}}};
     vigil::llm::OpenAiProvider openai{openAiConfig(), &secrets, &nam};
     vigil::llm::AnthropicProvider anthropic{anthropicConfig(), &secrets, &nam};
     vigil::llm::OllamaProvider ollama{ollamaConfig(), &secrets, &nam};
@@ -146,11 +147,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const int mode = data[0] % 4;
     if (mode == 0) {
-        vigil::fuzz::report("validator", vigil::reason::validateReply(QString::fromUtf8(reinterpret_cast<const char *>(data + 1),
-                                                              static_cast<qsizetype>(size - 1))));
+        vigil::fuzz::report("validator",
+                            vigil::reason::validateReply(QString::fromUtf8(
+                                reinterpret_cast<const char *>(data + 1), static_cast<qsizetype>(size - 1))));
         return 0;
     }
-    static const int kStatuses[] = {200, 200, 200, 201, 204, 400, 401, 404, 429, 500, 503, 529, 302, 299, 600, 100};
+    static const int kStatuses[] = {200, 200, 200, 201, 204, 400, 401, 404,
+                                    429, 500, 503, 529, 302, 299, 600, 100};
     Fixture *f = fixture();
     f->nam.status = kStatuses[data[1] % (sizeof kStatuses / sizeof kStatuses[0])];
     const QByteArray rest(reinterpret_cast<const char *>(data + 2), static_cast<qsizetype>(size - 2));
@@ -158,9 +161,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f->nam.retryAfter = nl < 0 ? QByteArray() : rest.left(nl);
     f->nam.body = nl < 0 ? rest : rest.mid(nl + 1);
 
-    LlmProvider *provider = mode == 1 ? static_cast<LlmProvider *>(&f->openai)
-                          : mode == 2 ? static_cast<LlmProvider *>(&f->anthropic)
-                                      : static_cast<LlmProvider *>(&f->ollama);
+    LlmProvider *provider = mode == 1   ? static_cast<LlmProvider *>(&f->openai)
+                            : mode == 2 ? static_cast<LlmProvider *>(&f->anthropic)
+                                        : static_cast<LlmProvider *>(&f->ollama);
     LlmRequest request;
     request.system = QStringLiteral("system");
     request.user = QStringLiteral("user");

@@ -23,7 +23,7 @@ inline void report(const char *what, const QString &errorOrEmpty)
                      errorOrEmpty.isEmpty() ? "ok" : qPrintable(errorOrEmpty.left(160)));
 }
 
-template <class T>
+template<class T>
 void report(const char *what, const Result<T> &result)
 {
     report(what, result ? QString() : result.error().message);

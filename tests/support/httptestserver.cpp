@@ -10,21 +10,36 @@ namespace {
 QByteArray reasonPhrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
@@ -41,7 +56,10 @@ class Connection final : public QObject {
 public:
     Connection(QTcpSocket *socket, int id,
                std::function<void(const HttpRequest &, QTcpSocket *, std::function<void()>)> dispatch)
-        : QObject(socket), m_socket(socket), m_id(id), m_dispatch(std::move(dispatch))
+        : QObject(socket)
+        , m_socket(socket)
+        , m_id(id)
+        , m_dispatch(std::move(dispatch))
     {
         connect(socket, &QTcpSocket::readyRead, this, [this] {
             m_buffer += m_socket->readAll();
@@ -121,7 +139,9 @@ QString HttpRequest::queryValue(const QString &key) const
 }
 
 HttpExchange::HttpExchange(HttpRequest request, QTcpSocket *socket, QObject *parent)
-    : QObject(parent), m_request(std::move(request)), m_socket(socket)
+    : QObject(parent)
+    , m_request(std::move(request))
+    , m_socket(socket)
 {
 }
 
@@ -192,8 +212,8 @@ void HttpExchange::later(int delayMs, std::function<void()> step)
     QTimer::singleShot(m_scheduledMs, this, std::move(step));
 }
 
-void HttpExchange::streamChunks(int status, const HttpHeaders &headers, const QList<QPair<int, QByteArray>> &pieces,
-                                Ending ending, int endDelayMs)
+void HttpExchange::streamChunks(int status, const HttpHeaders &headers,
+                                const QList<QPair<int, QByteArray>> &pieces, Ending ending, int endDelayMs)
 {
     beginChunked(status, headers);
     for (const auto &piece : pieces) {
@@ -212,7 +232,9 @@ void HttpExchange::streamChunks(int status, const HttpHeaders &headers, const QL
     }
 }
 
-HttpTestServer::HttpTestServer(Handler handler, QObject *parent) : QObject(parent), m_handler(std::move(handler))
+HttpTestServer::HttpTestServer(Handler handler, QObject *parent)
+    : QObject(parent)
+    , m_handler(std::move(handler))
 {
     connect(&m_server, &QTcpServer::newConnection, this, &HttpTestServer::onNewConnection);
 }
@@ -272,7 +294,8 @@ void HttpTestServer::onNewConnection()
     }
 }
 
-void HttpTestServer::dispatch(const HttpRequest &request, QTcpSocket *socket, std::function<void()> onCompleted)
+void HttpTestServer::dispatch(const HttpRequest &request, QTcpSocket *socket,
+                              std::function<void()> onCompleted)
 {
     m_requests.append(request);
     Q_EMIT requestReceived(request);

@@ -40,9 +40,9 @@ using HttpHeaders = QList<QPair<QByteArray, QByteArray>>;
 
 /// One parsed request.
 struct HttpRequest {
-    QByteArray method;   ///< "GET", "PATCH", ...
-    QByteArray target;   ///< the request target as sent: "/path?query"
-    QString path;        ///< percent-decoded path without the query
+    QByteArray method; ///< "GET", "PATCH", ...
+    QByteArray target; ///< the request target as sent: "/path?query"
+    QString path;      ///< percent-decoded path without the query
     QUrlQuery query;
     HttpHeaders headers; ///< names lower-cased, in order
     QByteArray body;

@@ -16,12 +16,14 @@ struct TcpProxy::Link {
     bool upstreamConnected = false;
     bool stalled = false;
     bool closed = false;
-    qint64 lastDueUp = 0;   ///< delayed chunks keep their order per direction
+    qint64 lastDueUp = 0; ///< delayed chunks keep their order per direction
     qint64 lastDueDown = 0;
 };
 
 TcpProxy::TcpProxy(QString targetHost, quint16 targetPort, QObject *parent)
-    : QObject(parent), m_targetHost(std::move(targetHost)), m_targetPort(targetPort)
+    : QObject(parent)
+    , m_targetHost(std::move(targetHost))
+    , m_targetPort(targetPort)
 {
     m_clock.start();
     connect(&m_server, &QTcpServer::newConnection, this, &TcpProxy::onNewConnection);
@@ -41,8 +43,8 @@ bool TcpProxy::listen(quint16 port)
 
 int TcpProxy::openConnections() const
 {
-    return static_cast<int>(std::count_if(m_links.cbegin(), m_links.cend(),
-                                          [](const auto &link) { return !link->closed; }));
+    return static_cast<int>(
+        std::count_if(m_links.cbegin(), m_links.cend(), [](const auto &link) { return !link->closed; }));
 }
 
 void TcpProxy::resetSocket(QTcpSocket *socket, CutMode mode)

@@ -23,39 +23,47 @@ inline std::string ts(int secondsAgo)
     return QDateTime::currentDateTimeUtc().addSecs(-secondsAgo).toString(Qt::ISODate).toStdString();
 }
 
-inline json pod(const std::string &name, bool crashing, const std::string &rv = "5", const std::string &ns = "demo",
-               const std::string &owner = "web-5d4f8", int ageSeconds = 900)
+inline json pod(const std::string &name, bool crashing, const std::string &rv = "5",
+                const std::string &ns = "demo", const std::string &owner = "web-5d4f8", int ageSeconds = 900)
 {
     json status = {{"phase", "Running"},
                    {"conditions", json::array({{{"type", "Ready"}, {"status", crashing ? "False" : "True"}},
                                                {{"type", "PodScheduled"}, {"status", "True"}}})}};
-    json cs = {{"name", "app"}, {"image", "demo/web:1"}, {"ready", !crashing}, {"restartCount", crashing ? 6 : 0}};
+    json cs = {
+        {"name", "app"}, {"image", "demo/web:1"}, {"ready", !crashing}, {"restartCount", crashing ? 6 : 0}};
     if (crashing) {
-        cs["state"] = {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 5m0s restarting failed container"}}}};
+        cs["state"] = {
+            {"waiting",
+             {{"reason", "CrashLoopBackOff"}, {"message", "back-off 5m0s restarting failed container"}}}};
         cs["lastState"] = {{"terminated", {{"reason", "Error"}, {"exitCode", 1}, {"finishedAt", ts(30)}}}};
     } else {
         cs["state"] = {{"running", {{"startedAt", ts(600)}}}};
     }
     status["containerStatuses"] = json::array({cs});
-    return {{"apiVersion", "v1"},
-            {"kind", "Pod"},
-            {"metadata",
-             {{"name", name},
-              {"namespace", ns},
-              {"uid", ns == "demo" ? "uid-" + name : "uid-" + ns + "-" + name},
-              {"resourceVersion", rv},
-              {"creationTimestamp", ts(ageSeconds)},
-              {"labels", {{"app", "web"}, {"pod-template-hash", "5d4f8"}}},
-              {"ownerReferences", json::array({{{"kind", "ReplicaSet"}, {"name", owner}, {"uid", "rs1"}, {"controller", true}}})}}},
-            {"spec", {{"nodeName", "kwok-node-0"}, {"containers", json::array({{{"name", "app"}, {"image", "demo/web:1"}}})}}},
-            {"status", status}};
+    return {
+        {"apiVersion", "v1"},
+        {"kind", "Pod"},
+        {"metadata",
+         {{"name", name},
+          {"namespace", ns},
+          {"uid", ns == "demo" ? "uid-" + name : "uid-" + ns + "-" + name},
+          {"resourceVersion", rv},
+          {"creationTimestamp", ts(ageSeconds)},
+          {"labels", {{"app", "web"}, {"pod-template-hash", "5d4f8"}}},
+          {"ownerReferences",
+           json::array({{{"kind", "ReplicaSet"}, {"name", owner}, {"uid", "rs1"}, {"controller", true}}})}}},
+        {"spec",
+         {{"nodeName", "kwok-node-0"},
+          {"containers", json::array({{{"name", "app"}, {"image", "demo/web:1"}}})}}},
+        {"status", status}};
 }
 
 inline json warning()
 {
     return {{"apiVersion", "v1"},
             {"kind", "Event"},
-            {"metadata", {{"name", "web-crash.1"}, {"namespace", "demo"}, {"uid", "ev1"}, {"resourceVersion", "7"}}},
+            {"metadata",
+             {{"name", "web-crash.1"}, {"namespace", "demo"}, {"uid", "ev1"}, {"resourceVersion", "7"}}},
             {"type", "Warning"},
             {"reason", "BackOff"},
             {"message", "Back-off restarting failed container app"},
@@ -67,7 +75,8 @@ inline json warning()
 
 inline json listOf(const std::string &kind, const json &items)
 {
-    return {{"apiVersion", "v1"}, {"kind", kind}, {"metadata", {{"resourceVersion", "10"}}}, {"items", items}};
+    return {
+        {"apiVersion", "v1"}, {"kind", kind}, {"metadata", {{"resourceVersion", "10"}}}, {"items", items}};
 }
 
 inline QByteArray line(const json &j)
@@ -100,7 +109,8 @@ private:
                 for (const char *app : {"api", "worker", "cache"}) {
                     for (int i = 0; i < 2; ++i) {
                         const std::string owner = std::string(app) + "-6c9f7";
-                        items.push_back(pod(owner + "-" + suffixes[(i + age) % 4] + std::to_string(i), false, "5", ns, owner, age));
+                        items.push_back(pod(owner + "-" + suffixes[(i + age) % 4] + std::to_string(i), false,
+                                            "5", ns, owner, age));
                         age += 5400;
                     }
                 }
@@ -109,7 +119,8 @@ private:
         }
         if (path.endsWith("/pods") && m_evicted)
             // The ReplicaSet replaced the evicted pod: a fresh, Ready one.
-            return json::array({pod("web-5d4f8-ok", false), pod("web-5d4f8-new", false, "12", "demo", "web-5d4f8", 0)});
+            return json::array(
+                {pod("web-5d4f8-ok", false), pod("web-5d4f8-new", false, "12", "demo", "web-5d4f8", 0)});
         if (path.endsWith("/pods"))
             return json::array({pod("web-5d4f8-ok", false), pod("web-5d4f8-crash", true)});
         if (path.endsWith("/events"))
@@ -121,9 +132,15 @@ private:
     {
         const QString path = ex->request().path;
         if (failStatus) {
-            const json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                                 {"message", failStatus == 403 ? "pods is forbidden: User \"dev\" cannot list resource \"pods\"" : "Unauthorized"},
-                                 {"reason", failStatus == 403 ? "Forbidden" : "Unauthorized"}, {"code", failStatus}};
+            const json status = {
+                {"kind", "Status"},
+                {"apiVersion", "v1"},
+                {"status", "Failure"},
+                {"message", failStatus == 403
+                                ? "pods is forbidden: User \"dev\" cannot list resource \"pods\""
+                                : "Unauthorized"},
+                {"reason", failStatus == 403 ? "Forbidden" : "Unauthorized"},
+                {"code", failStatus}};
             ex->respondJson(failStatus, QByteArray::fromStdString(status.dump()));
             return;
         }
@@ -144,8 +161,10 @@ private:
                 const std::string cpu = n == 0 ? "250m" : std::to_string(15 + (n * 37) % 400) + "m";
                 const std::string mem = n == 0 ? "64Mi" : std::to_string(48 + (n * 53) % 700) + "Mi";
                 ++n;
-                items.push_back({{"metadata", {{"name", name}, {"namespace", p["metadata"]["namespace"]}}},
-                                 {"containers", json::array({{{"name", "app"}, {"usage", {{"cpu", cpu}, {"memory", mem}}}}})}});
+                items.push_back(
+                    {{"metadata", {{"name", name}, {"namespace", p["metadata"]["namespace"]}}},
+                     {"containers",
+                      json::array({{{"name", "app"}, {"usage", {{"cpu", cpu}, {"memory", mem}}}}})}});
             }
             ex->respondJson(200, QByteArray::fromStdString(listOf("PodMetricsList", items).dump()));
             return;
@@ -161,7 +180,8 @@ private:
             return;
         }
         if (path.startsWith("/api/v1/namespaces/demo/pods/")) {
-            ex->respondJson(200, QByteArray::fromStdString(pod(path.section('/', -1).toStdString(), true).dump()));
+            ex->respondJson(200,
+                            QByteArray::fromStdString(pod(path.section('/', -1).toStdString(), true).dump()));
             return;
         }
         const bool watch = ex->request().queryValue("watch") == "true";
@@ -174,16 +194,20 @@ private:
             for (const json &item : itemsFor(path))
                 ex->sendChunk(line({{"type", "ADDED"}, {"object", item}}));
             ex->sendChunk(line({{"type", "BOOKMARK"},
-                                {"object", {{"kind", "Pod"}, {"apiVersion", "v1"},
-                                            {"metadata", {{"resourceVersion", "10"},
-                                                          {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}}}}));
+                                {"object",
+                                 {{"kind", "Pod"},
+                                  {"apiVersion", "v1"},
+                                  {"metadata",
+                                   {{"resourceVersion", "10"},
+                                    {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}}}}));
         }
         if (path.endsWith("/pods")) {
             // One later change to a pod: the table must keep its selection across it.
             QPointer<HttpExchange> guard(ex);
             ex->later(600, [guard] {
                 if (guard)
-                    guard->sendChunk(line({{"type", "MODIFIED"}, {"object", pod("web-5d4f8-ok", false, "11")}}));
+                    guard->sendChunk(
+                        line({{"type", "MODIFIED"}, {"object", pod("web-5d4f8-ok", false, "11")}}));
             });
         }
         // Then the watch stays open and quiet.
@@ -204,8 +228,10 @@ inline QString writeKubeconfig(const QTemporaryDir &dir, const QUrl &server)
                     "clusters:\n- name: fake\n  cluster:\n    server: %1\n"
                     "users:\n- name: tester\n  user:\n    token: abc\n"
                     "- name: plugin\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
-                    "      command: /bin/echo\n      interactiveMode: Never\n      args: [\"get-token\", \"--cluster\", \"fake\"]\n"
-                    "contexts:\n- name: fake-ctx\n  context:\n    cluster: fake\n    user: tester\n    namespace: demo\n"
+                    "      command: /bin/echo\n      interactiveMode: Never\n      args: [\"get-token\", "
+                    "\"--cluster\", \"fake\"]\n"
+                    "contexts:\n- name: fake-ctx\n  context:\n    cluster: fake\n    user: tester\n    "
+                    "namespace: demo\n"
                     "- name: exec-ctx\n  context:\n    cluster: fake\n    user: plugin\n"
                     "current-context: fake-ctx\n")
                 .arg(server.toString())

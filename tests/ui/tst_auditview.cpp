@@ -75,12 +75,24 @@ void TestAuditView::filters_data()
     QTest::addColumn<QString>("action");
     QTest::addColumn<QString>("text");
     QTest::addColumn<int>("rows");
-    QTest::newRow("no filter shows all") << "" << "" << "" << 4;
-    QTest::newRow("namespace") << "shop" << "" << "" << 2;
-    QTest::newRow("action") << "" << "restart_pod" << "" << 2;
-    QTest::newRow("namespace and action") << "shop" << "cordon_node" << "" << 1;
-    QTest::newRow("text in the target") << "" << "" << "kwok-node" << 1;
-    QTest::newRow("nothing matches") << "nowhere" << "" << "" << 0;
+    QTest::newRow("no filter shows all") << ""
+                                         << ""
+                                         << "" << 4;
+    QTest::newRow("namespace") << "shop"
+                               << ""
+                               << "" << 2;
+    QTest::newRow("action") << ""
+                            << "restart_pod"
+                            << "" << 2;
+    QTest::newRow("namespace and action") << "shop"
+                                          << "cordon_node"
+                                          << "" << 1;
+    QTest::newRow("text in the target") << ""
+                                        << ""
+                                        << "kwok-node" << 1;
+    QTest::newRow("nothing matches") << "nowhere"
+                                     << ""
+                                     << "" << 0;
 }
 
 void TestAuditView::filters()

@@ -14,12 +14,12 @@
 #include <QApplication>
 #include <QFile>
 #include <QLabel>
-#include <QPushButton>
-#include <QTableView>
 #include <QProcess>
+#include <QPushButton>
 #include <QRandomGenerator>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -69,7 +69,8 @@ void TestDesktopCluster::initTestCase()
     QApplication::setApplicationName("tst_desktop_cluster");
     QSettings().clear();
     m_kubeconfig = clusterKubeconfig();
-    QVERIFY2(!m_kubeconfig.isEmpty(), "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig; run through ctest -L integration");
+    QVERIFY2(!m_kubeconfig.isEmpty(),
+             "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig; run through ctest -L integration");
     m_namespace = QString("desktop-%1").arg(QRandomGenerator::global()->bounded(100000, 999999));
 }
 
@@ -84,16 +85,19 @@ void TestDesktopCluster::crashloopBecomesAnIncident()
     o.env.insert("HOME", m_dir.path());
     MainWindow w(o);
     w.show();
-    QTRY_COMPARE_WITH_TIMEOUT(int(w.health().kind), int(vigil::pipeline::SessionHealth::Kind::Connected), 30000);
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.health().kind), int(vigil::pipeline::SessionHealth::Kind::Connected),
+                              30000);
 
-    const QString error = runScript({"--kubeconfig", m_kubeconfig, "--namespace", m_namespace, "--only", "crashloop"});
+    const QString error =
+        runScript({"--kubeconfig", m_kubeconfig, "--namespace", m_namespace, "--only", "crashloop"});
     QVERIFY2(error.isEmpty(), qPrintable(error));
 
     // The pod appears and turns unhealthy (CrashLoopBackOff after kwok's stages run).
     auto unhealthyRow = [&w] {
         for (int r = 0; r < w.podModel()->rowCount(); ++r) {
             const vigil::kube::PodView *p = w.podModel()->pod(r);
-            if (p->name.startsWith("payments-api") && w.podModel()->index(r, 0).data(PodTableModel::UnhealthyRole).toBool())
+            if (p->name.startsWith("payments-api") &&
+                w.podModel()->index(r, 0).data(PodTableModel::UnhealthyRole).toBool())
                 return r;
         }
         return -1;
@@ -132,7 +136,8 @@ void TestDesktopCluster::crashloopBecomesAnIncident()
         const QModelIndex idx = incidents->model()->index(row, 0);
         if (idx.data(vigil::ui::IncidentModel::FingerprintRole).toString() != fingerprint)
             continue;
-        incidents->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        incidents->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect |
+                                                              QItemSelectionModel::Rows);
         selected = true;
     }
     QVERIFY(selected);
@@ -147,12 +152,13 @@ void TestDesktopCluster::crashloopBecomesAnIncident()
               qPrintable(blockedReasons.join("; ")));
         QVERIFY(!approve->isEnabled());
         QVERIFY2(verdict->text().contains("Blocked"), qPrintable(verdict->text()));
-        QVERIFY2(verdict->text().contains(blockedReasons.first().toHtmlEscaped()), qPrintable(verdict->text()));
+        QVERIFY2(verdict->text().contains(blockedReasons.first().toHtmlEscaped()),
+                 qPrintable(verdict->text()));
     } else {
         QTRY_VERIFY_WITH_TIMEOUT(approve->isEnabled(), 10000);
         approve->click();
-        QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Executed
-                                     || w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Failed,
+        QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Executed ||
+                                     w.diagnosisPanel()->state() == vigil::ui::DiagnosisPanel::State::Failed,
                                  150000);
         qInfo("approved and executed: state %d", int(w.diagnosisPanel()->state()));
     }
@@ -178,7 +184,9 @@ void TestDesktopCluster::cleanupTestCase()
         return;
     // The cluster tool's own kubectl, as tests/scenarios/apply finds it.
     QProcess p;
-    p.start("bash", {"-c", ". \"$VIGIL_SOURCE_DIR/tests/cluster/lib.sh\" && \"$KUBECTL\" --kubeconfig \"$1\" delete namespace \"$2\" --wait=false",
+    p.start("bash", {"-c",
+                     ". \"$VIGIL_SOURCE_DIR/tests/cluster/lib.sh\" && \"$KUBECTL\" --kubeconfig \"$1\" "
+                     "delete namespace \"$2\" --wait=false",
                      "cleanup", m_kubeconfig, m_namespace});
     p.waitForFinished(30000);
 }

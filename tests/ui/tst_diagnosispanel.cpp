@@ -1,8 +1,8 @@
 #include "ui/diagnosispanel.h"
 
 #include <QLabel>
-#include <QPlainTextEdit>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTest>
@@ -14,7 +14,8 @@ using vigil::ui::DiagnosisPanelData;
 
 namespace {
 
-DiagnosisPanelData makeData(Verdict::Decision decision, ActionKind action = ActionKind::RestartPod, bool undo = false)
+DiagnosisPanelData makeData(Verdict::Decision decision, ActionKind action = ActionKind::RestartPod,
+                            bool undo = false)
 {
     DiagnosisPanelData d;
     d.title = "CrashLoopBackOff · Deployment/web";
@@ -28,8 +29,10 @@ DiagnosisPanelData makeData(Verdict::Decision decision, ActionKind action = Acti
     d.hasVerdict = true;
     d.verdict.decision = decision;
     if (decision == Verdict::Blocked)
-        d.verdict.reasons << vigil::guard::VerdictReason{"namespace.denied", "kube-system is always denied.", true};
-    d.verdict.reasons << vigil::guard::VerdictReason{"approval.required", "restart_pod needs a person's approval.", false};
+        d.verdict.reasons << vigil::guard::VerdictReason{"namespace.denied", "kube-system is always denied.",
+                                                         true};
+    d.verdict.reasons << vigil::guard::VerdictReason{"approval.required",
+                                                     "restart_pod needs a person's approval.", false};
     d.evidenceText = "reason: CrashLoopBackOff\nsecret: «REDACTED:token:1»";
     d.undoAvailable = undo;
     return d;
@@ -66,21 +69,28 @@ void TestDiagnosisPanel::states_data()
     QTest::addColumn<QString>("badge");
 
     QTest::newRow("LLM pending: cancel offered, nothing to approve")
-        << int(DiagnosisPanel::State::Pending) << int(Verdict::NeedsApproval) << false << true << false << false << true << "Diagnosing";
+        << int(DiagnosisPanel::State::Pending) << int(Verdict::NeedsApproval) << false << true << false
+        << false << true << "Diagnosing";
     QTest::newRow("needs approval: approve and reject")
-        << int(DiagnosisPanel::State::Proposed) << int(Verdict::NeedsApproval) << false << true << true << true << false << "Needs approval";
+        << int(DiagnosisPanel::State::Proposed) << int(Verdict::NeedsApproval) << false << true << true
+        << true << false << "Needs approval";
     QTest::newRow("allowed by policy: approve still one click")
-        << int(DiagnosisPanel::State::Proposed) << int(Verdict::Allowed) << false << true << true << true << false << "Needs approval";
+        << int(DiagnosisPanel::State::Proposed) << int(Verdict::Allowed) << false << true << true << true
+        << false << "Needs approval";
     QTest::newRow("blocked by guardrail: approve disabled")
-        << int(DiagnosisPanel::State::Proposed) << int(Verdict::Blocked) << false << true << false << true << false << "Blocked by guardrails";
+        << int(DiagnosisPanel::State::Proposed) << int(Verdict::Blocked) << false << true << false << true
+        << false << "Blocked by guardrails";
     QTest::newRow("suggest-only: execute not offered")
-        << int(DiagnosisPanel::State::Proposed) << int(Verdict::NeedsApproval) << true << false << false << true << false << "Suggestion";
+        << int(DiagnosisPanel::State::Proposed) << int(Verdict::NeedsApproval) << true << false << false
+        << true << false << "Suggestion";
     QTest::newRow("executing: nothing to click")
-        << int(DiagnosisPanel::State::Executing) << int(Verdict::NeedsApproval) << false << true << false << false << false << "Executing";
+        << int(DiagnosisPanel::State::Executing) << int(Verdict::NeedsApproval) << false << true << false
+        << false << false << "Executing";
     QTest::newRow("executed: outcome shown")
-        << int(DiagnosisPanel::State::Executed) << int(Verdict::NeedsApproval) << false << true << false << false << false << "Executed";
-    QTest::newRow("failed")
-        << int(DiagnosisPanel::State::Failed) << int(Verdict::NeedsApproval) << false << true << false << false << false << "Failed";
+        << int(DiagnosisPanel::State::Executed) << int(Verdict::NeedsApproval) << false << true << false
+        << false << false << "Executed";
+    QTest::newRow("failed") << int(DiagnosisPanel::State::Failed) << int(Verdict::NeedsApproval) << false
+                            << true << false << false << false << "Failed";
 }
 
 void TestDiagnosisPanel::states()
@@ -160,8 +170,10 @@ void TestDiagnosisPanel::showsEveryVerdictReasonAndTheContext()
     auto *reasons = panel.findChild<QLabel *>("verdict");
     QVERIFY(reasons);
     QVERIFY(reasons->text().contains("<code>namespace.denied</code> — kube-system is always denied."));
-    QVERIFY(reasons->text().contains("<code>approval.required</code> — restart_pod needs a person&#x27;s approval.")
-            || reasons->text().contains("<code>approval.required</code> — restart_pod needs a person's approval."));
+    QVERIFY(
+        reasons->text().contains(
+            "<code>approval.required</code> — restart_pod needs a person&#x27;s approval.") ||
+        reasons->text().contains("<code>approval.required</code> — restart_pod needs a person's approval."));
     bool sawContext = false;
     for (QPlainTextEdit *edit : panel.findChildren<QPlainTextEdit *>())
         sawContext = sawContext || edit->toPlainText().contains("«REDACTED:token:1»");

@@ -64,17 +64,18 @@ void TestEventTableModel::batches_data()
     QTest::addColumn<QStringList>("second");
     QTest::addColumn<QStringList>("expected");
 
-    QTest::newRow("newest first within a batch") << 10 << QStringList{"a:30", "b:10", "c:20"} << QStringList{}
-                                                 << QStringList{"b", "c", "a"};
-    QTest::newRow("a later batch goes on top") << 10 << QStringList{"a:30"} << QStringList{"b:5"} << QStringList{"b", "a"};
-    QTest::newRow("same uid updates in place") << 10 << QStringList{"a:30", "b:20"} << QStringList{"a:1"}
-                                               << QStringList{"b", "a"};
-    QTest::newRow("duplicate uid within a batch keeps one row") << 10 << QStringList{"a:30", "a:5"} << QStringList{}
-                                                               << QStringList{"a"};
-    QTest::newRow("capacity drops the oldest") << 3 << QStringList{"a:30", "b:20", "c:10"} << QStringList{"d:1"}
-                                               << QStringList{"d", "c", "b"};
-    QTest::newRow("oversized batch keeps its newest") << 2 << QStringList{"a:30", "b:20", "c:10"} << QStringList{}
-                                                      << QStringList{"c", "b"};
+    QTest::newRow("newest first within a batch")
+        << 10 << QStringList{"a:30", "b:10", "c:20"} << QStringList{} << QStringList{"b", "c", "a"};
+    QTest::newRow("a later batch goes on top")
+        << 10 << QStringList{"a:30"} << QStringList{"b:5"} << QStringList{"b", "a"};
+    QTest::newRow("same uid updates in place")
+        << 10 << QStringList{"a:30", "b:20"} << QStringList{"a:1"} << QStringList{"b", "a"};
+    QTest::newRow("duplicate uid within a batch keeps one row")
+        << 10 << QStringList{"a:30", "a:5"} << QStringList{} << QStringList{"a"};
+    QTest::newRow("capacity drops the oldest")
+        << 3 << QStringList{"a:30", "b:20", "c:10"} << QStringList{"d:1"} << QStringList{"d", "c", "b"};
+    QTest::newRow("oversized batch keeps its newest")
+        << 2 << QStringList{"a:30", "b:20", "c:10"} << QStringList{} << QStringList{"c", "b"};
 }
 
 void TestEventTableModel::batches()

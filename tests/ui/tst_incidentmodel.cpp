@@ -70,13 +70,14 @@ void TestIncidentModel::upsert_data()
     QTest::addColumn<QStringList>("expectedNew"); // returned by the second upsert
     QTest::addColumn<int>("countOfFirstRow");
 
-    QTest::newRow("newest first") << QStringList{"a:30", "b:10"} << QStringList{} << QStringList{"b", "a"} << QStringList{} << 1;
-    QTest::newRow("new incident goes on top") << QStringList{"a:30"} << QStringList{"b:1"} << QStringList{"b", "a"}
-                                              << QStringList{"b"} << 1;
-    QTest::newRow("known incident updates in place, not new") << QStringList{"a:30", "b:10"} << QStringList{"b:5:4"}
-                                                             << QStringList{"b", "a"} << QStringList{} << 4;
-    QTest::newRow("same incident twice in a batch is one row") << QStringList{} << QStringList{"a:30", "a:2:3"}
-                                                              << QStringList{"a"} << QStringList{"a"} << 3;
+    QTest::newRow("newest first") << QStringList{"a:30", "b:10"} << QStringList{} << QStringList{"b", "a"}
+                                  << QStringList{} << 1;
+    QTest::newRow("new incident goes on top")
+        << QStringList{"a:30"} << QStringList{"b:1"} << QStringList{"b", "a"} << QStringList{"b"} << 1;
+    QTest::newRow("known incident updates in place, not new")
+        << QStringList{"a:30", "b:10"} << QStringList{"b:5:4"} << QStringList{"b", "a"} << QStringList{} << 4;
+    QTest::newRow("same incident twice in a batch is one row")
+        << QStringList{} << QStringList{"a:30", "a:2:3"} << QStringList{"a"} << QStringList{"a"} << 3;
 }
 
 void TestIncidentModel::upsert()
@@ -101,7 +102,8 @@ void TestIncidentModel::proposalText_data()
     QTest::addColumn<bool>("judged");
     QTest::addColumn<int>("decision");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("needs approval") << true << true << int(Verdict::NeedsApproval) << "restart_pod · needs-approval";
+    QTest::newRow("needs approval") << true << true << int(Verdict::NeedsApproval)
+                                    << "restart_pod · needs-approval";
     QTest::newRow("blocked") << true << true << int(Verdict::Blocked) << "restart_pod · blocked";
     QTest::newRow("not judged") << true << false << 0 << "restart_pod";
     QTest::newRow("no diagnosis") << false << false << 0 << "no diagnosis";
@@ -127,7 +129,8 @@ void TestIncidentModel::blockedRole()
     model.upsert({makeReport("a", 10, 1, true), makeReport("b", 20)});
     QCOMPARE(model.index(model.rowOf("a"), 0).data(IncidentModel::BlockedRole).toBool(), true);
     QCOMPARE(model.index(model.rowOf("b"), 0).data(IncidentModel::BlockedRole).toBool(), false);
-    QCOMPARE(model.index(model.rowOf("a"), IncidentModel::Workload).data().toString(), QString("Deployment/web-a"));
+    QCOMPARE(model.index(model.rowOf("a"), IncidentModel::Workload).data().toString(),
+             QString("Deployment/web-a"));
 }
 
 QTEST_MAIN(TestIncidentModel)

@@ -16,7 +16,6 @@
 
 #include <QApplication>
 #include <QCheckBox>
-#include <QSignalSpy>
 #include <QComboBox>
 #include <QDateTime>
 #include <QFile>
@@ -24,6 +23,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -98,11 +98,13 @@ void TestMainWindow::liveTable()
     const int ok = w.podModel()->rowOfUid("uid-web-5d4f8-ok");
     QVERIFY(w.podModel()->index(crash, 0).data(PodTableModel::UnhealthyRole).toBool());
     QVERIFY(!w.podModel()->index(ok, 0).data(PodTableModel::UnhealthyRole).toBool());
-    QCOMPARE(w.podModel()->index(crash, PodTableModel::Status).data().toString(), QString("CrashLoopBackOff"));
+    QCOMPARE(w.podModel()->index(crash, PodTableModel::Status).data().toString(),
+             QString("CrashLoopBackOff"));
 
     // Warning events, metrics and namespaces arrive too.
     QTRY_COMPARE_WITH_TIMEOUT(w.eventModel()->rowCount(), 1, 10000);
-    QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->index(ok, PodTableModel::Cpu).data().toString(), QString("250m"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->index(ok, PodTableModel::Cpu).data().toString(), QString("250m"),
+                              10000);
     auto *namespaces = w.findChild<QComboBox *>("namespaceBox");
     QTRY_VERIFY_WITH_TIMEOUT(namespaces->findData("demo") > 0, 10000);
 
@@ -117,9 +119,11 @@ void TestMainWindow::liveTable()
 
     // Selection survives a later batch that modifies the selected pod.
     const QModelIndex proxyOk = w.podProxy()->mapFromSource(w.podModel()->index(ok, 0));
-    w.podView()->selectionModel()->setCurrentIndex(proxyOk, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    w.podView()->selectionModel()->setCurrentIndex(proxyOk, QItemSelectionModel::ClearAndSelect |
+                                                                QItemSelectionModel::Rows);
     QTRY_VERIFY_WITH_TIMEOUT(w.podModel()->pod(ok) && w.podModel()->pod(ok)->resourceVersion == "11", 10000);
-    QCOMPARE(w.podView()->selectionModel()->currentIndex().data(PodTableModel::UidRole).toString(), QString("uid-web-5d4f8-ok"));
+    QCOMPARE(w.podView()->selectionModel()->currentIndex().data(PodTableModel::UidRole).toString(),
+             QString("uid-web-5d4f8-ok"));
 
     // Search narrows the table.
     w.podProxy()->setSearchText("crash");
@@ -131,9 +135,12 @@ void TestMainWindow::healthSentences_data()
     QTest::addColumn<int>("status");
     QTest::addColumn<int>("kind");
     QTest::addColumn<QString>("sentence");
-    QTest::newRow("403 is RBAC missing") << 403 << int(SessionHealth::Kind::Forbidden) << "RBAC missing (403)";
-    QTest::newRow("401 is expired credentials") << 401 << int(SessionHealth::Kind::CredentialsExpired) << "Credentials expired (401)";
-    QTest::newRow("500 is a retry with backoff") << 500 << int(SessionHealth::Kind::Reconnecting) << "retrying in";
+    QTest::newRow("403 is RBAC missing")
+        << 403 << int(SessionHealth::Kind::Forbidden) << "RBAC missing (403)";
+    QTest::newRow("401 is expired credentials")
+        << 401 << int(SessionHealth::Kind::CredentialsExpired) << "Credentials expired (401)";
+    QTest::newRow("500 is a retry with backoff")
+        << 500 << int(SessionHealth::Kind::Reconnecting) << "retrying in";
 }
 
 void TestMainWindow::healthSentences()
@@ -157,7 +164,8 @@ void TestMainWindow::podDetails()
     MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
     w.show();
     QTRY_COMPARE_WITH_TIMEOUT(w.podModel()->rowCount(), 2, 10000);
-    const QModelIndex idx = w.podProxy()->mapFromSource(w.podModel()->index(w.podModel()->rowOfUid("uid-web-5d4f8-crash"), 1));
+    const QModelIndex idx =
+        w.podProxy()->mapFromSource(w.podModel()->index(w.podModel()->rowOfUid("uid-web-5d4f8-crash"), 1));
     QMetaObject::invokeMethod(w.podView(), "doubleClicked", Q_ARG(QModelIndex, idx));
     vigil::ui::PodDetailsDialog *dialog = nullptr;
     QTRY_VERIFY((dialog = w.findChild<vigil::ui::PodDetailsDialog *>()) != nullptr);
@@ -184,7 +192,8 @@ void TestMainWindow::execConsent()
     MainWindow w(o);
     w.show();
     QMessageBox *box = nullptr;
-    QTRY_VERIFY2_WITH_TIMEOUT((box = w.findChild<QMessageBox *>("execConsent")) != nullptr, qPrintable(w.healthSentence()), 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT((box = w.findChild<QMessageBox *>("execConsent")) != nullptr,
+                              qPrintable(w.healthSentence()), 10000);
     const QString expected = "/bin/echo get-token --cluster fake";
     QVERIFY2(box->informativeText().contains(expected), qPrintable(box->informativeText()));
     QVERIFY(MainWindow::loadExecAllowlist().commandLines.isEmpty());
@@ -239,7 +248,8 @@ void TestMainWindow::decisions_data()
     QTest::addColumn<QString>("auditKind");
     QTest::newRow("approve evicts the pod once and ends verified")
         << "approve" << false << 1 << int(State::Executed) << "verified";
-    QTest::newRow("reject sends no mutation and ends rejected") << "reject" << false << 0 << int(State::Rejected) << "rejected";
+    QTest::newRow("reject sends no mutation and ends rejected")
+        << "reject" << false << 0 << int(State::Rejected) << "rejected";
     QTest::newRow("read-only approve sends no mutation and fails")
         << "approve" << true << 0 << int(State::Failed) << "proposed";
 }
@@ -274,7 +284,8 @@ void TestMainWindow::decisions()
     const QString decisionId = r->decisionId; // r may move when later batches arrive
     QVERIFY(!decisionId.isEmpty());
     w.incidentView()->selectionModel()->setCurrentIndex(w.incidentView()->model()->index(0, 0),
-                                                        QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+                                                        QItemSelectionModel::ClearAndSelect |
+                                                            QItemSelectionModel::Rows);
     // The dry run reached the server before anyone decided.
     QTRY_VERIFY_WITH_TIMEOUT(dryRuns(cluster) >= 1, 10000);
     QTest::qWait(200);

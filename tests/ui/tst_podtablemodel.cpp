@@ -74,17 +74,23 @@ void TestPodTableModel::batches_data()
     QTest::addColumn<QStringList>("deletes");
     QTest::addColumn<QStringList>("expected"); // sorted names after the batch
 
-    QTest::newRow("insert into empty") << QStringList{} << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"};
-    QTest::newRow("modify keeps count") << QStringList{"a", "b"} << QStringList{"a"} << QStringList{} << QStringList{"a", "b"};
-    QTest::newRow("delete middle") << QStringList{"a", "b", "c"} << QStringList{} << QStringList{"b"} << QStringList{"a", "c"};
-    QTest::newRow("delete contiguous and scattered") << QStringList{"a", "b", "c", "d", "e", "f"} << QStringList{}
-                                                     << QStringList{"b", "c", "f"} << QStringList{"a", "d", "e"};
-    QTest::newRow("delete unknown is ignored") << QStringList{"a"} << QStringList{} << QStringList{"zz"} << QStringList{"a"};
-    QTest::newRow("duplicate new pod in one batch") << QStringList{} << QStringList{"a", "a", "b"} << QStringList{}
-                                                    << QStringList{"a", "b"};
-    QTest::newRow("delete and re-add same batch") << QStringList{"a", "b"} << QStringList{"b", "c"} << QStringList{"b"}
-                                                  << QStringList{"a", "b", "c"};
-    QTest::newRow("delete all") << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"} << QStringList{};
+    QTest::newRow("insert into empty")
+        << QStringList{} << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"};
+    QTest::newRow("modify keeps count")
+        << QStringList{"a", "b"} << QStringList{"a"} << QStringList{} << QStringList{"a", "b"};
+    QTest::newRow("delete middle") << QStringList{"a", "b", "c"} << QStringList{} << QStringList{"b"}
+                                   << QStringList{"a", "c"};
+    QTest::newRow("delete contiguous and scattered")
+        << QStringList{"a", "b", "c", "d", "e", "f"} << QStringList{} << QStringList{"b", "c", "f"}
+        << QStringList{"a", "d", "e"};
+    QTest::newRow("delete unknown is ignored")
+        << QStringList{"a"} << QStringList{} << QStringList{"zz"} << QStringList{"a"};
+    QTest::newRow("duplicate new pod in one batch")
+        << QStringList{} << QStringList{"a", "a", "b"} << QStringList{} << QStringList{"a", "b"};
+    QTest::newRow("delete and re-add same batch")
+        << QStringList{"a", "b"} << QStringList{"b", "c"} << QStringList{"b"} << QStringList{"a", "b", "c"};
+    QTest::newRow("delete all") << QStringList{"a", "b"} << QStringList{} << QStringList{"a", "b"}
+                                << QStringList{};
 }
 
 void TestPodTableModel::batches()
@@ -117,7 +123,8 @@ void TestPodTableModel::batches()
     for (const QString &n : upserts) {
         const int row = model.rowOfUid(QStringLiteral("ns/") + n);
         QVERIFY(row >= 0);
-        QCOMPARE(model.index(row, PodTableModel::Status).data().toString(), QStringLiteral("CrashLoopBackOff"));
+        QCOMPARE(model.index(row, PodTableModel::Status).data().toString(),
+                 QStringLiteral("CrashLoopBackOff"));
     }
 }
 
@@ -134,8 +141,10 @@ void TestPodTableModel::signalsPerBatch()
 
     // rows 2,3,4 modified (one range), 7 modified (second range), 3 new pods (one insert),
     // rows 8,9 deleted (one removal).
-    QList<PodView> up{makePod(QStringLiteral("ns"), QStringLiteral("p2")), makePod(QStringLiteral("ns"), QStringLiteral("p3")),
-                      makePod(QStringLiteral("ns"), QStringLiteral("p4")), makePod(QStringLiteral("ns"), QStringLiteral("p7"))};
+    QList<PodView> up{makePod(QStringLiteral("ns"), QStringLiteral("p2")),
+                      makePod(QStringLiteral("ns"), QStringLiteral("p3")),
+                      makePod(QStringLiteral("ns"), QStringLiteral("p4")),
+                      makePod(QStringLiteral("ns"), QStringLiteral("p7"))};
     for (int i = 0; i < 3; ++i)
         up << makePod(QStringLiteral("ns"), QStringLiteral("new%1").arg(i));
     model.applyChanges(up, {QStringLiteral("ns/p8"), QStringLiteral("ns/p9")});
@@ -153,9 +162,12 @@ void TestPodTableModel::unhealthy_data()
     QTest::addColumn<int>("ageSeconds");
     QTest::addColumn<bool>("unhealthy");
     QTest::newRow("running ready") << QString() << "Running" << true << 600 << false;
-    QTest::newRow("crashloop") << "CrashLoopBackOff" << "Running" << false << 600 << true;
-    QTest::newRow("image pull") << "ImagePullBackOff" << "Pending" << false << 600 << true;
-    QTest::newRow("container creating is patience") << "ContainerCreating" << "Pending" << false << 10 << false;
+    QTest::newRow("crashloop") << "CrashLoopBackOff"
+                               << "Running" << false << 600 << true;
+    QTest::newRow("image pull") << "ImagePullBackOff"
+                                << "Pending" << false << 600 << true;
+    QTest::newRow("container creating is patience") << "ContainerCreating"
+                                                    << "Pending" << false << 10 << false;
     QTest::newRow("running not ready during startup") << QString() << "Running" << false << 10 << false;
     QTest::newRow("running not ready after grace") << QString() << "Running" << false << 600 << true;
     QTest::newRow("pending after grace") << QString() << "Pending" << false << 600 << true;
@@ -206,7 +218,8 @@ void TestPodTableModel::filter_data()
     QTest::addColumn<QString>("ns");
     QTest::addColumn<bool>("unhealthyOnly");
     QTest::addColumn<QStringList>("expected");
-    QTest::newRow("everything") << QString() << QString() << false << QStringList{"api", "db", "web", "worker"};
+    QTest::newRow("everything") << QString() << QString() << false
+                                << QStringList{"api", "db", "web", "worker"};
     QTest::newRow("by name") << "wor" << QString() << false << QStringList{"worker"};
     QTest::newRow("by status, any case") << "crashloop" << QString() << false << QStringList{"worker"};
     QTest::newRow("by namespace text") << "shop" << QString() << false << QStringList{"db", "web"};
@@ -226,10 +239,11 @@ void TestPodTableModel::filter()
     PodFilterProxyModel proxy;
     proxy.setSourceModel(&model);
     QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    model.resetPods({makePod(QStringLiteral("shop"), QStringLiteral("web")),
-                     makePod(QStringLiteral("shop"), QStringLiteral("db"), QStringLiteral("ImagePullBackOff")),
-                     makePod(QStringLiteral("infra"), QStringLiteral("worker"), QStringLiteral("CrashLoopBackOff"), 7),
-                     makePod(QStringLiteral("infra"), QStringLiteral("api"))});
+    model.resetPods(
+        {makePod(QStringLiteral("shop"), QStringLiteral("web")),
+         makePod(QStringLiteral("shop"), QStringLiteral("db"), QStringLiteral("ImagePullBackOff")),
+         makePod(QStringLiteral("infra"), QStringLiteral("worker"), QStringLiteral("CrashLoopBackOff"), 7),
+         makePod(QStringLiteral("infra"), QStringLiteral("api"))});
     proxy.setSearchText(search);
     proxy.setNamespace(ns);
     proxy.setUnhealthyOnly(unhealthyOnly);
@@ -243,14 +257,16 @@ void TestPodTableModel::sortsNumerically()
     PodTableModel model(nullptr, [] { return kNow; });
     PodFilterProxyModel proxy;
     proxy.setSourceModel(&model);
-    model.resetPods({makePod(QStringLiteral("ns"), QStringLiteral("nine"), QStringLiteral("CrashLoopBackOff"), 9),
-                     makePod(QStringLiteral("ns"), QStringLiteral("ten"), QStringLiteral("CrashLoopBackOff"), 10),
-                     makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 1)});
+    model.resetPods(
+        {makePod(QStringLiteral("ns"), QStringLiteral("nine"), QStringLiteral("CrashLoopBackOff"), 9),
+         makePod(QStringLiteral("ns"), QStringLiteral("ten"), QStringLiteral("CrashLoopBackOff"), 10),
+         makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 1)});
     proxy.sort(PodTableModel::Restarts, Qt::DescendingOrder);
     QCOMPARE(names(proxy), (QStringList{"ten", "nine", "one"})); // "10" < "9" as text; numbers sort right
     // A batch that changes a restart count re-sorts without a reset.
     QSignalSpy reset(&proxy, &QAbstractItemModel::modelReset);
-    model.applyChanges({makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 50)}, {});
+    model.applyChanges(
+        {makePod(QStringLiteral("ns"), QStringLiteral("one"), QStringLiteral("CrashLoopBackOff"), 50)}, {});
     QCOMPARE(names(proxy), (QStringList{"one", "ten", "nine"}));
     QCOMPARE(reset.count(), 0);
 }
@@ -258,7 +274,8 @@ void TestPodTableModel::sortsNumerically()
 void TestPodTableModel::usageColumns()
 {
     PodTableModel model(nullptr, [] { return kNow; });
-    model.resetPods({makePod(QStringLiteral("ns"), QStringLiteral("a")), makePod(QStringLiteral("ns"), QStringLiteral("b"))});
+    model.resetPods({makePod(QStringLiteral("ns"), QStringLiteral("a")),
+                     makePod(QStringLiteral("ns"), QStringLiteral("b"))});
     QVERIFY(model.index(0, PodTableModel::Cpu).data().toString().isEmpty());
     QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
     model.setUsage({{QStringLiteral("ns/a"), {250, 64LL * 1024 * 1024}}});

@@ -59,7 +59,9 @@ void fillAudit(const QString &path)
     if (!log)
         return;
     const qint64 t0 = QDateTime::currentMSecsSinceEpoch() - 3600 * 1000;
-    struct Row { const char *kind, *actor, *ns, *target, *action, *outcome; };
+    struct Row {
+        const char *kind, *actor, *ns, *target, *action, *outcome;
+    };
     const Row rows[] = {
         {"observed", "agent", "demo", "pod/demo/web-5d4f8-crash", "", "CrashLoopBackOff"},
         {"diagnosed", "agent", "demo", "pod/demo/web-5d4f8-crash", "restart_pod", "rules"},
@@ -147,12 +149,15 @@ void TestScreenshots::mainWindowPanelAndAudit()
     QVERIFY(QTest::qWaitForWindowExposed(&w));
     QTRY_VERIFY_WITH_TIMEOUT(w.podModel()->rowCount() >= 20, 10000);
     QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(!w.podModel()->index(0, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty()
-                                 || !w.podModel()->index(1, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty(),
-                             10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !w.podModel()->index(0, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty() ||
+            !w.podModel()->index(1, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty(),
+        10000);
     w.incidentView()->selectRow(0);
-    const QModelIndex crash = w.podView()->model()->index(3, 0); // a healthy row: the unhealthy tint stays visible
-    w.podView()->selectionModel()->setCurrentIndex(crash, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    const QModelIndex crash =
+        w.podView()->model()->index(3, 0); // a healthy row: the unhealthy tint stays visible
+    w.podView()->selectionModel()->setCurrentIndex(crash, QItemSelectionModel::ClearAndSelect |
+                                                              QItemSelectionModel::Rows);
     QTest::qWait(200);
 
     QString why;
@@ -181,12 +186,14 @@ void TestScreenshots::llmDiagnosisPanel()
     d.title = "OOMKilled · Deployment/checkout";
     d.subtitle = "shop · 3 pods · 7 occurrences · first seen 14m ago";
     d.hasDiagnosis = true;
-    d.diagnosis.diagnosis = "The checkout container is killed for exceeding its 256Mi memory limit under the evening load.";
+    d.diagnosis.diagnosis =
+        "The checkout container is killed for exceeding its 256Mi memory limit under the evening load.";
     d.diagnosis.confidence = 0.74;
     d.diagnosis.action = vigil::ActionKind::ScaleDeployment;
     d.diagnosis.parameters = {{"namespace", "shop"}, {"deployment", "checkout"}, {"replicas", 6}};
-    d.diagnosis.reasoning = "Each replica reaches its limit within minutes of start; spreading the load over more replicas "
-                            "lowers the per-pod working set until the limit is raised.";
+    d.diagnosis.reasoning =
+        "Each replica reaches its limit within minutes of start; spreading the load over more replicas "
+        "lowers the per-pod working set until the limit is raised.";
     d.diagnosis.source.kind = vigil::DiagnosisSource::Llm;
     d.diagnosis.source.provider = "openai";
     d.diagnosis.source.model = "gpt-4o-mini";
@@ -196,10 +203,15 @@ void TestScreenshots::llmDiagnosisPanel()
     d.diagnosis.costUsd = 0.0004;
     d.hasVerdict = true;
     d.verdict.decision = vigil::guard::Verdict::Blocked;
-    d.verdict.reasons << vigil::guard::VerdictReason{"confidence.low", "Confidence 0.74 is below the 0.80 scale_deployment needs.", true}
-                      << vigil::guard::VerdictReason{"approval.required", "scale_deployment needs a person's approval.", false};
-    d.evidenceText = "incident: OOMKilled in shop/Deployment checkout (7 times, 3 pods)\ncontainer: app image shop/checkout:2.4.1\n"
-                     "limits: memory 256Mi\nlast termination: OOMKilled exit 137\nenv: DB_PASSWORD=«REDACTED:secret:1»\n";
+    d.verdict.reasons
+        << vigil::guard::VerdictReason{"confidence.low",
+                                       "Confidence 0.74 is below the 0.80 scale_deployment needs.", true}
+        << vigil::guard::VerdictReason{"approval.required", "scale_deployment needs a person's approval.",
+                                       false};
+    d.evidenceText =
+        "incident: OOMKilled in shop/Deployment checkout (7 times, 3 pods)\ncontainer: app image "
+        "shop/checkout:2.4.1\n"
+        "limits: memory 256Mi\nlast termination: OOMKilled exit 137\nenv: DB_PASSWORD=«REDACTED:secret:1»\n";
     d.evidenceTokens = 1840;
     panel.setData(d);
     panel.setState(DiagnosisPanel::State::Proposed);

@@ -45,7 +45,8 @@ void TestSettingsDialog::policyValidation_data()
 
     QTest::newRow("no path: the built-in default") << QByteArray() << false << "";
     QTest::newRow("valid policy") << QByteArray("mode: suggest-only\n") << true << "";
-    QTest::newRow("unknown key names file and field") << QByteArray("mode: approve\nfrobnicate: 1\n") << true << "frobnicate";
+    QTest::newRow("unknown key names file and field")
+        << QByteArray("mode: approve\nfrobnicate: 1\n") << true << "frobnicate";
     QTest::newRow("bad mode value") << QByteArray("mode: yolo\n") << true << "mode";
     QTest::newRow("missing file") << QByteArray() << true << "cannot open policy file";
 }
@@ -55,7 +56,8 @@ void TestSettingsDialog::policyValidation()
     QFETCH(QByteArray, yaml);
     QFETCH(bool, setPath);
     QFETCH(QString, errorContains);
-    const QString path = m_dir.filePath(QString("policy-%1.yaml").arg(QTest::currentDataTag()).replace(' ', '_').replace(':', '_'));
+    const QString path = m_dir.filePath(
+        QString("policy-%1.yaml").arg(QTest::currentDataTag()).replace(' ', '_').replace(':', '_'));
     QFile::remove(path);
     if (!yaml.isEmpty()) {
         QFile f(path);

@@ -18,7 +18,8 @@ Result<QList<QSslCertificate>> parsePemCertificates(const QByteArray &pem)
 Result<QSslKey> parsePemPrivateKey(const QByteArray &pem)
 {
     if (!pem.contains("-----BEGIN") || !pem.contains("PRIVATE KEY-----"))
-        return Error(QStringLiteral("no PEM private key found (expected \"-----BEGIN ... PRIVATE KEY-----\")"));
+        return Error(
+            QStringLiteral("no PEM private key found (expected \"-----BEGIN ... PRIVATE KEY-----\")"));
     if (pem.contains("ENCRYPTED PRIVATE KEY") || pem.contains("Proc-Type: 4,ENCRYPTED"))
         return Error(QStringLiteral("the private key is encrypted; kubeconfig keys must be unencrypted"));
     // QSslKey must be told the algorithm; PKCS#8 "BEGIN PRIVATE KEY" carries
@@ -32,7 +33,8 @@ Result<QSslKey> parsePemPrivateKey(const QByteArray &pem)
 }
 
 StaticCredentialSource::StaticCredentialSource(QString method, Credentials credentials)
-    : m_method(std::move(method)), m_credentials(std::move(credentials))
+    : m_method(std::move(method))
+    , m_credentials(std::move(credentials))
 {
 }
 
@@ -42,7 +44,8 @@ Result<Credentials> StaticCredentialSource::credentials()
 }
 
 TokenFileCredentialSource::TokenFileCredentialSource(QString path, Credentials base)
-    : m_path(std::move(path)), m_base(std::move(base))
+    : m_path(std::move(path))
+    , m_base(std::move(base))
 {
 }
 

@@ -60,15 +60,20 @@ QString ExecAllowlist::commandLine(const QString &program, const QStringList &ar
 }
 
 ExecCredentialSource::ExecCredentialSource(ExecConfig config, ExecAllowlist allowlist, Credentials base)
-    : m_config(std::move(config)), m_allowlist(std::move(allowlist)), m_base(std::move(base))
+    : m_config(std::move(config))
+    , m_allowlist(std::move(allowlist))
+    , m_base(std::move(base))
 {
 }
 
 QStringList ExecCredentialSource::extraSearchDirs(const QString &homeDir)
 {
-    QStringList dirs{QStringLiteral("/usr/local/bin"), QStringLiteral("/opt/homebrew/bin"),
-                     QStringLiteral("/home/linuxbrew/.linuxbrew/bin"), QStringLiteral("/snap/bin"),
-                     QStringLiteral("/usr/lib/google-cloud-sdk/bin"), QStringLiteral("/opt/google-cloud-sdk/bin"),
+    QStringList dirs{QStringLiteral("/usr/local/bin"),
+                     QStringLiteral("/opt/homebrew/bin"),
+                     QStringLiteral("/home/linuxbrew/.linuxbrew/bin"),
+                     QStringLiteral("/snap/bin"),
+                     QStringLiteral("/usr/lib/google-cloud-sdk/bin"),
+                     QStringLiteral("/opt/google-cloud-sdk/bin"),
                      QStringLiteral("/usr/local/aws-cli/v2/current/bin")};
     if (!homeDir.isEmpty()) {
         for (const char *rel : {".local/bin", "bin", "go/bin", "google-cloud-sdk/bin", ".krew/bin",
@@ -82,7 +87,8 @@ Result<QString> ExecCredentialSource::findProgram(const QString &command, const 
                                                   const QString &homeDir, const QString &pathEnv)
 {
     if (command.contains(QLatin1Char('/'))) {
-        const QString path = QDir::isAbsolutePath(command) ? command : QDir(baseDir).absoluteFilePath(command);
+        const QString path =
+            QDir::isAbsolutePath(command) ? command : QDir(baseDir).absoluteFilePath(command);
         if (isExecutableFile(path))
             return QDir::cleanPath(path);
         return Error(QStringLiteral("exec plugin %1 is not an executable file").arg(QDir::cleanPath(path)));
@@ -99,7 +105,8 @@ Result<QString> ExecCredentialSource::findProgram(const QString &command, const 
                 return candidate;
         }
     }
-    return Error(QStringLiteral("exec plugin \"%1\" was not found; looked in: %2").arg(command, looked.join(QStringLiteral(", "))));
+    return Error(QStringLiteral("exec plugin \"%1\" was not found; looked in: %2")
+                     .arg(command, looked.join(QStringLiteral(", "))));
 }
 
 QString ExecCredentialSource::where() const
@@ -136,9 +143,10 @@ Result<Credentials> ExecCredentialSource::credentials()
     m_cached.reset();
 
     if (m_config.interactiveMode == QLatin1String("Always"))
-        return Error(QStringLiteral("%1: exec plugin %2 has interactiveMode Always, but Vigil has no terminal to "
-                                    "give it; run it once in a terminal or change interactiveMode")
-                         .arg(where(), m_config.command));
+        return Error(
+            QStringLiteral("%1: exec plugin %2 has interactiveMode Always, but Vigil has no terminal to "
+                           "give it; run it once in a terminal or change interactiveMode")
+                .arg(where(), m_config.command));
     const auto program = findProgram(m_config.command, QFileInfo(m_config.sourceFile).absolutePath(),
                                      m_config.homeDir, qEnvironmentVariable("PATH"));
     if (!program) {
@@ -189,7 +197,8 @@ Result<Credentials> ExecCredentialSource::run(const QString &program)
     proc.start();
     const QString name = QFileInfo(program).fileName();
     if (!proc.waitForStarted(m_config.timeoutMs))
-        return Error(QStringLiteral("%1: exec plugin %2 could not be started: %3").arg(where(), program, proc.errorString()));
+        return Error(QStringLiteral("%1: exec plugin %2 could not be started: %3")
+                         .arg(where(), program, proc.errorString()));
     const int remaining = std::max<qint64>(1, m_config.timeoutMs - clock.elapsed());
     if (!proc.waitForFinished(remaining)) {
         proc.kill();
@@ -212,13 +221,15 @@ Result<Credentials> ExecCredentialSource::run(const QString &program)
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(out, &parseError);
     if (!doc.isObject())
-        return Error(QStringLiteral("%1: exec plugin %2 did not print an ExecCredential JSON object (%3); stderr: %4")
-                         .arg(where(), name, parseError.errorString(), truncatedStderr(err)));
+        return Error(
+            QStringLiteral("%1: exec plugin %2 did not print an ExecCredential JSON object (%3); stderr: %4")
+                .arg(where(), name, parseError.errorString(), truncatedStderr(err)));
     const QJsonObject obj = doc.object();
     const QString apiVersion = obj.value(QStringLiteral("apiVersion")).toString();
     if (apiVersion != m_config.apiVersion)
-        return Error(QStringLiteral("%1: exec plugin %2 is configured to use API version %3, but it returned \"%4\"")
-                         .arg(where(), name, m_config.apiVersion, apiVersion));
+        return Error(
+            QStringLiteral("%1: exec plugin %2 is configured to use API version %3, but it returned \"%4\"")
+                .arg(where(), name, m_config.apiVersion, apiVersion));
     if (obj.value(QStringLiteral("kind")).toString() != QLatin1String("ExecCredential"))
         return Error(QStringLiteral("%1: exec plugin %2 returned kind \"%3\", expected ExecCredential")
                          .arg(where(), name, obj.value(QStringLiteral("kind")).toString()));
@@ -231,16 +242,21 @@ Result<Credentials> ExecCredentialSource::run(const QString &program)
     const QByteArray certPem = status.value(QStringLiteral("clientCertificateData")).toString().toUtf8();
     const QByteArray keyPem = status.value(QStringLiteral("clientKeyData")).toString().toUtf8();
     if (token.isEmpty() && certPem.isEmpty() && keyPem.isEmpty())
-        return Error(QStringLiteral("%1: exec plugin %2 returned neither a token nor a client certificate and key").arg(where(), name));
+        return Error(
+            QStringLiteral("%1: exec plugin %2 returned neither a token nor a client certificate and key")
+                .arg(where(), name));
     if (certPem.isEmpty() != keyPem.isEmpty())
-        return Error(QStringLiteral("%1: exec plugin %2 returned only a client certificate or key, not both").arg(where(), name));
+        return Error(QStringLiteral("%1: exec plugin %2 returned only a client certificate or key, not both")
+                         .arg(where(), name));
     if (!certPem.isEmpty()) {
         auto certs = parsePemCertificates(certPem);
         if (!certs)
-            return Error(QStringLiteral("%1: exec plugin %2 status.clientCertificateData: %3").arg(where(), name, certs.errorMessage()));
+            return Error(QStringLiteral("%1: exec plugin %2 status.clientCertificateData: %3")
+                             .arg(where(), name, certs.errorMessage()));
         auto key = parsePemPrivateKey(keyPem);
         if (!key)
-            return Error(QStringLiteral("%1: exec plugin %2 status.clientKeyData: %3").arg(where(), name, key.errorMessage()));
+            return Error(QStringLiteral("%1: exec plugin %2 status.clientKeyData: %3")
+                             .arg(where(), name, key.errorMessage()));
         creds.clientCertificate = certs->takeFirst();
         creds.clientCertificateChain = *certs;
         creds.clientKey = *key;
@@ -252,7 +268,9 @@ Result<Credentials> ExecCredentialSource::run(const QString &program)
     if (!ts.isEmpty()) {
         expiry = parseTimestamp(ts);
         if (!expiry.isValid())
-            return Error(QStringLiteral("%1: exec plugin %2 returned an invalid status.expirationTimestamp \"%3\"").arg(where(), name, ts));
+            return Error(
+                QStringLiteral("%1: exec plugin %2 returned an invalid status.expirationTimestamp \"%3\"")
+                    .arg(where(), name, ts));
     }
     m_cached = creds;
     m_expiry = expiry;

@@ -43,7 +43,7 @@ struct ExecConfig {
     QByteArray clusterInfoJson; ///< the ExecCredential spec.cluster object, when provideClusterInfo
     QString sourceFile;         ///< kubeconfig file that defined the user
     QString userName;
-    QString homeDir;            ///< for the extra search directories
+    QString homeDir; ///< for the extra search directories
     int timeoutMs = kDefaultExecTimeoutMs;
 };
 
@@ -68,8 +68,8 @@ public:
     static QStringList extraSearchDirs(const QString &homeDir);
     /// kubectl's lookup: absolute; containing '/' → relative to `baseDir`;
     /// else PATH then extraSearchDirs(). The error lists where it looked.
-    static Result<QString> findProgram(const QString &command, const QString &baseDir,
-                                       const QString &homeDir, const QString &pathEnv);
+    static Result<QString> findProgram(const QString &command, const QString &baseDir, const QString &homeDir,
+                                       const QString &pathEnv);
 
 private:
     Result<Credentials> run(const QString &program);

@@ -23,9 +23,15 @@ struct Entry {
     QString file;
 };
 
-QString q(const QString &s) { return QLatin1Char('"') + s + QLatin1Char('"'); }
+QString q(const QString &s)
+{
+    return QLatin1Char('"') + s + QLatin1Char('"');
+}
 
-bool isAbsent(const YAML::Node &n) { return !n.IsDefined() || n.IsNull(); }
+bool isAbsent(const YAML::Node &n)
+{
+    return !n.IsDefined() || n.IsNull();
+}
 
 QString absolutePathFrom(const QString &path, const QString &definingFile)
 {
@@ -37,7 +43,11 @@ QString absolutePathFrom(const QString &path, const QString &definingFile)
 // Reads typed fields of one map, prefixing every error with where it is.
 class Fields {
 public:
-    Fields(const YAML::Node &map, QString where) : m_map(map), m_where(std::move(where)) {}
+    Fields(const YAML::Node &map, QString where)
+        : m_map(map)
+        , m_where(std::move(where))
+    {
+    }
 
     Error error(const QString &field, const QString &problem) const
     {
@@ -72,7 +82,8 @@ public:
         auto s = str(key);
         if (!s)
             return s.error();
-        auto decoded = QByteArray::fromBase64Encoding(s->trimmed().toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
+        auto decoded =
+            QByteArray::fromBase64Encoding(s->trimmed().toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
         if (!decoded)
             return error(QString::fromLatin1(key), QStringLiteral("not valid base64"));
         return *decoded;
@@ -87,7 +98,8 @@ public:
         if (!f.exists())
             return error(QString::fromLatin1(key), QStringLiteral("file %1 does not exist").arg(path));
         if (!f.open(QIODevice::ReadOnly))
-            return error(QString::fromLatin1(key), QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
+            return error(QString::fromLatin1(key),
+                         QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
         return f.read(kMaxKubeconfigBytes);
     }
     const QString &where() const { return m_where; }
@@ -132,9 +144,9 @@ struct KubeConfig::Data {
 
     Result<void> merge(const QString &file, const YAML::Node &root);
     Result<Connection> resolve(const QString &contextName) const;
-    Result<std::shared_ptr<CredentialSource>> credentialsFor(const QString &userName, const Entry &user,
-                                                             const QString &contextName, const YAML::Node &cluster,
-                                                             const QString &clusterWhere, Connection &conn) const;
+    Result<std::shared_ptr<CredentialSource>>
+    credentialsFor(const QString &userName, const Entry &user, const QString &contextName,
+                   const YAML::Node &cluster, const QString &clusterWhere, Connection &conn) const;
 };
 
 Result<void> KubeConfig::Data::merge(const QString &file, const YAML::Node &root)
@@ -142,7 +154,10 @@ Result<void> KubeConfig::Data::merge(const QString &file, const YAML::Node &root
     if (isAbsent(root))
         return {}; // an empty file is a valid, empty kubeconfig
     if (!root.IsMap())
-        return Error(QStringLiteral("%1: not a kubeconfig: the top level must be a map with clusters, users and contexts").arg(file));
+        return Error(
+            QStringLiteral(
+                "%1: not a kubeconfig: the top level must be a map with clusters, users and contexts")
+                .arg(file));
     try {
         struct Section {
             const char *list;
@@ -155,22 +170,26 @@ Result<void> KubeConfig::Data::merge(const QString &file, const YAML::Node &root
             if (isAbsent(list))
                 continue;
             if (!list.IsSequence())
-                return Error(QStringLiteral("%1: field %2: expected a list").arg(file, QString::fromLatin1(s.list)));
+                return Error(
+                    QStringLiteral("%1: field %2: expected a list").arg(file, QString::fromLatin1(s.list)));
             QSet<QString> seen;
             for (std::size_t i = 0; i < list.size(); ++i) {
                 const YAML::Node item = list[i];
                 const QString at = QStringLiteral("%1: %2[%3]").arg(file, QString::fromLatin1(s.list)).arg(i);
                 if (!item.IsMap())
-                    return Error(QStringLiteral("%1: expected a map with name and %2").arg(at, QString::fromLatin1(s.inner)));
+                    return Error(QStringLiteral("%1: expected a map with name and %2")
+                                     .arg(at, QString::fromLatin1(s.inner)));
                 if (!item["name"].IsScalar() || item["name"].Scalar().empty())
                     return Error(QStringLiteral("%1: field name: missing or not a string").arg(at));
                 const QString name = QString::fromStdString(item["name"].Scalar());
                 const YAML::Node inner = item[s.inner];
                 if (!isAbsent(inner) && !inner.IsMap())
-                    return Error(QStringLiteral("%1: %2 %3: field %4: expected a map")
-                                     .arg(file, QString::fromLatin1(s.inner), q(name), QString::fromLatin1(s.inner)));
+                    return Error(
+                        QStringLiteral("%1: %2 %3: field %4: expected a map")
+                            .arg(file, QString::fromLatin1(s.inner), q(name), QString::fromLatin1(s.inner)));
                 if (seen.contains(name))
-                    return Error(QStringLiteral("%1: %2: duplicate name %3").arg(file, QString::fromLatin1(s.list), q(name)));
+                    return Error(QStringLiteral("%1: %2: duplicate name %3")
+                                     .arg(file, QString::fromLatin1(s.list), q(name)));
                 seen.insert(name);
                 if (s.into->contains(name))
                     continue; // first file wins
@@ -217,7 +236,8 @@ Result<KubeConfig> KubeConfig::load(const LoadOptions &options)
     for (const QString &file : candidates) {
         if (!QFileInfo::exists(file)) {
             if (mustExist)
-                return Error(QStringLiteral("%1: the kubeconfig given with --kubeconfig does not exist").arg(file));
+                return Error(
+                    QStringLiteral("%1: the kubeconfig given with --kubeconfig does not exist").arg(file));
             continue; // kubectl skips missing files in KUBECONFIG
         }
         auto root = loadYamlFile(file);
@@ -230,18 +250,30 @@ Result<KubeConfig> KubeConfig::load(const LoadOptions &options)
     }
     if (d->files.isEmpty()) {
         if (candidates.isEmpty())
-            return Error(QStringLiteral("no kubeconfig: KUBECONFIG is not set and no home directory is known"), kNoKubeconfig);
-        return Error(QStringLiteral("no kubeconfig found; looked for: %1").arg(candidates.join(QStringLiteral(", "))),
-                     kNoKubeconfig);
+            return Error(
+                QStringLiteral("no kubeconfig: KUBECONFIG is not set and no home directory is known"),
+                kNoKubeconfig);
+        return Error(
+            QStringLiteral("no kubeconfig found; looked for: %1").arg(candidates.join(QStringLiteral(", "))),
+            kNoKubeconfig);
     }
     KubeConfig config;
     config.m_d = std::move(d);
     return config;
 }
 
-QStringList KubeConfig::contextNames() const { return m_d->contextOrder; }
-QString KubeConfig::currentContext() const { return m_d->currentContext; }
-QStringList KubeConfig::files() const { return m_d->files; }
+QStringList KubeConfig::contextNames() const
+{
+    return m_d->contextOrder;
+}
+QString KubeConfig::currentContext() const
+{
+    return m_d->currentContext;
+}
+QStringList KubeConfig::files() const
+{
+    return m_d->files;
+}
 
 QList<ContextInfo> KubeConfig::contexts() const
 {
@@ -261,23 +293,28 @@ Result<Connection> KubeConfig::resolve(const QString &context) const
     try {
         return m_d->resolve(context);
     } catch (const std::exception &e) {
-        return Error(QStringLiteral("kubeconfig %1: context %2: %3")
-                         .arg(m_d->files.join(QStringLiteral(", ")), q(context), QString::fromUtf8(e.what())));
+        return Error(
+            QStringLiteral("kubeconfig %1: context %2: %3")
+                .arg(m_d->files.join(QStringLiteral(", ")), q(context), QString::fromUtf8(e.what())));
     }
 }
 
 Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
 {
     const QString fileList = files.join(QStringLiteral(", "));
-    const QString contextName = !requested.isEmpty() ? requested
+    const QString contextName = !requested.isEmpty()                 ? requested
                                 : !options.contextOverride.isEmpty() ? options.contextOverride
                                                                      : currentContext;
     if (contextName.isEmpty())
-        return Error(QStringLiteral("%1: current-context is not set; choose a context with --context (available: %2)")
-                         .arg(fileList, contextOrder.isEmpty() ? QStringLiteral("none") : contextOrder.join(QStringLiteral(", "))));
+        return Error(
+            QStringLiteral("%1: current-context is not set; choose a context with --context (available: %2)")
+                .arg(fileList, contextOrder.isEmpty() ? QStringLiteral("none")
+                                                      : contextOrder.join(QStringLiteral(", "))));
     if (!contexts.contains(contextName))
         return Error(QStringLiteral("%1: context %2 is not defined (available: %3)")
-                         .arg(fileList, q(contextName), contextOrder.isEmpty() ? QStringLiteral("none") : contextOrder.join(QStringLiteral(", "))));
+                         .arg(fileList, q(contextName),
+                              contextOrder.isEmpty() ? QStringLiteral("none")
+                                                     : contextOrder.join(QStringLiteral(", "))));
     const Entry &ctx = contexts.value(contextName);
     const Fields cf(ctx.node, QStringLiteral("%1: context %2").arg(ctx.file, q(contextName)));
 
@@ -293,7 +330,8 @@ Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
     if (clusterName->isEmpty())
         return cf.error(QStringLiteral("cluster"), QStringLiteral("not set"));
     if (!clusters.contains(*clusterName))
-        return cf.error(QStringLiteral("cluster"), QStringLiteral("cluster %1 is not defined in %2").arg(q(*clusterName), fileList));
+        return cf.error(QStringLiteral("cluster"),
+                        QStringLiteral("cluster %1 is not defined in %2").arg(q(*clusterName), fileList));
     conn.clusterName = *clusterName;
     conn.userName = *userName;
     conn.namespaceName = !options.namespaceOverride.isEmpty() ? options.namespaceOverride
@@ -302,22 +340,26 @@ Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
 
     // --- cluster
     const Entry &cl = clusters.value(*clusterName);
-    const QString clusterWhere = QStringLiteral("%1: context %2: cluster %3").arg(cl.file, q(contextName), q(*clusterName));
+    const QString clusterWhere =
+        QStringLiteral("%1: context %2: cluster %3").arg(cl.file, q(contextName), q(*clusterName));
     const Fields c(cl.node, clusterWhere);
     auto server = c.str("server");
     if (!server)
         return server.error();
     if (server->isEmpty())
         return c.error(QStringLiteral("server"), QStringLiteral("not set"));
-    QUrl url(server->contains(QStringLiteral("://")) ? *server : QStringLiteral("https://") + *server, QUrl::StrictMode);
-    if (!url.isValid() || url.host().isEmpty()
-        || (url.scheme() != QLatin1String("https") && url.scheme() != QLatin1String("http")))
-        return c.error(QStringLiteral("server"), QStringLiteral("%1 is not an http(s) URL with a host").arg(q(*server)));
+    QUrl url(server->contains(QStringLiteral("://")) ? *server : QStringLiteral("https://") + *server,
+             QUrl::StrictMode);
+    if (!url.isValid() || url.host().isEmpty() ||
+        (url.scheme() != QLatin1String("https") && url.scheme() != QLatin1String("http")))
+        return c.error(QStringLiteral("server"),
+                       QStringLiteral("%1 is not an http(s) URL with a host").arg(q(*server)));
     conn.server = url;
 
     if (c.has("certificate-authority") && c.has("certificate-authority-data"))
-        return c.error(QStringLiteral("certificate-authority-data"),
-                       QStringLiteral("certificate-authority and certificate-authority-data are both set; keep one"));
+        return c.error(
+            QStringLiteral("certificate-authority-data"),
+            QStringLiteral("certificate-authority and certificate-authority-data are both set; keep one"));
     QByteArray caPem;
     if (c.has("certificate-authority-data")) {
         auto data = c.base64("certificate-authority-data");
@@ -342,12 +384,15 @@ Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
     if (!insecure)
         return insecure.error();
     if (*insecure && !conn.caCertificates.isEmpty())
-        return c.error(QStringLiteral("insecure-skip-tls-verify"),
-                       QStringLiteral("a certificate authority together with insecure-skip-tls-verify is not allowed"));
+        return c.error(
+            QStringLiteral("insecure-skip-tls-verify"),
+            QStringLiteral("a certificate authority together with insecure-skip-tls-verify is not allowed"));
     conn.insecureSkipTlsVerify = *insecure;
     if (*insecure)
-        conn.warnings << QStringLiteral("cluster %1 has insecure-skip-tls-verify: the server's certificate is not "
-                                        "checked, so anyone on the network path can impersonate it").arg(q(*clusterName));
+        conn.warnings << QStringLiteral(
+                             "cluster %1 has insecure-skip-tls-verify: the server's certificate is not "
+                             "checked, so anyone on the network path can impersonate it")
+                             .arg(q(*clusterName));
     auto sni = c.str("tls-server-name");
     if (!sni)
         return sni.error();
@@ -361,20 +406,24 @@ Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
         const QString scheme = p.scheme();
         QNetworkProxy proxy;
         if (!p.isValid() || p.host().isEmpty())
-            return c.error(QStringLiteral("proxy-url"), QStringLiteral("%1 is not a URL with a host").arg(q(*proxyUrl)));
+            return c.error(QStringLiteral("proxy-url"),
+                           QStringLiteral("%1 is not a URL with a host").arg(q(*proxyUrl)));
         if (scheme == QLatin1String("http")) {
             proxy = QNetworkProxy(QNetworkProxy::HttpProxy, p.host(), quint16(p.port(80)));
         } else if (scheme == QLatin1String("https")) {
             // Qt has no HTTPS-proxy type: the hop to the proxy is plain HTTP
             // CONNECT. The tunnelled API traffic itself is still TLS.
             proxy = QNetworkProxy(QNetworkProxy::HttpProxy, p.host(), quint16(p.port(443)));
-            conn.warnings << QStringLiteral("proxy-url %1 uses https, but Qt cannot speak TLS to a proxy: the hop to "
-                                            "the proxy is not encrypted (the API traffic through it still is)")
+            conn.warnings << QStringLiteral(
+                                 "proxy-url %1 uses https, but Qt cannot speak TLS to a proxy: the hop to "
+                                 "the proxy is not encrypted (the API traffic through it still is)")
                                  .arg(p.toDisplayString(QUrl::RemoveUserInfo));
         } else if (scheme == QLatin1String("socks5") || scheme == QLatin1String("socks5h")) {
             proxy = QNetworkProxy(QNetworkProxy::Socks5Proxy, p.host(), quint16(p.port(1080)));
         } else {
-            return c.error(QStringLiteral("proxy-url"), QStringLiteral("unsupported scheme %1 (use http, https or socks5)").arg(q(scheme)));
+            return c.error(
+                QStringLiteral("proxy-url"),
+                QStringLiteral("unsupported scheme %1 (use http, https or socks5)").arg(q(scheme)));
         }
         proxy.setUser(p.userName(QUrl::FullyDecoded));
         proxy.setPassword(p.password(QUrl::FullyDecoded));
@@ -388,21 +437,25 @@ Result<Connection> KubeConfig::Data::resolve(const QString &requested) const
         return conn;
     }
     if (!users.contains(*userName))
-        return cf.error(QStringLiteral("user"), QStringLiteral("user %1 is not defined in %2").arg(q(*userName), fileList));
+        return cf.error(QStringLiteral("user"),
+                        QStringLiteral("user %1 is not defined in %2").arg(q(*userName), fileList));
     auto source = credentialsFor(*userName, users.value(*userName), contextName, cl.node, clusterWhere, conn);
     if (!source)
         return source.error();
     conn.credentials = *source;
     if (url.scheme() == QLatin1String("http") && conn.credentials->method() != QLatin1String("none"))
-        conn.warnings << QStringLiteral("server %1 uses plain http: credentials are sent unencrypted").arg(url.toString());
+        conn.warnings << QStringLiteral("server %1 uses plain http: credentials are sent unencrypted")
+                             .arg(url.toString());
     return conn;
 }
 
 Result<std::shared_ptr<CredentialSource>>
 KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, const QString &contextName,
-                                 const YAML::Node &cluster, const QString &clusterWhere, Connection &conn) const
+                                 const YAML::Node &cluster, const QString &clusterWhere,
+                                 Connection &conn) const
 {
-    const QString where = QStringLiteral("%1: context %2: user %3").arg(user.file, q(contextName), q(userName));
+    const QString where =
+        QStringLiteral("%1: context %2: user %3").arg(user.file, q(contextName), q(userName));
     const Fields u(user.node, where);
 
     // Client certificate: may accompany any other method.
@@ -410,25 +463,30 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
     for (const char *pair : {"client-certificate", "client-key"}) {
         const QByteArray data = QByteArray(pair) + "-data";
         if (u.has(pair) && u.has(data.constData()))
-            return u.error(QString::fromLatin1(data), QStringLiteral("%1 and %2 are both set; keep one")
-                                                          .arg(QString::fromLatin1(pair), QString::fromLatin1(data)));
+            return u.error(QString::fromLatin1(data),
+                           QStringLiteral("%1 and %2 are both set; keep one")
+                               .arg(QString::fromLatin1(pair), QString::fromLatin1(data)));
     }
     const bool hasCert = u.has("client-certificate") || u.has("client-certificate-data");
     const bool hasKey = u.has("client-key") || u.has("client-key-data");
     if (hasCert != hasKey)
-        return u.error(hasCert ? QStringLiteral("client-key") : QStringLiteral("client-certificate"),
-                       hasCert ? QStringLiteral("client-key or client-key-data must be set with a client certificate")
-                               : QStringLiteral("client-certificate or client-certificate-data must be set with a client key"));
+        return u.error(
+            hasCert ? QStringLiteral("client-key") : QStringLiteral("client-certificate"),
+            hasCert ? QStringLiteral("client-key or client-key-data must be set with a client certificate")
+                    : QStringLiteral(
+                          "client-certificate or client-certificate-data must be set with a client key"));
     if (hasCert) {
         const bool certInline = u.has("client-certificate-data");
         const bool keyInline = u.has("client-key-data");
-        auto certPem = certInline ? u.base64("client-certificate-data") : u.fileContents("client-certificate", user.file);
+        auto certPem = certInline ? u.base64("client-certificate-data")
+                                  : u.fileContents("client-certificate", user.file);
         if (!certPem)
             return certPem.error();
         auto keyPem = keyInline ? u.base64("client-key-data") : u.fileContents("client-key", user.file);
         if (!keyPem)
             return keyPem.error();
-        const QString certField = certInline ? QStringLiteral("client-certificate-data") : QStringLiteral("client-certificate");
+        const QString certField =
+            certInline ? QStringLiteral("client-certificate-data") : QStringLiteral("client-certificate");
         const QString keyField = keyInline ? QStringLiteral("client-key-data") : QStringLiteral("client-key");
         auto certs = parsePemCertificates(*certPem);
         if (!certs)
@@ -455,7 +513,9 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
             return r->error();
     const bool hasBasic = !username->isEmpty() || !password->isEmpty();
     if (!token->isEmpty() && hasBasic)
-        return u.error(QStringLiteral("username"), QStringLiteral("more than one authentication method (token and basic); only one is allowed"));
+        return u.error(
+            QStringLiteral("username"),
+            QStringLiteral("more than one authentication method (token and basic); only one is allowed"));
 
     const bool hasExec = u.has("exec");
     const bool hasProvider = u.has("auth-provider");
@@ -482,18 +542,25 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
             return e.error(QStringLiteral("command"), QStringLiteral("not set"));
         if (apiVersion->isEmpty())
             return e.error(QStringLiteral("apiVersion"), QStringLiteral("not set"));
-        if (*apiVersion != QLatin1String("client.authentication.k8s.io/v1")
-            && *apiVersion != QLatin1String("client.authentication.k8s.io/v1beta1"))
-            return e.error(QStringLiteral("apiVersion"), QStringLiteral("%1 is not supported (use client.authentication.k8s.io/v1 or v1beta1)")
-                                                              .arg(q(*apiVersion)));
+        if (*apiVersion != QLatin1String("client.authentication.k8s.io/v1") &&
+            *apiVersion != QLatin1String("client.authentication.k8s.io/v1beta1"))
+            return e.error(
+                QStringLiteral("apiVersion"),
+                QStringLiteral("%1 is not supported (use client.authentication.k8s.io/v1 or v1beta1)")
+                    .arg(q(*apiVersion)));
         if (mode->isEmpty()) {
             // kubectl defaults v1beta1 to IfAvailable and makes v1 say it.
             if (apiVersion->endsWith(QLatin1String("/v1")))
-                return e.error(QStringLiteral("interactiveMode"), QStringLiteral("must be set for client.authentication.k8s.io/v1 (Never, IfAvailable or Always)"));
+                return e.error(
+                    QStringLiteral("interactiveMode"),
+                    QStringLiteral(
+                        "must be set for client.authentication.k8s.io/v1 (Never, IfAvailable or Always)"));
             *mode = QStringLiteral("IfAvailable");
         }
-        if (*mode != QLatin1String("Never") && *mode != QLatin1String("IfAvailable") && *mode != QLatin1String("Always"))
-            return e.error(QStringLiteral("interactiveMode"), QStringLiteral("%1 is not one of Never, IfAvailable, Always").arg(q(*mode)));
+        if (*mode != QLatin1String("Never") && *mode != QLatin1String("IfAvailable") &&
+            *mode != QLatin1String("Always"))
+            return e.error(QStringLiteral("interactiveMode"),
+                           QStringLiteral("%1 is not one of Never, IfAvailable, Always").arg(q(*mode)));
         const YAML::Node args = execNode["args"];
         if (!isAbsent(args)) {
             if (!args.IsSequence())
@@ -509,11 +576,13 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
             if (!env.IsSequence())
                 return e.error(QStringLiteral("env"), QStringLiteral("expected a list of {name, value}"));
             for (const auto &item : env) {
-                if (!item.IsMap() || !item["name"].IsScalar() || item["name"].Scalar().empty()
-                    || (!isAbsent(item["value"]) && !item["value"].IsScalar()))
-                    return e.error(QStringLiteral("env"), QStringLiteral("every entry needs a name and a string value"));
-                exec.env.append({QString::fromStdString(item["name"].Scalar()),
-                                 isAbsent(item["value"]) ? QString() : QString::fromStdString(item["value"].Scalar())});
+                if (!item.IsMap() || !item["name"].IsScalar() || item["name"].Scalar().empty() ||
+                    (!isAbsent(item["value"]) && !item["value"].IsScalar()))
+                    return e.error(QStringLiteral("env"),
+                                   QStringLiteral("every entry needs a name and a string value"));
+                exec.env.append(
+                    {QString::fromStdString(item["name"].Scalar()),
+                     isAbsent(item["value"]) ? QString() : QString::fromStdString(item["value"].Scalar())});
             }
         }
         exec.command = command->contains(QLatin1Char('/')) ? absolutePathFrom(*command, user.file) : *command;
@@ -535,7 +604,8 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
                 QByteArray pem;
                 for (const QSslCertificate &cert : conn.caCertificates)
                     pem += cert.toPem();
-                info.insert(QStringLiteral("certificate-authority-data"), QString::fromLatin1(pem.toBase64()));
+                info.insert(QStringLiteral("certificate-authority-data"),
+                            QString::fromLatin1(pem.toBase64()));
             }
             const Fields c(cluster, clusterWhere);
             if (c.has("proxy-url"))
@@ -543,34 +613,44 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
             const YAML::Node extensions = c.node("extensions");
             if (extensions.IsSequence()) {
                 for (const auto &ext : extensions) {
-                    if (ext.IsMap() && ext["name"].IsScalar() && ext["name"].Scalar() == "client.authentication.k8s.io/exec")
+                    if (ext.IsMap() && ext["name"].IsScalar() &&
+                        ext["name"].Scalar() == "client.authentication.k8s.io/exec")
                         info.insert(QStringLiteral("config"), yamlToJson(ext["extension"]));
                 }
             }
             exec.clusterInfoJson = QJsonDocument(info).toJson(QJsonDocument::Compact);
         }
-        return std::shared_ptr<CredentialSource>(std::make_shared<ExecCredentialSource>(exec, options.allowExec, base));
+        return std::shared_ptr<CredentialSource>(
+            std::make_shared<ExecCredentialSource>(exec, options.allowExec, base));
     }
 
     if (hasProvider) {
         const YAML::Node provider = u.node("auth-provider");
         if (!provider.IsMap())
-            return u.error(QStringLiteral("auth-provider"), QStringLiteral("expected a map with name and config"));
+            return u.error(QStringLiteral("auth-provider"),
+                           QStringLiteral("expected a map with name and config"));
         const Fields p(provider, where + QStringLiteral(": auth-provider"));
         auto name = p.str("name");
         if (!name)
             return name.error();
         if (*name != QLatin1String("oidc"))
-            return p.error(QStringLiteral("name"), QStringLiteral("auth-provider %1 is not supported (it was removed from kubectl; "
-                                                                  "use its exec credential plugin instead)").arg(q(*name)));
+            return p.error(QStringLiteral("name"),
+                           QStringLiteral("auth-provider %1 is not supported (it was removed from kubectl; "
+                                          "use its exec credential plugin instead)")
+                               .arg(q(*name)));
         const YAML::Node configNode = p.node("config");
         if (!isAbsent(configNode) && !configNode.IsMap())
             return p.error(QStringLiteral("config"), QStringLiteral("expected a map"));
         const Fields o(configNode, where + QStringLiteral(": auth-provider oidc: config"));
         OidcConfig oidc;
-        struct { const char *key; QString *into; } strings[] = {
-            {"client-id", &oidc.clientId}, {"client-secret", &oidc.clientSecret}, {"idp-issuer-url", &oidc.issuerUrl},
-            {"id-token", &oidc.idToken}, {"refresh-token", &oidc.refreshToken}};
+        struct {
+            const char *key;
+            QString *into;
+        } strings[] = {{"client-id", &oidc.clientId},
+                       {"client-secret", &oidc.clientSecret},
+                       {"idp-issuer-url", &oidc.issuerUrl},
+                       {"id-token", &oidc.idToken},
+                       {"refresh-token", &oidc.refreshToken}};
         for (const auto &s : strings) {
             auto v = o.str(s.key);
             if (!v)
@@ -596,8 +676,9 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
         if (o.has("idp-certificate-authority-data") || o.has("idp-certificate-authority")) {
             auto certs = parsePemCertificates(idpCa);
             if (!certs)
-                return o.error(o.has("idp-certificate-authority-data") ? QStringLiteral("idp-certificate-authority-data")
-                                                                       : QStringLiteral("idp-certificate-authority"),
+                return o.error(o.has("idp-certificate-authority-data")
+                                   ? QStringLiteral("idp-certificate-authority-data")
+                                   : QStringLiteral("idp-certificate-authority"),
                                certs.errorMessage());
             oidc.issuerCaCertificates = *certs;
         }
@@ -609,7 +690,8 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
 
     if (!token->isEmpty()) {
         base.bearerToken = *token;
-        return std::shared_ptr<CredentialSource>(std::make_shared<StaticCredentialSource>(QStringLiteral("token"), base));
+        return std::shared_ptr<CredentialSource>(
+            std::make_shared<StaticCredentialSource>(QStringLiteral("token"), base));
     }
     if (!tokenFile->isEmpty()) {
         const QString path = absolutePathFrom(*tokenFile, user.file);
@@ -624,11 +706,14 @@ KubeConfig::Data::credentialsFor(const QString &userName, const Entry &user, con
     if (hasBasic) {
         base.basicUser = *username;
         base.basicPassword = *password;
-        return std::shared_ptr<CredentialSource>(std::make_shared<StaticCredentialSource>(QStringLiteral("basic"), base));
+        return std::shared_ptr<CredentialSource>(
+            std::make_shared<StaticCredentialSource>(QStringLiteral("basic"), base));
     }
     if (hasCert)
-        return std::shared_ptr<CredentialSource>(std::make_shared<StaticCredentialSource>(QStringLiteral("client-certificate"), base));
-    return std::shared_ptr<CredentialSource>(std::make_shared<StaticCredentialSource>(QStringLiteral("none"), base));
+        return std::shared_ptr<CredentialSource>(
+            std::make_shared<StaticCredentialSource>(QStringLiteral("client-certificate"), base));
+    return std::shared_ptr<CredentialSource>(
+        std::make_shared<StaticCredentialSource>(QStringLiteral("none"), base));
 }
 
 Result<Connection> inClusterConnection(const QString &rootDir, const QProcessEnvironment &env)
@@ -636,7 +721,8 @@ Result<Connection> inClusterConnection(const QString &rootDir, const QProcessEnv
     const QString host = env.value(QStringLiteral("KUBERNETES_SERVICE_HOST"));
     const QString port = env.value(QStringLiteral("KUBERNETES_SERVICE_PORT"));
     if (host.isEmpty() || port.isEmpty())
-        return Error(QStringLiteral("not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set"));
+        return Error(QStringLiteral(
+            "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set"));
     const QDir dir(QDir(rootDir.isEmpty() ? QStringLiteral("/") : rootDir)
                        .filePath(QStringLiteral("var/run/secrets/kubernetes.io/serviceaccount")));
     Connection conn;
@@ -649,7 +735,8 @@ Result<Connection> inClusterConnection(const QString &rootDir, const QProcessEnv
     bool portOk = false;
     url.setPort(port.toInt(&portOk));
     if (!portOk || !url.isValid())
-        return Error(QStringLiteral("in-cluster: KUBERNETES_SERVICE_HOST/PORT %1:%2 do not form a URL").arg(host, port));
+        return Error(QStringLiteral("in-cluster: KUBERNETES_SERVICE_HOST/PORT %1:%2 do not form a URL")
+                         .arg(host, port));
     conn.server = url;
 
     QFile ca(dir.filePath(QStringLiteral("ca.crt")));

@@ -21,12 +21,12 @@ inline constexpr int kNoKubeconfig = 4004;
 
 /// Inputs to KubeConfig::load, passed in so tests never read the real home.
 struct LoadOptions {
-    QString explicitPath;     ///< --kubeconfig; must exist when set
-    QString kubeconfigEnv;    ///< the value of KUBECONFIG
-    QString homeDir;          ///< for ~/.kube/config and the exec search dirs
-    QString contextOverride;  ///< --context
+    QString explicitPath;      ///< --kubeconfig; must exist when set
+    QString kubeconfigEnv;     ///< the value of KUBECONFIG
+    QString homeDir;           ///< for ~/.kube/config and the exec search dirs
+    QString contextOverride;   ///< --context
     QString namespaceOverride; ///< --namespace
-    ExecAllowlist allowExec;  ///< exec plugins the user allowed to run
+    ExecAllowlist allowExec;   ///< exec plugins the user allowed to run
     int execTimeoutMs = kDefaultExecTimeoutMs;
     int oidcTimeoutMs = 30000;
 };
@@ -66,7 +66,8 @@ private:
 
 /// The in-cluster service account: <rootDir>/var/run/secrets/kubernetes.io/
 /// serviceaccount/{token,ca.crt,namespace} and KUBERNETES_SERVICE_HOST/PORT.
-Result<Connection> inClusterConnection(const QString &rootDir = QStringLiteral("/"),
-                                       const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
+Result<Connection>
+inClusterConnection(const QString &rootDir = QStringLiteral("/"),
+                    const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
 
 } // namespace vigil::kube

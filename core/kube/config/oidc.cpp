@@ -54,7 +54,8 @@ Result<HttpResult> httpCall(const QNetworkRequest &request, const QByteArray *po
         loop.exec(QEventLoop::ExcludeUserInputEvents);
     reply->deleteLater();
     if (timedOut)
-        return Error(QStringLiteral("%1 did not answer within %2 ms").arg(request.url().toString()).arg(timeoutMs));
+        return Error(
+            QStringLiteral("%1 did not answer within %2 ms").arg(request.url().toString()).arg(timeoutMs));
     HttpResult r;
     r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     r.body = reply->readAll();
@@ -82,8 +83,8 @@ QDateTime jwtExpiry(const QString &jwt)
     const QStringList parts = jwt.split(QLatin1Char('.'));
     if (parts.size() != 3)
         return {};
-    const auto payload = QByteArray::fromBase64Encoding(parts.at(1).toLatin1(),
-                                                        QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
+    const auto payload = QByteArray::fromBase64Encoding(
+        parts.at(1).toLatin1(), QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
     if (!payload)
         return {};
     const QJsonValue exp = QJsonDocument::fromJson(*payload).object().value(QStringLiteral("exp"));
@@ -92,8 +93,8 @@ QDateTime jwtExpiry(const QString &jwt)
     return QDateTime::fromSecsSinceEpoch(qint64(exp.toDouble()), Qt::UTC);
 }
 
-Result<void> writeBackOidcTokens(const QString &file, const QString &userName,
-                                 const QString &idToken, const QString &refreshToken)
+Result<void> writeBackOidcTokens(const QString &file, const QString &userName, const QString &idToken,
+                                 const QString &refreshToken)
 {
     auto root = loadYamlFile(file);
     if (!root)
@@ -101,9 +102,11 @@ Result<void> writeBackOidcTokens(const QString &file, const QString &userName,
     try {
         YAML::Node users = (*root)["users"];
         if (!users.IsSequence())
-            return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: users is not a list").arg(file));
+            return Error(
+                QStringLiteral("%1: cannot save refreshed OIDC tokens: users is not a list").arg(file));
         for (YAML::Node entry : users) {
-            if (!entry.IsMap() || !entry["name"].IsScalar() || entry["name"].Scalar() != userName.toStdString())
+            if (!entry.IsMap() || !entry["name"].IsScalar() ||
+                entry["name"].Scalar() != userName.toStdString())
                 continue;
             YAML::Node config = entry["user"]["auth-provider"]["config"];
             config["id-token"] = idToken.toStdString();
@@ -112,26 +115,32 @@ Result<void> writeBackOidcTokens(const QString &file, const QString &userName,
             YAML::Emitter out;
             out << *root;
             if (!out.good())
-                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2").arg(file, QString::fromStdString(out.GetLastError())));
+                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2")
+                                 .arg(file, QString::fromStdString(out.GetLastError())));
             const QFileDevice::Permissions mode = QFile::permissions(file);
             QSaveFile save(file);
             if (!save.open(QIODevice::WriteOnly))
-                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2").arg(file, save.errorString()));
+                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2")
+                                 .arg(file, save.errorString()));
             save.setPermissions(mode);
             save.write(out.c_str(), qint64(out.size()));
             save.write("\n");
             if (!save.commit())
-                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2").arg(file, save.errorString()));
+                return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2")
+                                 .arg(file, save.errorString()));
             return {};
         }
     } catch (const std::exception &e) {
-        return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2").arg(file, QString::fromUtf8(e.what())));
+        return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: %2")
+                         .arg(file, QString::fromUtf8(e.what())));
     }
-    return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: user \"%2\" is no longer in the file").arg(file, userName));
+    return Error(QStringLiteral("%1: cannot save refreshed OIDC tokens: user \"%2\" is no longer in the file")
+                     .arg(file, userName));
 }
 
 OidcCredentialSource::OidcCredentialSource(OidcConfig config, Credentials base)
-    : m_config(std::move(config)), m_base(std::move(base))
+    : m_config(std::move(config))
+    , m_base(std::move(base))
 {
 }
 
@@ -153,8 +162,10 @@ Result<Credentials> OidcCredentialSource::credentials()
     const bool fresh = exp.isValid() && QDateTime::currentDateTimeUtc().addSecs(kExpiryLeewaySecs) < exp;
     if (!fresh || m_forceRefresh) {
         if (m_config.refreshToken.isEmpty())
-            return Error(QStringLiteral("%1: the id-token is expired or unreadable and there is no refresh-token; "
-                                        "log in again").arg(where()));
+            return Error(
+                QStringLiteral("%1: the id-token is expired or unreadable and there is no refresh-token; "
+                               "log in again")
+                    .arg(where()));
         auto refreshed = refresh();
         if (!refreshed)
             return refreshed.error();
@@ -179,9 +190,11 @@ Result<void> OidcCredentialSource::refresh()
                          .arg(where(), discoveryUrl.toString())
                          .arg(discovery->status)
                          .arg(truncated(discovery->body)));
-    const QUrl tokenEndpoint(QJsonDocument::fromJson(discovery->body).object().value(QStringLiteral("token_endpoint")).toString());
+    const QUrl tokenEndpoint(
+        QJsonDocument::fromJson(discovery->body).object().value(QStringLiteral("token_endpoint")).toString());
     if (!tokenEndpoint.isValid() || tokenEndpoint.scheme().isEmpty())
-        return Error(QStringLiteral("%1: the discovery document at %2 has no valid token_endpoint").arg(where(), discoveryUrl.toString()));
+        return Error(QStringLiteral("%1: the discovery document at %2 has no valid token_endpoint")
+                         .arg(where(), discoveryUrl.toString()));
 
     // Like Go's oauth2 auto-detection: client credentials in a Basic header
     // first, then in the form body if the endpoint rejects that.
@@ -191,7 +204,8 @@ Result<void> OidcCredentialSource::refresh()
         form.addQueryItem(QStringLiteral("grant_type"), QStringLiteral("refresh_token"));
         form.addQueryItem(QStringLiteral("refresh_token"), m_config.refreshToken);
         QNetworkRequest request = makeRequest(tokenEndpoint, m_config);
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/x-www-form-urlencoded"));
+        request.setHeader(QNetworkRequest::ContentTypeHeader,
+                          QStringLiteral("application/x-www-form-urlencoded"));
         if (inHeader) {
             const QByteArray user = QUrl::toPercentEncoding(m_config.clientId);
             const QByteArray pass = QUrl::toPercentEncoding(m_config.clientSecret);
@@ -204,7 +218,8 @@ Result<void> OidcCredentialSource::refresh()
         const QByteArray body = form.query(QUrl::FullyEncoded).toUtf8();
         reply = httpCall(request, &body, m_config.timeoutMs);
         if (!reply)
-            return Error(QStringLiteral("%1: OIDC token refresh failed: %2").arg(where(), reply.errorMessage()));
+            return Error(
+                QStringLiteral("%1: OIDC token refresh failed: %2").arg(where(), reply.errorMessage()));
         if (reply->status == 200)
             break;
     }
@@ -216,13 +231,15 @@ Result<void> OidcCredentialSource::refresh()
     const QJsonObject token = QJsonDocument::fromJson(reply->body).object();
     const QString idToken = token.value(QStringLiteral("id_token")).toString();
     if (idToken.isEmpty())
-        return Error(QStringLiteral("%1: the token response from %2 did not contain an id_token").arg(where(), tokenEndpoint.toString()));
+        return Error(QStringLiteral("%1: the token response from %2 did not contain an id_token")
+                         .arg(where(), tokenEndpoint.toString()));
     const QString refreshToken = token.value(QStringLiteral("refresh_token")).toString();
 
     m_config.idToken = idToken;
     if (!refreshToken.isEmpty())
         m_config.refreshToken = refreshToken;
-    return writeBackOidcTokens(m_config.sourceFile, m_config.userName, m_config.idToken, m_config.refreshToken);
+    return writeBackOidcTokens(m_config.sourceFile, m_config.userName, m_config.idToken,
+                               m_config.refreshToken);
 }
 
 } // namespace vigil::kube

@@ -31,8 +31,8 @@ QDateTime jwtExpiry(const QString &jwt);
 
 /// Rewrites users[name=userName].user.auth-provider.config id-token and
 /// refresh-token in `file`, keeping the rest (temp file + rename, same mode).
-Result<void> writeBackOidcTokens(const QString &file, const QString &userName,
-                                 const QString &idToken, const QString &refreshToken);
+Result<void> writeBackOidcTokens(const QString &file, const QString &userName, const QString &idToken,
+                                 const QString &refreshToken);
 
 /// Refreshes synchronously with a local event loop and a timeout, so
 /// credentials() must be called off the GUI thread.

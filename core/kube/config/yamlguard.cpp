@@ -13,7 +13,10 @@ namespace vigil::kube {
 
 namespace {
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
+bool isBlank(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 // True when the line (without its comment) ends in a block scalar header: | or >
 // optionally followed by chomping/indentation indicators.
@@ -22,7 +25,8 @@ bool endsWithBlockScalarHeader(const QByteArray &content)
     int i = int(content.size()) - 1;
     while (i >= 0 && isBlank(content.at(i)))
         --i;
-    while (i >= 0 && (content.at(i) == '+' || content.at(i) == '-' || (content.at(i) >= '1' && content.at(i) <= '9')))
+    while (i >= 0 &&
+           (content.at(i) == '+' || content.at(i) == '-' || (content.at(i) >= '1' && content.at(i) <= '9')))
         --i;
     if (i < 0 || (content.at(i) != '|' && content.at(i) != '>'))
         return false;
@@ -76,8 +80,8 @@ int yamlNestingDepth(const QByteArray &text, int limit)
             if (blockLevels.empty() || blockLevels.back() < indent)
                 blockLevels.push_back(indent);
             // "- - - x" and "? ? x" nest one level per indicator on the same line.
-            while (col < line.size() && (line.at(col) == '-' || line.at(col) == '?')
-                   && (col + 1 >= line.size() || isBlank(line.at(col + 1)) || line.at(col + 1) == '\r')) {
+            while (col < line.size() && (line.at(col) == '-' || line.at(col) == '?') &&
+                   (col + 1 >= line.size() || isBlank(line.at(col + 1)) || line.at(col + 1) == '\r')) {
                 ++col;
                 while (col < line.size() && isBlank(line.at(col)))
                     ++col;
@@ -107,7 +111,8 @@ int yamlNestingDepth(const QByteArray &text, int limit)
                 contentEnd = i;
                 break;
             }
-            const bool followedByBlank = i + 1 >= line.size() || isBlank(line.at(i + 1)) || line.at(i + 1) == '\r';
+            const bool followedByBlank =
+                i + 1 >= line.size() || isBlank(line.at(i + 1)) || line.at(i + 1) == '\r';
             if (nodeStart && (c == '\'' || c == '"')) {
                 quote = c;
                 nodeStart = false;

@@ -26,10 +26,13 @@ FinishReason mapStop(const QString &reason)
 
 } // namespace
 
-AnthropicProvider::AnthropicProvider(AnthropicConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
-                                     const Clock *clock, QObject *parent)
-    : LlmProvider(parent), m_config(std::move(config)), m_secrets(secrets),
-      m_nam(nam ? nam : new QNetworkAccessManager(this)), m_clock(clock)
+AnthropicProvider::AnthropicProvider(AnthropicConfig config, const SecretStore *secrets,
+                                     QNetworkAccessManager *nam, const Clock *clock, QObject *parent)
+    : LlmProvider(parent)
+    , m_config(std::move(config))
+    , m_secrets(secrets)
+    , m_nam(nam ? nam : new QNetworkAccessManager(this))
+    , m_clock(clock)
 {
     if (!m_clock) {
         m_ownClock = std::make_unique<SystemClock>();
@@ -42,8 +45,9 @@ AnthropicProvider::~AnthropicProvider() = default;
 Result<QUrl> AnthropicProvider::endpoint() const
 {
     const QString text = !m_config.baseUrl.isEmpty()
-        ? m_config.baseUrl
-        : secretOr(m_secrets, QStringLiteral("ANTHROPIC_BASE_URL"), QStringLiteral("https://api.anthropic.com"));
+                             ? m_config.baseUrl
+                             : secretOr(m_secrets, QStringLiteral("ANTHROPIC_BASE_URL"),
+                                        QStringLiteral("https://api.anthropic.com"));
     auto base = parseBaseUrl(text, m_config.name + QStringLiteral(": base URL"));
     if (!base)
         return base.error();
@@ -76,9 +80,10 @@ LlmCall *AnthropicProvider::complete(const LlmRequest &request)
                                           : Result<QString>(Error(QStringLiteral("no secret store")));
     if (!url || !key) {
         auto *call = new LlmCall(this);
-        call->finish(configFailure(m_config.name, request.model,
-                                   !url ? url.errorMessage()
-                                        : QStringLiteral("%1: no API key: %2").arg(m_config.name, key.errorMessage())));
+        call->finish(configFailure(
+            m_config.name, request.model,
+            !url ? url.errorMessage()
+                 : QStringLiteral("%1: no API key: %2").arg(m_config.name, key.errorMessage())));
         return call;
     }
     QNetworkRequest req(*url);
@@ -86,12 +91,15 @@ LlmCall *AnthropicProvider::complete(const LlmRequest &request)
     req.setRawHeader("anthropic-version", m_config.version.toUtf8());
     req.setRawHeader("Accept", "application/json");
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
-    const QString what = QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
-    return postJson(m_nam, req, body, what, request.timeoutMs, this,
-                    [this, request, secret = *key](const HttpExchange &ex) { return parseReply(ex, request, secret); });
+    const QString what =
+        QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    return postJson(
+        m_nam, req, body, what, request.timeoutMs, this,
+        [this, request, secret = *key](const HttpExchange &ex) { return parseReply(ex, request, secret); });
 }
 
-LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest &request, const QString &key) const
+LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest &request,
+                                       const QString &key) const
 {
     const QStringList secrets{key};
     LlmReply r;
@@ -113,10 +121,11 @@ LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest 
         // {type: "error", error: {type: "rate_limit_error", message}}
         if (json.ok() && json->is_object() && json->contains("error") && (*json)["error"].is_object()) {
             const auto &err = (*json)["error"];
-            detail = jsonText(err.value("type", nlohmann::json())) + QStringLiteral(": ")
-                + jsonText(err.value("message", nlohmann::json()));
+            detail = jsonText(err.value("type", nlohmann::json())) + QStringLiteral(": ") +
+                     jsonText(err.value("message", nlohmann::json()));
         }
-        setHttpError(&r, ex.status, QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
+        setHttpError(&r, ex.status,
+                     QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
         return scrubbed(r);
     }
 
@@ -164,12 +173,15 @@ LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest 
     if (r.finishReason == FinishReason::Refusal) {
         r.refusal = text.isEmpty() ? QStringLiteral("stop_reason refusal") : text;
         r.errorKind = LlmErrorKind::Refused;
-        r.error = Error(QStringLiteral("%1: model %2 refused: %3").arg(m_config.name, r.model, r.refusal), ex.status);
+        r.error = Error(QStringLiteral("%1: model %2 refused: %3").arg(m_config.name, r.model, r.refusal),
+                        ex.status);
     } else if (r.finishReason == FinishReason::Length) {
         r.errorKind = LlmErrorKind::Truncated;
-        r.error = Error(QStringLiteral("%1: reply from %2 truncated at max_tokens (%3); its JSON is incomplete")
-                            .arg(m_config.name, r.model).arg(request.maxTokens),
-                        ex.status);
+        r.error =
+            Error(QStringLiteral("%1: reply from %2 truncated at max_tokens (%3); its JSON is incomplete")
+                      .arg(m_config.name, r.model)
+                      .arg(request.maxTokens),
+                  ex.status);
     } else if (r.content.trimmed().isEmpty()) {
         return bad(QStringLiteral("reply has no %1 tool_use block and no text (stop_reason %2)")
                        .arg(request.schemaName, r.finishReasonRaw));

@@ -30,8 +30,9 @@ class AnthropicProvider final : public LlmProvider {
 
 public:
     /// secrets, nam and clock are not owned; nam/clock may be null.
-    AnthropicProvider(AnthropicConfig config, const SecretStore *secrets, QNetworkAccessManager *nam = nullptr,
-                      const Clock *clock = nullptr, QObject *parent = nullptr);
+    AnthropicProvider(AnthropicConfig config, const SecretStore *secrets,
+                      QNetworkAccessManager *nam = nullptr, const Clock *clock = nullptr,
+                      QObject *parent = nullptr);
     ~AnthropicProvider() override;
 
     QString name() const override { return m_config.name; }

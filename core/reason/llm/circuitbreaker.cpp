@@ -4,7 +4,9 @@
 
 namespace vigil::llm {
 
-CircuitBreaker::CircuitBreaker(BreakerConfig config, const Clock *clock) : m_config(config), m_clock(clock)
+CircuitBreaker::CircuitBreaker(BreakerConfig config, const Clock *clock)
+    : m_config(config)
+    , m_clock(clock)
 {
 }
 

@@ -20,9 +20,10 @@ nlohmann::json toJson(const Diagnosis &d)
         {"action", actionName(d.action).toStdString()},
         {"parameters", d.parameters},
         {"reasoning", d.reasoning.toStdString()},
-        {"source", {{"kind", static_cast<int>(d.source.kind)},
-                    {"provider", d.source.provider.toStdString()},
-                    {"model", d.source.model.toStdString()}}},
+        {"source",
+         {{"kind", static_cast<int>(d.source.kind)},
+          {"provider", d.source.provider.toStdString()},
+          {"model", d.source.model.toStdString()}}},
         {"promptVersion", d.promptVersion.toStdString()},
         {"promptTokens", d.promptTokens},
         {"completionTokens", d.completionTokens},
@@ -58,7 +59,8 @@ Result<Diagnosis> fromJson(const QByteArray &text, const QString &where)
         d.rawReply = str(j, "rawReply");
         return d;
     } catch (const nlohmann::json::exception &e) {
-        return Error(QStringLiteral("%1: stored diagnosis is not valid JSON: %2").arg(where, QString::fromUtf8(e.what())));
+        return Error(QStringLiteral("%1: stored diagnosis is not valid JSON: %2")
+                         .arg(where, QString::fromUtf8(e.what())));
     }
 }
 
@@ -70,7 +72,10 @@ Error sqlError(const QString &path, const QString &what, const QSqlError &e)
 } // namespace
 
 DiagnosisCache::DiagnosisCache(QString path, QString connection, qint64 ttlMs, const Clock *clock)
-    : m_path(std::move(path)), m_connection(std::move(connection)), m_ttlMs(ttlMs), m_clock(clock)
+    : m_path(std::move(path))
+    , m_connection(std::move(connection))
+    , m_ttlMs(ttlMs)
+    , m_clock(clock)
 {
 }
 
@@ -83,9 +88,11 @@ DiagnosisCache::~DiagnosisCache()
     QSqlDatabase::removeDatabase(m_connection);
 }
 
-Result<std::unique_ptr<DiagnosisCache>> DiagnosisCache::open(const QString &path, qint64 ttlMs, const Clock *clock)
+Result<std::unique_ptr<DiagnosisCache>> DiagnosisCache::open(const QString &path, qint64 ttlMs,
+                                                             const Clock *clock)
 {
-    const QString name = QStringLiteral("vigil-diagnosis-cache-%1").arg(g_connectionSerial.fetchAndAddRelaxed(1));
+    const QString name =
+        QStringLiteral("vigil-diagnosis-cache-%1").arg(g_connectionSerial.fetchAndAddRelaxed(1));
     // Constructed before the database so that every failure below removes the connection.
     std::unique_ptr<DiagnosisCache> cache(new DiagnosisCache(path, name, ttlMs, clock));
     {
@@ -128,17 +135,20 @@ Result<std::optional<Diagnosis>> DiagnosisCache::get(const QString &fingerprint)
         ++m_misses;
         return std::optional<Diagnosis>();
     }
-    auto d = fromJson(q.value(0).toString().toUtf8(), QStringLiteral("diagnosis cache %1: %2").arg(m_path, fingerprint));
+    auto d = fromJson(q.value(0).toString().toUtf8(),
+                      QStringLiteral("diagnosis cache %1: %2").arg(m_path, fingerprint));
     q.finish();
     if (!d) {
         ++m_misses;
         return d.error();
     }
     QSqlQuery bump(db);
-    bump.prepare(QStringLiteral("UPDATE diagnosis_cache SET hit_count = hit_count + 1 WHERE fingerprint = ?"));
+    bump.prepare(
+        QStringLiteral("UPDATE diagnosis_cache SET hit_count = hit_count + 1 WHERE fingerprint = ?"));
     bump.addBindValue(fingerprint);
     if (!bump.exec())
-        return sqlError(m_path, QStringLiteral("cannot count a hit for %1").arg(fingerprint), bump.lastError());
+        return sqlError(m_path, QStringLiteral("cannot count a hit for %1").arg(fingerprint),
+                        bump.lastError());
     ++m_hits;
     Diagnosis out = std::move(*d);
     out.source.kind = DiagnosisSource::Cache;
@@ -148,9 +158,10 @@ Result<std::optional<Diagnosis>> DiagnosisCache::get(const QString &fingerprint)
 Result<void> DiagnosisCache::put(const QString &fingerprint, const Diagnosis &diagnosis)
 {
     QSqlQuery q(QSqlDatabase::database(m_connection));
-    q.prepare(QStringLiteral("INSERT INTO diagnosis_cache (fingerprint, payload, stored_at, expires_at) VALUES (?, ?, ?, ?)"
-                             " ON CONFLICT(fingerprint) DO UPDATE SET payload = excluded.payload,"
-                             " stored_at = excluded.stored_at, expires_at = excluded.expires_at"));
+    q.prepare(QStringLiteral(
+        "INSERT INTO diagnosis_cache (fingerprint, payload, stored_at, expires_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(fingerprint) DO UPDATE SET payload = excluded.payload,"
+        " stored_at = excluded.stored_at, expires_at = excluded.expires_at"));
     const qint64 now = m_clock->nowMs();
     q.addBindValue(fingerprint);
     q.addBindValue(QString::fromStdString(toJson(diagnosis).dump()));

@@ -19,7 +19,8 @@ namespace vigil::llm {
 class DiagnosisCache final {
 public:
     /// Opens or creates the cache at `path` (":memory:" for a private one).
-    static Result<std::unique_ptr<DiagnosisCache>> open(const QString &path, qint64 ttlMs, const Clock *clock);
+    static Result<std::unique_ptr<DiagnosisCache>> open(const QString &path, qint64 ttlMs,
+                                                        const Clock *clock);
     ~DiagnosisCache();
     DiagnosisCache(const DiagnosisCache &) = delete;
     DiagnosisCache &operator=(const DiagnosisCache &) = delete;

@@ -37,21 +37,21 @@ LlmCall *postJson(QNetworkAccessManager *nam, QNetworkRequest request, const QBy
 
     QObject::connect(reply, &QNetworkReply::finished, call,
                      [call, reply, deadline, timedOut, what, timeoutMs, parse = std::move(parse)]() {
-        deadline->stop();
-        HttpExchange ex;
-        ex.what = what;
-        ex.timeoutMs = timeoutMs;
-        ex.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        if (reply->isOpen())
-            ex.body = reply->readAll();
-        for (const auto &pair : reply->rawHeaderPairs())
-            ex.headers.insert(pair.first.toLower(), pair.second);
-        ex.networkError = reply->error();
-        ex.networkErrorString = reply->errorString();
-        ex.timedOut = *timedOut;
-        reply->deleteLater();
-        call->finish(parse(ex));
-    });
+                         deadline->stop();
+                         HttpExchange ex;
+                         ex.what = what;
+                         ex.timeoutMs = timeoutMs;
+                         ex.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+                         if (reply->isOpen())
+                             ex.body = reply->readAll();
+                         for (const auto &pair : reply->rawHeaderPairs())
+                             ex.headers.insert(pair.first.toLower(), pair.second);
+                         ex.networkError = reply->error();
+                         ex.networkErrorString = reply->errorString();
+                         ex.timedOut = *timedOut;
+                         reply->deleteLater();
+                         call->finish(parse(ex));
+                     });
     return call;
 }
 
@@ -71,9 +71,13 @@ bool transportFailure(const HttpExchange &ex, LlmReply *reply)
         reply->error = Error(QStringLiteral("%1 was cancelled").arg(ex.what));
     } else if (ex.status >= 200 && ex.status < 300) {
         reply->errorKind = LlmErrorKind::Network;
-        reply->error = Error(QStringLiteral("%1: connection closed before the reply was complete (HTTP %2, %3 bytes read): %4")
-                                 .arg(ex.what).arg(ex.status).arg(ex.body.size()).arg(ex.networkErrorString),
-                             ex.status);
+        reply->error = Error(
+            QStringLiteral("%1: connection closed before the reply was complete (HTTP %2, %3 bytes read): %4")
+                .arg(ex.what)
+                .arg(ex.status)
+                .arg(ex.body.size())
+                .arg(ex.networkErrorString),
+            ex.status);
     } else {
         reply->errorKind = LlmErrorKind::Network;
         reply->error = Error(QStringLiteral("%1 failed: %2").arg(ex.what, ex.networkErrorString));
@@ -116,13 +120,17 @@ Result<nlohmann::json> parseJsonBody(const HttpExchange &ex)
     // The providers dump parts of the body into messages, which recurses per level.
     if (jsonNestingDepth(ex.body) > kMaxJsonDepth)
         return Error(QStringLiteral("%1: reply body is nested deeper than %2 levels (HTTP %3)")
-                         .arg(ex.what).arg(kMaxJsonDepth).arg(ex.status),
+                         .arg(ex.what)
+                         .arg(kMaxJsonDepth)
+                         .arg(ex.status),
                      ex.status);
     try {
         return nlohmann::json::parse(ex.body.constData(), ex.body.constData() + ex.body.size());
     } catch (const nlohmann::json::exception &e) {
         return Error(QStringLiteral("%1: reply body is not JSON (HTTP %2): %3")
-                         .arg(ex.what).arg(ex.status).arg(QString::fromUtf8(e.what())),
+                         .arg(ex.what)
+                         .arg(ex.status)
+                         .arg(QString::fromUtf8(e.what())),
                      ex.status);
     }
 }

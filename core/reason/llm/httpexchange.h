@@ -20,7 +20,7 @@ namespace vigil::llm {
 
 /// What the wire gave back, before any provider-specific parsing.
 struct HttpExchange {
-    QString what;                          ///< "openai: POST http://host/v1/chat/completions"
+    QString what; ///< "openai: POST http://host/v1/chat/completions"
     int status = 0;
     QByteArray body;
     QHash<QByteArray, QByteArray> headers; ///< lower-case names

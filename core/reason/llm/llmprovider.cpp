@@ -6,7 +6,8 @@
 
 namespace vigil::llm {
 
-LlmCall::LlmCall(QObject *parent) : QObject(parent)
+LlmCall::LlmCall(QObject *parent)
+    : QObject(parent)
 {
     static const int registered = qRegisterMetaType<LlmReply>();
     Q_UNUSED(registered);

@@ -44,7 +44,10 @@ class LlmProvider : public QObject {
     Q_DISABLE_COPY_MOVE(LlmProvider)
 
 public:
-    explicit LlmProvider(QObject *parent = nullptr) : QObject(parent) {}
+    explicit LlmProvider(QObject *parent = nullptr)
+        : QObject(parent)
+    {
+    }
     ~LlmProvider() override = default;
 
     /// "openai", "anthropic", "ollama" or a configured label.

@@ -30,18 +30,18 @@ QString finishReasonName(FinishReason reason);
 /// What went wrong, so callers (retry, circuit breaker, router) can decide without parsing text.
 enum class LlmErrorKind {
     None,
-    Config,       ///< missing key, bad URL: fix the settings
-    Network,      ///< connection refused/reset/closed mid-body
-    Timeout,      ///< the request deadline passed
-    Http,         ///< any other non-2xx status
-    RateLimited,  ///< 429
-    Overloaded,   ///< 529 / 503 overloaded
-    BadReply,     ///< 2xx but not the shape we expect (not JSON, no choices, empty content)
-    Refused,      ///< the model refused (refusal text or content filter)
-    Truncated,    ///< stopped at the token limit; the JSON is incomplete
-    Cancelled,    ///< the caller aborted
-    CircuitOpen,  ///< not sent: the circuit breaker is open
-    BudgetSpent,  ///< not sent: the cost budget would be exceeded
+    Config,      ///< missing key, bad URL: fix the settings
+    Network,     ///< connection refused/reset/closed mid-body
+    Timeout,     ///< the request deadline passed
+    Http,        ///< any other non-2xx status
+    RateLimited, ///< 429
+    Overloaded,  ///< 529 / 503 overloaded
+    BadReply,    ///< 2xx but not the shape we expect (not JSON, no choices, empty content)
+    Refused,     ///< the model refused (refusal text or content filter)
+    Truncated,   ///< stopped at the token limit; the JSON is incomplete
+    Cancelled,   ///< the caller aborted
+    CircuitOpen, ///< not sent: the circuit breaker is open
+    BudgetSpent, ///< not sent: the cost budget would be exceeded
 };
 QString errorKindName(LlmErrorKind kind);
 /// True for failures worth another attempt (network, timeout, 408/409/429/5xx/529).
@@ -60,9 +60,9 @@ struct LlmReply {
     int httpStatus = 0;
     qint64 retryAfterMs = -1; ///< server-requested delay, -1 when none was given
     LlmErrorKind errorKind = LlmErrorKind::None;
-    Error error;         ///< message and code (HTTP status) when errorKind != None
-    QByteArray rawBody;  ///< the reply body as received (API keys scrubbed)
-    int attempts = 1;    ///< set by ResilientProvider
+    Error error;          ///< message and code (HTTP status) when errorKind != None
+    QByteArray rawBody;   ///< the reply body as received (API keys scrubbed)
+    int attempts = 1;     ///< set by ResilientProvider
     double costUsd = 0.0; ///< set by ResilientProvider
 
     bool ok() const { return errorKind == LlmErrorKind::None; }

@@ -10,8 +10,10 @@ namespace vigil::llm {
 
 OllamaProvider::OllamaProvider(OllamaConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
                                QObject *parent)
-    : LlmProvider(parent), m_config(std::move(config)), m_secrets(secrets),
-      m_nam(nam ? nam : new QNetworkAccessManager(this))
+    : LlmProvider(parent)
+    , m_config(std::move(config))
+    , m_secrets(secrets)
+    , m_nam(nam ? nam : new QNetworkAccessManager(this))
 {
 }
 
@@ -19,9 +21,9 @@ OllamaProvider::~OllamaProvider() = default;
 
 Result<QUrl> OllamaProvider::endpoint() const
 {
-    const QString text = !m_config.host.isEmpty()
-        ? m_config.host
-        : secretOr(m_secrets, QStringLiteral("OLLAMA_HOST"), QStringLiteral("http://127.0.0.1:11434"));
+    const QString text = !m_config.host.isEmpty() ? m_config.host
+                                                  : secretOr(m_secrets, QStringLiteral("OLLAMA_HOST"),
+                                                             QStringLiteral("http://127.0.0.1:11434"));
     auto base = parseBaseUrl(text, m_config.name + QStringLiteral(": OLLAMA_HOST"));
     if (!base)
         return base.error();
@@ -60,7 +62,8 @@ LlmCall *OllamaProvider::complete(const LlmRequest &request)
     QNetworkRequest req(*url);
     req.setRawHeader("Accept", "application/json");
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
-    const QString what = QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    const QString what =
+        QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
     return postJson(m_nam, req, body, what, request.timeoutMs, this,
                     [this, request](const HttpExchange &ex) { return parseReply(ex, request); });
 }
@@ -79,7 +82,8 @@ LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
         QString detail = QString::fromUtf8(ex.body.left(300)).simplified();
         if (json.ok() && json->is_object() && json->contains("error"))
             detail = jsonText((*json)["error"]);
-        setHttpError(&r, ex.status, QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
+        setHttpError(&r, ex.status,
+                     QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
         return r;
     }
     auto bad = [&](const QString &why) {
@@ -105,13 +109,16 @@ LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
     if (r.finishReasonRaw == QLatin1String("length")) {
         r.finishReason = FinishReason::Length;
         r.errorKind = LlmErrorKind::Truncated;
-        r.error = Error(QStringLiteral("%1: reply from %2 truncated at num_predict (%3); its JSON is incomplete")
-                            .arg(m_config.name, r.model).arg(request.maxTokens),
-                        ex.status);
+        r.error =
+            Error(QStringLiteral("%1: reply from %2 truncated at num_predict (%3); its JSON is incomplete")
+                      .arg(m_config.name, r.model)
+                      .arg(request.maxTokens),
+                  ex.status);
         return r;
     }
-    r.finishReason = r.finishReasonRaw == QLatin1String("stop") || r.finishReasonRaw.isEmpty() ? FinishReason::Stop
-                                                                                                : FinishReason::Unknown;
+    r.finishReason = r.finishReasonRaw == QLatin1String("stop") || r.finishReasonRaw.isEmpty()
+                         ? FinishReason::Stop
+                         : FinishReason::Unknown;
     if (r.content.trimmed().isEmpty())
         return bad(QStringLiteral("reply has empty content (done_reason %1)").arg(r.finishReasonRaw));
     return r;

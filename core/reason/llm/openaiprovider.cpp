@@ -37,8 +37,11 @@ int intField(const nlohmann::json &obj, const char *key)
 
 OpenAiProvider::OpenAiProvider(OpenAiConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
                                const Clock *clock, QObject *parent)
-    : LlmProvider(parent), m_config(std::move(config)), m_secrets(secrets),
-      m_nam(nam ? nam : new QNetworkAccessManager(this)), m_clock(clock)
+    : LlmProvider(parent)
+    , m_config(std::move(config))
+    , m_secrets(secrets)
+    , m_nam(nam ? nam : new QNetworkAccessManager(this))
+    , m_clock(clock)
 {
     if (!m_clock) {
         m_ownClock = std::make_unique<SystemClock>();
@@ -56,16 +59,17 @@ Result<QUrl> OpenAiProvider::endpoint() const
         auto base = parseBaseUrl(m_config.azureEndpoint, m_config.name + QStringLiteral(": Azure endpoint"));
         if (!base)
             return base.error();
-        QUrl url = joinUrl(*base, QStringLiteral("/openai/deployments/%1/chat/completions")
-                                      .arg(QString::fromLatin1(QUrl::toPercentEncoding(m_config.azureDeployment))));
+        QUrl url =
+            joinUrl(*base, QStringLiteral("/openai/deployments/%1/chat/completions")
+                               .arg(QString::fromLatin1(QUrl::toPercentEncoding(m_config.azureDeployment))));
         QUrlQuery query;
         query.addQueryItem(QStringLiteral("api-version"), m_config.azureApiVersion);
         url.setQuery(query);
         return url;
     }
     const QString text = !m_config.baseUrl.isEmpty()
-        ? m_config.baseUrl
-        : secretOr(m_secrets, QStringLiteral("OPENAI_BASE_URL"), kDefaultBase);
+                             ? m_config.baseUrl
+                             : secretOr(m_secrets, QStringLiteral("OPENAI_BASE_URL"), kDefaultBase);
     auto base = parseBaseUrl(text, m_config.name + QStringLiteral(": base URL"));
     if (!base)
         return base.error();
@@ -84,7 +88,8 @@ nlohmann::json OpenAiProvider::buildBody(const LlmRequest &request) const
     // The nested form: llama.cpp and Ollama ignore a flat {type, schema}.
     body["response_format"] = json{
         {"type", "json_schema"},
-        {"json_schema", json{{"name", request.schemaName.toStdString()}, {"schema", request.schema}, {"strict", true}}},
+        {"json_schema",
+         json{{"name", request.schemaName.toStdString()}, {"schema", request.schema}, {"strict", true}}},
     };
     bool completionTokens = m_config.tokenField == OpenAiConfig::TokenField::MaxCompletionTokens;
     if (m_config.tokenField == OpenAiConfig::TokenField::Auto) {
@@ -108,13 +113,15 @@ LlmCall *OpenAiProvider::complete(const LlmRequest &request)
         return call;
     }
     const QString keyName = m_config.azure && m_config.keyName == QLatin1String("OPENAI_API_KEY")
-        ? QStringLiteral("AZURE_OPENAI_API_KEY")
-        : m_config.keyName;
-    const Result<QString> key = m_secrets ? m_secrets->read(keyName) : Result<QString>(Error(QStringLiteral("no secret store")));
+                                ? QStringLiteral("AZURE_OPENAI_API_KEY")
+                                : m_config.keyName;
+    const Result<QString> key =
+        m_secrets ? m_secrets->read(keyName) : Result<QString>(Error(QStringLiteral("no secret store")));
     if (!key && m_config.keyRequired) {
         auto *call = new LlmCall(this);
-        call->finish(configFailure(m_config.name, request.model,
-                                   QStringLiteral("%1: no API key: %2").arg(m_config.name, key.errorMessage())));
+        call->finish(
+            configFailure(m_config.name, request.model,
+                          QStringLiteral("%1: no API key: %2").arg(m_config.name, key.errorMessage())));
         return call;
     }
     const QString secret = key.ok() ? *key : QString();
@@ -128,12 +135,15 @@ LlmCall *OpenAiProvider::complete(const LlmRequest &request)
     }
     req.setRawHeader("Accept", "application/json");
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
-    const QString what = QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
-    return postJson(m_nam, req, body, what, request.timeoutMs, this,
-                    [this, request, secret](const HttpExchange &ex) { return parseReply(ex, request, secret); });
+    const QString what =
+        QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    return postJson(
+        m_nam, req, body, what, request.timeoutMs, this,
+        [this, request, secret](const HttpExchange &ex) { return parseReply(ex, request, secret); });
 }
 
-LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &request, const QString &key) const
+LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &request,
+                                    const QString &key) const
 {
     const QStringList secrets{key};
     LlmReply r;
@@ -158,7 +168,8 @@ LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
             if (err.contains("type") && err["type"].is_string())
                 detail = jsonText(err["type"]) + QStringLiteral(": ") + detail;
         }
-        setHttpError(&r, ex.status, QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
+        setHttpError(&r, ex.status,
+                     QStringLiteral("%1 returned HTTP %2: %3").arg(ex.what).arg(ex.status).arg(detail));
         return scrubbed(r);
     }
 
@@ -193,8 +204,8 @@ LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
         r.finishReason = mapFinish(r.finishReasonRaw);
         r.content = jsonText(msg.value("content", nlohmann::json()));
         r.refusal = jsonText(msg.value("refusal", nlohmann::json()));
-        if (r.content.trimmed().isEmpty() && msg.contains("tool_calls") && msg["tool_calls"].is_array()
-            && !msg["tool_calls"].empty()) {
+        if (r.content.trimmed().isEmpty() && msg.contains("tool_calls") && msg["tool_calls"].is_array() &&
+            !msg["tool_calls"].empty()) {
             const auto &call = msg["tool_calls"][0];
             if (call.is_object() && call.contains("function") && call["function"].is_object())
                 r.content = jsonText(call["function"].value("arguments", nlohmann::json()));
@@ -206,15 +217,19 @@ LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
     if (!r.refusal.isEmpty()) {
         r.finishReason = FinishReason::Refusal;
         r.errorKind = LlmErrorKind::Refused;
-        r.error = Error(QStringLiteral("%1: model %2 refused: %3").arg(m_config.name, r.model, r.refusal), ex.status);
+        r.error = Error(QStringLiteral("%1: model %2 refused: %3").arg(m_config.name, r.model, r.refusal),
+                        ex.status);
     } else if (r.finishReason == FinishReason::Length) {
         r.errorKind = LlmErrorKind::Truncated;
-        r.error = Error(QStringLiteral("%1: reply from %2 truncated at the token limit (%3); its JSON is incomplete")
-                            .arg(m_config.name, r.model).arg(request.maxTokens),
-                        ex.status);
+        r.error = Error(
+            QStringLiteral("%1: reply from %2 truncated at the token limit (%3); its JSON is incomplete")
+                .arg(m_config.name, r.model)
+                .arg(request.maxTokens),
+            ex.status);
     } else if (r.finishReason == FinishReason::ContentFilter) {
         r.errorKind = LlmErrorKind::Refused;
-        r.error = Error(QStringLiteral("%1: reply from %2 was withheld by the content filter").arg(m_config.name, r.model),
+        r.error = Error(QStringLiteral("%1: reply from %2 was withheld by the content filter")
+                            .arg(m_config.name, r.model),
                         ex.status);
     } else if (r.content.trimmed().isEmpty()) {
         return bad(QStringLiteral("reply has empty content (finish_reason %1)").arg(r.finishReasonRaw));

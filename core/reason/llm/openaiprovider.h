@@ -19,7 +19,7 @@ struct HttpExchange;
 
 struct OpenAiConfig {
     QString name = QStringLiteral("openai");
-    QString baseUrl;   ///< empty: the OPENAI_BASE_URL secret, else https://api.openai.com/v1
+    QString baseUrl; ///< empty: the OPENAI_BASE_URL secret, else https://api.openai.com/v1
     QString keyName = QStringLiteral("OPENAI_API_KEY");
     bool keyRequired = true; ///< false for local OpenAI-compatible servers
     bool local = false;      ///< costs nothing per token
@@ -27,7 +27,8 @@ struct OpenAiConfig {
     /// OpenAI and Azure (o-series reject max_tokens), max_tokens elsewhere.
     enum class TokenField { Auto, MaxTokens, MaxCompletionTokens } tokenField = TokenField::Auto;
 
-    bool azure = false; ///< {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=, header api-key
+    bool azure =
+        false; ///< {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=, header api-key
     QString azureEndpoint;
     QString azureDeployment;
     QString azureApiVersion = QStringLiteral("2024-10-21");

@@ -18,8 +18,8 @@ Result<QUrl> parseBaseUrl(const QString &text, const QString &what)
     if (!s.contains(QLatin1String("://")))
         s.prepend(QLatin1String("http://"));
     QUrl url(s, QUrl::StrictMode);
-    if (!url.isValid() || url.host().isEmpty()
-        || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")))
+    if (!url.isValid() || url.host().isEmpty() ||
+        (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https")))
         return Error(QStringLiteral("%1: '%2' is not an http(s) URL").arg(what, text));
     // A server bound to all interfaces is reached on loopback.
     if (url.host() == QLatin1String("0.0.0.0"))

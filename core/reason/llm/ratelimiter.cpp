@@ -119,8 +119,11 @@ qint64 serverRetryDelayMs(const QHash<QByteArray, QByteArray> &headers, qint64 n
 }
 
 RateLimiter::RateLimiter(RateLimits limits, const Clock *clock)
-    : m_limits(limits), m_clock(clock), m_requests(limits.requestsPerMinute), m_tokens(limits.tokensPerMinute),
-      m_lastRefillMs(clock->nowMs())
+    : m_limits(limits)
+    , m_clock(clock)
+    , m_requests(limits.requestsPerMinute)
+    , m_tokens(limits.tokensPerMinute)
+    , m_lastRefillMs(clock->nowMs())
 {
 }
 
@@ -130,9 +133,11 @@ void RateLimiter::refill()
     const double elapsed = static_cast<double>(std::max<qint64>(0, now - m_lastRefillMs));
     m_lastRefillMs = now;
     if (m_limits.requestsPerMinute > 0)
-        m_requests = std::min<double>(m_limits.requestsPerMinute, m_requests + elapsed * m_limits.requestsPerMinute / 60000.0);
+        m_requests = std::min<double>(m_limits.requestsPerMinute,
+                                      m_requests + elapsed * m_limits.requestsPerMinute / 60000.0);
     if (m_limits.tokensPerMinute > 0)
-        m_tokens = std::min<double>(m_limits.tokensPerMinute, m_tokens + elapsed * m_limits.tokensPerMinute / 60000.0);
+        m_tokens = std::min<double>(m_limits.tokensPerMinute,
+                                    m_tokens + elapsed * m_limits.tokensPerMinute / 60000.0);
 }
 
 qint64 RateLimiter::tryAcquire(int tokens)
@@ -145,11 +150,14 @@ qint64 RateLimiter::tryAcquire(int tokens)
         return kConcurrencyPollMs;
     qint64 wait = 0;
     if (m_limits.requestsPerMinute > 0 && m_requests < 1.0)
-        wait = std::max<qint64>(wait, static_cast<qint64>(std::ceil((1.0 - m_requests) * 60000.0 / m_limits.requestsPerMinute)));
+        wait = std::max<qint64>(
+            wait, static_cast<qint64>(std::ceil((1.0 - m_requests) * 60000.0 / m_limits.requestsPerMinute)));
     // A request larger than the whole bucket waits for a full bucket rather than forever.
-    const double need = m_limits.tokensPerMinute > 0 ? std::min<double>(std::max(tokens, 0), m_limits.tokensPerMinute) : 0;
+    const double need =
+        m_limits.tokensPerMinute > 0 ? std::min<double>(std::max(tokens, 0), m_limits.tokensPerMinute) : 0;
     if (m_limits.tokensPerMinute > 0 && m_tokens < need)
-        wait = std::max<qint64>(wait, static_cast<qint64>(std::ceil((need - m_tokens) * 60000.0 / m_limits.tokensPerMinute)));
+        wait = std::max<qint64>(
+            wait, static_cast<qint64>(std::ceil((need - m_tokens) * 60000.0 / m_limits.tokensPerMinute)));
     if (wait > 0)
         return wait;
     if (m_limits.requestsPerMinute > 0)

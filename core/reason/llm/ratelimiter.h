@@ -20,7 +20,7 @@ struct RateLimits {
 
 /// How often and how patiently to retry.
 struct RetryPolicy {
-    int maxAttempts = 4;             ///< including the first
+    int maxAttempts = 4; ///< including the first
     qint64 baseDelayMs = 500;
     qint64 maxDelayMs = 30000;
     qint64 maxServerDelayMs = 120000; ///< a longer Retry-After is not waited for: the call fails

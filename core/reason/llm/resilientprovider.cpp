@@ -42,8 +42,14 @@ bool countsAgainstBreaker(const LlmReply &r)
 
 ResilientProvider::ResilientProvider(LlmProvider *inner, CostMeter *meter, const Clock *clock,
                                      std::function<double()> random, ResilienceConfig config, QObject *parent)
-    : LlmProvider(parent), m_inner(inner), m_meter(meter), m_clock(clock), m_random(std::move(random)),
-      m_config(config), m_limiter(config.limits, clock), m_breaker(config.breaker, clock)
+    : LlmProvider(parent)
+    , m_inner(inner)
+    , m_meter(meter)
+    , m_clock(clock)
+    , m_random(std::move(random))
+    , m_config(config)
+    , m_limiter(config.limits, clock)
+    , m_breaker(config.breaker, clock)
 {
 }
 
@@ -62,8 +68,8 @@ bool ResilientProvider::isLocal() const
 int ResilientProvider::estimatePromptTokens(const LlmRequest &request)
 {
     // About four characters per token for English and JSON.
-    const qsizetype chars = request.system.size() + request.user.size()
-        + static_cast<qsizetype>(request.schema.dump().size());
+    const qsizetype chars =
+        request.system.size() + request.user.size() + static_cast<qsizetype>(request.schema.dump().size());
     return static_cast<int>(chars / 4 + 16);
 }
 
@@ -108,7 +114,8 @@ void ResilientProvider::step(LlmCall *outer, const std::shared_ptr<Job> &job)
         const auto budget = m_meter->checkBudget(job->request.model, estimatePromptTokens(job->request),
                                                  job->request.maxTokens);
         if (!budget) {
-            fail(outer, *job, LlmErrorKind::BudgetSpent, m_inner->name() + QStringLiteral(": ") + budget.errorMessage());
+            fail(outer, *job, LlmErrorKind::BudgetSpent,
+                 m_inner->name() + QStringLiteral(": ") + budget.errorMessage());
             return;
         }
     }
@@ -120,7 +127,8 @@ void ResilientProvider::step(LlmCall *outer, const std::shared_ptr<Job> &job)
     const auto allowed = m_breaker.allow();
     if (!allowed) {
         m_limiter.release(job->estimatedTokens, 0);
-        fail(outer, *job, LlmErrorKind::CircuitOpen, m_inner->name() + QStringLiteral(": ") + allowed.errorMessage());
+        fail(outer, *job, LlmErrorKind::CircuitOpen,
+             m_inner->name() + QStringLiteral(": ") + allowed.errorMessage());
         return;
     }
     ++job->attempt;
@@ -141,8 +149,8 @@ void ResilientProvider::onAttemptFinished(LlmCall *outer, const std::shared_ptr<
     if (reply.retryAfterMs > 0)
         m_limiter.pauseUntil(now + reply.retryAfterMs);
     if (m_meter && !m_inner->isLocal() && used > 0)
-        reply.costUsd = m_meter->record(reply.model.isEmpty() ? job->request.model : reply.model, reply.promptTokens,
-                                        reply.completionTokens);
+        reply.costUsd = m_meter->record(reply.model.isEmpty() ? job->request.model : reply.model,
+                                        reply.promptTokens, reply.completionTokens);
     reply.attempts = job->attempt;
 
     if (reply.errorKind == LlmErrorKind::Cancelled)
@@ -152,7 +160,8 @@ void ResilientProvider::onAttemptFinished(LlmCall *outer, const std::shared_ptr<
     else
         m_breaker.recordSuccess();
 
-    if (!reply.ok() && isRetryable(reply.errorKind, reply.httpStatus) && job->attempt < m_config.retry.maxAttempts) {
+    if (!reply.ok() && isRetryable(reply.errorKind, reply.httpStatus) &&
+        job->attempt < m_config.retry.maxAttempts) {
         if (reply.retryAfterMs > m_config.retry.maxServerDelayMs) {
             reply.error.message += QStringLiteral(" (the server asked to wait %1 s; not retrying)")
                                        .arg(reply.retryAfterMs / 1000);
@@ -163,7 +172,9 @@ void ResilientProvider::onAttemptFinished(LlmCall *outer, const std::shared_ptr<
         const qint64 delay = reply.retryAfterMs >= 0 ? reply.retryAfterMs
                                                      : backoffDelayMs(m_config.retry, job->attempt, jitter);
         qCInfo(lcLlm).noquote() << QStringLiteral("attempt %1 failed: %2; retrying in %3 ms")
-                                       .arg(job->attempt).arg(reply.error.message).arg(delay);
+                                       .arg(job->attempt)
+                                       .arg(reply.error.message)
+                                       .arg(delay);
         Q_EMIT retrying(reply, job->attempt, delay);
         job->timer->start(static_cast<int>(delay));
         return;

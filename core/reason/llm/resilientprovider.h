@@ -29,8 +29,8 @@ class ResilientProvider final : public LlmProvider {
 public:
     /// inner, meter (may be null: no cost control) and clock are not owned.
     /// random returns values in [0, 1) for back-off jitter.
-    ResilientProvider(LlmProvider *inner, CostMeter *meter, const Clock *clock, std::function<double()> random,
-                      ResilienceConfig config, QObject *parent = nullptr);
+    ResilientProvider(LlmProvider *inner, CostMeter *meter, const Clock *clock,
+                      std::function<double()> random, ResilienceConfig config, QObject *parent = nullptr);
     ~ResilientProvider() override;
 
     QString name() const override;

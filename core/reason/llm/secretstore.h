@@ -28,7 +28,10 @@ public:
 class MapSecretStore final : public SecretStore {
 public:
     MapSecretStore() = default;
-    explicit MapSecretStore(QHash<QString, QString> values) : m_values(std::move(values)) {}
+    explicit MapSecretStore(QHash<QString, QString> values)
+        : m_values(std::move(values))
+    {
+    }
     void set(const QString &key, const QString &value) { m_values.insert(key, value); }
     Result<QString> read(const QString &key) const override;
 

@@ -51,7 +51,8 @@ public:
     Result<json> patch(const kube::ResourcePath &p, const json &mergePatch)
     {
         return cli::await<json>([&](QObject *ctx, auto cb) {
-            client->patch(p, kube::PatchType::Merge, QByteArray::fromStdString(mergePatch.dump()), {}, ctx, cb);
+            client->patch(p, kube::PatchType::Merge, QByteArray::fromStdString(mergePatch.dump()), {}, ctx,
+                          cb);
         });
     }
     Result<json> remove(const kube::ResourcePath &p)
@@ -93,8 +94,9 @@ public:
 
     Result<json> createNamespace(const QString &name)
     {
-        return create({kube::ResourceType::namespaces(), {}, {}, {}},
-                      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name.toStdString()}}}});
+        return create(
+            {kube::ResourceType::namespaces(), {}, {}, {}},
+            {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name.toStdString()}}}});
     }
 
     /// A Deployment (label app=name) whose pods kwok runs and marks Ready.
@@ -113,7 +115,8 @@ public:
                             {"spec",
                              {{"nodeSelector", {{"type", "kwok"}}},
                               {"terminationGracePeriodSeconds", 0},
-                              {"containers", json::array({{{"name", "app"}, {"image", "registry.invalid/app:1"}}})}}}}}}}};
+                              {"containers",
+                               json::array({{{"name", "app"}, {"image", "registry.invalid/app:1"}}})}}}}}}}};
         return create({kube::ResourceType::deployments(), ns, {}, {}}, d);
     }
 
@@ -130,7 +133,8 @@ public:
     QMap<QString, QString> livePods(const QString &ns, const QString &app)
     {
         QMap<QString, QString> out;
-        Result<QList<json>> pods = list({kube::ResourceType::pods(), ns, {}, {}}, QStringLiteral("app=") + app);
+        Result<QList<json>> pods =
+            list({kube::ResourceType::pods(), ns, {}, {}}, QStringLiteral("app=") + app);
         if (!pods)
             return out;
         for (const json &p : *pods) {
@@ -160,7 +164,8 @@ inline act::Decision judgedDecision(ActionKind kind, const json &params, const g
     return act::newDecision(QStringLiteral("fp-") + QString::fromStdString(params.dump()), target, g, v);
 }
 
-/// A policy that allows every catalog action without cooldown or rate limits getting in the way of one test run.
+/// A policy that allows every catalog action without cooldown or rate limits getting in the way of one test
+/// run.
 inline guard::Policy testPolicy()
 {
     guard::Policy p;

@@ -1,11 +1,11 @@
 // Every catalog action through the Executor against the real test cluster:
 // preview, approve, execute, verify and undo, with the audit chain checked at the end.
 
+#include "clusterfixture.h"
 #include "core/act/actions.h"
 #include "core/act/decisionstore.h"
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
-#include "clusterfixture.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -144,8 +144,9 @@ void TestActionsCluster::restartPodEvictsAndAReplacementBecomesReady()
     const QMap<QString, QString> before = m_api.livePods(m_ns, "web");
     QCOMPARE(before.size(), 2);
     const QString pod = before.firstKey();
-    const Decision d = test::judgedDecision(ActionKind::RestartPod, {{"namespace", str(m_ns)}, {"pod", str(pod)}},
-                                            podTarget("web", pod), m_executor->policy());
+    const Decision d =
+        test::judgedDecision(ActionKind::RestartPod, {{"namespace", str(m_ns)}, {"pod", str(pod)}},
+                             podTarget("web", pod), m_executor->policy());
     QCOMPARE(d.verdict.decision, guard::Verdict::NeedsApproval);
 
     Result<Decision> p = previewed(d);
@@ -162,7 +163,8 @@ void TestActionsCluster::restartPodEvictsAndAReplacementBecomesReady()
     Result<Decision> v = verify(d.id, 60000);
     QVERIFY2(v, qPrintable(v.errorMessage()));
     QVERIFY2(v->state == DecisionState::Verified, v->outcome.dump().c_str());
-    const QString replacement = QString::fromStdString(v->outcome["response"].value("replacement", std::string()));
+    const QString replacement =
+        QString::fromStdString(v->outcome["response"].value("replacement", std::string()));
     QVERIFY(!replacement.isEmpty());
     QVERIFY(!before.contains(replacement));
     QVERIFY(ClusterApi::waitFor([&] { return !m_api.livePods(m_ns, "web").contains(pod); }, 30000));
@@ -171,16 +173,19 @@ void TestActionsCluster::restartPodEvictsAndAReplacementBecomesReady()
 void TestActionsCluster::restartPodBlockedByBudgetNamesIt()
 {
     // The disruption controller must have counted the pods, or the budget is not enforced yet.
-    QVERIFY(ClusterApi::waitFor([&] {
-        Result<json> b = m_api.get({test::budgetsType(), m_ns, "guarded-pdb", {}});
-        return b && b->value("status", json::object()).value("currentHealthy", 0) == 2 &&
-               b->value("status", json::object()).value("desiredHealthy", 0) == 2;
-    }, 60000));
+    QVERIFY(ClusterApi::waitFor(
+        [&] {
+            Result<json> b = m_api.get({test::budgetsType(), m_ns, "guarded-pdb", {}});
+            return b && b->value("status", json::object()).value("currentHealthy", 0) == 2 &&
+                   b->value("status", json::object()).value("desiredHealthy", 0) == 2;
+        },
+        60000));
     const QMap<QString, QString> before = m_api.livePods(m_ns, "guarded");
     QCOMPARE(before.size(), 2);
     const QString pod = before.firstKey();
-    const Decision d = test::judgedDecision(ActionKind::RestartPod, {{"namespace", str(m_ns)}, {"pod", str(pod)}},
-                                            podTarget("guarded", pod), m_executor->policy());
+    const Decision d =
+        test::judgedDecision(ActionKind::RestartPod, {{"namespace", str(m_ns)}, {"pod", str(pod)}},
+                             podTarget("guarded", pod), m_executor->policy());
 
     Result<Decision> p = previewed(d);
     QVERIFY2(p, qPrintable(p.errorMessage()));
@@ -191,7 +196,8 @@ void TestActionsCluster::restartPodBlockedByBudgetNamesIt()
     QCOMPARE(e->state, DecisionState::Failed);
     QCOMPARE(e->outcome.value("status", std::string()), "blocked");
     const QString message = QString::fromStdString(e->outcome.value("message", std::string()));
-    QVERIFY2(message.contains("PodDisruptionBudget guarded-pdb") && message.contains(pod), qPrintable(message));
+    QVERIFY2(message.contains("PodDisruptionBudget guarded-pdb") && message.contains(pod),
+             qPrintable(message));
 
     QTest::qWait(1000);
     QCOMPARE(m_api.livePods(m_ns, "guarded"), before);
@@ -199,15 +205,16 @@ void TestActionsCluster::restartPodBlockedByBudgetNamesIt()
 
 void TestActionsCluster::scaleVerifiesAndUndoRestores()
 {
-    const Decision d = test::judgedDecision(ActionKind::ScaleDeployment,
-                                            {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", 3}},
-                                            podTarget("scaled", m_api.livePods(m_ns, "scaled").firstKey()),
-                                            m_executor->policy());
+    const Decision d = test::judgedDecision(
+        ActionKind::ScaleDeployment, {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", 3}},
+        podTarget("scaled", m_api.livePods(m_ns, "scaled").firstKey()), m_executor->policy());
     QCOMPARE(d.verdict.decision, guard::Verdict::NeedsApproval);
     Result<Decision> p = previewed(d);
     QVERIFY2(p, qPrintable(p.errorMessage()));
     QVERIFY2(p->preview.contains("from 2 to 3"), qPrintable(p->preview));
-    QCOMPARE(m_api.get({kube::ResourceType::deployments(), m_ns, "scaled", {}})->at("spec").value("replicas", 0), 2);
+    QCOMPARE(
+        m_api.get({kube::ResourceType::deployments(), m_ns, "scaled", {}})->at("spec").value("replicas", 0),
+        2);
 
     Result<Decision> e = execute(d.id);
     QVERIFY2(e, qPrintable(e.errorMessage()));
@@ -222,7 +229,9 @@ void TestActionsCluster::scaleVerifiesAndUndoRestores()
     Result<Decision> u = undo(d.id);
     QVERIFY2(u, qPrintable(u.errorMessage()));
     QCOMPARE(u->state, DecisionState::Undone);
-    QCOMPARE(m_api.get({kube::ResourceType::deployments(), m_ns, "scaled", {}})->at("spec").value("replicas", 0), 2);
+    QCOMPARE(
+        m_api.get({kube::ResourceType::deployments(), m_ns, "scaled", {}})->at("spec").value("replicas", 0),
+        2);
     QVERIFY(ClusterApi::waitFor([&] { return m_api.readyReplicas(m_ns, "scaled") == 2; }, 60000));
 }
 
@@ -238,18 +247,19 @@ void TestActionsCluster::scaleOutOfBoundsRefusedBeforeAnyApiCall()
     QFETCH(int, replicas);
     Result<json> before = m_api.get({kube::ResourceType::deployments(), m_ns, "scaled", {}});
     QVERIFY2(before, qPrintable(before.errorMessage()));
-    Decision d = test::judgedDecision(ActionKind::ScaleDeployment,
-                                      {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", replicas}},
-                                      podTarget("scaled", m_api.livePods(m_ns, "scaled").firstKey()),
-                                      m_executor->policy());
+    Decision d = test::judgedDecision(
+        ActionKind::ScaleDeployment,
+        {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", replicas}},
+        podTarget("scaled", m_api.livePods(m_ns, "scaled").firstKey()), m_executor->policy());
     QCOMPARE(d.verdict.decision, guard::Verdict::Blocked);
     QVERIFY(m_executor->propose(d));
     QVERIFY(!m_executor->approve(d.id, kTester)); // the first gate
 
     // A stale or forged verdict still meets the executor's own judgement before any call.
-    Decision forged = test::judgedDecision(ActionKind::ScaleDeployment,
-                                           {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", replicas}},
-                                           d.target, m_executor->policy());
+    Decision forged =
+        test::judgedDecision(ActionKind::ScaleDeployment,
+                             {{"namespace", str(m_ns)}, {"deployment", "scaled"}, {"replicas", replicas}},
+                             d.target, m_executor->policy());
     forged.verdict.decision = guard::Verdict::NeedsApproval;
     forged.verdict.reasons.clear();
     QVERIFY(m_executor->propose(forged));
@@ -267,26 +277,29 @@ void TestActionsCluster::scaleOutOfBoundsRefusedBeforeAnyApiCall()
 
 void TestActionsCluster::cordonNodeVerifiesAndUndoUncordons()
 {
-    const json node = {{"apiVersion", "v1"},
-                       {"kind", "Node"},
-                       {"metadata",
-                        {{"name", str(m_node)},
-                         {"annotations", {{"kwok.x-k8s.io/node", "fake"}}},
-                         {"labels", {{"type", "kwok"}, {"kubernetes.io/hostname", str(m_node)}}}}},
-                       // Keeps other tests' pods off this node while it lives.
-                       {"spec", {{"taints", json::array({{{"key", "vigil.dev/act-test"}, {"effect", "NoSchedule"}}})}}}};
+    const json node = {
+        {"apiVersion", "v1"},
+        {"kind", "Node"},
+        {"metadata",
+         {{"name", str(m_node)},
+          {"annotations", {{"kwok.x-k8s.io/node", "fake"}}},
+          {"labels", {{"type", "kwok"}, {"kubernetes.io/hostname", str(m_node)}}}}},
+        // Keeps other tests' pods off this node while it lives.
+        {"spec", {{"taints", json::array({{{"key", "vigil.dev/act-test"}, {"effect", "NoSchedule"}}})}}}};
     Result<json> created = m_api.create({kube::ResourceType::nodes(), {}, {}, {}}, node);
     QVERIFY2(created, qPrintable(created.errorMessage()));
 
     guard::IncidentTarget t;
     t.nodeName = m_node;
     t.nodeLabels = {{"type", "kwok"}};
-    const Decision d = test::judgedDecision(ActionKind::CordonNode, {{"node", str(m_node)}}, t, m_executor->policy());
+    const Decision d =
+        test::judgedDecision(ActionKind::CordonNode, {{"node", str(m_node)}}, t, m_executor->policy());
     QCOMPARE(d.verdict.decision, guard::Verdict::NeedsApproval);
     Result<Decision> p = previewed(d);
     QVERIFY2(p, qPrintable(p.errorMessage()));
     QVERIFY2(p->preview.contains("would cordon node " + m_node), qPrintable(p->preview));
-    QVERIFY(!m_api.get({kube::ResourceType::nodes(), {}, m_node, {}})->at("spec").value("unschedulable", false));
+    QVERIFY(
+        !m_api.get({kube::ResourceType::nodes(), {}, m_node, {}})->at("spec").value("unschedulable", false));
 
     Result<Decision> e = execute(d.id);
     QVERIFY2(e, qPrintable(e.errorMessage()));
@@ -294,7 +307,8 @@ void TestActionsCluster::cordonNodeVerifiesAndUndoUncordons()
     Result<Decision> v = verify(d.id, 20000);
     QVERIFY2(v, qPrintable(v.errorMessage()));
     QCOMPARE(v->state, DecisionState::Verified);
-    QVERIFY(m_api.get({kube::ResourceType::nodes(), {}, m_node, {}})->at("spec").value("unschedulable", false));
+    QVERIFY(
+        m_api.get({kube::ResourceType::nodes(), {}, m_node, {}})->at("spec").value("unschedulable", false));
 
     Result<Decision> u = undo(d.id);
     QVERIFY2(u, qPrintable(u.errorMessage()));
@@ -347,7 +361,8 @@ void TestActionsCluster::auditChainVerifiesWithExecutedAndVerifiedRows()
     for (const audit::AuditEvent &e : *events)
         kinds << e.kind;
     QCOMPARE(report->rowsChecked, qint64(kinds.size()));
-    for (const char *kind : {"proposed", "previewed", "approved", "executing", "executed", "verified", "undone", "refused"})
+    for (const char *kind :
+         {"proposed", "previewed", "approved", "executing", "executed", "verified", "undone", "refused"})
         QVERIFY2(kinds.contains(kind), kind);
     QCOMPARE(kinds.count("verified"), 4);
 }

@@ -4,11 +4,11 @@
 
 #include "core/act/agentdecisionmirror.h"
 
+#include "clusterfixture.h"
 #include "core/act/actions.h"
 #include "core/act/decisionstore.h"
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
-#include "clusterfixture.h"
 
 #include <QFile>
 #include <QSignalSpy>
@@ -56,15 +56,18 @@ void TestAgentDecisionMirrorCluster::initTestCase()
         m_api.client->apply({crds, {}, "agentdecisions.ai.vigil.dev", {}}, manifest, options, ctx, cb);
     });
     QVERIFY2(applied, qPrintable(applied.errorMessage()));
-    QVERIFY(ClusterApi::waitFor([&] {
-        Result<json> got = m_api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
-        if (!got)
+    QVERIFY(ClusterApi::waitFor(
+        [&] {
+            Result<json> got = m_api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
+            if (!got)
+                return false;
+            for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
+                if (cond.value("type", std::string()) == "Established" &&
+                    cond.value("status", std::string()) == "True")
+                    return true;
             return false;
-        for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
-            if (cond.value("type", std::string()) == "Established" && cond.value("status", std::string()) == "True")
-                return true;
-        return false;
-    }, 30000));
+        },
+        30000));
 }
 
 void TestAgentDecisionMirrorCluster::cleanupTestCase()
@@ -85,7 +88,8 @@ void TestAgentDecisionMirrorCluster::mirrorsAndApprovesThroughTheCluster()
     QFETCH(bool, blocked);
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    std::unique_ptr<DecisionStore> store = std::move(DecisionStore::open(dir.filePath("decisions.db")).value());
+    std::unique_ptr<DecisionStore> store =
+        std::move(DecisionStore::open(dir.filePath("decisions.db")).value());
     std::unique_ptr<audit::AuditLog> log = std::move(audit::AuditLog::open(dir.filePath("audit.db")).value());
     ActionRunner runner(m_api.client.get(), AlertConfig{});
     guard::Policy policy = test::testPolicy();
@@ -103,14 +107,15 @@ void TestAgentDecisionMirrorCluster::mirrorsAndApprovesThroughTheCluster()
     t.ownerName = "web";
     if (blocked)
         t.podLabels = {{"vigil.dev/protected", "true"}};
-    const Decision d = test::judgedDecision(ActionKind::RestartPod, {{"namespace", m_ns.toStdString()}, {"pod", "web-1"}},
-                                            t, policy);
+    const Decision d = test::judgedDecision(ActionKind::RestartPod,
+                                            {{"namespace", m_ns.toStdString()}, {"pod", "web-1"}}, t, policy);
     QCOMPARE(d.verdict.decision, blocked ? guard::Verdict::Blocked : guard::Verdict::NeedsApproval);
     QVERIFY(executor.propose(d));
     Result<void> mirrored = cli::await<void>([&](QObject *ctx, auto cb) { mirror.mirror(d, ctx, cb); });
     QVERIFY2(mirrored, qPrintable(mirrored.errorMessage()));
 
-    const kube::ResourcePath path{AgentDecisionMirror::resourceType(), m_ns, AgentDecisionMirror::objectName(d.id), {}};
+    const kube::ResourcePath path{
+        AgentDecisionMirror::resourceType(), m_ns, AgentDecisionMirror::objectName(d.id), {}};
     Result<json> obj = m_api.get(path);
     QVERIFY2(obj, qPrintable(obj.errorMessage()));
     QCOMPARE((*obj)["spec"].value("action", std::string()), "restart_pod");
@@ -126,13 +131,15 @@ void TestAgentDecisionMirrorCluster::mirrorsAndApprovesThroughTheCluster()
     if (blocked) {
         // The namespace also holds the other row's object (not in this store): pick this decision's failure.
         QString failure;
-        QVERIFY(ClusterApi::waitFor([&] {
-            for (const QList<QVariant> &args : failedSpy) {
-                if (args.first().toString().contains(d.id))
-                    failure = args.first().toString();
-            }
-            return !failure.isEmpty();
-        }, 15000));
+        QVERIFY(ClusterApi::waitFor(
+            [&] {
+                for (const QList<QVariant> &args : failedSpy) {
+                    if (args.first().toString().contains(d.id))
+                        failure = args.first().toString();
+                }
+                return !failure.isEmpty();
+            },
+            15000));
         QVERIFY2(failure.contains("guardrails blocked"), qPrintable(failure));
         QCOMPARE(approvedSpy.count(), 0);
         QCOMPARE(store->load(d.id)->state, DecisionState::Proposed);
@@ -146,10 +153,13 @@ void TestAgentDecisionMirrorCluster::mirrorsAndApprovesThroughTheCluster()
     QCOMPARE(after.approver.via, QString("AgentDecision"));
     QVERIFY2(!after.approver.kubeUser.isEmpty(), qPrintable(after.approver.kubeUser));
     // The mirror writes the new phase and leaves the person's spec.approved alone.
-    QVERIFY(ClusterApi::waitFor([&] {
-        Result<json> o = m_api.get(path);
-        return o && (*o)["status"].value("phase", std::string()) == "approved" && (*o)["spec"].value("approved", false);
-    }, 15000));
+    QVERIFY(ClusterApi::waitFor(
+        [&] {
+            Result<json> o = m_api.get(path);
+            return o && (*o)["status"].value("phase", std::string()) == "approved" &&
+                   (*o)["spec"].value("approved", false);
+        },
+        15000));
     mirror.stop();
     QCOMPARE(failedSpy.count(), 0);
 }

@@ -5,12 +5,12 @@
 // outcome was stored). The parent then reconciles the same store and checks
 // the pod was evicted at most once and the audit chain still verifies.
 
+#include "clusterfixture.h"
 #include "core/act/actions.h"
 #include "core/act/datapaths.h"
 #include "core/act/decisionstore.h"
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
-#include "clusterfixture.h"
 #include "tcpproxy.h"
 
 #include <QCoreApplication>
@@ -43,7 +43,8 @@ void writeMarker(const QString &path)
     f.close();
 }
 
-// The child: approve and execute the decision, pausing at the hook as the mode says. Exit codes name the step that failed.
+// The child: approve and execute the decision, pausing at the hook as the mode says. Exit codes name the step
+// that failed.
 int runChild()
 {
     const QString dir = qEnvironmentVariable("VIGIL_DATA_DIR");
@@ -78,7 +79,8 @@ int runChild()
         proxy.setDelayMs(kHoldMs);
         writeMarker(marker);
     });
-    if (!executor.approve(id, {QStringLiteral("tester"), QStringLiteral("system:admin"), QStringLiteral("test")}))
+    if (!executor.approve(id,
+                          {QStringLiteral("tester"), QStringLiteral("system:admin"), QStringLiteral("test")}))
         return 13;
     (void)cli::await<Decision>([&](QObject *ctx, auto cb) { executor.execute(id, ctx, cb); });
     return 14; // the parent should have killed us before the outcome arrived
@@ -122,7 +124,8 @@ void TestCrashCluster::killedWhileExecutingIsReconciledNotRepeated_data()
     QTest::addColumn<bool>("evicted");
     QTest::newRow("killed before the eviction left: failed, the pod still runs, nothing evicted")
         << "before-call" << DecisionState::Failed << false;
-    QTest::newRow("killed after the server evicted, before the outcome was stored: executed, exactly one replacement")
+    QTest::newRow(
+        "killed after the server evicted, before the outcome was stored: executed, exactly one replacement")
         << "after-call" << DecisionState::Executed << true;
 }
 
@@ -162,8 +165,8 @@ void TestCrashCluster::killedWhileExecutingIsReconciledNotRepeated()
     t.podName = pod;
     t.ownerKind = "Deployment";
     t.ownerName = app;
-    const Decision d = test::judgedDecision(ActionKind::RestartPod,
-                                            {{"namespace", m_ns.toStdString()}, {"pod", pod.toStdString()}}, t, policy);
+    const Decision d = test::judgedDecision(
+        ActionKind::RestartPod, {{"namespace", m_ns.toStdString()}, {"pod", pod.toStdString()}}, t, policy);
     QVERIFY(executor.propose(d));
 
     const QString marker = dir.filePath("marker");
@@ -177,17 +180,22 @@ void TestCrashCluster::killedWhileExecutingIsReconciledNotRepeated()
     child.setProcessChannelMode(QProcess::ForwardedChannels);
     child.start(QCoreApplication::applicationFilePath(), {kChildFlag});
     QVERIFY(child.waitForStarted(5000));
-    const bool paused = ClusterApi::waitFor([&] { return QFile::exists(marker) || child.state() == QProcess::NotRunning; }, 30000);
-    QVERIFY2(paused && QFile::exists(marker), qPrintable(QString("the child never reached Executing (exit code %1)").arg(child.exitCode())));
+    const bool paused = ClusterApi::waitFor(
+        [&] { return QFile::exists(marker) || child.state() == QProcess::NotRunning; }, 30000);
+    QVERIFY2(paused && QFile::exists(marker),
+             qPrintable(QString("the child never reached Executing (exit code %1)").arg(child.exitCode())));
 
     if (evicted) {
         // Kill only once the server has evicted the pod; the child's reply is still held by its proxy.
-        QVERIFY(ClusterApi::waitFor([&] {
-            Result<json> p = m_api.get({kube::ResourceType::pods(), m_ns, pod, {}});
-            return !p || p->at("metadata").contains("deletionTimestamp");
-        }, kHoldMs + 3000));
+        QVERIFY(ClusterApi::waitFor(
+            [&] {
+                Result<json> p = m_api.get({kube::ResourceType::pods(), m_ns, pod, {}});
+                return !p || p->at("metadata").contains("deletionTimestamp");
+            },
+            kHoldMs + 3000));
     }
-    QVERIFY2(child.state() == QProcess::Running, "the child finished on its own instead of being killed mid-execution");
+    QVERIFY2(child.state() == QProcess::Running,
+             "the child finished on its own instead of being killed mid-execution");
     child.kill();
     QVERIFY(child.waitForFinished(5000));
     QCOMPARE(child.exitStatus(), QProcess::CrashExit);
@@ -202,18 +210,22 @@ void TestCrashCluster::killedWhileExecutingIsReconciledNotRepeated()
     QCOMPARE(store->load(d.id)->state, expected);
 
     // Never a second time: the decision cannot be executed again.
-    Result<Decision> again = cli::await<Decision>([&](QObject *ctx, auto cb) { executor.execute(d.id, ctx, cb); });
+    Result<Decision> again =
+        cli::await<Decision>([&](QObject *ctx, auto cb) { executor.execute(d.id, ctx, cb); });
     QVERIFY(!again);
 
     if (evicted) {
-        QVERIFY(ClusterApi::waitFor([&] {
-            const QMap<QString, QString> now = m_api.livePods(m_ns, app);
-            return now.size() == 2 && !now.contains(pod) && m_api.readyReplicas(m_ns, app) == 2;
-        }, 30000));
+        QVERIFY(ClusterApi::waitFor(
+            [&] {
+                const QMap<QString, QString> now = m_api.livePods(m_ns, app);
+                return now.size() == 2 && !now.contains(pod) && m_api.readyReplicas(m_ns, app) == 2;
+            },
+            30000));
     } else {
         QTest::qWait(2000);
     }
-    // Every pod that exists now, terminating or not: exactly the originals minus the evicted one plus one replacement.
+    // Every pod that exists now, terminating or not: exactly the originals minus the evicted one plus one
+    // replacement.
     Result<QList<json>> all = m_api.list({kube::ResourceType::pods(), m_ns, {}, {}}, "app=" + app);
     QVERIFY2(all, qPrintable(all.errorMessage()));
     QStringList created;

@@ -132,8 +132,10 @@ void TestDecision::storeCompareAndSet_data()
     QTest::addColumn<bool>("ok");
     QTest::newRow("approved -> executing once") << S::Approved << S::Approved << S::Executing << true;
     QTest::newRow("a second executor sees executing") << S::Executing << S::Approved << S::Executing << false;
-    QTest::newRow("stale proposed view cannot approve a rejected one") << S::Rejected << S::Proposed << S::Approved << false;
-    QTest::newRow("illegal edge refused even if stored matches") << S::Proposed << S::Proposed << S::Executed << false;
+    QTest::newRow("stale proposed view cannot approve a rejected one")
+        << S::Rejected << S::Proposed << S::Approved << false;
+    QTest::newRow("illegal edge refused even if stored matches")
+        << S::Proposed << S::Proposed << S::Executed << false;
 }
 
 void TestDecision::storeCompareAndSet()

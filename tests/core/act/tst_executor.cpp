@@ -40,16 +40,17 @@ class FakeApi {
 public:
     FakeApi()
         : server([this](HttpExchange *ex) {
-              const QString key = QString::fromLatin1(ex->request().method) + ' ' + ex->request().path;
-              ++counts[key];
-              const auto it = routes.find(key);
-              if (it == routes.end())
-                  return ex->respondJson(404, R"({"kind":"Status","reason":"NotFound","message":"not scripted"})");
-              const Reply r = it->second(ex->request());
-              if (r.status < 0)
-                  return; // never answers: the client's timeout fires
-              ex->respondJson(r.status, QByteArray::fromStdString(r.body.dump()));
-          })
+            const QString key = QString::fromLatin1(ex->request().method) + ' ' + ex->request().path;
+            ++counts[key];
+            const auto it = routes.find(key);
+            if (it == routes.end())
+                return ex->respondJson(404,
+                                       R"({"kind":"Status","reason":"NotFound","message":"not scripted"})");
+            const Reply r = it->second(ex->request());
+            if (r.status < 0)
+                return; // never answers: the client's timeout fires
+            ex->respondJson(r.status, QByteArray::fromStdString(r.body.dump()));
+        })
     {
     }
     void on(const QString &key, Reply reply)
@@ -64,7 +65,8 @@ public:
 };
 
 struct Rig {
-    explicit Rig(guard::PolicyMode mode = guard::PolicyMode::Approve, AlertConfig alerts = {}, int timeoutMs = 20000)
+    explicit Rig(guard::PolicyMode mode = guard::PolicyMode::Approve, AlertConfig alerts = {},
+                 int timeoutMs = 20000)
     {
         QVERIFY(api.server.listen());
         kube::Connection c;
@@ -157,7 +159,9 @@ json pod(const std::string &uid)
               {"namespace", "shop"},
               {"uid", uid},
               {"labels", {{"app", "web"}}},
-              {"ownerReferences", json::array({{{"kind", "ReplicaSet"}, {"name", "web-5d"}, {"uid", "rs-1"}, {"controller", true}}})}}}};
+              {"ownerReferences",
+               json::array(
+                   {{{"kind", "ReplicaSet"}, {"name", "web-5d"}, {"uid", "rs-1"}, {"controller", true}}})}}}};
 }
 
 const Approver kAlice{"alice", "system:admin", "test"};
@@ -185,8 +189,10 @@ void TestExecutor::executesAtMostOnce_data()
 {
     QTest::addColumn<bool>("serverApplied");
     QTest::addColumn<DecisionState>("expected");
-    QTest::newRow("connection lost before the server applied it: failed, not retried") << false << DecisionState::Failed;
-    QTest::newRow("reply lost after the server applied it: executed, not retried") << true << DecisionState::Executed;
+    QTest::newRow("connection lost before the server applied it: failed, not retried")
+        << false << DecisionState::Failed;
+    QTest::newRow("reply lost after the server applied it: executed, not retried")
+        << true << DecisionState::Executed;
 }
 
 void TestExecutor::executesAtMostOnce()
@@ -227,23 +233,30 @@ void TestExecutor::reconcile_data()
     QTest::addColumn<DecisionState>("expected");
     const QByteArray podA = QByteArray::fromStdString(pod("uid-a").dump());
     const QByteArray podB = QByteArray::fromStdString(pod("uid-b").dump());
-    QTest::newRow("restart: pod gone -> executed") << ActionKind::RestartPod << kPod << 404 << QByteArray("{}") << DecisionState::Executed;
-    QTest::newRow("restart: same name, new uid -> executed") << ActionKind::RestartPod << kPod << 200 << podB << DecisionState::Executed;
-    QTest::newRow("restart: same pod still runs -> failed") << ActionKind::RestartPod << kPod << 200 << podA << DecisionState::Failed;
-    QTest::newRow("scale: at target -> executed") << ActionKind::ScaleDeployment << kScale << 200
-                                                 << QByteArray::fromStdString(scaleDoc(4).dump()) << DecisionState::Executed;
-    QTest::newRow("scale: still previous -> failed") << ActionKind::ScaleDeployment << kScale << 200
-                                                    << QByteArray::fromStdString(scaleDoc(2).dump()) << DecisionState::Failed;
-    QTest::newRow("cordon: unschedulable -> executed") << ActionKind::CordonNode << QString("/api/v1/nodes/node-a") << 200
-                                                      << QByteArray(R"({"spec":{"unschedulable":true}})") << DecisionState::Executed;
-    QTest::newRow("cordon: schedulable -> failed") << ActionKind::CordonNode << QString("/api/v1/nodes/node-a") << 200
-                                                  << QByteArray(R"({"spec":{}})") << DecisionState::Failed;
-    QTest::newRow("alert: event recorded -> executed") << ActionKind::CreateAlert
-                                                      << QString("/api/v1/namespaces/shop/events/vigil-alert-x") << 200
-                                                      << QByteArray("{}") << DecisionState::Executed;
-    QTest::newRow("alert: no event -> failed") << ActionKind::CreateAlert
-                                              << QString("/api/v1/namespaces/shop/events/vigil-alert-x") << 404
-                                              << QByteArray("{}") << DecisionState::Failed;
+    QTest::newRow("restart: pod gone -> executed")
+        << ActionKind::RestartPod << kPod << 404 << QByteArray("{}") << DecisionState::Executed;
+    QTest::newRow("restart: same name, new uid -> executed")
+        << ActionKind::RestartPod << kPod << 200 << podB << DecisionState::Executed;
+    QTest::newRow("restart: same pod still runs -> failed")
+        << ActionKind::RestartPod << kPod << 200 << podA << DecisionState::Failed;
+    QTest::newRow("scale: at target -> executed")
+        << ActionKind::ScaleDeployment << kScale << 200 << QByteArray::fromStdString(scaleDoc(4).dump())
+        << DecisionState::Executed;
+    QTest::newRow("scale: still previous -> failed")
+        << ActionKind::ScaleDeployment << kScale << 200 << QByteArray::fromStdString(scaleDoc(2).dump())
+        << DecisionState::Failed;
+    QTest::newRow("cordon: unschedulable -> executed")
+        << ActionKind::CordonNode << QString("/api/v1/nodes/node-a") << 200
+        << QByteArray(R"({"spec":{"unschedulable":true}})") << DecisionState::Executed;
+    QTest::newRow("cordon: schedulable -> failed")
+        << ActionKind::CordonNode << QString("/api/v1/nodes/node-a") << 200 << QByteArray(R"({"spec":{}})")
+        << DecisionState::Failed;
+    QTest::newRow("alert: event recorded -> executed")
+        << ActionKind::CreateAlert << QString("/api/v1/namespaces/shop/events/vigil-alert-x") << 200
+        << QByteArray("{}") << DecisionState::Executed;
+    QTest::newRow("alert: no event -> failed")
+        << ActionKind::CreateAlert << QString("/api/v1/namespaces/shop/events/vigil-alert-x") << 404
+        << QByteArray("{}") << DecisionState::Failed;
 }
 
 void TestExecutor::reconcile()
@@ -257,11 +270,14 @@ void TestExecutor::reconcile()
     rig.api.on("GET " + path, {status, json::parse(body.toStdString())});
     Decision d = decisionFor(kind);
     d.state = DecisionState::Executing; // as a crash left it
-    d.facts = {{"namespace", "shop"}, {"pod", "web-1"}, {"podUid", "uid-a"}, {"deployment", "web"},
-               {"previousReplicas", 2}, {"targetReplicas", 4}, {"node", "node-a"}, {"wasUnschedulable", false},
+    d.facts = {{"namespace", "shop"},      {"pod", "web-1"},
+               {"podUid", "uid-a"},        {"deployment", "web"},
+               {"previousReplicas", 2},    {"targetReplicas", 4},
+               {"node", "node-a"},         {"wasUnschedulable", false},
                {"event", "vigil-alert-x"}, {"eventNamespace", "shop"}};
     QVERIFY(rig.store->insert(d).ok());
-    auto settled = cli::await<QList<Decision>>([&](QObject *ctx, auto cb) { rig.executor->reconcile(ctx, cb); });
+    auto settled =
+        cli::await<QList<Decision>>([&](QObject *ctx, auto cb) { rig.executor->reconcile(ctx, cb); });
     QVERIFY2(settled.ok(), qPrintable(settled.errorMessage()));
     QCOMPARE(settled->size(), 1);
     QCOMPARE(settled->first().state, expected);
@@ -277,14 +293,18 @@ void TestExecutor::refusesBeforeAnyApiCall_data()
     QTest::addColumn<int>("mode");
     QTest::addColumn<QByteArray>("params");
     QTest::addColumn<QString>("why");
-    QTest::newRow("scale above the policy's maximum") << int(guard::PolicyMode::Approve)
-                                                     << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":21})") << "outside";
+    QTest::newRow("scale above the policy's maximum")
+        << int(guard::PolicyMode::Approve)
+        << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":21})") << "outside";
     QTest::newRow("scale to zero") << int(guard::PolicyMode::Approve)
-                                   << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":0})") << "outside";
-    QTest::newRow("scale a different deployment") << int(guard::PolicyMode::Approve)
-                                                  << QByteArray(R"({"namespace":"shop","deployment":"db","replicas":3})") << "belongs to";
-    QTest::newRow("suggest-only executor refuses") << int(guard::PolicyMode::SuggestOnly)
-                                                   << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":3})") << "suggest-only";
+                                   << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":0})")
+                                   << "outside";
+    QTest::newRow("scale a different deployment")
+        << int(guard::PolicyMode::Approve)
+        << QByteArray(R"({"namespace":"shop","deployment":"db","replicas":3})") << "belongs to";
+    QTest::newRow("suggest-only executor refuses")
+        << int(guard::PolicyMode::SuggestOnly)
+        << QByteArray(R"({"namespace":"shop","deployment":"web","replicas":3})") << "suggest-only";
 }
 
 void TestExecutor::refusesBeforeAnyApiCall()
@@ -302,7 +322,9 @@ void TestExecutor::refusesBeforeAnyApiCall()
     QCOMPARE(rig.api.total(), 0);
     QVERIFY(!rig.auditKinds().contains("executing"));
     if (guard::PolicyMode(mode) == guard::PolicyMode::SuggestOnly)
-        QVERIFY(!rig.executor->approve(rig.executor->propose(decisionFor(ActionKind::ScaleDeployment))->id, kAlice).ok());
+        QVERIFY(!rig.executor
+                     ->approve(rig.executor->propose(decisionFor(ActionKind::ScaleDeployment))->id, kAlice)
+                     .ok());
 }
 
 void TestExecutor::budgetRefusalIsAnOutcome()
@@ -310,12 +332,18 @@ void TestExecutor::budgetRefusalIsAnOutcome()
     Rig rig;
     rig.api.on("GET " + kPod, {200, pod("uid-a")});
     rig.api.on("POST " + kPod + "/eviction",
-               {429, {{"kind", "Status"}, {"reason", "TooManyRequests"},
-                      {"message", "Cannot evict pod as it would violate the pod's disruption budget."}}});
+               {429,
+                {{"kind", "Status"},
+                 {"reason", "TooManyRequests"},
+                 {"message", "Cannot evict pod as it would violate the pod's disruption budget."}}});
     rig.api.on("GET /apis/policy/v1/namespaces/shop/poddisruptionbudgets",
-               {200, {{"kind", "PodDisruptionBudgetList"}, {"metadata", json::object()},
-                      {"items", json::array({{{"metadata", {{"name", "web-pdb"}}}, {"spec", {{"selector", {{"matchLabels", {{"app", "web"}}}}}}}},
-                                             {{"metadata", {{"name", "db-pdb"}}}, {"spec", {{"selector", {{"matchLabels", {{"app", "db"}}}}}}}}})}}});
+               {200,
+                {{"kind", "PodDisruptionBudgetList"},
+                 {"metadata", json::object()},
+                 {"items", json::array({{{"metadata", {{"name", "web-pdb"}}},
+                                         {"spec", {{"selector", {{"matchLabels", {{"app", "web"}}}}}}}},
+                                        {{"metadata", {{"name", "db-pdb"}}},
+                                         {"spec", {{"selector", {{"matchLabels", {{"app", "db"}}}}}}}}})}}});
     const Decision d = *rig.executor->propose(decisionFor(ActionKind::RestartPod));
     QVERIFY(rig.executor->approve(d.id, kAlice).ok());
     Result<Decision> r = rig.execute(d.id);
@@ -328,7 +356,8 @@ void TestExecutor::budgetRefusalIsAnOutcome()
     // The eviction carried the pod's uid as a precondition.
     const auto evictions = rig.api.server.requestsTo(kPod + "/eviction");
     QCOMPARE(evictions.size(), 1);
-    QCOMPARE_JSON(json::parse(evictions.first().body.toStdString())["deleteOptions"]["preconditions"]["uid"], json("uid-a"));
+    QCOMPARE_JSON(json::parse(evictions.first().body.toStdString())["deleteOptions"]["preconditions"]["uid"],
+                  json("uid-a"));
 }
 
 void TestExecutor::previewUsesServerDryRun()
@@ -343,7 +372,8 @@ void TestExecutor::previewUsesServerDryRun()
     QVERIFY2(r->preview.contains("would cordon node node-a"), qPrintable(r->preview));
     const auto patches = rig.api.server.requestsTo("/api/v1/nodes/node-a");
     QCOMPARE(patches.last().queryValue("dryRun"), QString("All"));
-    QCOMPARE_JSON(json::parse(patches.last().body.toStdString()), json::parse(R"({"spec":{"unschedulable":true}})"));
+    QCOMPARE_JSON(json::parse(patches.last().body.toStdString()),
+                  json::parse(R"({"spec":{"unschedulable":true}})"));
 }
 
 void TestExecutor::undoScaleRestoresPreviousCount()
@@ -359,11 +389,13 @@ void TestExecutor::undoScaleRestoresPreviousCount()
     const Decision d = *rig.executor->propose(decisionFor(ActionKind::ScaleDeployment));
     QVERIFY(rig.executor->approve(d.id, kAlice).ok());
     QCOMPARE(rig.execute(d.id)->state, DecisionState::Executed);
-    auto undone = cli::await<Decision>([&](QObject *ctx, auto cb) { rig.executor->undo(d.id, kAlice, ctx, cb); });
+    auto undone =
+        cli::await<Decision>([&](QObject *ctx, auto cb) { rig.executor->undo(d.id, kAlice, ctx, cb); });
     QVERIFY2(undone.ok(), qPrintable(undone.errorMessage()));
     QCOMPARE(undone->state, DecisionState::Undone);
     QCOMPARE(patchedTo, (QList<int>{4, 3}));
-    QCOMPARE(rig.auditKinds().join(","), QString("proposed,approved,executing,executed,undo_requested,undone"));
+    QCOMPARE(rig.auditKinds().join(","),
+             QString("proposed,approved,executing,executed,undo_requested,undone"));
     const auto events = *rig.audit->query();
     QCOMPARE(events[1].actor, QString("os:alice k8s:system:admin"));
 }
@@ -384,10 +416,12 @@ void TestExecutor::alertPayloads()
     rig.api.on("POST /hook", {500, json::object()});
     ActionRequest req = actionRequest(decisionFor(ActionKind::CreateAlert));
     req.decisionId = "d-1";
-    auto r = cli::await<ActionOutcome>([&](QObject *ctx, auto cb) { runner.execute(req, json::object(), ctx, cb); });
+    auto r = cli::await<ActionOutcome>(
+        [&](QObject *ctx, auto cb) { runner.execute(req, json::object(), ctx, cb); });
     QVERIFY2(r.ok(), qPrintable(r.errorMessage()));
 
-    const json event = json::parse(rig.api.server.requestsTo("/api/v1/namespaces/shop/events").first().body.toStdString());
+    const json event =
+        json::parse(rig.api.server.requestsTo("/api/v1/namespaces/shop/events").first().body.toStdString());
     QCOMPARE_JSON(event["reason"], json("VigilAlert"));
     QCOMPARE_JSON(event["type"], json("Warning"));
     QCOMPARE_JSON(event["metadata"]["name"], json("vigil-alert-d-1"));
@@ -416,9 +450,12 @@ void TestExecutor::alertPayloads()
 void TestExecutor::kubeUserFromSelfSubjectReview()
 {
     Rig rig;
-    rig.api.on("POST /apis/authentication.k8s.io/v1/selfsubjectreviews",
-               {201, {{"kind", "SelfSubjectReview"}, {"status", {{"userInfo", {{"username", "kubernetes-admin"}}}}}}});
-    auto user = cli::await<QString>([&](QObject *ctx, auto cb) { Executor::fetchKubeUser(rig.client.get(), ctx, cb); });
+    rig.api.on(
+        "POST /apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {201,
+         {{"kind", "SelfSubjectReview"}, {"status", {{"userInfo", {{"username", "kubernetes-admin"}}}}}}});
+    auto user = cli::await<QString>(
+        [&](QObject *ctx, auto cb) { Executor::fetchKubeUser(rig.client.get(), ctx, cb); });
     QVERIFY2(user.ok(), qPrintable(user.errorMessage()));
     QCOMPARE(*user, QString("kubernetes-admin"));
     const auto sent = json::parse(rig.api.server.requests().first().body.toStdString());

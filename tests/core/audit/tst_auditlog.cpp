@@ -24,7 +24,7 @@ const qint64 kDay = 86400000;
 const QDateTime kNow = QDateTime(QDate(2026, 3, 1), QTime(12, 0), Qt::UTC);
 
 AuditEvent makeEvent(const QString &kind, const QString &ns, const QString &action, const QString &outcome,
-                 const QString &decision, qint64 ts, json payload = json::object())
+                     const QString &decision, qint64 ts, json payload = json::object())
 {
     AuditEvent e;
     e.kind = kind;
@@ -44,18 +44,23 @@ void fill(AuditLog &log)
 {
     const qint64 t0 = kNow.toMSecsSinceEpoch() - 6 * 3600000;
     const AuditEvent rows[] = {
-        makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(), QStringLiteral("d-1"), t0,
-              json{{"reason", "CrashLoopBackOff"}}),
-        makeEvent(QStringLiteral("diagnosed"), QStringLiteral("shop"), QStringLiteral("restart_pod"), QString(), QStringLiteral("d-1"),
-              t0 + 3600000, json{{"model", "gpt-4o-mini"}, {"confidence", 0.87}, {"tokens", 1234}}),
-        makeEvent(QStringLiteral("executed"), QStringLiteral("shop"), QStringLiteral("restart_pod"), QStringLiteral("success"),
-              QStringLiteral("d-1"), t0 + 2 * 3600000, json{{"api", {{"status", 200}}}}),
-        makeEvent(QStringLiteral("observed"), QStringLiteral("billing"), QString(), QString(), QStringLiteral("d-2"), t0 + 3 * 3600000,
-              json{{"reason", "OOMKilled"}, {"note", "memory limit 128Mi"}}),
-        makeEvent(QStringLiteral("verdict"), QStringLiteral("billing"), QStringLiteral("scale_deployment"), QStringLiteral("blocked"),
-              QStringLiteral("d-2"), t0 + 4 * 3600000, json{{"reasons", {"params.range"}}}),
-        makeEvent(QStringLiteral("executed"), QStringLiteral("billing"), QStringLiteral("create_alert"), QStringLiteral("failure"),
-              QStringLiteral("d-2"), t0 + 5 * 3600000, json{{"api", {{"status", 503}}}, {"text", "100%_done"}}),
+        makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
+                  QStringLiteral("d-1"), t0, json{{"reason", "CrashLoopBackOff"}}),
+        makeEvent(QStringLiteral("diagnosed"), QStringLiteral("shop"), QStringLiteral("restart_pod"),
+                  QString(), QStringLiteral("d-1"), t0 + 3600000,
+                  json{{"model", "gpt-4o-mini"}, {"confidence", 0.87}, {"tokens", 1234}}),
+        makeEvent(QStringLiteral("executed"), QStringLiteral("shop"), QStringLiteral("restart_pod"),
+                  QStringLiteral("success"), QStringLiteral("d-1"), t0 + 2 * 3600000,
+                  json{{"api", {{"status", 200}}}}),
+        makeEvent(QStringLiteral("observed"), QStringLiteral("billing"), QString(), QString(),
+                  QStringLiteral("d-2"), t0 + 3 * 3600000,
+                  json{{"reason", "OOMKilled"}, {"note", "memory limit 128Mi"}}),
+        makeEvent(QStringLiteral("verdict"), QStringLiteral("billing"), QStringLiteral("scale_deployment"),
+                  QStringLiteral("blocked"), QStringLiteral("d-2"), t0 + 4 * 3600000,
+                  json{{"reasons", {"params.range"}}}),
+        makeEvent(QStringLiteral("executed"), QStringLiteral("billing"), QStringLiteral("create_alert"),
+                  QStringLiteral("failure"), QStringLiteral("d-2"), t0 + 5 * 3600000,
+                  json{{"api", {{"status", 503}}}, {"text", "100%_done"}}),
     };
     for (const AuditEvent &e : rows) {
         const auto id = log.append(e);
@@ -66,7 +71,8 @@ void fill(AuditLog &log)
 // A second connection that plays the attacker with raw SQL.
 class RawDb final {
 public:
-    explicit RawDb(const QString &path) : m_name(QStringLiteral("raw-%1").arg(++s_count))
+    explicit RawDb(const QString &path)
+        : m_name(QStringLiteral("raw-%1").arg(++s_count))
     {
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
         db.setDatabaseName(path);
@@ -204,7 +210,8 @@ void TestAuditLog::openErrors()
     f.close();
     const auto notDb = AuditLog::open(garbage);
     QVERIFY(!notDb.ok());
-    QVERIFY2(notDb.errorMessage().startsWith(QStringLiteral("audit log ") + garbage), qPrintable(notDb.errorMessage()));
+    QVERIFY2(notDb.errorMessage().startsWith(QStringLiteral("audit log ") + garbage),
+             qPrintable(notDb.errorMessage()));
     const auto dir = AuditLog::open(m_dir->path());
     QVERIFY(!dir.ok());
     QVERIFY2(dir.errorMessage().contains(m_dir->path()), qPrintable(dir.errorMessage()));
@@ -239,32 +246,41 @@ void TestAuditLog::tamper_data()
     QTest::addColumn<int>("problem");
     const QString noUpdate = QStringLiteral("DROP TRIGGER events_no_update");
     const QString noDelete = QStringLiteral("DROP TRIGGER events_no_delete");
-    QTest::newRow("edit outcome of row 3") << QStringList{noUpdate, QStringLiteral("UPDATE events SET outcome='ok' WHERE id=3")}
-                                           << false << qint64(3) << int(VerifyReport::Edited);
+    QTest::newRow("edit outcome of row 3")
+        << QStringList{noUpdate, QStringLiteral("UPDATE events SET outcome='ok' WHERE id=3")} << false
+        << qint64(3) << int(VerifyReport::Edited);
     QTest::newRow("edit payload of row 2")
-        << QStringList{noUpdate, QStringLiteral("UPDATE events SET payload='{\"confidence\":0.99}' WHERE id=2")}
+        << QStringList{noUpdate,
+                       QStringLiteral("UPDATE events SET payload='{\"confidence\":0.99}' WHERE id=2")}
         << false << qint64(2) << int(VerifyReport::Edited);
-    QTest::newRow("edit timestamp of row 5") << QStringList{noUpdate, QStringLiteral("UPDATE events SET ts=ts+1 WHERE id=5")}
-                                             << false << qint64(5) << int(VerifyReport::Edited);
-    QTest::newRow("payload made invalid JSON") << QStringList{noUpdate, QStringLiteral("UPDATE events SET payload='{' WHERE id=4")}
-                                               << false << qint64(4) << int(VerifyReport::Edited);
+    QTest::newRow("edit timestamp of row 5")
+        << QStringList{noUpdate, QStringLiteral("UPDATE events SET ts=ts+1 WHERE id=5")} << false << qint64(5)
+        << int(VerifyReport::Edited);
+    QTest::newRow("payload made invalid JSON")
+        << QStringList{noUpdate, QStringLiteral("UPDATE events SET payload='{' WHERE id=4")} << false
+        << qint64(4) << int(VerifyReport::Edited);
     QTest::newRow("edit row 3 and recompute its hash")
         << QStringList{noUpdate} << true << qint64(3) << int(VerifyReport::Edited);
     QTest::newRow("delete row 3") << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id=3")}
                                   << false << qint64(4) << int(VerifyReport::Missing);
-    QTest::newRow("delete rows 2 to 4") << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id BETWEEN 2 AND 4")}
-                                        << false << qint64(5) << int(VerifyReport::Missing);
-    QTest::newRow("delete the first row") << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id=1")}
-                                          << false << qint64(2) << int(VerifyReport::Missing);
-    QTest::newRow("delete the last row") << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id=6")}
-                                         << false << qint64(6) << int(VerifyReport::Missing);
+    QTest::newRow("delete rows 2 to 4")
+        << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id BETWEEN 2 AND 4")} << false
+        << qint64(5) << int(VerifyReport::Missing);
+    QTest::newRow("delete the first row")
+        << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id=1")} << false << qint64(2)
+        << int(VerifyReport::Missing);
+    QTest::newRow("delete the last row")
+        << QStringList{noDelete, QStringLiteral("DELETE FROM events WHERE id=6")} << false << qint64(6)
+        << int(VerifyReport::Missing);
     QTest::newRow("swap rows 2 and 3")
         << QStringList{noUpdate, QStringLiteral("UPDATE events SET id=-2 WHERE id=2"),
-                       QStringLiteral("UPDATE events SET id=2 WHERE id=3"), QStringLiteral("UPDATE events SET id=3 WHERE id=-2")}
+                       QStringLiteral("UPDATE events SET id=2 WHERE id=3"),
+                       QStringLiteral("UPDATE events SET id=3 WHERE id=-2")}
         << false << qint64(2) << int(VerifyReport::Reordered);
     QTest::newRow("swap rows 4 and 6")
         << QStringList{noUpdate, QStringLiteral("UPDATE events SET id=-4 WHERE id=4"),
-                       QStringLiteral("UPDATE events SET id=4 WHERE id=6"), QStringLiteral("UPDATE events SET id=6 WHERE id=-4")}
+                       QStringLiteral("UPDATE events SET id=4 WHERE id=6"),
+                       QStringLiteral("UPDATE events SET id=6 WHERE id=-4")}
         << false << qint64(4) << int(VerifyReport::Reordered);
 }
 
@@ -285,7 +301,9 @@ void TestAuditLog::tamper()
             AuditEvent e = (*log)->query()->at(2);
             e.outcome = QStringLiteral("success (edited)");
             const QString hash = computeHash(e);
-            QVERIFY(raw.exec(QStringLiteral("UPDATE events SET outcome='%1', hash='%2' WHERE id=3").arg(e.outcome, hash)).isEmpty());
+            QVERIFY(raw.exec(QStringLiteral("UPDATE events SET outcome='%1', hash='%2' WHERE id=3")
+                                 .arg(e.outcome, hash))
+                        .isEmpty());
         }
     }
     const auto report = (*log)->verify();
@@ -373,8 +391,10 @@ void TestAuditLog::jsonlRoundTrip()
                 {"bad", std::string("\xff\xfe")},
                 {"nested", {{"z", 1}, {"a", json::array({1, "x", nullptr, true})}}},
                 {"empty", json::object()}};
-    QVERIFY((*log)->append(makeEvent(QStringLiteral("diagnosed"), QStringLiteral("shop"), QString(), QString(),
-                                 QStringLiteral("d-3"), kNow.toMSecsSinceEpoch(), tricky)).ok());
+    QVERIFY((*log)
+                ->append(makeEvent(QStringLiteral("diagnosed"), QStringLiteral("shop"), QString(), QString(),
+                                   QStringLiteral("d-3"), kNow.toMSecsSinceEpoch(), tricky))
+                .ok());
     QVERIFY((*log)->verify()->ok);
 
     QBuffer buffer;
@@ -450,7 +470,8 @@ void TestAuditLog::jsonlTamperAndErrors()
     // Found by tests/fuzz/fuzz_audit: copying a 100,000-deep payload overflowed the stack.
     QByteArray deep = buffer.data().split('\n').first();
     QVERIFY(deep.contains("\"payload\":"));
-    const QByteArray deepPayload = "\"payload\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + ",\"p\":";
+    const QByteArray deepPayload =
+        "\"payload\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + ",\"p\":";
     deep.replace("\"payload\":", deepPayload);
     QBuffer bad3(&deep);
     bad3.open(QIODevice::ReadOnly);
@@ -466,7 +487,8 @@ void TestAuditLog::csvCells_data()
     QTest::newRow("comma quoted") << QStringLiteral("a,b") << QStringLiteral("\"a,b\"");
     QTest::newRow("quote doubled") << QStringLiteral("say \"hi\"") << QStringLiteral("\"say \"\"hi\"\"\"");
     QTest::newRow("newline quoted") << QStringLiteral("a\nb") << QStringLiteral("\"a\nb\"");
-    QTest::newRow("formula =") << QStringLiteral("=cmd|' /C calc'!A0") << QStringLiteral("\"'=cmd|' /C calc'!A0\"");
+    QTest::newRow("formula =") << QStringLiteral("=cmd|' /C calc'!A0")
+                               << QStringLiteral("\"'=cmd|' /C calc'!A0\"");
     QTest::newRow("formula +") << QStringLiteral("+1+1") << QStringLiteral("\"'+1+1\"");
     QTest::newRow("formula -") << QStringLiteral("-2+3") << QStringLiteral("\"'-2+3\"");
     QTest::newRow("formula @") << QStringLiteral("@SUM(A1)") << QStringLiteral("\"'@SUM(A1)\"");
@@ -487,8 +509,9 @@ void TestAuditLog::csvExport()
 {
     auto log = AuditLog::open(m_path);
     QVERIFY(log.ok());
-    AuditEvent e = makeEvent(QStringLiteral("executed"), QStringLiteral("shop"), QStringLiteral("create_alert"),
-                         QStringLiteral("=1+1"), QStringLiteral("d-9"), kNow.toMSecsSinceEpoch(), json{{"k", "v,w"}});
+    AuditEvent e = makeEvent(QStringLiteral("executed"), QStringLiteral("shop"),
+                             QStringLiteral("create_alert"), QStringLiteral("=1+1"), QStringLiteral("d-9"),
+                             kNow.toMSecsSinceEpoch(), json{{"k", "v,w"}});
     e.target = QStringLiteral("@evil");
     QVERIFY((*log)->append(e).ok());
     QBuffer buffer;
@@ -496,9 +519,12 @@ void TestAuditLog::csvExport()
     QCOMPARE(*(*log)->exportCsv(&buffer), qint64(1));
     const QList<QByteArray> lines = buffer.data().split('\n');
     QCOMPARE(lines.size(), 3); // header, row, empty after the final CRLF
-    QCOMPARE(lines[0], QByteArray("id,time,decision_id,kind,actor,namespace,target,action,outcome,payload,prev_hash,hash\r"));
+    QCOMPARE(lines[0],
+             QByteArray(
+                 "id,time,decision_id,kind,actor,namespace,target,action,outcome,payload,prev_hash,hash\r"));
     const QString row = QString::fromUtf8(lines[1]);
-    QVERIFY(row.startsWith(QStringLiteral("1,2026-03-01T12:00:00.000Z,d-9,executed,os:alice,shop,\"'@evil\",create_alert,\"'=1+1\",")));
+    QVERIFY(row.startsWith(QStringLiteral(
+        "1,2026-03-01T12:00:00.000Z,d-9,executed,os:alice,shop,\"'@evil\",create_alert,\"'=1+1\",")));
     QVERIFY2(row.contains(QStringLiteral("\"{\"\"k\"\":\"\"v,w\"\"}\"")), qPrintable(row));
     QVERIFY(row.endsWith(u'\r'));
     AuditFilter none;
@@ -515,8 +541,11 @@ void TestAuditLog::retention()
     QVERIFY(log.ok());
     // Rows 10, 9, ... 1 days old, then one from now.
     for (int age = 10; age >= 1; --age) {
-        QVERIFY((*log)->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
-                                     QStringLiteral("d-%1").arg(age), kNow.toMSecsSinceEpoch() - age * kDay - 1000)).ok());
+        QVERIFY((*log)
+                    ->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(),
+                                       QString(), QStringLiteral("d-%1").arg(age),
+                                       kNow.toMSecsSinceEpoch() - age * kDay - 1000))
+                    .ok());
     }
     QCOMPARE(*(*log)->applyRetention(30, kNow, QStringLiteral("os:alice")), qint64(0));
     QCOMPARE((*log)->query()->size(), 10);
@@ -530,15 +559,19 @@ void TestAuditLog::retention()
     QCOMPARE(checkpoint.actor, QStringLiteral("os:alice"));
     QCOMPARE(checkpoint.payload.at("droppedThroughId").get<qint64>(), qint64(6));
     QCOMPARE(checkpoint.payload.at("droppedCount").get<qint64>(), qint64(6));
-    QCOMPARE(QString::fromStdString(checkpoint.payload.at("lastDroppedHash").get<std::string>()), events->first().prevHash);
+    QCOMPARE(QString::fromStdString(checkpoint.payload.at("lastDroppedHash").get<std::string>()),
+             events->first().prevHash);
     auto report = (*log)->verify();
     QVERIFY2(report->ok, qPrintable(report->message));
 
     // The delete guard is back, and the chain keeps growing from the checkpoint.
     RawDb raw(m_path);
-    QVERIFY(raw.exec(QStringLiteral("DELETE FROM events WHERE id=7")).contains(QStringLiteral("append-only")));
-    QVERIFY((*log)->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(), QStringLiteral("d-0"),
-                                 kNow.toMSecsSinceEpoch())).ok());
+    QVERIFY(
+        raw.exec(QStringLiteral("DELETE FROM events WHERE id=7")).contains(QStringLiteral("append-only")));
+    QVERIFY((*log)
+                ->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
+                                   QStringLiteral("d-0"), kNow.toMSecsSinceEpoch()))
+                .ok());
     QVERIFY((*log)->verify()->ok);
 
     // A JSONL export of the shortened log verifies too.
@@ -571,7 +604,8 @@ void TestAuditLog::retentionRefusesBrokenChain()
     }
     const auto dropped = (*log)->applyRetention(1, kNow.addDays(30), QStringLiteral("agent"));
     QVERIFY(!dropped.ok());
-    QVERIFY2(dropped.errorMessage().contains(QStringLiteral("row 2 was edited")), qPrintable(dropped.errorMessage()));
+    QVERIFY2(dropped.errorMessage().contains(QStringLiteral("row 2 was edited")),
+             qPrintable(dropped.errorMessage()));
     QCOMPARE((*log)->query()->size(), 6);
 }
 
@@ -608,8 +642,10 @@ void TestAuditLog::survivesKill9()
     for (qint64 id : committed)
         QVERIFY2(stored.contains(id), qPrintable(QString::number(id)));
     QVERIFY(stored.size() >= committed.size());
-    QVERIFY((*log)->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
-                                 QStringLiteral("after"), kNow.toMSecsSinceEpoch())).ok());
+    QVERIFY((*log)
+                ->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(), QString(),
+                                   QStringLiteral("after"), kNow.toMSecsSinceEpoch()))
+                .ok());
     QVERIFY((*log)->verify()->ok);
 }
 

@@ -50,9 +50,12 @@ void TestAuditCli::init()
     QVERIFY2(log.ok(), qPrintable(log.errorMessage()));
     const struct {
         const char *kind, *ns, *action, *outcome;
-    } rows[] = {{"proposed", "shop", "scale_deployment", "needs-approval"}, {"approved", "shop", "scale_deployment", "approved"},
-                {"executed", "shop", "scale_deployment", "done"},          {"proposed", "web", "restart_pod", "needs-approval"},
-                {"executed", "web", "restart_pod", "blocked"},             {"proposed", "web", "cordon_node", "blocked"}};
+    } rows[] = {{"proposed", "shop", "scale_deployment", "needs-approval"},
+                {"approved", "shop", "scale_deployment", "approved"},
+                {"executed", "shop", "scale_deployment", "done"},
+                {"proposed", "web", "restart_pod", "needs-approval"},
+                {"executed", "web", "restart_pod", "blocked"},
+                {"proposed", "web", "cordon_node", "blocked"}};
     qint64 ts = 1'760'000'000'000;
     for (const auto &r : rows) {
         audit::AuditEvent e;
@@ -77,7 +80,9 @@ void TestAuditCli::exportRoundTrip_data()
     QTest::newRow("one namespace") << QStringList{"-n", "web"} << 3;
     QTest::newRow("one action") << QStringList{"--action", "scale_deployment"} << 3;
     QTest::newRow("one outcome") << QStringList{"--outcome", "blocked"} << 2;
-    QTest::newRow("time window") << QStringList{"--since", "2025-10-09T08:53:22Z", "--until", "2025-10-09T08:53:24Z"} << 2;
+    QTest::newRow("time window") << QStringList{"--since", "2025-10-09T08:53:22Z", "--until",
+                                                "2025-10-09T08:53:24Z"}
+                                 << 2;
 }
 
 void TestAuditCli::exportRoundTrip()
@@ -108,9 +113,12 @@ void TestAuditCli::verifyNamesFirstBadRow_data()
 {
     QTest::addColumn<QString>("tamper");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("edited outcome in row 3") << "UPDATE events SET outcome = 'verified' WHERE id = 3" << "first bad row 3";
-    QTest::newRow("deleted row 4") << "DELETE FROM events WHERE id = 4" << "first bad row 5";
-    QTest::newRow("edited payload in row 2") << "UPDATE events SET payload = '{}' WHERE id = 2" << "first bad row 2";
+    QTest::newRow("edited outcome in row 3") << "UPDATE events SET outcome = 'verified' WHERE id = 3"
+                                             << "first bad row 3";
+    QTest::newRow("deleted row 4") << "DELETE FROM events WHERE id = 4"
+                                   << "first bad row 5";
+    QTest::newRow("edited payload in row 2") << "UPDATE events SET payload = '{}' WHERE id = 2"
+                                             << "first bad row 2";
 }
 
 void TestAuditCli::verifyNamesFirstBadRow()

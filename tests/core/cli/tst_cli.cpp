@@ -17,9 +17,12 @@ void TestCli::exitCodes_data()
     QTest::addColumn<int>("exitCode");
     QTest::addColumn<QString>("stdoutHas");
     QTest::addColumn<QString>("stderrHas");
-    QTest::newRow("no command is a usage error") << QStringList{} << 2 << QStringLiteral("usage:") << QString();
-    QTest::newRow("help") << QStringList{QStringLiteral("help")} << 0 << QStringLiteral("commands:") << QString();
-    QTest::newRow("version") << QStringList{QStringLiteral("version")} << 0 << QStringLiteral("vigilctl 0.") << QString();
+    QTest::newRow("no command is a usage error")
+        << QStringList{} << 2 << QStringLiteral("usage:") << QString();
+    QTest::newRow("help") << QStringList{QStringLiteral("help")} << 0 << QStringLiteral("commands:")
+                          << QString();
+    QTest::newRow("version") << QStringList{QStringLiteral("version")} << 0 << QStringLiteral("vigilctl 0.")
+                             << QString();
     QTest::newRow("unknown command names it") << QStringList{QStringLiteral("frobnicate")} << 2 << QString()
                                               << QStringLiteral("unknown command 'frobnicate'");
 }

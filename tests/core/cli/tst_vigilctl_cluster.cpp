@@ -39,7 +39,8 @@ int TestVigilctlCluster::run(QStringList args, QString *outText, QString *errTex
 void TestVigilctlCluster::initTestCase()
 {
     QFile f(qEnvironmentVariable("VIGIL_TEST_CLUSTER_FILE"));
-    QVERIFY2(f.open(QIODevice::ReadOnly), "VIGIL_TEST_CLUSTER_FILE must name the file with the kubeconfig path");
+    QVERIFY2(f.open(QIODevice::ReadOnly),
+             "VIGIL_TEST_CLUSTER_FILE must name the file with the kubeconfig path");
     m_kubeconfig = QString::fromUtf8(f.readAll()).trimmed();
     QVERIFY(QFile::exists(m_kubeconfig));
 }
@@ -73,7 +74,8 @@ void TestVigilctlCluster::getMatchesKubectl()
     QString ours;
     QCOMPARE(run(args, &ours), 0);
     QProcess kubectl;
-    const QString kubectlPath = QString::fromUtf8(qgetenv("HOME")) + QStringLiteral("/.cache/vigil/k8s-v1.35.4/bin/kubectl");
+    const QString kubectlPath =
+        QString::fromUtf8(qgetenv("HOME")) + QStringLiteral("/.cache/vigil/k8s-v1.35.4/bin/kubectl");
     QStringList kargs = args;
     kargs << QStringLiteral("--kubeconfig") << m_kubeconfig;
     kubectl.start(QFile::exists(kubectlPath) ? kubectlPath : QStringLiteral("kubectl"), kargs);
@@ -95,8 +97,9 @@ void TestVigilctlCluster::unreachableServer()
     const QString path = dir.filePath(QStringLiteral("dead.yaml"));
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("current-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
-            "users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n");
+    f.write(
+        "current-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+        "users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n");
     f.close();
     QString out, err;
     QTextStream o(&out), e(&err);

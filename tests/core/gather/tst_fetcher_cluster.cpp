@@ -72,13 +72,14 @@ int TestFetcherCluster::script(const QString &name, QStringList args, QString *o
 {
     QProcess p;
     p.setProcessChannelMode(QProcess::MergedChannels);
-    const QString program = name == QLatin1String("kubectl")
-                                ? kubectlPath()
-                                : qEnvironmentVariable("VIGIL_SOURCE_DIR") + QStringLiteral("/tests/scenarios/") + name;
+    const QString program = name == QLatin1String("kubectl") ? kubectlPath()
+                                                             : qEnvironmentVariable("VIGIL_SOURCE_DIR") +
+                                                                   QStringLiteral("/tests/scenarios/") + name;
     if (name == QLatin1String("kubectl"))
         args << QStringLiteral("--kubeconfig") << m_kubeconfig;
     else
-        args << QStringLiteral("--kubeconfig") << m_kubeconfig << QStringLiteral("--namespace") << m_namespace;
+        args << QStringLiteral("--kubeconfig") << m_kubeconfig << QStringLiteral("--namespace")
+             << m_namespace;
     p.start(program, args);
     if (!p.waitForFinished(150000))
         return -1;
@@ -98,14 +99,17 @@ void TestFetcherCluster::initTestCase()
     QVERIFY(pointer.open(QIODevice::ReadOnly));
     m_kubeconfig = QString::fromUtf8(pointer.readAll()).trimmed();
     m_namespace = QStringLiteral("vigil-fetch-%1").arg(QRandomGenerator::global()->bounded(100000, 999999));
-    QCOMPARE(script(QStringLiteral("kubectl"), {QStringLiteral("create"), QStringLiteral("namespace"), m_namespace}), 0);
-    QCOMPARE(script(QStringLiteral("apply"), {QStringLiteral("--only"), QStringLiteral("crashloop,pending")}), 0);
+    QCOMPARE(script(QStringLiteral("kubectl"),
+                    {QStringLiteral("create"), QStringLiteral("namespace"), m_namespace}),
+             0);
+    QCOMPARE(script(QStringLiteral("apply"), {QStringLiteral("--only"), QStringLiteral("crashloop,pending")}),
+             0);
     QTemporaryFile manifest;
     QVERIFY(manifest.open());
     manifest.write(kSecretEnvPod);
     manifest.flush();
-    QCOMPARE(script(QStringLiteral("kubectl"),
-                    {QStringLiteral("apply"), QStringLiteral("-n"), m_namespace, QStringLiteral("-f"), manifest.fileName()}),
+    QCOMPARE(script(QStringLiteral("kubectl"), {QStringLiteral("apply"), QStringLiteral("-n"), m_namespace,
+                                                QStringLiteral("-f"), manifest.fileName()}),
              0);
     QCOMPARE(script(QStringLiteral("check"), {QStringLiteral("--only"), QStringLiteral("crashloop,pending"),
                                               QStringLiteral("--timeout"), QStringLiteral("120")}),
@@ -121,7 +125,8 @@ void TestFetcherCluster::cleanupTestCase()
 {
     if (m_namespace.isEmpty())
         return;
-    script(QStringLiteral("apply"), {QStringLiteral("--delete"), QStringLiteral("--only"), QStringLiteral("crashloop,pending")});
+    script(QStringLiteral("apply"),
+           {QStringLiteral("--delete"), QStringLiteral("--only"), QStringLiteral("crashloop,pending")});
     script(QStringLiteral("kubectl"), {QStringLiteral("delete"), QStringLiteral("namespace"), m_namespace,
                                        QStringLiteral("--wait=false")});
 }
@@ -138,9 +143,10 @@ Result<gather::FetchResult> TestFetcherCluster::fetch(const gather::IncidentSubj
 QString TestFetcherCluster::podOf(const QString &app)
 {
     QString out;
-    script(QStringLiteral("kubectl"), {QStringLiteral("get"), QStringLiteral("pods"), QStringLiteral("-n"), m_namespace,
-                                       QStringLiteral("-l"), QStringLiteral("app=") + app, QStringLiteral("-o"),
-                                       QStringLiteral("jsonpath={.items[0].metadata.name}")},
+    script(QStringLiteral("kubectl"),
+           {QStringLiteral("get"), QStringLiteral("pods"), QStringLiteral("-n"), m_namespace,
+            QStringLiteral("-l"), QStringLiteral("app=") + app, QStringLiteral("-o"),
+            QStringLiteral("jsonpath={.items[0].metadata.name}")},
            &out);
     return out.trimmed();
 }
@@ -161,7 +167,8 @@ void TestFetcherCluster::crashLoopingPod()
     QCOMPARE(in.pods.size(), 1);
     QVERIFY(in.pods.first().restarts() > 0);
     QCOMPARE(in.subject.container, QStringLiteral("payments-api"));
-    QVERIFY2(in.previousLog.contains(QLatin1String("connection refused")), qPrintable(in.previousLog.left(500)));
+    QVERIFY2(in.previousLog.contains(QLatin1String("connection refused")),
+             qPrintable(in.previousLog.left(500)));
     QVERIFY(in.previousLog.count(u'\n') <= 50);
     QVERIFY(!in.events.isEmpty());
     QStringList kinds;
@@ -173,7 +180,8 @@ void TestFetcherCluster::crashLoopingPod()
     QCOMPARE(in.nodes.first().name, in.pods.first().nodeName);
     for (const QString &path : r->requestPaths)
         QVERIFY2(!path.contains(QLatin1String("/secrets")), qPrintable(path));
-    QVERIFY(r->requestPaths.contains(QStringLiteral("/api/v1/namespaces/%1/pods/%2/log").arg(m_namespace, s.podName)));
+    QVERIFY(r->requestPaths.contains(
+        QStringLiteral("/api/v1/namespaces/%1/pods/%2/log").arg(m_namespace, s.podName)));
 
     // The whole prompt for it stays within 3000 tokens.
     gather::Redactor redactor;
@@ -244,8 +252,9 @@ void TestFetcherCluster::unknownPodIsAnError()
 void TestFetcherCluster::nodeSubject()
 {
     QString node;
-    script(QStringLiteral("kubectl"), {QStringLiteral("get"), QStringLiteral("nodes"), QStringLiteral("-o"),
-                                       QStringLiteral("jsonpath={.items[0].metadata.name}")},
+    script(QStringLiteral("kubectl"),
+           {QStringLiteral("get"), QStringLiteral("nodes"), QStringLiteral("-o"),
+            QStringLiteral("jsonpath={.items[0].metadata.name}")},
            &node);
     gather::IncidentSubject s;
     s.reason = QStringLiteral("NodeNotReady");

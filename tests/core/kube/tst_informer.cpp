@@ -16,15 +16,15 @@ namespace {
 
 QByteArray pod(const char *uid, int rv)
 {
-    return QByteArray("{\"metadata\":{\"uid\":\"") + uid + "\",\"name\":\"pod-" + uid
-        + "\",\"namespace\":\"shop\",\"resourceVersion\":\"" + QByteArray::number(rv)
-        + "\"},\"status\":{\"phase\":\"Running\"}}";
+    return QByteArray("{\"metadata\":{\"uid\":\"") + uid + "\",\"name\":\"pod-" + uid +
+           "\",\"namespace\":\"shop\",\"resourceVersion\":\"" + QByteArray::number(rv) +
+           "\"},\"status\":{\"phase\":\"Running\"}}";
 }
 
 QByteArray podList(int rv, const QList<QByteArray> &items)
 {
-    return "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"" + QByteArray::number(rv)
-        + "\"},\"items\":[" + items.join(',') + "]}";
+    return "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"" + QByteArray::number(rv) +
+           "\"},\"items\":[" + items.join(',') + "]}";
 }
 
 QByteArray watchLine(const char *type, const QByteArray &object)
@@ -34,8 +34,9 @@ QByteArray watchLine(const char *type, const QByteArray &object)
 
 QByteArray expiredEvent()
 {
-    return watchLine("ERROR", QByteArray(R"x({"kind":"Status","status":"Failure","message":"too old resource version",)x"
-                                         R"x("reason":"Expired","code":410})x"));
+    return watchLine(
+        "ERROR", QByteArray(R"x({"kind":"Status","status":"Failure","message":"too old resource version",)x"
+                            R"x("reason":"Expired","code":410})x"));
 }
 
 // Serves scripted list and watch responses in order; once a script runs out it stalls.
@@ -113,7 +114,8 @@ QString describe(const QList<Delta> &deltas)
     QStringList out;
     for (const Delta &d : deltas) {
         const char *t = d.type == Delta::Type::Added ? "+" : d.type == Delta::Type::Modified ? "~" : "-";
-        out.append(QLatin1String(t) + objectUid(d.object) + QLatin1Char('@') + objectResourceVersion(d.object));
+        out.append(QLatin1String(t) + objectUid(d.object) + QLatin1Char('@') +
+                   objectResourceVersion(d.object));
     }
     return out.join(QLatin1Char(' '));
 }
@@ -140,8 +142,8 @@ void TestInformer::listThenWatchWithBatchedDeltas()
 {
     FakeApi api;
     api.lists = {respondList(podList(10, {pod("a", 5), pod("b", 6)}))};
-    api.watches = {stream({{50, watchLine("ADDED", pod("c", 11)) + watchLine("MODIFIED", pod("a", 12))
-                                    + watchLine("DELETED", pod("b", 13))}},
+    api.watches = {stream({{50, watchLine("ADDED", pod("c", 11)) + watchLine("MODIFIED", pod("a", 12)) +
+                                    watchLine("DELETED", pod("b", 13))}},
                           HttpExchange::Ending::Stall)};
     QVERIFY(api.server.listen());
     RestClient client(connectionTo(api.server.url()));
@@ -210,8 +212,9 @@ void TestInformer::truncatedStreamBacksOffAndResumes()
 {
     FakeApi api;
     api.lists = {respondList(podList(10, {pod("a", 5)}))};
-    api.watches = {stream({{10, watchLine("ADDED", pod("c", 11))}, {10, watchLine("MODIFIED", pod("a", 12)).left(25)}},
-                          HttpExchange::Ending::Close)};
+    api.watches = {
+        stream({{10, watchLine("ADDED", pod("c", 11))}, {10, watchLine("MODIFIED", pod("a", 12)).left(25)}},
+               HttpExchange::Ending::Close)};
     QVERIFY(api.server.listen());
     RestClient client(connectionTo(api.server.url()));
     Informer informer(&client, fastOptions());
@@ -276,8 +279,9 @@ void TestInformer::bookmarksAdvanceResourceVersion()
 {
     FakeApi api;
     api.lists = {respondList(podList(10, {pod("a", 5)}))};
-    api.watches = {stream({{10, watchLine("BOOKMARK", QByteArray(R"({"kind":"Pod","metadata":{"resourceVersion":"50"}})"))}},
-                          HttpExchange::Ending::End)};
+    api.watches = {stream(
+        {{10, watchLine("BOOKMARK", QByteArray(R"({"kind":"Pod","metadata":{"resourceVersion":"50"}})"))}},
+        HttpExchange::Ending::End)};
     QVERIFY(api.server.listen());
     RestClient client(connectionTo(api.server.url()));
     Informer informer(&client, fastOptions());

@@ -18,7 +18,7 @@ private Q_SLOTS:
     void cleanupTestCase();
 
 private:
-    template <typename T>
+    template<typename T>
     Result<T> wait(std::optional<Result<T>> &slot, int ms = 30000)
     {
         if (!QTest::qWaitFor([&] { return slot.has_value(); }, ms))
@@ -42,8 +42,9 @@ void TestInformerCluster::initTestCase()
     QVERIFY2(conn.ok(), qPrintable(conn.errorMessage()));
     m_client = std::make_unique<RestClient>(*conn);
     m_namespace = QStringLiteral("vigil-it-%1").arg(QRandomGenerator::global()->generate(), 0, 16);
-    const auto ns = create(ResourcePath{ResourceType::namespaces(), {}, {}, {}},
-                           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", m_namespace.toStdString()}}}});
+    const auto ns = create(
+        ResourcePath{ResourceType::namespaces(), {}, {}, {}},
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", m_namespace.toStdString()}}}});
     QVERIFY2(ns.ok(), qPrintable(ns.errorMessage()));
 }
 
@@ -77,8 +78,9 @@ void TestInformerCluster::storeMatchesFreshList()
         QTest::qWait(1000);
         fromList.clear();
         for (const auto &item : listed->items)
-            fromList.append(QString::fromStdString(item["metadata"]["uid"].get<std::string>()) + QLatin1Char('@')
-                            + QString::fromStdString(item["metadata"]["resourceVersion"].get<std::string>()));
+            fromList.append(QString::fromStdString(item["metadata"]["uid"].get<std::string>()) +
+                            QLatin1Char('@') +
+                            QString::fromStdString(item["metadata"]["resourceVersion"].get<std::string>()));
         fromStore.clear();
         for (const KubeObject &o : informer.store().objects())
             fromStore.append(objectUid(o) + QLatin1Char('@') + objectResourceVersion(o));

@@ -33,7 +33,15 @@ class TestInformerFaults final : public QObject {
     Q_OBJECT
 
 public:
-    enum class Fault { CutReset, CutClose, CutThenRefuse, SlowThenCut, HalfOpen, ApiServerRestart, Compaction };
+    enum class Fault {
+        CutReset,
+        CutClose,
+        CutThenRefuse,
+        SlowThenCut,
+        HalfOpen,
+        ApiServerRestart,
+        Compaction
+    };
     Q_ENUM(Fault)
 
 private Q_SLOTS:
@@ -65,7 +73,7 @@ private:
     bool compactEtcd(qint64 revision);
     QByteArray etcdPost(const QString &path, const QByteArray &body);
 
-    template <typename T>
+    template<typename T>
     Result<T> wait(std::optional<Result<T>> &slot, int ms = 30000)
     {
         if (!QTest::qWaitFor([&] { return slot.has_value(); }, ms))
@@ -90,7 +98,8 @@ private:
 std::unique_ptr<TestInformerFaults::Subject> TestInformerFaults::makeSubject(int idleTimeoutMs)
 {
     auto s = std::make_unique<Subject>();
-    s->proxy = std::make_unique<TcpProxy>(m_connection.server.host(), static_cast<quint16>(m_connection.server.port()));
+    s->proxy = std::make_unique<TcpProxy>(m_connection.server.host(),
+                                          static_cast<quint16>(m_connection.server.port()));
     if (!s->proxy->listen())
         return nullptr;
     Connection proxied = m_connection;
@@ -130,8 +139,8 @@ QStringList TestInformerFaults::freshList()
         return {QStringLiteral("list failed: ") + listed.errorMessage()};
     QStringList out;
     for (const auto &item : listed->items)
-        out.append(QString::fromStdString(item["metadata"]["uid"].get<std::string>()) + QLatin1Char('@')
-                   + QString::fromStdString(item["metadata"]["resourceVersion"].get<std::string>()));
+        out.append(QString::fromStdString(item["metadata"]["uid"].get<std::string>()) + QLatin1Char('@') +
+                   QString::fromStdString(item["metadata"]["resourceVersion"].get<std::string>()));
     out.sort();
     return out;
 }
@@ -149,8 +158,8 @@ qint64 TestInformerFaults::waitConverged(Subject &s, qint64 deadlineMs, QString 
             mirrored.append(it.key() + QLatin1Char('@') + it.value());
         stored.sort();
         mirrored.sort();
-        if (stored == listed && mirrored == listed
-            && s.informer->health().state == InformerHealth::State::Watching)
+        if (stored == listed && mirrored == listed &&
+            s.informer->health().state == InformerHealth::State::Watching)
             return t.elapsed();
         if (t.elapsed() > deadlineMs) {
             *diff = QStringLiteral("list %1 items, store %2, mirror %3, state %4, last error: %5")
@@ -193,10 +202,11 @@ int TestInformerFaults::writeBurst(int operations)
             });
         } else if (kind == 1) {
             const QString name = m_live.takeAt(QRandomGenerator::global()->bounded(m_live.size()));
-            const QByteArray patch = QByteArrayLiteral("{\"metadata\":{\"labels\":{\"gen\":\"")
-                + QByteArray::number(QRandomGenerator::global()->generate()) + QByteArrayLiteral("\"}}}");
-            m_client->patch(ResourcePath{ResourceType::pods(), m_namespace, name, {}}, PatchType::Merge, patch, {},
-                            this, [this, pending, done, name](Result<nlohmann::json> r) {
+            const QByteArray patch = QByteArrayLiteral("{\"metadata\":{\"labels\":{\"gen\":\"") +
+                                     QByteArray::number(QRandomGenerator::global()->generate()) +
+                                     QByteArrayLiteral("\"}}}");
+            m_client->patch(ResourcePath{ResourceType::pods(), m_namespace, name, {}}, PatchType::Merge,
+                            patch, {}, this, [this, pending, done, name](Result<nlohmann::json> r) {
                                 --*pending;
                                 *done += r.ok() ? 1 : 0;
                                 m_live.append(name);
@@ -249,16 +259,18 @@ void TestInformerFaults::initTestCase()
     const auto listed = wait(nodes);
     QVERIFY2(listed.ok(), qPrintable(listed.errorMessage()));
     for (const auto &n : listed->items) {
-        if (n["metadata"].value("annotations", nlohmann::json::object()).value("kwok.x-k8s.io/node", "") == "fake")
+        if (n["metadata"].value("annotations", nlohmann::json::object()).value("kwok.x-k8s.io/node", "") ==
+            "fake")
             m_node = QString::fromStdString(n["metadata"]["name"].get<std::string>());
     }
     QVERIFY2(!m_node.isEmpty(), "no kwok node in the cluster");
 
     m_namespace = QStringLiteral("vigil-faults-%1").arg(QRandomGenerator::global()->generate(), 0, 16);
     std::optional<Result<nlohmann::json>> ns;
-    m_client->create(ResourcePath{ResourceType::namespaces(), {}, {}, {}},
-                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", m_namespace.toStdString()}}}},
-                     {}, this, [&](Result<nlohmann::json> r) { ns = std::move(r); });
+    m_client->create(
+        ResourcePath{ResourceType::namespaces(), {}, {}, {}},
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", m_namespace.toStdString()}}}},
+        {}, this, [&](Result<nlohmann::json> r) { ns = std::move(r); });
     const auto created = wait(ns);
     QVERIFY2(created.ok(), qPrintable(created.errorMessage()));
     // The namespace's default ServiceAccount must exist before pods can be created.
@@ -275,7 +287,8 @@ void TestInformerFaults::recoversFromFault_data()
 
     QTest::newRow("RST of every connection: reconnect and catch up") << Fault::CutReset << 22 << 0 << 35000;
     QTest::newRow("FIN on every connection: reconnect and catch up") << Fault::CutClose << 8 << 0 << 35000;
-    QTest::newRow("cut, then reconnects refused for 3 s: back off and retry") << Fault::CutThenRefuse << 4 << 0 << 35000;
+    QTest::newRow("cut, then reconnects refused for 3 s: back off and retry")
+        << Fault::CutThenRefuse << 4 << 0 << 35000;
     QTest::newRow("slow link (300 ms a chunk), then a cut") << Fault::SlowThenCut << 3 << 0 << 35000;
     QTest::newRow("half-open stall: the 4 s watchdog reconnects") << Fault::HalfOpen << 6 << 4000 << 75000;
     QTest::newRow("API server kill -9 and restart") << Fault::ApiServerRestart << 3 << 0 << 35000;
@@ -344,7 +357,8 @@ void TestInformerFaults::recoversFromFault()
         // Writes the informer missed while the fault lasted.
         QVERIFY2(writeBurst(6) > 0, "the writer could not write after the fault");
         const qint64 waited = waitConverged(*s, deadlineMs - sinceFault.elapsed(), &diff);
-        QVERIFY2(waited >= 0, qPrintable(QStringLiteral("fault %1 did not recover: %2").arg(i + 1).arg(diff)));
+        QVERIFY2(waited >= 0,
+                 qPrintable(QStringLiteral("fault %1 did not recover: %2").arg(i + 1).arg(diff)));
         const qint64 recovery = sinceFault.elapsed();
         qInfo("%s #%d: recovered in %lld ms (%d connections accepted so far)", QTest::currentDataTag(), i + 1,
               static_cast<long long>(recovery), s->proxy->acceptedTotal());
@@ -422,7 +436,8 @@ bool TestInformerFaults::restartApiServer(QString *error)
         if (!a.isEmpty())
             args.append(QString::fromLocal8Bit(a));
     if (args.isEmpty() || !args.first().endsWith(QStringLiteral("kube-apiserver"))) {
-        *error = QStringLiteral("pid %1 is not a kube-apiserver: %2").arg(pid).arg(args.join(QLatin1Char(' ')));
+        *error =
+            QStringLiteral("pid %1 is not a kube-apiserver: %2").arg(pid).arg(args.join(QLatin1Char(' ')));
         return false;
     }
     ::kill(static_cast<pid_t>(pid), SIGKILL);
@@ -470,7 +485,8 @@ QByteArray TestInformerFaults::etcdPost(const QString &path, const QByteArray &b
 std::optional<qint64> TestInformerFaults::etcdRevision()
 {
     // A range over the key "\0" returns nothing but the header with the store's revision.
-    const QByteArray reply = etcdPost(QStringLiteral("/v3/kv/range"), QByteArrayLiteral("{\"key\":\"AA==\"}"));
+    const QByteArray reply =
+        etcdPost(QStringLiteral("/v3/kv/range"), QByteArrayLiteral("{\"key\":\"AA==\"}"));
     const auto doc = nlohmann::json::parse(reply.toStdString(), nullptr, false);
     if (doc.is_discarded() || !doc.contains("header"))
         return std::nullopt;
@@ -480,8 +496,8 @@ std::optional<qint64> TestInformerFaults::etcdRevision()
 bool TestInformerFaults::compactEtcd(qint64 revision)
 {
     const QByteArray reply = etcdPost(QStringLiteral("/v3/kv/compaction"),
-                                      QByteArrayLiteral("{\"physical\":true,\"revision\":")
-                                          + QByteArray::number(revision) + QByteArrayLiteral("}"));
+                                      QByteArrayLiteral("{\"physical\":true,\"revision\":") +
+                                          QByteArray::number(revision) + QByteArrayLiteral("}"));
     return reply.contains("header");
 }
 

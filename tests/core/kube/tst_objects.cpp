@@ -10,8 +10,8 @@ namespace {
 
 nlohmann::json fixture(const char *name)
 {
-    const QString path = qEnvironmentVariable("VIGIL_SOURCE_DIR") + QStringLiteral("/tests/core/kube/data/")
-        + QLatin1String(name);
+    const QString path = qEnvironmentVariable("VIGIL_SOURCE_DIR") + QStringLiteral("/tests/core/kube/data/") +
+                         QLatin1String(name);
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         return nullptr;
@@ -85,28 +85,47 @@ void TestObjects::displayStatus_data()
     QTest::addColumn<QString>("expected");
 
     addPodRow("running and ready", "Running", "", false, true, true, "", "running:ready", "Running");
-    addPodRow("pending without statuses shows the phase", "Pending", "", false, false, false, "", "", "Pending");
-    addPodRow("waiting reason wins", "Running", "", false, false, true, "", "waiting:CrashLoopBackOff", "CrashLoopBackOff");
-    addPodRow("image pull error", "Pending", "", false, false, true, "", "waiting:ErrImagePull", "ErrImagePull");
-    addPodRow("container creating", "Pending", "", false, false, true, "", "waiting:ContainerCreating", "ContainerCreating");
-    addPodRow("terminated reason", "Running", "", false, false, true, "", "terminated:OOMKilled:137", "OOMKilled");
-    addPodRow("terminated without reason shows exit code", "Failed", "", false, false, true, "", "terminated::3", "ExitCode:3");
+    addPodRow("pending without statuses shows the phase", "Pending", "", false, false, false, "", "",
+              "Pending");
+    addPodRow("waiting reason wins", "Running", "", false, false, true, "", "waiting:CrashLoopBackOff",
+              "CrashLoopBackOff");
+    addPodRow("image pull error", "Pending", "", false, false, true, "", "waiting:ErrImagePull",
+              "ErrImagePull");
+    addPodRow("container creating", "Pending", "", false, false, true, "", "waiting:ContainerCreating",
+              "ContainerCreating");
+    addPodRow("terminated reason", "Running", "", false, false, true, "", "terminated:OOMKilled:137",
+              "OOMKilled");
+    addPodRow("terminated without reason shows exit code", "Failed", "", false, false, true, "",
+              "terminated::3", "ExitCode:3");
     addPodRow("terminated by signal", "Failed", "", false, false, true, "", "terminated::0:9", "Signal:9");
-    addPodRow("completed job", "Succeeded", "", false, false, true, "", "terminated:Completed:0", "Completed");
-    addPodRow("completed beside a ready container is Running", "Running", "", false, true, true, "", "running:ready|terminated:Completed:0", "Running");
-    addPodRow("completed beside a running container, pod not ready, is NotReady", "Running", "", false, false, true, "", "running:ready|terminated:Completed:0", "NotReady");
-    addPodRow("first container's reason wins (walked from the end)", "Running", "", false, false, true, "", "waiting:CrashLoopBackOff|waiting:ImagePullBackOff", "CrashLoopBackOff");
+    addPodRow("completed job", "Succeeded", "", false, false, true, "", "terminated:Completed:0",
+              "Completed");
+    addPodRow("completed beside a ready container is Running", "Running", "", false, true, true, "",
+              "running:ready|terminated:Completed:0", "Running");
+    addPodRow("completed beside a running container, pod not ready, is NotReady", "Running", "", false, false,
+              true, "", "running:ready|terminated:Completed:0", "NotReady");
+    addPodRow("first container's reason wins (walked from the end)", "Running", "", false, false, true, "",
+              "waiting:CrashLoopBackOff|waiting:ImagePullBackOff", "CrashLoopBackOff");
     addPodRow("evicted pod shows status.reason", "Failed", "Evicted", false, false, true, "", "", "Evicted");
-    addPodRow("init container running", "Pending", "", false, false, false, "terminated:Completed:0|running", "waiting:PodInitializing", "Init:1/2");
-    addPodRow("init container crash looping", "Pending", "", false, false, false, "waiting:CrashLoopBackOff", "waiting:PodInitializing", "Init:CrashLoopBackOff");
-    addPodRow("init container failed with reason", "Pending", "", false, false, false, "terminated:Error:1", "", "Init:Error");
-    addPodRow("init container failed without reason", "Pending", "", false, false, false, "terminated::2", "", "Init:ExitCode:2");
-    addPodRow("init container killed by signal", "Pending", "", false, false, false, "terminated::143:15", "", "Init:Signal:15");
-    addPodRow("init waiting on PodInitializing counts as Init:i/n", "Pending", "", false, false, false, "waiting:PodInitializing", "", "Init:0/1");
-    addPodRow("started sidecar does not hold initialization", "Running", "", false, true, true, "sidecar:running:started", "running:ready", "Running");
+    addPodRow("init container running", "Pending", "", false, false, false, "terminated:Completed:0|running",
+              "waiting:PodInitializing", "Init:1/2");
+    addPodRow("init container crash looping", "Pending", "", false, false, false, "waiting:CrashLoopBackOff",
+              "waiting:PodInitializing", "Init:CrashLoopBackOff");
+    addPodRow("init container failed with reason", "Pending", "", false, false, false, "terminated:Error:1",
+              "", "Init:Error");
+    addPodRow("init container failed without reason", "Pending", "", false, false, false, "terminated::2", "",
+              "Init:ExitCode:2");
+    addPodRow("init container killed by signal", "Pending", "", false, false, false, "terminated::143:15", "",
+              "Init:Signal:15");
+    addPodRow("init waiting on PodInitializing counts as Init:i/n", "Pending", "", false, false, false,
+              "waiting:PodInitializing", "", "Init:0/1");
+    addPodRow("started sidecar does not hold initialization", "Running", "", false, true, true,
+              "sidecar:running:started", "running:ready", "Running");
     addPodRow("terminating running pod", "Running", "", true, true, true, "", "running:ready", "Terminating");
-    addPodRow("terminating finished pod keeps its status", "Succeeded", "", true, false, true, "", "terminated:Completed:0", "Completed");
-    addPodRow("terminating on a lost node is Unknown", "Running", "NodeLost", true, false, true, "", "running:ready", "Unknown");
+    addPodRow("terminating finished pod keeps its status", "Succeeded", "", true, false, true, "",
+              "terminated:Completed:0", "Completed");
+    addPodRow("terminating on a lost node is Unknown", "Running", "NodeLost", true, false, true, "",
+              "running:ready", "Unknown");
 }
 
 void TestObjects::displayStatus()
@@ -232,8 +251,12 @@ void TestObjects::genericProjectionKeepsSmallObjects()
 {
     nlohmann::json cr = {{"apiVersion", "vigil.dev/v1"},
                          {"kind", "AgentDecision"},
-                         {"metadata", {{"name", "d1"}, {"namespace", "ops"}, {"uid", "u1"}, {"resourceVersion", "3"},
-                                       {"managedFields", nlohmann::json::array({{{"manager", "x"}}})}}},
+                         {"metadata",
+                          {{"name", "d1"},
+                           {"namespace", "ops"},
+                           {"uid", "u1"},
+                           {"resourceVersion", "3"},
+                           {"managedFields", nlohmann::json::array({{{"manager", "x"}}})}}},
                          {"spec", {{"approved", false}}},
                          {"status", {{"phase", "Proposed"}}}};
     auto small = projectGeneric(cr);
@@ -261,9 +284,11 @@ void TestObjects::projectionRejectsBadInput_data()
     QTest::newRow("wrong types are ignored, not thrown")
         << QByteArray(R"({"metadata":{"uid":"u","name":5},"status":{"phase":7,"containerStatuses":"x"}})")
         << QString();
-    // Found by tests/fuzz/fuzz_watchstream: converting 1e30 to int64 is undefined behaviour (UBSan, asan preset).
+    // Found by tests/fuzz/fuzz_watchstream: converting 1e30 to int64 is undefined behaviour (UBSan, asan
+    // preset).
     QTest::newRow("counts out of int64 range are ignored")
-        << QByteArray(R"({"metadata":{"uid":"u","generation":-1e300},"status":{"containerStatuses":[{"restartCount":1e30}]}})")
+        << QByteArray(
+               R"({"metadata":{"uid":"u","generation":-1e300},"status":{"containerStatuses":[{"restartCount":1e30}]}})")
         << QString();
 }
 

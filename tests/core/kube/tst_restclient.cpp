@@ -67,7 +67,8 @@ void TestRestClient::resourcePaths_data()
 {
     QTest::addColumn<QString>("path");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("core namespaced collection") << podsIn.path() << QStringLiteral("/api/v1/namespaces/shop/pods");
+    QTest::newRow("core namespaced collection")
+        << podsIn.path() << QStringLiteral("/api/v1/namespaces/shop/pods");
     QTest::newRow("all namespaces") << ResourcePath{ResourceType::pods(), {}, {}, {}}.path()
                                     << QStringLiteral("/api/v1/pods");
     QTest::newRow("cluster-scoped ignores namespace")
@@ -75,7 +76,8 @@ void TestRestClient::resourcePaths_data()
         << QStringLiteral("/api/v1/nodes/n1");
     QTest::newRow("group subresource")
         << ResourcePath{ResourceType::deployments(), QStringLiteral("shop"), QStringLiteral("api"),
-                        QStringLiteral("scale")}.path()
+                        QStringLiteral("scale")}
+               .path()
         << QStringLiteral("/apis/apps/v1/namespaces/shop/deployments/api/scale");
 }
 
@@ -93,19 +95,23 @@ void TestRestClient::statusDecoding_data()
     QTest::addColumn<QString>("message");
     QTest::newRow("Status 404 names verb, path, code, reason, message")
         << 404
-        << QByteArray(R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web\" not found",)"
-                      R"("reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404})")
+        << QByteArray(
+               R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web\" not found",)"
+               R"("reason":"NotFound","details":{"name":"web","kind":"pods"},"code":404})")
         << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 404 NotFound: pods \"web\" not found");
     QTest::newRow("Status 403")
         << 403
-        << QByteArray(R"({"kind":"Status","status":"Failure","message":"pods \"web\" is forbidden: User \"x\" )"
-                      R"(cannot get resource","reason":"Forbidden","code":403})")
-        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 403 Forbidden: pods \"web\" is forbidden: User "
-                          "\"x\" cannot get resource");
+        << QByteArray(
+               R"({"kind":"Status","status":"Failure","message":"pods \"web\" is forbidden: User \"x\" )"
+               R"(cannot get resource","reason":"Forbidden","code":403})")
+        << QStringLiteral(
+               "GET /api/v1/namespaces/shop/pods/web: 403 Forbidden: pods \"web\" is forbidden: User "
+               "\"x\" cannot get resource");
     QTest::newRow("plain-text 500 keeps the body")
         << 500 << QByteArray("etcdserver: request timed out\n")
-        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: etcdserver: request "
-                          "timed out");
+        << QStringLiteral(
+               "GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: etcdserver: request "
+               "timed out");
 }
 
 void TestRestClient::statusDecoding()
@@ -129,10 +135,14 @@ void TestRestClient::pagingFollowsContinue()
     const QString token = QStringLiteral("eyJ2IjoibWV0YS+/=");
     HttpTestServer server([&](HttpExchange *ex) {
         if (ex->request().queryValue(QStringLiteral("continue")).isEmpty())
-            ex->respondJson(200, QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"100","continue":")")
-                                     + token.toUtf8() + R"("},"items":[{"metadata":{"uid":"a"}},{"metadata":{"uid":"b"}}]})");
+            ex->respondJson(
+                200, QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"100","continue":")") +
+                         token.toUtf8() +
+                         R"("},"items":[{"metadata":{"uid":"a"}},{"metadata":{"uid":"b"}}]})");
         else
-            ex->respondJson(200, R"({"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[{"metadata":{"uid":"c"}}]})");
+            ex->respondJson(
+                200,
+                R"({"kind":"PodList","metadata":{"resourceVersion":"100"},"items":[{"metadata":{"uid":"c"}}]})");
     });
     QVERIFY(server.listen());
     RestClient client(connectionTo(server.url()));
@@ -147,9 +157,11 @@ void TestRestClient::pagingFollowsContinue()
     QCOMPARE((*got)->resourceVersion, QStringLiteral("100"));
     QCOMPARE(server.requests().size(), 2);
     QCOMPARE(server.requests()[0].queryValue(QStringLiteral("limit")), QStringLiteral("500"));
-    QCOMPARE(server.requests()[0].queryValue(QStringLiteral("labelSelector")), QStringLiteral("app=api,tier!=db"));
+    QCOMPARE(server.requests()[0].queryValue(QStringLiteral("labelSelector")),
+             QStringLiteral("app=api,tier!=db"));
     QCOMPARE(server.requests()[1].queryValue(QStringLiteral("continue")), token);
-    QCOMPARE(server.requests()[1].queryValue(QStringLiteral("labelSelector")), QStringLiteral("app=api,tier!=db"));
+    QCOMPARE(server.requests()[1].queryValue(QStringLiteral("labelSelector")),
+             QStringLiteral("app=api,tier!=db"));
 }
 
 void TestRestClient::unauthorizedRenewsCredentialsOnce_data()
@@ -166,7 +178,8 @@ void TestRestClient::unauthorizedRenewsCredentialsOnce()
         if (newTokenAccepted && ex->request().header("Authorization") == "Bearer new")
             ex->respondJson(200, R"({"kind":"Pod"})");
         else
-            ex->respondJson(401, R"({"kind":"Status","reason":"Unauthorized","message":"Unauthorized","code":401})");
+            ex->respondJson(
+                401, R"({"kind":"Status","reason":"Unauthorized","message":"Unauthorized","code":401})");
     });
     QVERIFY(server.listen());
     auto creds = std::make_shared<FakeCredentials>();
@@ -188,7 +201,8 @@ void TestRestClient::tooManyRequestsHonoursRetryAfter()
     int calls = 0;
     HttpTestServer server([&](HttpExchange *ex) {
         if (++calls == 1)
-            ex->respondJson(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", {{"Retry-After", "1"}});
+            ex->respondJson(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})",
+                            {{"Retry-After", "1"}});
         else
             ex->respondJson(200, R"({"kind":"Pod"})");
     });
@@ -209,14 +223,16 @@ void TestRestClient::evictionRefusalIsAnAnswer()
     int calls = 0;
     HttpTestServer server([&](HttpExchange *ex) {
         ++calls;
-        ex->respondJson(429, R"({"kind":"Status","reason":"TooManyRequests","code":429,)"
-                             R"("message":"Cannot evict pod as it would violate the pod's disruption budget."})",
+        ex->respondJson(429,
+                        R"({"kind":"Status","reason":"TooManyRequests","code":429,)"
+                        R"("message":"Cannot evict pod as it would violate the pod's disruption budget."})",
                         {{"Retry-After", "5"}});
     });
     QVERIFY(server.listen());
     RestClient client(connectionTo(server.url()));
     std::optional<Result<nlohmann::json>> got;
-    client.evict(QStringLiteral("shop"), QStringLiteral("web"), {}, this, [&](Result<nlohmann::json> r) { got = std::move(r); });
+    client.evict(QStringLiteral("shop"), QStringLiteral("web"), {}, this,
+                 [&](Result<nlohmann::json> r) { got = std::move(r); });
     QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 3000); // not after Retry-After's 5 s
     QVERIFY(!got->ok());
     QCOMPARE(got->error().code, 429);
@@ -238,7 +254,8 @@ void TestRestClient::timeout()
     client.send(r, this, [&](Result<Response> res) { got = std::move(res); });
     QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 5000);
     QVERIFY(!got->ok());
-    QCOMPARE(got->error().message, QStringLiteral("GET /api/v1/namespaces/shop/pods/web: timed out after 0.2 s"));
+    QCOMPARE(got->error().message,
+             QStringLiteral("GET /api/v1/namespaces/shop/pods/web: timed out after 0.2 s"));
     QVERIFY(timer.elapsed() < 3000);
 }
 
@@ -251,23 +268,28 @@ void TestRestClient::mutations_data()
     QTest::addColumn<QString>("query");
     QTest::addColumn<QByteArray>("bodyContains");
     const QString pod = QStringLiteral("/api/v1/namespaces/shop/pods/web");
-    QTest::newRow("create dry run") << "create" << QByteArray("POST") << QStringLiteral("/api/v1/namespaces/shop/pods")
+    QTest::newRow("create dry run") << "create" << QByteArray("POST")
+                                    << QStringLiteral("/api/v1/namespaces/shop/pods")
                                     << QByteArray("application/json") << QStringLiteral("dryRun=All")
                                     << QByteArray("\"kind\":\"Pod\"");
-    QTest::newRow("update status subresource") << "updateStatus" << QByteArray("PUT") << pod + QStringLiteral("/status")
-                                               << QByteArray("application/json") << QString() << QByteArray("\"kind\"");
-    QTest::newRow("merge patch") << "merge" << QByteArray("PATCH") << pod << QByteArray("application/merge-patch+json")
-                                 << QString() << QByteArray("{\"metadata\"");
+    QTest::newRow("update status subresource")
+        << "updateStatus" << QByteArray("PUT") << pod + QStringLiteral("/status")
+        << QByteArray("application/json") << QString() << QByteArray("\"kind\"");
+    QTest::newRow("merge patch") << "merge" << QByteArray("PATCH") << pod
+                                 << QByteArray("application/merge-patch+json") << QString()
+                                 << QByteArray("{\"metadata\"");
     QTest::newRow("strategic merge patch with dry run")
         << "strategic" << QByteArray("PATCH") << pod << QByteArray("application/strategic-merge-patch+json")
         << QStringLiteral("dryRun=All") << QByteArray("{\"metadata\"");
-    QTest::newRow("json patch") << "json" << QByteArray("PATCH") << pod << QByteArray("application/json-patch+json")
-                                << QString() << QByteArray("[{\"op\"");
+    QTest::newRow("json patch") << "json" << QByteArray("PATCH") << pod
+                                << QByteArray("application/json-patch+json") << QString()
+                                << QByteArray("[{\"op\"");
     QTest::newRow("server-side apply forced")
         << "apply" << QByteArray("PATCH") << pod << QByteArray("application/apply-patch+yaml")
         << QStringLiteral("fieldManager=vigil&force=true") << QByteArray("kind: Pod");
     QTest::newRow("delete with preconditions")
-        << "delete" << QByteArray("DELETE") << pod << QByteArray("application/json") << QStringLiteral("dryRun=All")
+        << "delete" << QByteArray("DELETE") << pod << QByteArray("application/json")
+        << QStringLiteral("dryRun=All")
         << QByteArray("\"preconditions\":{\"resourceVersion\":\"41\",\"uid\":\"u-1\"}");
     QTest::newRow("eviction") << "evict" << QByteArray("POST") << pod + QStringLiteral("/eviction")
                               << QByteArray("application/json") << QString()
@@ -300,7 +322,8 @@ void TestRestClient::mutations()
     else if (op == QLatin1String("strategic"))
         client.patch(webPod, PatchType::StrategicMerge, mergeBody, WriteOptions{true, {}}, this, done);
     else if (op == QLatin1String("json"))
-        client.patch(webPod, PatchType::Json, R"([{"op":"remove","path":"/metadata/labels/a"}])", {}, this, done);
+        client.patch(webPod, PatchType::Json, R"([{"op":"remove","path":"/metadata/labels/a"}])", {}, this,
+                     done);
     else if (op == QLatin1String("apply")) {
         ApplyOptions a;
         a.force = true;
@@ -327,7 +350,9 @@ void TestRestClient::mutations()
 
 void TestRestClient::logParameters()
 {
-    HttpTestServer server([](HttpExchange *ex) { ex->respond(200, "line 1\nline 2\n", {{"Content-Type", "text/plain"}}); });
+    HttpTestServer server([](HttpExchange *ex) {
+        ex->respond(200, "line 1\nline 2\n", {{"Content-Type", "text/plain"}});
+    });
     QVERIFY(server.listen());
     RestClient client(connectionTo(server.url()));
     std::optional<Result<QByteArray>> got;
@@ -336,7 +361,8 @@ void TestRestClient::logParameters()
     o.tailLines = 50;
     o.previous = true;
     o.timestamps = true;
-    client.logs(QStringLiteral("shop"), QStringLiteral("web"), o, this, [&](Result<QByteArray> r) { got = std::move(r); });
+    client.logs(QStringLiteral("shop"), QStringLiteral("web"), o, this,
+                [&](Result<QByteArray> r) { got = std::move(r); });
     QTRY_VERIFY(got.has_value());
     QVERIFY(got->ok());
     QCOMPARE(**got, QByteArray("line 1\nline 2\n"));
@@ -371,10 +397,10 @@ void TestRestClient::tokenBucket_data()
         << 5.0 << 10 << QList<qint64>(11, 0) << (QList<qint64>(10, 0) << 200);
     QTest::newRow("queued requests space out at qps")
         << 5.0 << 1 << QList<qint64>{0, 0, 0} << QList<qint64>{0, 200, 400};
-    QTest::newRow("tokens refill over time") << 5.0 << 2 << QList<qint64>{0, 0, 0, 1000, 1000}
-                                             << QList<qint64>{0, 0, 200, 0, 0};
-    QTest::newRow("refill is capped at burst") << 10.0 << 2 << QList<qint64>{0, 0, 10000, 10000, 10000}
-                                               << QList<qint64>{0, 0, 0, 0, 100};
+    QTest::newRow("tokens refill over time")
+        << 5.0 << 2 << QList<qint64>{0, 0, 0, 1000, 1000} << QList<qint64>{0, 0, 200, 0, 0};
+    QTest::newRow("refill is capped at burst")
+        << 10.0 << 2 << QList<qint64>{0, 0, 10000, 10000, 10000} << QList<qint64>{0, 0, 0, 0, 100};
 }
 
 void TestRestClient::tokenBucket()
@@ -411,8 +437,10 @@ void TestRestClient::watchDeliversEventsAndClose()
 {
     HttpTestServer server([](HttpExchange *ex) {
         ex->streamChunks(200, {{"Content-Type", "application/json"}},
-                         {{0, R"({"type":"ADDED","object":{"metadata":{"uid":"a","resourceVersion":"5"}}})" "\n{\"type\":"},
-                          {30, R"("DELETED","object":{"metadata":{"uid":"a","resourceVersion":"6"}}})" "\n"}},
+                         {{0, R"({"type":"ADDED","object":{"metadata":{"uid":"a","resourceVersion":"5"}}})"
+                              "\n{\"type\":"},
+                          {30, R"("DELETED","object":{"metadata":{"uid":"a","resourceVersion":"6"}}})"
+                               "\n"}},
                          HttpExchange::Ending::End);
     });
     QVERIFY(server.listen());

@@ -48,9 +48,9 @@ void TestRestClientCluster::manyWatchesAndCallsShareTheConnection()
             inDefault, w, this,
             [&, i](const QList<WatchEvent> &events) {
                 for (const WatchEvent &e : events) {
-                    if (e.object.is_object()
-                        && e.object.value("metadata", nlohmann::json::object()).value("name", std::string())
-                            == name.toStdString())
+                    if (e.object.is_object() &&
+                        e.object.value("metadata", nlohmann::json::object()).value("name", std::string()) ==
+                            name.toStdString())
                         seen[i] = true;
                 }
             },

@@ -11,8 +11,8 @@ namespace {
 
 QByteArray ev(const char *type, const char *name, int rv)
 {
-    return QByteArray("{\"type\":\"") + type + "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" + name
-        + "\",\"resourceVersion\":\"" + QByteArray::number(rv) + "\"}}}\n";
+    return QByteArray("{\"type\":\"") + type + "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" +
+           name + "\",\"resourceVersion\":\"" + QByteArray::number(rv) + "\"}}}\n";
 }
 
 // "A" added, "M" modified, "D" deleted, "B" bookmark, "E" server error, "X" expired, "!" malformed line.
@@ -21,10 +21,18 @@ QString summary(const QList<WatchEvent> &events)
     QString out;
     for (const WatchEvent &e : events) {
         switch (e.type) {
-        case WatchEvent::Type::Added: out += QLatin1Char('A'); break;
-        case WatchEvent::Type::Modified: out += QLatin1Char('M'); break;
-        case WatchEvent::Type::Deleted: out += QLatin1Char('D'); break;
-        case WatchEvent::Type::Bookmark: out += QLatin1Char('B'); break;
+        case WatchEvent::Type::Added:
+            out += QLatin1Char('A');
+            break;
+        case WatchEvent::Type::Modified:
+            out += QLatin1Char('M');
+            break;
+        case WatchEvent::Type::Deleted:
+            out += QLatin1Char('D');
+            break;
+        case WatchEvent::Type::Bookmark:
+            out += QLatin1Char('B');
+            break;
         case WatchEvent::Type::Error:
             out += e.malformed ? QLatin1Char('!') : (e.expired ? QLatin1Char('X') : QLatin1Char('E'));
             break;
@@ -57,38 +65,44 @@ void TestWatchStream::framing_data()
     const QByteArray b = ev("BOOKMARK", "", 7);
     QTest::newRow("one event per chunk") << QList<QByteArray>{a, m, d} << QStringLiteral("A1M2D3");
     QTest::newRow("several events in one chunk") << QList<QByteArray>{a + m + d} << QStringLiteral("A1M2D3");
-    QTest::newRow("boundary mid-line") << QList<QByteArray>{a.left(10), a.mid(10) + m.left(5), m.mid(5)}
-                                       << QStringLiteral("A1M2");
-    QTest::newRow("boundary right before newline") << QList<QByteArray>{a.chopped(1), "\n"} << QStringLiteral("A1");
-    const QByteArray utf = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"caf\xc3\xa9\xe2\x82\xac\","
-                           "\"resourceVersion\":\"5\"}}}\n";
+    QTest::newRow("boundary mid-line")
+        << QList<QByteArray>{a.left(10), a.mid(10) + m.left(5), m.mid(5)} << QStringLiteral("A1M2");
+    QTest::newRow("boundary right before newline")
+        << QList<QByteArray>{a.chopped(1), "\n"} << QStringLiteral("A1");
+    const QByteArray utf =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"caf\xc3\xa9\xe2\x82\xac\","
+        "\"resourceVersion\":\"5\"}}}\n";
     const qsizetype mid = utf.indexOf("\xa9");
-    QTest::newRow("boundary inside a UTF-8 sequence") << QList<QByteArray>{utf.left(mid), utf.mid(mid)}
-                                                      << QStringLiteral("A5");
+    QTest::newRow("boundary inside a UTF-8 sequence")
+        << QList<QByteArray>{utf.left(mid), utf.mid(mid)} << QStringLiteral("A5");
     QTest::newRow("bookmark carries the resourceVersion") << QList<QByteArray>{b} << QStringLiteral("B7");
-    QTest::newRow("blank and CRLF lines are skipped") << QList<QByteArray>{"\n\r\n" + a} << QStringLiteral("A1");
+    QTest::newRow("blank and CRLF lines are skipped")
+        << QList<QByteArray>{"\n\r\n" + a} << QStringLiteral("A1");
     QTest::newRow("malformed line becomes an error, stream goes on")
         << QList<QByteArray>{a + "{not json\n" + m} << QStringLiteral("A1!M2");
-    QTest::newRow("unknown type is an error") << QList<QByteArray>{ev("EXPLODED", "a", 1)} << QStringLiteral("!");
+    QTest::newRow("unknown type is an error")
+        << QList<QByteArray>{ev("EXPLODED", "a", 1)} << QStringLiteral("!");
     QTest::newRow("event without object is an error")
         << QList<QByteArray>{QByteArray("{\"type\":\"ADDED\"}\n")} << QStringLiteral("!");
     QTest::newRow("ERROR 410 is expired")
-        << QList<QByteArray>{QByteArray("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\","
-                                        "\"message\":\"too old resource version: 1 (5)\",\"reason\":\"Expired\","
-                                        "\"code\":410}}\n")}
+        << QList<QByteArray>{QByteArray(
+               "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"status\":\"Failure\","
+               "\"message\":\"too old resource version: 1 (5)\",\"reason\":\"Expired\","
+               "\"code\":410}}\n")}
         << QStringLiteral("X");
     QTest::newRow("ERROR 500 is a plain error")
         << QList<QByteArray>{QByteArray("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,"
                                         "\"reason\":\"InternalError\",\"message\":\"boom\"}}\n")}
         << QStringLiteral("E");
-    QTest::newRow("truncated last line reported at finish") << QList<QByteArray>{a + m.left(20)}
-                                                            << QStringLiteral("A1!");
-    QTest::newRow("complete last object without newline accepted") << QList<QByteArray>{a + m.chopped(1)}
-                                                                   << QStringLiteral("A1M2");
+    QTest::newRow("truncated last line reported at finish")
+        << QList<QByteArray>{a + m.left(20)} << QStringLiteral("A1!");
+    QTest::newRow("complete last object without newline accepted")
+        << QList<QByteArray>{a + m.chopped(1)} << QStringLiteral("A1M2");
     // Found by tests/fuzz/fuzz_watchstream: a deep object overflowed the stack when projected (copied).
     const auto nested = [](int depth, int rv) -> QByteArray {
-        return "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":\""
-               + QByteArray::number(rv) + "\"},\"x\":" + QByteArray(depth, '[') + QByteArray(depth, ']') + "}}\n";
+        return "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"uid\":\"u\",\"resourceVersion\":\"" +
+               QByteArray::number(rv) + "\"},\"x\":" + QByteArray(depth, '[') + QByteArray(depth, ']') +
+               "}}\n";
     };
     QTest::newRow("100,000-deep object is an error, stream goes on")
         << QList<QByteArray>{nested(100000, 4) + m} << QStringLiteral("!M2");
@@ -136,7 +150,8 @@ void TestWatchStream::errorStatusDecoded()
 void TestWatchStream::oversizedLineThenRecovers()
 {
     WatchDecoder decoder(128);
-    const QByteArray big = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"" + QByteArray(300, 'x') + "\"}}}\n";
+    const QByteArray big =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"" + QByteArray(300, 'x') + "\"}}}\n";
     QList<WatchEvent> events;
     for (qsizetype i = 0; i < big.size(); i += 10)
         events += decoder.feed(big.mid(i, 10));

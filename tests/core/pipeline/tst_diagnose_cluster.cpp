@@ -68,7 +68,9 @@ int TestDiagnoseCluster::tool(const QString &program, QStringList args, QString 
     args << QStringLiteral("--kubeconfig") << m_kubeconfig;
     if (!kubectl)
         args << QStringLiteral("--namespace") << m_namespace;
-    p.start(kubectl ? kubectlPath() : qEnvironmentVariable("VIGIL_SOURCE_DIR") + QStringLiteral("/tests/scenarios/") + program,
+    p.start(kubectl
+                ? kubectlPath()
+                : qEnvironmentVariable("VIGIL_SOURCE_DIR") + QStringLiteral("/tests/scenarios/") + program,
             args);
     if (!p.waitForFinished(150000))
         return -1;
@@ -83,9 +85,10 @@ int TestDiagnoseCluster::tool(const QString &program, QStringList args, QString 
 QString TestDiagnoseCluster::podOf(const QString &app)
 {
     QString out;
-    tool(QStringLiteral("kubectl"), {QStringLiteral("get"), QStringLiteral("pods"), QStringLiteral("-n"), m_namespace,
-                                     QStringLiteral("-l"), QStringLiteral("app=") + app, QStringLiteral("-o"),
-                                     QStringLiteral("jsonpath={.items[0].metadata.name}")},
+    tool(QStringLiteral("kubectl"),
+         {QStringLiteral("get"), QStringLiteral("pods"), QStringLiteral("-n"), m_namespace,
+          QStringLiteral("-l"), QStringLiteral("app=") + app, QStringLiteral("-o"),
+          QStringLiteral("jsonpath={.items[0].metadata.name}")},
          &out);
     return out.trimmed();
 }
@@ -93,14 +96,18 @@ QString TestDiagnoseCluster::podOf(const QString &app)
 void TestDiagnoseCluster::initTestCase()
 {
     QFile pointer(qEnvironmentVariable("VIGIL_TEST_CLUSTER_FILE"));
-    QVERIFY2(pointer.open(QIODevice::ReadOnly), "VIGIL_TEST_CLUSTER_FILE must name the file with the kubeconfig path");
+    QVERIFY2(pointer.open(QIODevice::ReadOnly),
+             "VIGIL_TEST_CLUSTER_FILE must name the file with the kubeconfig path");
     m_kubeconfig = QString::fromUtf8(pointer.readAll()).trimmed();
     m_namespace = QStringLiteral("vigil-diag-%1").arg(QRandomGenerator::global()->bounded(100000, 999999));
-    QCOMPARE(tool(QStringLiteral("kubectl"), {QStringLiteral("create"), QStringLiteral("namespace"), m_namespace}), 0);
+    QCOMPARE(
+        tool(QStringLiteral("kubectl"), {QStringLiteral("create"), QStringLiteral("namespace"), m_namespace}),
+        0);
     QCOMPARE(tool(QStringLiteral("apply"), {}), 0);
     // Healthy only waits for metrics numbers; its pods are Ready long before.
     QCOMPARE(tool(QStringLiteral("check"),
-                  {QStringLiteral("--only"), QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,notready-node"),
+                  {QStringLiteral("--only"),
+                   QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,notready-node"),
                    QStringLiteral("--timeout"), QStringLiteral("120")}),
              0);
     QString out, err;
@@ -117,10 +124,11 @@ void TestDiagnoseCluster::cleanupTestCase()
     if (m_namespace.isEmpty())
         return;
     // kwok-node-bad is shared with other tests in this cluster: delete only what is ours.
-    tool(QStringLiteral("apply"), {QStringLiteral("--delete"), QStringLiteral("--only"),
-                                   QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,healthy")});
-    tool(QStringLiteral("kubectl"),
-         {QStringLiteral("delete"), QStringLiteral("namespace"), m_namespace, QStringLiteral("--wait=false")});
+    tool(QStringLiteral("apply"),
+         {QStringLiteral("--delete"), QStringLiteral("--only"),
+          QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,healthy")});
+    tool(QStringLiteral("kubectl"), {QStringLiteral("delete"), QStringLiteral("namespace"), m_namespace,
+                                     QStringLiteral("--wait=false")});
 }
 
 void TestDiagnoseCluster::everyScenario_data()
@@ -134,7 +142,8 @@ void TestDiagnoseCluster::everyScenario_data()
     QTest::newRow("oomkilled") << "report-worker" << QStringList{"OOMKilled"} << QStringList{"create_alert"};
     QTest::newRow("imagepull") << "checkout-web" << QStringList{"ImagePullBackOff", "ErrImagePull"}
                                << QStringList{"create_alert"};
-    QTest::newRow("pending") << "ml-trainer" << QStringList{"FailedScheduling"} << QStringList{"create_alert"};
+    QTest::newRow("pending") << "ml-trainer" << QStringList{"FailedScheduling"}
+                             << QStringList{"create_alert"};
     QTest::newRow("readiness") << "inventory-api" << QStringList{"ReadinessFailing"}
                                << QStringList{"create_alert", "restart_pod"};
     QTest::newRow("notready-node") << "kwok-node-bad" << QStringList{"NodeNotReady"}
@@ -185,9 +194,9 @@ void TestDiagnoseCluster::onePod()
     QVERIFY(!pod.isEmpty());
     QString out;
     QCOMPARE(vigilctl({QStringLiteral("diagnose"), m_namespace + u'/' + pod}, &out), 0);
-    for (const char *field : {"incident ", "category     OOMKilled", "confidence ", "action       create_alert",
-                              "parameters ", "reasoning ", "source       rules", "route        rules ", "tokens ",
-                              "cost ", "context      would have been sent"})
+    for (const char *field : {"incident ", "category     OOMKilled", "confidence ",
+                              "action       create_alert", "parameters ", "reasoning ", "source       rules",
+                              "route        rules ", "tokens ", "cost ", "context      would have been sent"})
         QVERIFY2(out.contains(QLatin1String(field)), qPrintable(field + QStringLiteral("\n") + out));
     QVERIFY(out.contains(QLatin1String("  | ## Incident")));
 }
@@ -195,7 +204,8 @@ void TestDiagnoseCluster::onePod()
 void TestDiagnoseCluster::unknownPod()
 {
     QString out, err;
-    QCOMPARE(vigilctl({QStringLiteral("diagnose"), m_namespace + QStringLiteral("/no-such-pod")}, &out, &err), 1);
+    QCOMPARE(vigilctl({QStringLiteral("diagnose"), m_namespace + QStringLiteral("/no-such-pod")}, &out, &err),
+             1);
     QCOMPARE(err, QStringLiteral("vigilctl diagnose: pod %1/no-such-pod not found\n").arg(m_namespace));
     QVERIFY(out.isEmpty());
 }
@@ -206,18 +216,20 @@ void TestDiagnoseCluster::unreachableProviderStillAnswersWithRules()
     const QString pod = podOf(QStringLiteral("checkout-web"));
     QString out, err;
     // Threshold 1: the rules are never confident enough, so the model is asked.
-    const int code = vigilctl({QStringLiteral("diagnose"), m_namespace + u'/' + pod, QStringLiteral("--provider"),
-                               QStringLiteral("openai"), QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"),
-                               QStringLiteral("--threshold"), QStringLiteral("1"), QStringLiteral("--no-cache"),
-                               QStringLiteral("-o"), QStringLiteral("json")},
-                              &out, &err);
+    const int code =
+        vigilctl({QStringLiteral("diagnose"), m_namespace + u'/' + pod, QStringLiteral("--provider"),
+                  QStringLiteral("openai"), QStringLiteral("--base-url"),
+                  QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--threshold"), QStringLiteral("1"),
+                  QStringLiteral("--no-cache"), QStringLiteral("-o"), QStringLiteral("json")},
+                 &out, &err);
     QCOMPARE(code, 1);
     QVERIFY2(err.contains(QLatin1String("the rules answered")), qPrintable(err));
     const auto j = nlohmann::json::parse(out.toStdString(), nullptr, false);
     QVERIFY2(j.is_object() && j["incidents"].size() == 1, qPrintable(out));
     const auto &d = j["incidents"][0];
     QCOMPARE(QString::fromStdString(d["source"]), QStringLiteral("rules"));
-    QVERIFY2(QString::fromStdString(d["fallbackReason"]).contains(QLatin1String("network")), d.dump().c_str());
+    QVERIFY2(QString::fromStdString(d["fallbackReason"]).contains(QLatin1String("network")),
+             d.dump().c_str());
     QVERIFY(d["context"]["sent"] == true);
     QVERIFY(QString::fromStdString(d["category"]).contains(QLatin1String("Image")));
 }

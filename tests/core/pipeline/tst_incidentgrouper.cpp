@@ -141,20 +141,29 @@ void TestIncidentGrouper::sameFailureOneIncident_data()
     QTest::addColumn<QString>("secondMessage");
     QTest::addColumn<QString>("incidentReason");
     QTest::newRow("crash seen between back-offs, then backing off")
-        << "NonZeroExit" << "exit code 1" << "CrashLoopBackOff"
-        << "back-off 20s restarting failed container=web pod=web-7d4b9c8f6-aaaaa_shop(x)" << "CrashLoopBackOff";
-    QTest::newRow("back-off delay grows") << "CrashLoopBackOff" << "back-off 10s restarting failed container=web"
-                                          << "CrashLoopBackOff" << "back-off 5m0s restarting failed container=web"
+        << "NonZeroExit"
+        << "exit code 1"
+        << "CrashLoopBackOff"
+        << "back-off 20s restarting failed container=web pod=web-7d4b9c8f6-aaaaa_shop(x)"
+        << "CrashLoopBackOff";
+    QTest::newRow("back-off delay grows") << "CrashLoopBackOff"
+                                          << "back-off 10s restarting failed container=web"
+                                          << "CrashLoopBackOff"
+                                          << "back-off 5m0s restarting failed container=web"
                                           << "CrashLoopBackOff";
     QTest::newRow("unschedulable as the cluster changes")
-        << "FailedScheduling" << "0/3 nodes are available: 3 Insufficient cpu."
         << "FailedScheduling"
-        << "0/4 nodes are available: 1 node(s) had untolerated taint {vigil.dev/dedicated: batch}, 3 Insufficient cpu."
+        << "0/3 nodes are available: 3 Insufficient cpu."
+        << "FailedScheduling"
+        << "0/4 nodes are available: 1 node(s) had untolerated taint {vigil.dev/dedicated: batch}, 3 "
+           "Insufficient cpu."
         << "FailedScheduling";
-    QTest::newRow("readiness from event and from status") << "ReadinessFailing"
-                                                          << "Readiness probe failed: HTTP probe failed with statuscode: 503"
-                                                          << "ReadinessFailing" << "running but not ready for more than 60 s"
-                                                          << "ReadinessFailing";
+    QTest::newRow("readiness from event and from status")
+        << "ReadinessFailing"
+        << "Readiness probe failed: HTTP probe failed with statuscode: 503"
+        << "ReadinessFailing"
+        << "running but not ready for more than 60 s"
+        << "ReadinessFailing";
 }
 
 void TestIncidentGrouper::sameFailureOneIncident()

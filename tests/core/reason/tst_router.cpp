@@ -25,25 +25,31 @@ const QDateTime kNow = QDateTime(QDate(2026, 1, 10), QTime(12, 0), Qt::UTC);
 
 QString answer(double confidence, const char *diagnosis = "the database is unreachable")
 {
-    return QString::fromStdString(nlohmann::json{{"diagnosis", diagnosis},
-                                                 {"confidence", confidence},
-                                                 {"action", "create_alert"},
-                                                 {"parameters", {{"severity", "warning"}, {"summary", "db down"}}},
-                                                 {"reasoning", "the log says connection refused"}}
-                                      .dump());
+    return QString::fromStdString(
+        nlohmann::json{{"diagnosis", diagnosis},
+                       {"confidence", confidence},
+                       {"action", "create_alert"},
+                       {"parameters", {{"severity", "warning"}, {"summary", "db down"}}},
+                       {"reasoning", "the log says connection refused"}}
+            .dump());
 }
 
 // A chat.completion with `content` (null when empty) and the given extras.
 QByteArray completion(const QString &content, const char *finish = "stop", const char *refusal = nullptr,
                       const char *model = "gpt-4o-mini")
 {
-    nlohmann::json message{{"role", "assistant"},
-                           {"content", content.isNull() ? nlohmann::json(nullptr) : nlohmann::json(content.toStdString())},
-                           {"refusal", refusal ? nlohmann::json(refusal) : nlohmann::json(nullptr)}};
+    nlohmann::json message{
+        {"role", "assistant"},
+        {"content", content.isNull() ? nlohmann::json(nullptr) : nlohmann::json(content.toStdString())},
+        {"refusal", refusal ? nlohmann::json(refusal) : nlohmann::json(nullptr)}};
     return QByteArray::fromStdString(nlohmann::json{
-        {"id", "c"}, {"object", "chat.completion"}, {"created", 1}, {"model", model},
+        {"id", "c"},
+        {"object", "chat.completion"},
+        {"created", 1},
+        {"model", model},
         {"choices", {{{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}, {"message", message}}}},
-        {"usage", {{"prompt_tokens", 1200}, {"completion_tokens", 80}, {"total_tokens", 1280}}}}.dump());
+        {"usage", {{"prompt_tokens", 1200}, {"completion_tokens", 80}, {"total_tokens", 1280}}}}
+                                         .dump());
 }
 
 CannedResponse ok(const QByteArray &body)
@@ -55,7 +61,8 @@ CannedResponse ok(const QByteArray &body)
 const QStringList kSecrets{
     QStringLiteral("AKIAIOSFODNN7EXAMPLE"),
     QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    QStringLiteral("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    QStringLiteral(
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
     QStringLiteral("hunter2-prod"),
     QStringLiteral("S3cret!pw"),
     QStringLiteral("ghp_1234567890abcdefghijABCDEFGHIJ123456"),
@@ -88,19 +95,22 @@ gather::Evidence evidence(const QString &podName = QStringLiteral("web-7d4b9c8f6
     c.lastExitCode = 1;
     p.containers << c;
     in.pods << p;
-    in.env << gather::EnvVar{QStringLiteral("app"), QStringLiteral("DB_PASSWORD"), QStringLiteral("hunter2-prod")}
+    in.env << gather::EnvVar{QStringLiteral("app"), QStringLiteral("DB_PASSWORD"),
+                             QStringLiteral("hunter2-prod")}
            << gather::EnvVar{QStringLiteral("app"), QStringLiteral("AWS_ACCESS_KEY_ID"), kSecrets[0]}
            << gather::EnvVar{QStringLiteral("app"), QStringLiteral("AWS_SECRET_ACCESS_KEY"), kSecrets[1]}
            << gather::EnvVar{QStringLiteral("app"), QStringLiteral("GITHUB_TOKEN"), kSecrets[5]};
-    in.previousLog = QStringLiteral("boot with token %1\nERROR connect postgres://app:S3cret!pw@db:5432/orders: "
-                                    "connection refused\nopenai key %2\n")
-                         .arg(kSecrets[2], kSecrets[6]);
+    in.previousLog =
+        QStringLiteral("boot with token %1\nERROR connect postgres://app:S3cret!pw@db:5432/orders: "
+                       "connection refused\nopenai key %2\n")
+            .arg(kSecrets[2], kSecrets[6]);
     kube::EventView e;
     e.uid = QStringLiteral("e1");
     e.type = QStringLiteral("Warning");
     e.reason = QStringLiteral("BackOff");
     e.message = QStringLiteral("probe sent Authorization: Bearer abcdef0123456789xyz");
-    e.involved = kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, {}};
+    e.involved =
+        kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, {}};
     e.firstSeen = e.lastSeen = kNow.addSecs(-30);
     in.events << e;
     gather::Redactor redactor;
@@ -110,7 +120,8 @@ gather::Evidence evidence(const QString &podName = QStringLiteral("web-7d4b9c8f6
 // The server, the provider stack and a router with threshold 0.9 (above the rules' own confidence).
 struct Rig {
     explicit Rig(test::CannedServer::Handler handler, llm::ResilienceConfig config = {})
-        : server(std::move(handler)), meter(llm::PriceTable::defaults(), llm::CostBudget{}, &clock)
+        : server(std::move(handler))
+        , meter(llm::PriceTable::defaults(), llm::CostBudget{}, &clock)
     {
         server.listen();
         secrets.set(QStringLiteral("OPENAI_API_KEY"), QStringLiteral("sk-test-key"));
@@ -119,7 +130,8 @@ struct Rig {
         inner = std::make_unique<llm::OpenAiProvider>(oc, &secrets);
         config.retry.baseDelayMs = 1;
         config.retry.maxDelayMs = 2;
-        provider = std::make_unique<llm::ResilientProvider>(inner.get(), &meter, &clock, [] { return 0.5; }, config);
+        provider = std::make_unique<llm::ResilientProvider>(
+            inner.get(), &meter, &clock, [] { return 0.5; }, config);
         auto prompts = reason::loadPrompts();
         QVERIFY2(prompts.ok(), qPrintable(prompts.errorMessage()));
         reason::RouterOptions ro;
@@ -129,11 +141,13 @@ struct Rig {
     }
     void smallAndStrong()
     {
-        router->setTiers({provider.get(), QStringLiteral("gpt-4o-mini")}, {provider.get(), QStringLiteral("gpt-4o")});
+        router->setTiers({provider.get(), QStringLiteral("gpt-4o-mini")},
+                         {provider.get(), QStringLiteral("gpt-4o")});
     }
     void strongOnly() { router->setTiers({}, {provider.get(), QStringLiteral("gpt-4o")}); }
 
-    Diagnosis run(const QString &fingerprint = QStringLiteral("fp-1"), const gather::Evidence &ev = evidence())
+    Diagnosis run(const QString &fingerprint = QStringLiteral("fp-1"),
+                  const gather::Evidence &ev = evidence())
     {
         std::optional<Diagnosis> out;
         router->diagnose(fingerprint, ev, nullptr, [&out](const Diagnosis &d) { out = d; });
@@ -163,7 +177,8 @@ struct Rig {
 
 bool validRules(const Diagnosis &d)
 {
-    return d.source.kind == DiagnosisSource::Rules && reason::validateReplyObject(reason::diagnosisToJson(d)).ok() &&
+    return d.source.kind == DiagnosisSource::Rules &&
+           reason::validateReplyObject(reason::diagnosisToJson(d)).ok() &&
            d.category == QLatin1String("CrashLoopBackOff");
 }
 
@@ -263,41 +278,55 @@ void TestRouter::malformedRepliesFallBackToRules_data()
     content("confidence 1.5", QString(good).replace(QStringLiteral("0.8"), QStringLiteral("1.5")));
     content("confidence negative", QString(good).replace(QStringLiteral("0.8"), QStringLiteral("-0.2")));
     content("confidence as string", QString(good).replace(QStringLiteral("0.8"), QStringLiteral("\"0.8\"")));
-    content("missing reasoning", QStringLiteral("{\"diagnosis\": \"x\", \"confidence\": 0.5, \"action\": \"none\", "
-                                                "\"parameters\": {}}"));
+    content("missing reasoning",
+            QStringLiteral("{\"diagnosis\": \"x\", \"confidence\": 0.5, \"action\": \"none\", "
+                           "\"parameters\": {}}"));
     content("unknown field", QString(good).replace(QStringLiteral("\"reasoning\""),
                                                    QStringLiteral("\"extra\": 1, \"reasoning\"")));
-    content("action outside catalog", QString(good).replace(QStringLiteral("create_alert"),
-                                                            QStringLiteral("delete_namespace")));
-    content("action wrong case", QString(good).replace(QStringLiteral("create_alert"), QStringLiteral("Create_Alert")));
-    content("alert without severity", QString(good).replace(QStringLiteral("\"severity\":\"warning\","), QString()));
-    content("alert severity outside enum", QString(good).replace(QStringLiteral("warning"), QStringLiteral("urgent")));
-    content("restart_pod wildcard",
-            QStringLiteral("{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"restart_pod\",\"parameters\":"
-                           "{\"namespace\":\"shop\",\"pod\":\"*\"},\"reasoning\":\"r\"}"));
+    content("action outside catalog",
+            QString(good).replace(QStringLiteral("create_alert"), QStringLiteral("delete_namespace")));
+    content("action wrong case",
+            QString(good).replace(QStringLiteral("create_alert"), QStringLiteral("Create_Alert")));
+    content("alert without severity",
+            QString(good).replace(QStringLiteral("\"severity\":\"warning\","), QString()));
+    content("alert severity outside enum",
+            QString(good).replace(QStringLiteral("warning"), QStringLiteral("urgent")));
+    content(
+        "restart_pod wildcard",
+        QStringLiteral("{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"restart_pod\",\"parameters\":"
+                       "{\"namespace\":\"shop\",\"pod\":\"*\"},\"reasoning\":\"r\"}"));
     content("scale to 100 replicas",
-            QStringLiteral("{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"scale_deployment\",\"parameters\":"
-                           "{\"namespace\":\"shop\",\"deployment\":\"web\",\"replicas\":100},\"reasoning\":\"r\"}"));
-    content("none with parameters",
-            QStringLiteral("{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"none\",\"parameters\":{\"x\":1},"
-                           "\"reasoning\":\"r\"}"));
-    content("diagnosis empty", QString(good).replace(QStringLiteral("the database is unreachable"), QStringLiteral(" ")));
-    content("diagnosis too long", QString(good).replace(QStringLiteral("the database is unreachable"), QString(2100, u'x')));
-    content("33 levels deep", QStringLiteral("{\"a\":").repeated(33) + QStringLiteral("1") + QString(33, u'}'));
+            QStringLiteral(
+                "{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"scale_deployment\",\"parameters\":"
+                "{\"namespace\":\"shop\",\"deployment\":\"web\",\"replicas\":100},\"reasoning\":\"r\"}"));
+    content(
+        "none with parameters",
+        QStringLiteral("{\"diagnosis\":\"x\",\"confidence\":0.8,\"action\":\"none\",\"parameters\":{\"x\":1},"
+                       "\"reasoning\":\"r\"}"));
+    content("diagnosis empty",
+            QString(good).replace(QStringLiteral("the database is unreachable"), QStringLiteral(" ")));
+    content("diagnosis too long",
+            QString(good).replace(QStringLiteral("the database is unreachable"), QString(2100, u'x')));
+    content("33 levels deep",
+            QStringLiteral("{\"a\":").repeated(33) + QStringLiteral("1") + QString(33, u'}'));
     content("reply over 64 KiB", good + QString(70000, u' '));
-    content("duplicate key", QString(good).replace(QStringLiteral("\"action\":\"create_alert\""),
-                                                   QStringLiteral("\"action\":\"none\",\"action\":\"create_alert\"")));
-    content("NUL in reasoning", QString(good).replace(QStringLiteral("connection"), QStringLiteral("conn\\u0000ection")));
-    content("two fenced blocks", QStringLiteral("```json\n") + good + QStringLiteral("\n```\n```json\n") + good +
-                                     QStringLiteral("\n```"));
+    content("duplicate key",
+            QString(good).replace(QStringLiteral("\"action\":\"create_alert\""),
+                                  QStringLiteral("\"action\":\"none\",\"action\":\"create_alert\"")));
+    content("NUL in reasoning",
+            QString(good).replace(QStringLiteral("connection"), QStringLiteral("conn\\u0000ection")));
+    content("two fenced blocks", QStringLiteral("```json\n") + good + QStringLiteral("\n```\n```json\n") +
+                                     good + QStringLiteral("\n```"));
     content("whitespace only", QStringLiteral("   \n "));
     QTest::newRow("empty content") << completion(QString());
     QTest::newRow("refusal") << completion(QString(), "stop", "I can't help with that.");
     QTest::newRow("finish_reason length") << completion(QStringLiteral("{\"diagnosis\": \"x"), "length");
     QTest::newRow("content_filter") << completion(QString(), "content_filter");
     QTest::newRow("body not JSON") << QByteArray("<html>gateway</html>");
-    QTest::newRow("no choices") << QByteArray(R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]})");
-    QTest::newRow("choices not an array") << QByteArray(R"({"id":"c","object":"chat.completion","choices":{}})");
+    QTest::newRow("no choices") << QByteArray(
+        R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]})");
+    QTest::newRow("choices not an array")
+        << QByteArray(R"({"id":"c","object":"chat.completion","choices":{}})");
 }
 
 void TestRouter::malformedRepliesFallBackToRules()
@@ -308,7 +337,8 @@ void TestRouter::malformedRepliesFallBackToRules()
     const Diagnosis d = rig.run();
     QVERIFY2(validRules(d), qPrintable(d.source.describe() + QStringLiteral(": ") + d.route.join(u'|')));
     QCOMPARE(rig.server.requests().size(), 2); // the request and exactly one repair
-    QVERIFY2(d.fallbackReason.contains(QLatin1String("invalid reply after one repair")), qPrintable(d.fallbackReason));
+    QVERIFY2(d.fallbackReason.contains(QLatin1String("invalid reply after one repair")),
+             qPrintable(d.fallbackReason));
     QVERIFY(d.route.last().startsWith(QLatin1String("openai/gpt-4o repair invalid")));
     QVERIFY(d.route.first().endsWith(QLatin1String("(accepted)")));
     QCOMPARE(rig.router->stats().fallbacks, 1);
@@ -317,17 +347,19 @@ void TestRouter::malformedRepliesFallBackToRules()
 void TestRouter::repairHappensOnceAndCarriesTheError()
 {
     Rig rig([](const test::HttpRequest &, int index) {
-        return ok(completion(index == 0 ? QString(answer(0.95)).replace(QStringLiteral("0.95"), QStringLiteral("1.5"))
-                                        : answer(0.95)));
+        return ok(completion(
+            index == 0 ? QString(answer(0.95)).replace(QStringLiteral("0.95"), QStringLiteral("1.5"))
+                       : answer(0.95)));
     });
     rig.strongOnly();
     const Diagnosis d = rig.run();
     QCOMPARE(rig.server.requests().size(), 2);
     QVERIFY(!rig.userOf(0).contains(QLatin1String("rejected")));
     const QString repair = rig.userOf(1);
-    QVERIFY2(repair.contains(QLatin1String("Your previous reply was rejected: invalid reply: ")), qPrintable(repair.right(300)));
+    QVERIFY2(repair.contains(QLatin1String("Your previous reply was rejected: invalid reply: ")),
+             qPrintable(repair.right(300)));
     QVERIFY2(repair.contains(QLatin1String("from 0 to 1")), qPrintable(repair.right(300)));
-    QVERIFY(repair.startsWith(rig.userOf(0))); // the same evidence, plus the error
+    QVERIFY(repair.startsWith(rig.userOf(0)));                           // the same evidence, plus the error
     QCOMPARE(d.source.describe(), QStringLiteral("openai/gpt-4o-mini")); // the model the server reported
     QCOMPARE(d.confidence, 0.95);
     QVERIFY(d.fallbackReason.isEmpty());
@@ -369,7 +401,8 @@ void TestRouter::thousandIdenticalRequestsShareOneCall()
     const gather::Evidence ev = evidence();
     QList<Diagnosis> results;
     for (int i = 0; i < 1000; ++i)
-        rig.router->diagnose(QStringLiteral("fp-many"), ev, this, [&results](const Diagnosis &d) { results << d; });
+        rig.router->diagnose(QStringLiteral("fp-many"), ev, this,
+                             [&results](const Diagnosis &d) { results << d; });
     QTRY_COMPARE_WITH_TIMEOUT(results.size(), 1000, 15000);
     QCOMPARE(rig.server.requests().size(), 1);
     QCOMPARE(rig.router->stats().coalesced, 999);
@@ -381,7 +414,8 @@ void TestRouter::thousandIdenticalRequestsShareOneCall()
     QCOMPARE(charged, 1); // only the request that made the call carries its cost
     // Later identical incidents within the TTL come from the cache.
     for (int i = 0; i < 1000; ++i)
-        rig.router->diagnose(QStringLiteral("fp-many"), ev, this, [&results](const Diagnosis &d) { results << d; });
+        rig.router->diagnose(QStringLiteral("fp-many"), ev, this,
+                             [&results](const Diagnosis &d) { results << d; });
     QTRY_COMPARE_WITH_TIMEOUT(results.size(), 2000, 15000);
     QCOMPARE(rig.server.requests().size(), 1);
     QCOMPARE(results.last().source.kind, DiagnosisSource::Cache);
@@ -393,9 +427,12 @@ void TestRouter::circuitOpenFallsBackWithReason()
     config.retry.maxAttempts = 1;
     config.breaker.failureThreshold = 1;
     config.breaker.coolDownMs = 600000;
-    Rig rig([](const test::HttpRequest &, int) {
-        return CannedResponse{M::Respond, 500, R"({"error":{"message":"boom","type":"server_error"}})", {}};
-    }, config);
+    Rig rig(
+        [](const test::HttpRequest &, int) {
+            return CannedResponse{
+                M::Respond, 500, R"({"error":{"message":"boom","type":"server_error"}})", {}};
+        },
+        config);
     rig.strongOnly();
     const Diagnosis first = rig.run(QStringLiteral("fp-a"));
     QVERIFY(validRules(first));
@@ -404,7 +441,8 @@ void TestRouter::circuitOpenFallsBackWithReason()
     const Diagnosis second = rig.run(QStringLiteral("fp-b"));
     QVERIFY(validRules(second));
     QCOMPARE(rig.server.requests().size(), 1); // nothing sent while the circuit is open
-    QVERIFY2(second.fallbackReason.contains(QLatin1String("circuit open")), qPrintable(second.fallbackReason));
+    QVERIFY2(second.fallbackReason.contains(QLatin1String("circuit open")),
+             qPrintable(second.fallbackReason));
     QVERIFY2(second.route.last().contains(QLatin1String("failed")), qPrintable(second.route.join(u'|')));
 }
 
@@ -416,11 +454,13 @@ void TestRouter::unreachableProviderFallsBackWithReason()
     llm::OpenAiConfig oc;
     oc.baseUrl = QStringLiteral("http://127.0.0.1:1/v1");
     llm::OpenAiProvider dead(oc, &rig.secrets);
-    llm::ResilientProvider resilient(&dead, &rig.meter, &rig.clock, [] { return 0.5; }, config);
+    llm::ResilientProvider resilient(
+        &dead, &rig.meter, &rig.clock, [] { return 0.5; }, config);
     rig.router->setTiers({&resilient, QStringLiteral("gpt-4o-mini")}, {&resilient, QStringLiteral("gpt-4o")});
     const Diagnosis d = rig.run();
     QVERIFY(validRules(d));
-    QVERIFY2(d.fallbackReason.startsWith(QLatin1String("openai/gpt-4o-mini: network")), qPrintable(d.fallbackReason));
+    QVERIFY2(d.fallbackReason.startsWith(QLatin1String("openai/gpt-4o-mini: network")),
+             qPrintable(d.fallbackReason));
     QCOMPARE(rig.router->stats().llmCalls, 1); // a transport failure is not escalated
 }
 

@@ -32,10 +32,13 @@ const char kPlugin[] =
     "  wrongapi) api=client.authentication.k8s.io/v1alpha1;;\n"
     "  empty) printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{}}' \"$api\"; exit 0;;\n"
     "  cert) c=$(awk '{printf \"%s\\\\n\", $0}' \"$CERT\"); k=$(awk '{printf \"%s\\\\n\", $0}' \"$KEY\")\n"
-    "        printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"clientCertificateData\":\"%s\",\"clientKeyData\":\"%s\"%s}}' \"$api\" \"$c\" \"$k\" \"$exp\"\n"
+    "        printf "
+    "'{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"clientCertificateData\":\"%s\","
+    "\"clientKeyData\":\"%s\"%s}}' \"$api\" \"$c\" \"$k\" \"$exp\"\n"
     "        exit 0;;\n"
     "esac\n"
-    "printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s\"%s}}' \"$api\" \"$n\" \"$exp\"\n";
+    "printf '{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s\"%s}}' "
+    "\"$api\" \"$n\" \"$exp\"\n";
 
 int lineCount(const QString &path)
 {
@@ -78,11 +81,12 @@ void TestExecCredential::initTestCase()
     QVERIFY(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
     QProcess p;
     p.setWorkingDirectory(m_dir.path());
-    p.start(QStringLiteral("openssl"), {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
-                                        QStringLiteral("ec"), QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
-                                        QStringLiteral("-nodes"), QStringLiteral("-keyout"), QStringLiteral("u.key"), QStringLiteral("-out"),
-                                        QStringLiteral("u.crt"), QStringLiteral("-subj"), QStringLiteral("/CN=exec-user"), QStringLiteral("-days"),
-                                        QStringLiteral("1")});
+    p.start(QStringLiteral("openssl"),
+            {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("ec"),
+             QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
+             QStringLiteral("-nodes"), QStringLiteral("-keyout"), QStringLiteral("u.key"),
+             QStringLiteral("-out"), QStringLiteral("u.crt"), QStringLiteral("-subj"),
+             QStringLiteral("/CN=exec-user"), QStringLiteral("-days"), QStringLiteral("1")});
     QVERIFY(p.waitForFinished(60000));
     QCOMPARE(p.exitCode(), 0);
 }
@@ -92,7 +96,8 @@ ExecConfig TestExecCredential::baseConfig(const QString &mode, const QString &ma
     ExecConfig c;
     c.command = m_script;
     c.args = {QStringLiteral("--cluster"), QStringLiteral("two words")};
-    c.env = {{QStringLiteral("MODE"), mode}, {QStringLiteral("MARKER"), marker},
+    c.env = {{QStringLiteral("MODE"), mode},
+             {QStringLiteral("MARKER"), marker},
              {QStringLiteral("CERT"), m_dir.filePath(QStringLiteral("u.crt"))},
              {QStringLiteral("KEY"), m_dir.filePath(QStringLiteral("u.key"))}};
     c.apiVersion = QStringLiteral("client.authentication.k8s.io/v1beta1");
@@ -121,35 +126,45 @@ void TestExecCredential::run_data()
     const QString ifAvail = QStringLiteral("IfAvailable");
     QTest::newRow("not run without consent; message shows the command line")
         << QStringLiteral("token") << beta << 0 << ifAvail << false << 5000
-        << QStringList{QStringLiteral("needs your permission"), QStringLiteral("/plugin.sh --cluster 'two words'"),
-                       QStringLiteral("--allow-exec"), QStringLiteral("user \"u1\"")}
+        << QStringList{QStringLiteral("needs your permission"),
+                       QStringLiteral("/plugin.sh --cluster 'two words'"), QStringLiteral("--allow-exec"),
+                       QStringLiteral("user \"u1\"")}
         << kExecConsentRequired << 0 << QString();
-    QTest::newRow("v1beta1 token cached without expiry") << QStringLiteral("token") << beta << 0 << ifAvail << true << 5000
-                                                         << QStringList() << 0 << 1 << QStringLiteral("tok-1");
-    QTest::newRow("v1 token") << QStringLiteral("token") << v1 << 0 << never << true << 5000 << QStringList() << 0 << 1
-                              << QStringLiteral("tok-1");
-    QTest::newRow("cached until a future expiry") << QStringLiteral("token") << beta << 3600 << ifAvail << true << 5000
-                                                  << QStringList() << 0 << 1 << QStringLiteral("tok-1");
-    QTest::newRow("expired credential runs again") << QStringLiteral("token") << v1 << -10 << never << true << 5000
-                                                   << QStringList() << 0 << 2 << QStringLiteral("tok-1");
-    QTest::newRow("client certificate returned") << QStringLiteral("cert") << beta << 0 << ifAvail << true << 5000
-                                                 << QStringList() << 0 << 1 << QString();
-    QTest::newRow("exit code and stderr surfaced") << QStringLiteral("fail") << beta << 0 << ifAvail << true << 5000
-                                                   << QStringList{QStringLiteral("exit code 3"), QStringLiteral("boom: credentials expired for --cluster"),
-                                                                  QStringLiteral("config: user \"u1\"")}
-                                                   << 0 << 2 << QString();
-    QTest::newRow("timeout kills the plugin") << QStringLiteral("sleep") << beta << 0 << ifAvail << true << 700
-                                              << QStringList{QStringLiteral("timed out after 700 ms")} << 0 << 2 << QString();
-    QTest::newRow("plugin answers another apiVersion") << QStringLiteral("wrongapi") << beta << 0 << ifAvail << true << 5000
-                                                       << QStringList{QStringLiteral("returned \"client.authentication.k8s.io/v1alpha1\"")}
-                                                       << 0 << 2 << QString();
-    QTest::newRow("output is not JSON") << QStringLiteral("garbage") << beta << 0 << ifAvail << true << 5000
-                                        << QStringList{QStringLiteral("did not print an ExecCredential")} << 0 << 2 << QString();
-    QTest::newRow("status without credentials") << QStringLiteral("empty") << beta << 0 << ifAvail << true << 5000
-                                                << QStringList{QStringLiteral("status")} << 0 << 2 << QString();
-    QTest::newRow("interactiveMode Always refused before running") << QStringLiteral("token") << v1 << 0 << QStringLiteral("Always")
-                                                                   << true << 5000 << QStringList{QStringLiteral("no terminal")}
-                                                                   << 0 << 0 << QString();
+    QTest::newRow("v1beta1 token cached without expiry")
+        << QStringLiteral("token") << beta << 0 << ifAvail << true << 5000 << QStringList() << 0 << 1
+        << QStringLiteral("tok-1");
+    QTest::newRow("v1 token") << QStringLiteral("token") << v1 << 0 << never << true << 5000 << QStringList()
+                              << 0 << 1 << QStringLiteral("tok-1");
+    QTest::newRow("cached until a future expiry")
+        << QStringLiteral("token") << beta << 3600 << ifAvail << true << 5000 << QStringList() << 0 << 1
+        << QStringLiteral("tok-1");
+    QTest::newRow("expired credential runs again")
+        << QStringLiteral("token") << v1 << -10 << never << true << 5000 << QStringList() << 0 << 2
+        << QStringLiteral("tok-1");
+    QTest::newRow("client certificate returned") << QStringLiteral("cert") << beta << 0 << ifAvail << true
+                                                 << 5000 << QStringList() << 0 << 1 << QString();
+    QTest::newRow("exit code and stderr surfaced")
+        << QStringLiteral("fail") << beta << 0 << ifAvail << true << 5000
+        << QStringList{QStringLiteral("exit code 3"),
+                       QStringLiteral("boom: credentials expired for --cluster"),
+                       QStringLiteral("config: user \"u1\"")}
+        << 0 << 2 << QString();
+    QTest::newRow("timeout kills the plugin")
+        << QStringLiteral("sleep") << beta << 0 << ifAvail << true << 700
+        << QStringList{QStringLiteral("timed out after 700 ms")} << 0 << 2 << QString();
+    QTest::newRow("plugin answers another apiVersion")
+        << QStringLiteral("wrongapi") << beta << 0 << ifAvail << true << 5000
+        << QStringList{QStringLiteral("returned \"client.authentication.k8s.io/v1alpha1\"")} << 0 << 2
+        << QString();
+    QTest::newRow("output is not JSON")
+        << QStringLiteral("garbage") << beta << 0 << ifAvail << true << 5000
+        << QStringList{QStringLiteral("did not print an ExecCredential")} << 0 << 2 << QString();
+    QTest::newRow("status without credentials")
+        << QStringLiteral("empty") << beta << 0 << ifAvail << true << 5000
+        << QStringList{QStringLiteral("status")} << 0 << 2 << QString();
+    QTest::newRow("interactiveMode Always refused before running")
+        << QStringLiteral("token") << v1 << 0 << QStringLiteral("Always") << true << 5000
+        << QStringList{QStringLiteral("no terminal")} << 0 << 0 << QString();
 }
 
 void TestExecCredential::run()
@@ -173,7 +188,8 @@ void TestExecCredential::run()
     config.timeoutMs = timeoutMs;
     config.env.append({QStringLiteral("API"), apiVersion});
     if (expirySecs != 0)
-        config.env.append({QStringLiteral("EXPIRY"), QDateTime::currentDateTimeUtc().addSecs(expirySecs).toString(Qt::ISODate)});
+        config.env.append({QStringLiteral("EXPIRY"),
+                           QDateTime::currentDateTimeUtc().addSecs(expirySecs).toString(Qt::ISODate)});
     ExecAllowlist allowlist;
     if (allow)
         allowlist.allow(ExecAllowlist::commandLine(m_script, config.args));
@@ -201,7 +217,8 @@ void TestExecCredential::run()
     QVERIFY(second.ok());
     if (mode == QLatin1String("cert")) {
         QVERIFY(!first->clientCertificate.isNull());
-        QCOMPARE(first->clientCertificate.subjectInfo(QSslCertificate::CommonName), QStringList{QStringLiteral("exec-user")});
+        QCOMPARE(first->clientCertificate.subjectInfo(QSslCertificate::CommonName),
+                 QStringList{QStringLiteral("exec-user")});
         QCOMPARE(first->clientKey.algorithm(), QSsl::Ec);
         QVERIFY(first->bearerToken.isEmpty());
     } else {
@@ -215,7 +232,8 @@ void TestExecCredential::invalidateReruns()
     QTemporaryDir work;
     const QString marker = work.filePath(QStringLiteral("marker"));
     ExecConfig config = baseConfig(QStringLiteral("token"), marker);
-    config.env.append({QStringLiteral("EXPIRY"), QDateTime::currentDateTimeUtc().addSecs(3600).toString(Qt::ISODate)});
+    config.env.append(
+        {QStringLiteral("EXPIRY"), QDateTime::currentDateTimeUtc().addSecs(3600).toString(Qt::ISODate)});
     ExecAllowlist allowlist;
     allowlist.allow(ExecAllowlist::commandLine(m_script, config.args));
     ExecCredentialSource source(config, allowlist);
@@ -246,7 +264,8 @@ void TestExecCredential::execInfoCarriesClusterWhenAsked()
     QCOMPARE(info.value(QStringLiteral("apiVersion")).toString(), config.apiVersion);
     const QJsonObject spec = info.value(QStringLiteral("spec")).toObject();
     QCOMPARE(spec.value(QStringLiteral("interactive")).toBool(true), false);
-    QCOMPARE(spec.value(QStringLiteral("cluster")).toObject().value(QStringLiteral("server")).toString(), QStringLiteral("https://k1:6443"));
+    QCOMPARE(spec.value(QStringLiteral("cluster")).toObject().value(QStringLiteral("server")).toString(),
+             QStringLiteral("https://k1:6443"));
 }
 
 void TestExecCredential::lookup_data()
@@ -259,16 +278,22 @@ void TestExecCredential::lookup_data()
 
     QTest::newRow("bare name on PATH") << QStringLiteral("kplug") << QStringLiteral("pathbin") << true
                                        << QStringLiteral("pathbin/kplug") << QStringList();
-    QTest::newRow("bare name in ~/bin though PATH lacks it") << QStringLiteral("kplug") << QStringLiteral("bin") << false
-                                                             << QStringLiteral("bin/kplug") << QStringList();
+    QTest::newRow("bare name in ~/bin though PATH lacks it")
+        << QStringLiteral("kplug") << QStringLiteral("bin") << false << QStringLiteral("bin/kplug")
+        << QStringList();
     QTest::newRow("bare name in ~/go/bin") << QStringLiteral("kplug") << QStringLiteral("go/bin") << false
                                            << QStringLiteral("go/bin/kplug") << QStringList();
-    QTest::newRow("relative with slash from kubeconfig dir") << QStringLiteral("tools/kplug") << QStringLiteral("kc/tools") << false
-                                                             << QStringLiteral("kc/tools/kplug") << QStringList();
+    QTest::newRow("relative with slash from kubeconfig dir")
+        << QStringLiteral("tools/kplug") << QStringLiteral("kc/tools") << false
+        << QStringLiteral("kc/tools/kplug") << QStringList();
     QTest::newRow("not found lists where it looked")
         << QStringLiteral("kplug-missing") << QString() << true << QString()
-        << QStringList{QStringLiteral("pathbin"), QStringLiteral("/usr/local/bin"), QStringLiteral("/.local/bin"),
-                       QStringLiteral("/go/bin"), QStringLiteral("/snap/bin"), QStringLiteral("google-cloud-sdk/bin"),
+        << QStringList{QStringLiteral("pathbin"),
+                       QStringLiteral("/usr/local/bin"),
+                       QStringLiteral("/.local/bin"),
+                       QStringLiteral("/go/bin"),
+                       QStringLiteral("/snap/bin"),
+                       QStringLiteral("google-cloud-sdk/bin"),
                        QStringLiteral("\"kplug-missing\" was not found")};
 }
 
@@ -288,8 +313,11 @@ void TestExecCredential::lookup()
         QVERIFY(QFile::copy(m_script, target));
         QVERIFY(QFile::setPermissions(target, QFile::ReadOwner | QFile::ExeOwner));
     }
-    const QString pathEnv = onPath ? QDir(h).filePath(QStringLiteral("pathbin")) + QStringLiteral(":/nonexistent") : QStringLiteral("/nonexistent");
-    const auto found = ExecCredentialSource::findProgram(command, QDir(h).filePath(QStringLiteral("kc")), h, pathEnv);
+    const QString pathEnv =
+        onPath ? QDir(h).filePath(QStringLiteral("pathbin")) + QStringLiteral(":/nonexistent")
+               : QStringLiteral("/nonexistent");
+    const auto found =
+        ExecCredentialSource::findProgram(command, QDir(h).filePath(QStringLiteral("kc")), h, pathEnv);
     if (expectFound.isEmpty()) {
         QVERIFY(!found.ok());
         for (const QString &part : expectLooked)
@@ -305,14 +333,19 @@ void TestExecCredential::consentFlowThroughKubeConfig()
     QTemporaryDir work;
     const QString marker = work.filePath(QStringLiteral("marker"));
     QVERIFY(QFile::copy(m_script, work.filePath(QStringLiteral("plugin"))));
-    QVERIFY(QFile::setPermissions(work.filePath(QStringLiteral("plugin")), QFile::ReadOwner | QFile::ExeOwner));
+    QVERIFY(
+        QFile::setPermissions(work.filePath(QStringLiteral("plugin")), QFile::ReadOwner | QFile::ExeOwner));
     QFile f(work.filePath(QStringLiteral("config")));
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write(QStringLiteral("current-context: c\nclusters:\n- name: k\n  cluster: {server: 'https://k:1'}\n"
-                           "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
-                           "      interactiveMode: Never\n      command: ./plugin\n      args: [get-token]\n"
-                           "      env: [{name: MARKER, value: '%1'}, {name: API, value: client.authentication.k8s.io/v1}]\n"
-                           "contexts:\n- name: c\n  context: {cluster: k, user: u}\n").arg(marker).toUtf8());
+    f.write(
+        QStringLiteral(
+            "current-context: c\nclusters:\n- name: k\n  cluster: {server: 'https://k:1'}\n"
+            "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+            "      interactiveMode: Never\n      command: ./plugin\n      args: [get-token]\n"
+            "      env: [{name: MARKER, value: '%1'}, {name: API, value: client.authentication.k8s.io/v1}]\n"
+            "contexts:\n- name: c\n  context: {cluster: k, user: u}\n")
+            .arg(marker)
+            .toUtf8());
     f.close();
 
     LoadOptions opts;

@@ -18,12 +18,14 @@ namespace {
 QString jwt(qint64 expOffsetSecs, const QString &subject)
 {
     auto part = [](const QJsonObject &o) {
-        return QString::fromLatin1(QJsonDocument(o).toJson(QJsonDocument::Compact)
-                                       .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+        return QString::fromLatin1(
+            QJsonDocument(o)
+                .toJson(QJsonDocument::Compact)
+                .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
     };
     const qint64 exp = QDateTime::currentDateTimeUtc().toSecsSinceEpoch() + expOffsetSecs;
-    return part({{QStringLiteral("alg"), QStringLiteral("none")}}) + QLatin1Char('.')
-           + part({{QStringLiteral("sub"), subject}, {QStringLiteral("exp"), exp}}) + QStringLiteral(".c2ln");
+    return part({{QStringLiteral("alg"), QStringLiteral("none")}}) + QLatin1Char('.') +
+           part({{QStringLiteral("sub"), subject}, {QStringLiteral("exp"), exp}}) + QStringLiteral(".c2ln");
 }
 
 struct SeenRequest {
@@ -83,8 +85,10 @@ private:
             status = tokenStatus;
             body = tokenBody;
         }
-        s->write("HTTP/1.1 " + QByteArray::number(status) + " X\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                 "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        s->write("HTTP/1.1 " + QByteArray::number(status) +
+                 " X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 "Content-Length: " +
+                 QByteArray::number(body.size()) + "\r\n\r\n" + body);
         s->disconnectFromHost();
         m_buffers.remove(s);
     }
@@ -95,14 +99,18 @@ private:
 
 QByteArray kubeconfig(const QString &issuer, const QString &idToken, const QString &refreshToken)
 {
-    return QStringLiteral("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-                          "clusters:\n- name: k\n  cluster:\n    server: https://k.example:6443\n"
-                          "users:\n- name: other\n  user:\n    token: untouched\n"
-                          "- name: u\n  user:\n    auth-provider:\n      name: oidc\n      config:\n"
-                          "        client-id: kube\n        client-secret: s3cret\n        idp-issuer-url: %1\n"
-                          "        id-token: %2\n%3"
-                          "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n    namespace: team\n")
-        .arg(issuer, idToken, refreshToken.isEmpty() ? QString() : QStringLiteral("        refresh-token: ") + refreshToken + QLatin1Char('\n'))
+    return QStringLiteral(
+               "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+               "clusters:\n- name: k\n  cluster:\n    server: https://k.example:6443\n"
+               "users:\n- name: other\n  user:\n    token: untouched\n"
+               "- name: u\n  user:\n    auth-provider:\n      name: oidc\n      config:\n"
+               "        client-id: kube\n        client-secret: s3cret\n        idp-issuer-url: %1\n"
+               "        id-token: %2\n%3"
+               "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n    namespace: team\n")
+        .arg(issuer, idToken,
+             refreshToken.isEmpty()
+                 ? QString()
+                 : QStringLiteral("        refresh-token: ") + refreshToken + QLatin1Char('\n'))
         .toUtf8();
 }
 
@@ -129,24 +137,32 @@ void TestOidc::credentials_data()
     QTest::addColumn<QStringList>("expectError");
     QTest::addColumn<int>("expectRequests");
 
-    const QByteArray good = QJsonDocument(QJsonObject{{QStringLiteral("id_token"), jwt(3600, QStringLiteral("new"))},
-                                                      {QStringLiteral("refresh_token"), QStringLiteral("new-refresh")},
-                                                      {QStringLiteral("access_token"), QStringLiteral("at")}})
-                                .toJson(QJsonDocument::Compact);
+    const QByteArray good =
+        QJsonDocument(QJsonObject{{QStringLiteral("id_token"), jwt(3600, QStringLiteral("new"))},
+                                  {QStringLiteral("refresh_token"), QStringLiteral("new-refresh")},
+                                  {QStringLiteral("access_token"), QStringLiteral("at")}})
+            .toJson(QJsonDocument::Compact);
     QTest::newRow("fresh id-token used without contacting the issuer")
-        << qint64(3600) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("old") << QStringList() << 0;
+        << qint64(3600) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("old")
+        << QStringList() << 0;
     QTest::newRow("expired id-token refreshed and written back")
-        << qint64(-3600) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("new") << QStringList() << 2;
+        << qint64(-3600) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("new")
+        << QStringList() << 2;
     QTest::newRow("token expiring within the leeway is refreshed")
-        << qint64(5) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("new") << QStringList() << 2;
+        << qint64(5) << QStringLiteral("old-refresh") << 200 << good << true << QStringLiteral("new")
+        << QStringList() << 2;
     QTest::newRow("refresh rejected gives a clear error")
-        << qint64(-3600) << QStringLiteral("old-refresh") << 400 << QByteArray(R"({"error":"invalid_grant"})") << true << QString()
-        << QStringList{QStringLiteral("HTTP 400"), QStringLiteral("invalid_grant"), QStringLiteral("user \"u\""), QStringLiteral("/config")} << 3;
+        << qint64(-3600) << QStringLiteral("old-refresh") << 400 << QByteArray(R"({"error":"invalid_grant"})")
+        << true << QString()
+        << QStringList{QStringLiteral("HTTP 400"), QStringLiteral("invalid_grant"),
+                       QStringLiteral("user \"u\""), QStringLiteral("/config")}
+        << 3;
     QTest::newRow("token response without id_token")
-        << qint64(-3600) << QStringLiteral("old-refresh") << 200 << QByteArray(R"({"access_token":"x"})") << true << QString()
-        << QStringList{QStringLiteral("did not contain an id_token")} << 2;
+        << qint64(-3600) << QStringLiteral("old-refresh") << 200 << QByteArray(R"({"access_token":"x"})")
+        << true << QString() << QStringList{QStringLiteral("did not contain an id_token")} << 2;
     QTest::newRow("expired without refresh-token")
-        << qint64(-3600) << QString() << 200 << good << true << QString() << QStringList{QStringLiteral("no refresh-token")} << 0;
+        << qint64(-3600) << QString() << 200 << good << true << QString()
+        << QStringList{QStringLiteral("no refresh-token")} << 0;
     QTest::newRow("issuer unreachable")
         << qint64(-3600) << QStringLiteral("old-refresh") << 200 << good << false << QString()
         << QStringList{QStringLiteral("OIDC discovery failed"), QStringLiteral("user \"u\"")} << 0;
@@ -182,7 +198,11 @@ void TestOidc::credentials()
     f.write(kubeconfig(issuerUrl, oldToken, refreshToken));
     f.close();
     QVERIFY(QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner));
-    const QByteArray before = [&] { QFile r(path); r.open(QIODevice::ReadOnly); return r.readAll(); }();
+    const QByteArray before = [&] {
+        QFile r(path);
+        r.open(QIODevice::ReadOnly);
+        return r.readAll();
+    }();
 
     LoadOptions opts;
     opts.explicitPath = path;
@@ -227,7 +247,8 @@ void TestOidc::credentials()
     QVERIFY(afterBytes.contains(creds->bearerToken.toUtf8()));
     QVERIFY(afterBytes.contains("new-refresh"));
     QVERIFY(!afterBytes.contains(oldToken.toUtf8()));
-    const QFileDevice::Permissions ownerGroupOther(0x7777 & ~0x0700); // Qt's "User" bits duplicate the owner's
+    const QFileDevice::Permissions ownerGroupOther(0x7777 &
+                                                   ~0x0700); // Qt's "User" bits duplicate the owner's
     QCOMPARE(QFile::permissions(path) & ownerGroupOther, QFile::ReadOwner | QFile::WriteOwner);
     const auto reloaded = KubeConfig::load(opts);
     QVERIFY2(reloaded.ok(), qPrintable(reloaded.errorMessage()));
@@ -235,7 +256,8 @@ void TestOidc::credentials()
     QVERIFY2(reConn.ok(), qPrintable(reConn.errorMessage()));
     QCOMPARE(reConn->namespaceName, QStringLiteral("team"));
     QCOMPARE(reConn->server.toString(), QStringLiteral("https://k.example:6443"));
-    QCOMPARE(reConn->credentials->credentials()->bearerToken, creds->bearerToken); // fresh now: no new request
+    QCOMPARE(reConn->credentials->credentials()->bearerToken,
+             creds->bearerToken); // fresh now: no new request
     QCOMPARE(issuer.seen.size(), expectRequests);
     QVERIFY(afterBytes.contains("untouched"));
 }
@@ -244,7 +266,9 @@ void TestOidc::invalidateForcesRefresh()
 {
     Issuer issuer;
     QVERIFY(issuer.listen());
-    issuer.tokenBody = QJsonDocument(QJsonObject{{QStringLiteral("id_token"), jwt(3600, QStringLiteral("rotated"))}}).toJson();
+    issuer.tokenBody =
+        QJsonDocument(QJsonObject{{QStringLiteral("id_token"), jwt(3600, QStringLiteral("rotated"))}})
+            .toJson();
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("config"));
     QFile f(path);

@@ -13,7 +13,9 @@ QByteArray HttpRequest::header(const QByteArray &name) const
     return {};
 }
 
-CannedServer::CannedServer(Handler handler, QObject *parent) : QObject(parent), m_handler(std::move(handler))
+CannedServer::CannedServer(Handler handler, QObject *parent)
+    : QObject(parent)
+    , m_handler(std::move(handler))
 {
     connect(&m_server, &QTcpServer::newConnection, this, &CannedServer::onConnection);
 }
@@ -82,8 +84,8 @@ void CannedServer::serve(QTcpSocket *socket, QByteArray *buffer)
         head += "Content-Type: application/json\r\n";
     if (r.mode == CannedResponse::Mode::CloseMidBody) {
         // Promise more than we send, then hang up.
-        socket->write(head + "Content-Length: " + QByteArray::number(r.body.size() + 1000) + "\r\n\r\n"
-                      + r.body.left(r.body.size() / 2));
+        socket->write(head + "Content-Length: " + QByteArray::number(r.body.size() + 1000) + "\r\n\r\n" +
+                      r.body.left(r.body.size() / 2));
         socket->flush();
         socket->disconnectFromHost();
         return;

@@ -55,7 +55,8 @@ bool hasType(const nlohmann::json &v, const std::string &type)
     if (type == "boolean")
         return v.is_boolean();
     if (type == "integer")
-        return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+        return v.is_number_integer() ||
+               (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
     if (type == "number")
         return v.is_number();
     if (type == "string")
@@ -182,10 +183,12 @@ void OpenApiSchemas::check(const nlohmann::json &schema, const nlohmann::json &v
         for (const auto &e : schema["enum"])
             found = found || e == v;
         if (!found)
-            errors->append(QStringLiteral("%1: %2 is not one of %3").arg(path, shortDump(v), shortDump(schema["enum"])));
+            errors->append(
+                QStringLiteral("%1: %2 is not one of %3").arg(path, shortDump(v), shortDump(schema["enum"])));
     }
     if (schema.contains("const") && schema["const"] != v)
-        errors->append(QStringLiteral("%1: %2 is not %3").arg(path, shortDump(v), shortDump(schema["const"])));
+        errors->append(
+            QStringLiteral("%1: %2 is not %3").arg(path, shortDump(v), shortDump(schema["const"])));
 
     if (schema.contains("allOf"))
         for (const auto &sub : schema["allOf"])
@@ -205,7 +208,8 @@ void OpenApiSchemas::check(const nlohmann::json &schema, const nlohmann::json &v
         }
         const bool one = std::string(kw) == "oneOf";
         if (matches == 0)
-            errors->append(QStringLiteral("%1: matches none of %2 (%3)").arg(path, QLatin1String(kw), why.join(QStringLiteral("; "))));
+            errors->append(QStringLiteral("%1: matches none of %2 (%3)")
+                               .arg(path, QLatin1String(kw), why.join(QStringLiteral("; "))));
         else if (one && matches > 1)
             errors->append(QStringLiteral("%1: matches %2 alternatives of oneOf").arg(path).arg(matches));
     }
@@ -220,7 +224,8 @@ void OpenApiSchemas::check(const nlohmann::json &schema, const nlohmann::json &v
         if (schema.contains("required"))
             for (const auto &r : schema["required"])
                 if (r.is_string() && !v.contains(r.get<std::string>()))
-                    errors->append(QStringLiteral("%1: missing required property %2").arg(path, QString::fromStdString(r.get<std::string>())));
+                    errors->append(QStringLiteral("%1: missing required property %2")
+                                       .arg(path, QString::fromStdString(r.get<std::string>())));
         const auto props = schema.value("properties", nlohmann::json::object());
         for (auto it = v.begin(); it != v.end(); ++it) {
             const QString sub = path + u'.' + QString::fromStdString(it.key());
@@ -238,26 +243,44 @@ void OpenApiSchemas::check(const nlohmann::json &schema, const nlohmann::json &v
     if (v.is_array()) {
         const auto n = static_cast<qint64>(v.size());
         if (schema.contains("minItems") && n < schema["minItems"].get<qint64>())
-            errors->append(QStringLiteral("%1: %2 items, fewer than %3").arg(path).arg(n).arg(schema["minItems"].get<qint64>()));
+            errors->append(QStringLiteral("%1: %2 items, fewer than %3")
+                               .arg(path)
+                               .arg(n)
+                               .arg(schema["minItems"].get<qint64>()));
         if (schema.contains("maxItems") && n > schema["maxItems"].get<qint64>())
-            errors->append(QStringLiteral("%1: %2 items, more than %3").arg(path).arg(n).arg(schema["maxItems"].get<qint64>()));
+            errors->append(QStringLiteral("%1: %2 items, more than %3")
+                               .arg(path)
+                               .arg(n)
+                               .arg(schema["maxItems"].get<qint64>()));
         if (schema.contains("items") && schema["items"].is_object())
             for (qint64 i = 0; i < n; ++i)
-                check(schema["items"], v[static_cast<size_t>(i)], QStringLiteral("%1[%2]").arg(path).arg(i), errors, depth + 1);
+                check(schema["items"], v[static_cast<size_t>(i)], QStringLiteral("%1[%2]").arg(path).arg(i),
+                      errors, depth + 1);
     }
     if (v.is_number()) {
         const double d = v.get<double>();
-        if (schema.contains("minimum") && schema["minimum"].is_number() && d < schema["minimum"].get<double>())
-            errors->append(QStringLiteral("%1: %2 is below the minimum %3").arg(path).arg(d).arg(schema["minimum"].get<double>()));
-        if (schema.contains("maximum") && schema["maximum"].is_number() && d > schema["maximum"].get<double>())
-            errors->append(QStringLiteral("%1: %2 is above the maximum %3").arg(path).arg(d).arg(schema["maximum"].get<double>()));
+        if (schema.contains("minimum") && schema["minimum"].is_number() &&
+            d < schema["minimum"].get<double>())
+            errors->append(QStringLiteral("%1: %2 is below the minimum %3")
+                               .arg(path)
+                               .arg(d)
+                               .arg(schema["minimum"].get<double>()));
+        if (schema.contains("maximum") && schema["maximum"].is_number() &&
+            d > schema["maximum"].get<double>())
+            errors->append(QStringLiteral("%1: %2 is above the maximum %3")
+                               .arg(path)
+                               .arg(d)
+                               .arg(schema["maximum"].get<double>()));
     }
     if (v.is_string()) {
         const QString s = QString::fromStdString(v.get<std::string>());
         if (schema.contains("minLength") && s.size() < schema["minLength"].get<qint64>())
-            errors->append(QStringLiteral("%1: string shorter than %2").arg(path).arg(schema["minLength"].get<qint64>()));
+            errors->append(QStringLiteral("%1: string shorter than %2")
+                               .arg(path)
+                               .arg(schema["minLength"].get<qint64>()));
         if (schema.contains("maxLength") && s.size() > schema["maxLength"].get<qint64>())
-            errors->append(QStringLiteral("%1: string longer than %2").arg(path).arg(schema["maxLength"].get<qint64>()));
+            errors->append(
+                QStringLiteral("%1: string longer than %2").arg(path).arg(schema["maxLength"].get<qint64>()));
         if (schema.contains("pattern") && schema["pattern"].is_string()) {
             const QRegularExpression re(QString::fromStdString(schema["pattern"].get<std::string>()));
             if (re.isValid() && !re.match(s).hasMatch())

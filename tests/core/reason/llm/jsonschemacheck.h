@@ -18,14 +18,18 @@ class Node;
 
 namespace vigil::test {
 
-/// yaml-cpp → nlohmann: quoted scalars stay strings, plain ones become null/bool/int/double when they read so.
+/// yaml-cpp → nlohmann: quoted scalars stay strings, plain ones become null/bool/int/double when they read
+/// so.
 nlohmann::json yamlToJson(const YAML::Node &node);
 
 /// An OpenAPI document whose components.schemas can validate instances.
 class OpenApiSchemas final {
 public:
     static Result<OpenApiSchemas> load(const QString &path);
-    explicit OpenApiSchemas(nlohmann::json document) : m_doc(std::move(document)) {}
+    explicit OpenApiSchemas(nlohmann::json document)
+        : m_doc(std::move(document))
+    {
+    }
 
     bool hasSchema(const QString &name) const;
     /// Every violation as "<json path>: <what>"; empty when `instance` is valid.

@@ -12,7 +12,10 @@ namespace vigil::test {
 
 class FakeClock final : public llm::Clock {
 public:
-    explicit FakeClock(qint64 nowMs = 1700000000000) : m_now(nowMs) {}
+    explicit FakeClock(qint64 nowMs = 1700000000000)
+        : m_now(nowMs)
+    {
+    }
     qint64 nowMs() const override { return m_now; }
     void advance(qint64 ms) { m_now += ms; }
     void set(qint64 ms) { m_now = ms; }

@@ -17,18 +17,25 @@ const QString kKey = QStringLiteral("sk-ant-api03-secretvalue-0123456789");
 
 QByteArray message(const nlohmann::json &content, const char *stop)
 {
-    return QByteArray::fromStdString(nlohmann::json{
-        {"id", "msg_01"}, {"type", "message"}, {"role", "assistant"}, {"model", "claude-3-5-haiku-20241022"},
-        {"content", content}, {"stop_reason", stop}, {"stop_sequence", nullptr},
-        {"usage", {{"input_tokens", 321}, {"output_tokens", 54}}}}.dump());
+    return QByteArray::fromStdString(nlohmann::json{{"id", "msg_01"},
+                                                    {"type", "message"},
+                                                    {"role", "assistant"},
+                                                    {"model", "claude-3-5-haiku-20241022"},
+                                                    {"content", content},
+                                                    {"stop_reason", stop},
+                                                    {"stop_sequence", nullptr},
+                                                    {"usage", {{"input_tokens", 321}, {"output_tokens", 54}}}}
+                                         .dump());
 }
 
 QByteArray anthropicError(const char *type, const char *text)
 {
-    return QByteArray::fromStdString(nlohmann::json{{"type", "error"}, {"error", {{"type", type}, {"message", text}}}}.dump());
+    return QByteArray::fromStdString(
+        nlohmann::json{{"type", "error"}, {"error", {{"type", type}, {"message", text}}}}.dump());
 }
 
-const nlohmann::json kInput = {{"diagnosis", "nil map write"}, {"confidence", 0.9}, {"action", "restart_pod"}};
+const nlohmann::json kInput = {
+    {"diagnosis", "nil map write"}, {"confidence", 0.9}, {"action", "restart_pod"}};
 
 } // namespace
 
@@ -54,20 +61,33 @@ void TestAnthropicProvider::replies_data()
     QTest::addColumn<QString>("messagePart");
 
     QTest::newRow("tool_use input is the content")
-        << CannedResponse{M::Respond, 200,
+        << CannedResponse{M::Respond,
+                          200,
                           message({{{"type", "text"}, {"text", "Here is my answer."}},
-                                   {{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "diagnosis"}, {"input", kInput}}},
-                                  "tool_use"), {}}
-        << int(LlmErrorKind::None) << int(FinishReason::ToolCalls) << QString::fromStdString(kInput.dump()) << qint64(-1)
-        << QString();
+                                   {{"type", "tool_use"},
+                                    {"id", "toolu_1"},
+                                    {"name", "diagnosis"},
+                                    {"input", kInput}}},
+                                  "tool_use"),
+                          {}}
+        << int(LlmErrorKind::None) << int(FinishReason::ToolCalls) << QString::fromStdString(kInput.dump())
+        << qint64(-1) << QString();
     QTest::newRow("max_tokens is truncation")
-        << CannedResponse{M::Respond, 200,
-                          message({{{"type", "tool_use"}, {"id", "t"}, {"name", "diagnosis"}, {"input", nlohmann::json::object()}}},
-                                  "max_tokens"), {}}
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "tool_use"},
+                                    {"id", "t"},
+                                    {"name", "diagnosis"},
+                                    {"input", nlohmann::json::object()}}},
+                                  "max_tokens"),
+                          {}}
         << int(LlmErrorKind::Truncated) << int(FinishReason::Length) << QStringLiteral("{}") << qint64(-1)
         << QStringLiteral("truncated at max_tokens (400)");
     QTest::newRow("429 rate_limit_error with retry-after")
-        << CannedResponse{M::Respond, 429, anthropicError("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+        << CannedResponse{M::Respond,
+                          429,
+                          anthropicError("rate_limit_error",
+                                         "Number of request tokens has exceeded your per-minute rate limit"),
                           {{"retry-after", "12"}}}
         << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << qint64(12000)
         << QStringLiteral("HTTP 429: rate_limit_error: Number of request tokens");
@@ -76,17 +96,30 @@ void TestAnthropicProvider::replies_data()
         << int(LlmErrorKind::Overloaded) << int(FinishReason::Unknown) << QString() << qint64(-1)
         << QStringLiteral("HTTP 529: overloaded_error: Overloaded");
     QTest::newRow("400 invalid_request_error names the error")
-        << CannedResponse{M::Respond, 400, anthropicError("invalid_request_error", "max_tokens: Field required"), {}}
+        << CannedResponse{M::Respond,
+                          400,
+                          anthropicError("invalid_request_error", "max_tokens: Field required"),
+                          {}}
         << int(LlmErrorKind::Http) << int(FinishReason::Unknown) << QString() << qint64(-1)
-        << QStringLiteral("/v1/messages returned HTTP 400: invalid_request_error: max_tokens: Field required");
+        << QStringLiteral(
+               "/v1/messages returned HTTP 400: invalid_request_error: max_tokens: Field required");
     QTest::newRow("text only reply passes the text on")
-        << CannedResponse{M::Respond, 200, message({{{"type", "text"}, {"text", "{\"a\":1}"}}}, "end_turn"), {}}
-        << int(LlmErrorKind::None) << int(FinishReason::Stop) << QStringLiteral("{\"a\":1}") << qint64(-1) << QString();
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "text"}, {"text", "{\"a\":1}"}}}, "end_turn"),
+                          {}}
+        << int(LlmErrorKind::None) << int(FinishReason::Stop) << QStringLiteral("{\"a\":1}") << qint64(-1)
+        << QString();
     QTest::newRow("refusal stop_reason")
         << CannedResponse{M::Respond, 200, message(nlohmann::json::array(), "refusal"), {}}
-        << int(LlmErrorKind::Refused) << int(FinishReason::Refusal) << QString() << qint64(-1) << QStringLiteral("refused");
+        << int(LlmErrorKind::Refused) << int(FinishReason::Refusal) << QString() << qint64(-1)
+        << QStringLiteral("refused");
     QTest::newRow("401 echoing the key is scrubbed")
-        << CannedResponse{M::Respond, 401, anthropicError("authentication_error", qPrintable(QStringLiteral("invalid x-api-key ") + kKey)), {}}
+        << CannedResponse{M::Respond,
+                          401,
+                          anthropicError("authentication_error",
+                                         qPrintable(QStringLiteral("invalid x-api-key ") + kKey)),
+                          {}}
         << int(LlmErrorKind::Http) << int(FinishReason::Unknown) << QString() << qint64(-1)
         << QStringLiteral("invalid x-api-key [redacted]");
 }
@@ -127,8 +160,12 @@ void TestAnthropicProvider::replies()
 void TestAnthropicProvider::requestUsesForcedTool()
 {
     test::CannedServer server([](const test::HttpRequest &, int) {
-        return CannedResponse{CannedResponse::Mode::Respond, 200,
-                              message({{{"type", "tool_use"}, {"id", "t"}, {"name", "diagnosis"}, {"input", kInput}}}, "tool_use"), {}};
+        return CannedResponse{
+            CannedResponse::Mode::Respond,
+            200,
+            message({{{"type", "tool_use"}, {"id", "t"}, {"name", "diagnosis"}, {"input", kInput}}},
+                    "tool_use"),
+            {}};
     });
     QVERIFY(server.listen());
     MapSecretStore secrets({{QStringLiteral("ANTHROPIC_API_KEY"), kKey}});

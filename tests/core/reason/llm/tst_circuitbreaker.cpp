@@ -20,13 +20,20 @@ void TestCircuitBreaker::transitions_data()
 {
     QTest::addColumn<QString>("script");
     QTest::addColumn<int>("finalState");
-    QTest::newRow("stays closed below the threshold") << QStringLiteral("afafa") << int(CircuitBreaker::State::Closed);
-    QTest::newRow("a success resets the count") << QStringLiteral("afafasafafa") << int(CircuitBreaker::State::Closed);
-    QTest::newRow("opens after three in a row") << QStringLiteral("afafafx") << int(CircuitBreaker::State::Open);
-    QTest::newRow("one probe after the cool-down") << QStringLiteral("afafaf+ax") << int(CircuitBreaker::State::HalfOpen);
-    QTest::newRow("probe success closes") << QStringLiteral("afafaf+asaa") << int(CircuitBreaker::State::Closed);
-    QTest::newRow("probe failure reopens") << QStringLiteral("afafaf+afx") << int(CircuitBreaker::State::Open);
-    QTest::newRow("abandoned probe frees the slot") << QStringLiteral("afafaf+acax") << int(CircuitBreaker::State::HalfOpen);
+    QTest::newRow("stays closed below the threshold")
+        << QStringLiteral("afafa") << int(CircuitBreaker::State::Closed);
+    QTest::newRow("a success resets the count")
+        << QStringLiteral("afafasafafa") << int(CircuitBreaker::State::Closed);
+    QTest::newRow("opens after three in a row")
+        << QStringLiteral("afafafx") << int(CircuitBreaker::State::Open);
+    QTest::newRow("one probe after the cool-down")
+        << QStringLiteral("afafaf+ax") << int(CircuitBreaker::State::HalfOpen);
+    QTest::newRow("probe success closes")
+        << QStringLiteral("afafaf+asaa") << int(CircuitBreaker::State::Closed);
+    QTest::newRow("probe failure reopens")
+        << QStringLiteral("afafaf+afx") << int(CircuitBreaker::State::Open);
+    QTest::newRow("abandoned probe frees the slot")
+        << QStringLiteral("afafaf+acax") << int(CircuitBreaker::State::HalfOpen);
 }
 
 void TestCircuitBreaker::transitions()
@@ -40,7 +47,9 @@ void TestCircuitBreaker::transitions()
         switch (c.toLatin1()) {
         case 'f':
             clock.advance(1000);
-            breaker.recordFailure(QStringLiteral("openai: POST /v1/chat/completions returned HTTP 503: down #%1").arg(++failures));
+            breaker.recordFailure(
+                QStringLiteral("openai: POST /v1/chat/completions returned HTTP 503: down #%1")
+                    .arg(++failures));
             break;
         case 's':
             breaker.recordSuccess();
@@ -51,9 +60,14 @@ void TestCircuitBreaker::transitions()
         case 'x': {
             const auto r = breaker.allow();
             QVERIFY(!r.ok());
-            const QString since = QDateTime::fromMSecsSinceEpoch(breaker.openedAtMs(), Qt::UTC).toString(Qt::ISODate);
-            QCOMPARE(r.errorMessage(), QStringLiteral("circuit open since %1: openai: POST /v1/chat/completions returned HTTP 503: down #%2")
-                                           .arg(since).arg(failures));
+            const QString since =
+                QDateTime::fromMSecsSinceEpoch(breaker.openedAtMs(), Qt::UTC).toString(Qt::ISODate);
+            QCOMPARE(
+                r.errorMessage(),
+                QStringLiteral(
+                    "circuit open since %1: openai: POST /v1/chat/completions returned HTTP 503: down #%2")
+                    .arg(since)
+                    .arg(failures));
             break;
         }
         case '+':

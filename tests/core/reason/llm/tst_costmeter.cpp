@@ -26,7 +26,8 @@ void TestCostMeter::priceLookup_data()
     QTest::addColumn<QString>("model");
     QTest::addColumn<double>("cost"); // 1M in + 1M out
     QTest::newRow("exact") << QStringLiteral("gpt-4o") << 12.5;
-    QTest::newRow("dated snapshot takes the longest prefix") << QStringLiteral("gpt-4o-mini-2024-07-18") << 0.75;
+    QTest::newRow("dated snapshot takes the longest prefix")
+        << QStringLiteral("gpt-4o-mini-2024-07-18") << 0.75;
     QTest::newRow("anthropic dated") << QStringLiteral("claude-3-5-haiku-20241022") << 4.8;
     QTest::newRow("unknown is free") << QStringLiteral("qwen2.5:7b") << 0.0;
 }
@@ -45,17 +46,26 @@ void TestCostMeter::parse_data()
     QTest::addColumn<QByteArray>("text");
     QTest::addColumn<QString>("error");
     QTest::addColumn<double>("miniCost");
-    QTest::newRow("yaml") << QByteArrayLiteral("models:\n  mini: {input: 1, output: 2}\n  '*': {input: 9, output: 9}\n") << QString() << 3.0;
-    QTest::newRow("json") << QByteArrayLiteral(R"({"models": {"mini": {"input": 0.5, "output": 0.5}}})") << QString() << 1.0;
-    QTest::newRow("negative price") << QByteArrayLiteral("models:\n  mini: {input: -1, output: 2}\n")
-                                    << QStringLiteral("prices.yaml: models.mini.input (line 2): expected a non-negative number, got '-1'") << 0.0;
+    QTest::newRow("yaml") << QByteArrayLiteral(
+                                 "models:\n  mini: {input: 1, output: 2}\n  '*': {input: 9, output: 9}\n")
+                          << QString() << 3.0;
+    QTest::newRow("json") << QByteArrayLiteral(R"({"models": {"mini": {"input": 0.5, "output": 0.5}}})")
+                          << QString() << 1.0;
+    QTest::newRow("negative price")
+        << QByteArrayLiteral("models:\n  mini: {input: -1, output: 2}\n")
+        << QStringLiteral("prices.yaml: models.mini.input (line 2): expected a non-negative number, got '-1'")
+        << 0.0;
     QTest::newRow("missing output") << QByteArrayLiteral("models:\n  mini:\n    input: 1\n")
-                                    << QStringLiteral("prices.yaml: models.mini.output (line 3): missing") << 0.0;
+                                    << QStringLiteral("prices.yaml: models.mini.output (line 3): missing")
+                                    << 0.0;
     QTest::newRow("not a number") << QByteArrayLiteral("models:\n  mini: {input: cheap, output: 2}\n")
                                   << QStringLiteral("got 'cheap'") << 0.0;
-    QTest::newRow("no models key") << QByteArrayLiteral("prices: {}\n") << QStringLiteral("expected a top-level 'models' map") << 0.0;
-    QTest::newRow("models is a list") << QByteArrayLiteral("models:\n  - mini\n") << QStringLiteral("'models' (line 2) must be a map") << 0.0;
-    QTest::newRow("broken yaml") << QByteArrayLiteral("models: {mini: [\n") << QStringLiteral("price table prices.yaml: line") << 0.0;
+    QTest::newRow("no models key") << QByteArrayLiteral("prices: {}\n")
+                                   << QStringLiteral("expected a top-level 'models' map") << 0.0;
+    QTest::newRow("models is a list") << QByteArrayLiteral("models:\n  - mini\n")
+                                      << QStringLiteral("'models' (line 2) must be a map") << 0.0;
+    QTest::newRow("broken yaml") << QByteArrayLiteral("models: {mini: [\n")
+                                 << QStringLiteral("price table prices.yaml: line") << 0.0;
 }
 
 void TestCostMeter::parse()
@@ -80,7 +90,8 @@ void TestCostMeter::loadFileErrorsNameThePath()
     const QString path = dir.filePath(QStringLiteral("missing.yaml"));
     const auto table = PriceTable::loadFile(path);
     QVERIFY(!table.ok());
-    QVERIFY2(table.errorMessage().startsWith(QStringLiteral("price table ") + path), qPrintable(table.errorMessage()));
+    QVERIFY2(table.errorMessage().startsWith(QStringLiteral("price table ") + path),
+             qPrintable(table.errorMessage()));
 }
 
 void TestCostMeter::budget_data()
@@ -92,8 +103,11 @@ void TestCostMeter::budget_data()
     QTest::newRow("no caps") << 0.0 << 0.0 << 10 << QString();
     QTest::newRow("within the daily cap") << 9.0 << 0.0 << 2 << QString();
     QTest::newRow("worst case would pass the daily cap")
-        << 9.0 << 0.0 << 3 << QStringLiteral("budget spent: $7.5000 of the $9.00 daily LLM budget used today");
-    QTest::newRow("session cap") << 0.0 << 5.0 << 2 << QStringLiteral("budget spent: $5.0000 of the $5.00 session LLM budget used");
+        << 9.0 << 0.0 << 3
+        << QStringLiteral("budget spent: $7.5000 of the $9.00 daily LLM budget used today");
+    QTest::newRow("session cap") << 0.0 << 5.0 << 2
+                                 << QStringLiteral(
+                                        "budget spent: $5.0000 of the $5.00 session LLM budget used");
 }
 
 void TestCostMeter::budget()

@@ -132,7 +132,8 @@ void TestDiagnosisCache::openErrorNamesThePath()
     const QString path = QStringLiteral("/nonexistent-dir-vigil/cache.db");
     const auto cache = DiagnosisCache::open(path, 1000, &clock);
     QVERIFY(!cache.ok());
-    QVERIFY2(cache.errorMessage().startsWith(QStringLiteral("diagnosis cache ") + path), qPrintable(cache.errorMessage()));
+    QVERIFY2(cache.errorMessage().startsWith(QStringLiteral("diagnosis cache ") + path),
+             qPrintable(cache.errorMessage()));
 }
 
 QTEST_GUILESS_MAIN(TestDiagnosisCache)

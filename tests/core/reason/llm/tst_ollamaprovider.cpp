@@ -29,18 +29,24 @@ void TestOllamaProvider::replies_data()
     QTest::addColumn<QString>("messagePart");
     QTest::newRow("native reply with counts")
         << 200
-        << QByteArrayLiteral(R"({"model":"qwen2.5:7b","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"{\"diagnosis\":\"x\"}"},"done":true,"done_reason":"stop","prompt_eval_count":210,"eval_count":33})")
+        << QByteArrayLiteral(
+               R"({"model":"qwen2.5:7b","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"{\"diagnosis\":\"x\"}"},"done":true,"done_reason":"stop","prompt_eval_count":210,"eval_count":33})")
         << int(LlmErrorKind::None) << QStringLiteral("{\"diagnosis\":\"x\"}") << QString();
     QTest::newRow("done_reason length is truncation")
-        << 200 << QByteArrayLiteral(R"({"model":"m","message":{"role":"assistant","content":"{\"diag"},"done":true,"done_reason":"length","prompt_eval_count":1,"eval_count":400})")
-        << int(LlmErrorKind::Truncated) << QStringLiteral("{\"diag") << QStringLiteral("truncated at num_predict (400)");
+        << 200
+        << QByteArrayLiteral(
+               R"({"model":"m","message":{"role":"assistant","content":"{\"diag"},"done":true,"done_reason":"length","prompt_eval_count":1,"eval_count":400})")
+        << int(LlmErrorKind::Truncated) << QStringLiteral("{\"diag")
+        << QStringLiteral("truncated at num_predict (400)");
     QTest::newRow("unknown model 404 quotes ollama")
         << 404 << QByteArrayLiteral(R"({"error":"model \"nope\" not found, try pulling it first"})")
-        << int(LlmErrorKind::Http) << QString() << QStringLiteral("/api/chat returned HTTP 404: model \"nope\" not found");
+        << int(LlmErrorKind::Http) << QString()
+        << QStringLiteral("/api/chat returned HTTP 404: model \"nope\" not found");
     QTest::newRow("no message is a bad reply")
         << 200 << QByteArrayLiteral(R"({"done":true})") << int(LlmErrorKind::BadReply) << QString()
         << QStringLiteral("reply has no message");
-    // Found by tests/fuzz/fuzz_reply: quoting a 100,000-deep "error" dumped it recursively and overflowed the stack.
+    // Found by tests/fuzz/fuzz_reply: quoting a 100,000-deep "error" dumped it recursively and overflowed the
+    // stack.
     const QByteArray deep = QByteArray(100000, '[') + QByteArray(100000, ']');
     QTest::newRow("100,000-deep error body is quoted, not dumped")
         << 500 << "{\"error\":" + deep + "}" << int(LlmErrorKind::Http) << QString()
@@ -92,10 +98,14 @@ void TestOllamaProvider::hostFromSecretStore_data()
     QTest::addColumn<QString>("host");
     QTest::addColumn<QString>("url");
     QTest::addColumn<QString>("error");
-    QTest::newRow("unset uses loopback default") << QString() << QStringLiteral("http://127.0.0.1:11434/api/chat") << QString();
-    QTest::newRow("bare host:port gets http") << QStringLiteral("127.0.0.1:9999") << QStringLiteral("http://127.0.0.1:9999/api/chat") << QString();
-    QTest::newRow("0.0.0.0 means loopback") << QStringLiteral("0.0.0.0") << QStringLiteral("http://127.0.0.1:11434/api/chat") << QString();
-    QTest::newRow("not a URL") << QStringLiteral("ftp://x") << QString() << QStringLiteral("OLLAMA_HOST: 'ftp://x' is not an http(s) URL");
+    QTest::newRow("unset uses loopback default")
+        << QString() << QStringLiteral("http://127.0.0.1:11434/api/chat") << QString();
+    QTest::newRow("bare host:port gets http")
+        << QStringLiteral("127.0.0.1:9999") << QStringLiteral("http://127.0.0.1:9999/api/chat") << QString();
+    QTest::newRow("0.0.0.0 means loopback")
+        << QStringLiteral("0.0.0.0") << QStringLiteral("http://127.0.0.1:11434/api/chat") << QString();
+    QTest::newRow("not a URL") << QStringLiteral("ftp://x") << QString()
+                               << QStringLiteral("OLLAMA_HOST: 'ftp://x' is not an http(s) URL");
 }
 
 void TestOllamaProvider::hostFromSecretStore()

@@ -24,14 +24,15 @@ struct Canned {
 
     CannedResponse response() const
     {
-        const auto m = mode == Normal ? CannedResponse::Mode::Respond
-            : mode == CloseMidBody    ? CannedResponse::Mode::CloseMidBody
-                                      : CannedResponse::Mode::Stall;
+        const auto m = mode == Normal         ? CannedResponse::Mode::Respond
+                       : mode == CloseMidBody ? CannedResponse::Mode::CloseMidBody
+                                              : CannedResponse::Mode::Stall;
         return {m, status, body, headers};
     }
 };
 
-QByteArray completion(const nlohmann::json &message, const char *finish, int prompt = 120, int completion = 40)
+QByteArray completion(const nlohmann::json &message, const char *finish, int prompt = 120,
+                      int completion = 40)
 {
     nlohmann::json msg = message;
     msg["role"] = "assistant";
@@ -44,16 +45,22 @@ QByteArray completion(const nlohmann::json &message, const char *finish, int pro
         {"object", "chat.completion"},
         {"created", 1741570283},
         {"model", "gpt-4o-mini-2024-07-18"},
-        {"choices", nlohmann::json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
-        {"usage", {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}}},
+        {"choices",
+         nlohmann::json::array(
+             {{{"index", 0}, {"message", msg}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
+        {"usage",
+         {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion}}},
     };
     return QByteArray::fromStdString(body.dump());
 }
 
 QByteArray errorBody(const char *type, const std::string &message)
 {
-    return QByteArray::fromStdString(
-        nlohmann::json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}}.dump());
+    return QByteArray::fromStdString(nlohmann::json{
+        {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}}
+                                         .dump());
 }
 
 const char *kAnswer = R"({"diagnosis":"nil map write","confidence":0.9,"action":"restart_pod"})";
@@ -92,13 +99,20 @@ void TestOpenAiProvider::initTestCase()
     m_spec = std::move(*spec);
     QVERIFY(m_spec->hasSchema(QStringLiteral("CreateChatCompletionRequest")));
     // The validator itself must reject what the contract forbids.
-    QVERIFY(!m_spec->validate(nlohmann::json{{"model", "x"}}, QStringLiteral("CreateChatCompletionRequest")).isEmpty());
-    QVERIFY(!m_spec->validate(nlohmann::json{{"model", "x"}, {"messages", {{{"role", "system"}, {"content", "a"}}}},
-                                             {"temperature", 7}},
-                              QStringLiteral("CreateChatCompletionRequest")).isEmpty());
-    QVERIFY(!m_spec->validate(nlohmann::json{{"model", "x"}, {"messages", {{{"role", "system"}, {"content", "a"}}}},
-                                             {"response_format", {{"type", "json_schema"}, {"schema", {}}}}},
-                              QStringLiteral("CreateChatCompletionRequest")).isEmpty());
+    QVERIFY(!m_spec->validate(nlohmann::json{{"model", "x"}}, QStringLiteral("CreateChatCompletionRequest"))
+                 .isEmpty());
+    QVERIFY(!m_spec
+                 ->validate(nlohmann::json{{"model", "x"},
+                                           {"messages", {{{"role", "system"}, {"content", "a"}}}},
+                                           {"temperature", 7}},
+                            QStringLiteral("CreateChatCompletionRequest"))
+                 .isEmpty());
+    QVERIFY(!m_spec
+                 ->validate(nlohmann::json{{"model", "x"},
+                                           {"messages", {{{"role", "system"}, {"content", "a"}}}},
+                                           {"response_format", {{"type", "json_schema"}, {"schema", {}}}}},
+                            QStringLiteral("CreateChatCompletionRequest"))
+                 .isEmpty());
 }
 
 LlmReply TestOpenAiProvider::run(const Canned &canned, OpenAiConfig config, LlmRequest request)
@@ -110,7 +124,8 @@ LlmReply TestOpenAiProvider::run(const Canned &canned, OpenAiConfig config, LlmR
         config.baseUrl = server.url().toString() + QStringLiteral("/v1");
     if (config.azure)
         config.azureEndpoint = server.url().toString();
-    MapSecretStore secrets({{QStringLiteral("OPENAI_API_KEY"), kKey}, {QStringLiteral("AZURE_OPENAI_API_KEY"), kKey}});
+    MapSecretStore secrets(
+        {{QStringLiteral("OPENAI_API_KEY"), kKey}, {QStringLiteral("AZURE_OPENAI_API_KEY"), kKey}});
     OpenAiProvider provider(config, &secrets);
     const LlmReply reply = test::awaitReply(provider.complete(request));
     m_seen = server.requests();
@@ -132,47 +147,65 @@ void TestOpenAiProvider::cannedReplies_data()
     const QString err = QStringLiteral("ErrorResponse");
     const int none = int(LlmErrorKind::None);
     QTest::newRow("content JSON with usage")
-        << Canned{200, completion({{"content", kAnswer}}, "stop"), {}} << ok << none << int(FinishReason::Stop)
-        << QString::fromLatin1(kAnswer) << 120 << qint64(-1) << QString();
+        << Canned{200, completion({{"content", kAnswer}}, "stop"), {}} << ok << none
+        << int(FinishReason::Stop) << QString::fromLatin1(kAnswer) << 120 << qint64(-1) << QString();
     QTest::newRow("tool_calls arguments become the content")
-        << Canned{200, completion({{"tool_calls", {{{"id", "call_1"}, {"type", "function"},
-                                                    {"function", {{"name", "diagnosis"}, {"arguments", kAnswer}}}}}}},
-                                  "tool_calls"), {}}
-        << ok << none << int(FinishReason::ToolCalls) << QString::fromLatin1(kAnswer) << 120 << qint64(-1) << QString();
+        << Canned{200,
+                  completion({{"tool_calls",
+                               {{{"id", "call_1"},
+                                 {"type", "function"},
+                                 {"function", {{"name", "diagnosis"}, {"arguments", kAnswer}}}}}}},
+                             "tool_calls"),
+                  {}}
+        << ok << none << int(FinishReason::ToolCalls) << QString::fromLatin1(kAnswer) << 120 << qint64(-1)
+        << QString();
     QTest::newRow("refusal is an error that quotes it")
-        << Canned{200, completion({{"refusal", "I can't help with that."}}, "stop"), {}} << ok << int(LlmErrorKind::Refused)
-        << int(FinishReason::Refusal) << QString() << 120 << qint64(-1) << QStringLiteral("refused: I can't help with that.");
+        << Canned{200, completion({{"refusal", "I can't help with that."}}, "stop"), {}} << ok
+        << int(LlmErrorKind::Refused) << int(FinishReason::Refusal) << QString() << 120 << qint64(-1)
+        << QStringLiteral("refused: I can't help with that.");
     QTest::newRow("finish_reason length is truncation")
         << Canned{200, completion({{"content", "{\"diagnosis\":\"nil ma"}}, "length", 120, 400), {}} << ok
-        << int(LlmErrorKind::Truncated) << int(FinishReason::Length) << QStringLiteral("{\"diagnosis\":\"nil ma") << 120
-        << qint64(-1) << QStringLiteral("truncated at the token limit (400)");
+        << int(LlmErrorKind::Truncated) << int(FinishReason::Length)
+        << QStringLiteral("{\"diagnosis\":\"nil ma") << 120 << qint64(-1)
+        << QStringLiteral("truncated at the token limit (400)");
     QTest::newRow("content filter is a refusal")
         << Canned{200, completion({}, "content_filter"), {}} << ok << int(LlmErrorKind::Refused)
-        << int(FinishReason::ContentFilter) << QString() << 120 << qint64(-1) << QStringLiteral("content filter");
+        << int(FinishReason::ContentFilter) << QString() << 120 << qint64(-1)
+        << QStringLiteral("content filter");
     QTest::newRow("empty content is a bad reply")
         << Canned{200, completion({{"content", ""}}, "stop"), {}} << ok << int(LlmErrorKind::BadReply)
         << int(FinishReason::Stop) << QString() << 120 << qint64(-1) << QStringLiteral("empty content");
     QTest::newRow("429 with Retry-After seconds")
-        << Canned{429, errorBody("rate_limit_exceeded", "Rate limit reached for gpt-4o-mini"), {{"Retry-After", "7"}}}
-        << err << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << 0 << qint64(7000)
-        << QStringLiteral("HTTP 429: rate_limit_exceeded: Rate limit reached");
+        << Canned{429,
+                  errorBody("rate_limit_exceeded", "Rate limit reached for gpt-4o-mini"),
+                  {{"Retry-After", "7"}}}
+        << err << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << 0
+        << qint64(7000) << QStringLiteral("HTTP 429: rate_limit_exceeded: Rate limit reached");
     QTest::newRow("429 without Retry-After uses the reset header")
-        << Canned{429, errorBody("rate_limit_exceeded", "Rate limit reached"), {{"x-ratelimit-reset-requests", "1.5s"}}}
-        << err << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << 0 << qint64(1500)
-        << QStringLiteral("HTTP 429");
+        << Canned{429,
+                  errorBody("rate_limit_exceeded", "Rate limit reached"),
+                  {{"x-ratelimit-reset-requests", "1.5s"}}}
+        << err << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << 0
+        << qint64(1500) << QStringLiteral("HTTP 429");
     QTest::newRow("429 with no hint at all")
-        << Canned{429, errorBody("rate_limit_exceeded", "slow down"), {}} << err << int(LlmErrorKind::RateLimited)
-        << int(FinishReason::Unknown) << QString() << 0 << qint64(-1) << QStringLiteral("slow down");
+        << Canned{429, errorBody("rate_limit_exceeded", "slow down"), {}} << err
+        << int(LlmErrorKind::RateLimited) << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
+        << QStringLiteral("slow down");
     QTest::newRow("500 names status and endpoint")
-        << Canned{500, errorBody("server_error", "The server had an error"), {}} << err << int(LlmErrorKind::Http)
-        << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
+        << Canned{500, errorBody("server_error", "The server had an error"), {}} << err
+        << int(LlmErrorKind::Http) << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
         << QStringLiteral("/v1/chat/completions returned HTTP 500: server_error: The server had an error");
-    QTest::newRow("malformed body")
-        << Canned{200, QByteArrayLiteral("{\"id\": \"chatcmpl-1\", \"choices\": ["), {}} << QString()
-        << int(LlmErrorKind::BadReply) << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
-        << QStringLiteral("reply body is not JSON (HTTP 200)");
+    QTest::newRow("malformed body") << Canned{200,
+                                              QByteArrayLiteral("{\"id\": \"chatcmpl-1\", \"choices\": ["),
+                                              {}}
+                                    << QString() << int(LlmErrorKind::BadReply) << int(FinishReason::Unknown)
+                                    << QString() << 0 << qint64(-1)
+                                    << QStringLiteral("reply body is not JSON (HTTP 200)");
     QTest::newRow("no choices")
-        << Canned{200, QByteArrayLiteral(R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]})"), {}}
+        << Canned{200,
+                  QByteArrayLiteral(
+                      R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]})"),
+                  {}}
         << ok << int(LlmErrorKind::BadReply) << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
         << QStringLiteral("no choices");
     QTest::newRow("connection closed mid-body")
@@ -180,8 +213,9 @@ void TestOpenAiProvider::cannedReplies_data()
         << int(LlmErrorKind::Network) << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
         << QStringLiteral("connection closed before the reply was complete");
     QTest::newRow("server that never answers times out")
-        << Canned{200, {}, {}, Canned::Stall} << QString() << int(LlmErrorKind::Timeout) << int(FinishReason::Unknown)
-        << QString() << 0 << qint64(-1) << QStringLiteral("timed out after 300 ms");
+        << Canned{200, {}, {}, Canned::Stall} << QString() << int(LlmErrorKind::Timeout)
+        << int(FinishReason::Unknown) << QString() << 0 << qint64(-1)
+        << QStringLiteral("timed out after 300 ms");
 }
 
 void TestOpenAiProvider::cannedReplies()
@@ -196,7 +230,8 @@ void TestOpenAiProvider::cannedReplies()
     QFETCH(QString, messagePart);
 
     if (!responseSchema.isEmpty()) {
-        const QStringList violations = m_spec->validate(nlohmann::json::parse(canned.body.toStdString()), responseSchema);
+        const QStringList violations =
+            m_spec->validate(nlohmann::json::parse(canned.body.toStdString()), responseSchema);
         QVERIFY2(violations.isEmpty(), qPrintable(violations.join(u'\n')));
     }
     LlmRequest request = test::sampleRequest();
@@ -234,11 +269,12 @@ void TestOpenAiProvider::requestBodiesFollowTheContract_data()
     QTest::addColumn<double>("temperature");
     QTest::addColumn<int>("maxTokens");
     QTest::addColumn<QString>("expectLimitField");
-    QTest::newRow("compatible server gets max_tokens") << int(OpenAiConfig::TokenField::Auto) << 0.2 << 300 << QStringLiteral("max_tokens");
-    QTest::newRow("forced max_completion_tokens") << int(OpenAiConfig::TokenField::MaxCompletionTokens) << 0.0 << 300
-                                                  << QStringLiteral("max_completion_tokens");
-    QTest::newRow("temperature left out when negative") << int(OpenAiConfig::TokenField::MaxTokens) << -1.0 << 300
-                                                        << QStringLiteral("max_tokens");
+    QTest::newRow("compatible server gets max_tokens")
+        << int(OpenAiConfig::TokenField::Auto) << 0.2 << 300 << QStringLiteral("max_tokens");
+    QTest::newRow("forced max_completion_tokens") << int(OpenAiConfig::TokenField::MaxCompletionTokens) << 0.0
+                                                  << 300 << QStringLiteral("max_completion_tokens");
+    QTest::newRow("temperature left out when negative")
+        << int(OpenAiConfig::TokenField::MaxTokens) << -1.0 << 300 << QStringLiteral("max_tokens");
     QTest::newRow("no token limit") << int(OpenAiConfig::TokenField::Auto) << 1.0 << 0 << QString();
 }
 
@@ -270,7 +306,8 @@ void TestOpenAiProvider::requestBodiesFollowTheContract()
     QVERIFY(body["messages"][1]["content"] == request.user.toStdString());
     QCOMPARE(body.contains("temperature"), temperature >= 0);
     QCOMPARE(body.contains("max_tokens"), expectLimitField == QLatin1String("max_tokens"));
-    QCOMPARE(body.contains("max_completion_tokens"), expectLimitField == QLatin1String("max_completion_tokens"));
+    QCOMPARE(body.contains("max_completion_tokens"),
+             expectLimitField == QLatin1String("max_completion_tokens"));
     if (!expectLimitField.isEmpty())
         QVERIFY(body[expectLimitField.toStdString()] == maxTokens);
 }
@@ -297,10 +334,12 @@ void TestOpenAiProvider::azureUsesDeploymentUrlAndApiKeyHeader()
 void TestOpenAiProvider::compatibleServerWithoutKey()
 {
     test::CannedServer server([](const test::HttpRequest &, int) {
-        return CannedResponse{CannedResponse::Mode::Respond, 200, completion({{"content", kAnswer}}, "stop"), {}};
+        return CannedResponse{
+            CannedResponse::Mode::Respond, 200, completion({{"content", kAnswer}}, "stop"), {}};
     });
     QVERIFY(server.listen());
-    MapSecretStore secrets({{QStringLiteral("OPENAI_BASE_URL"), server.url().toString() + QStringLiteral("/v1/")}});
+    MapSecretStore secrets(
+        {{QStringLiteral("OPENAI_BASE_URL"), server.url().toString() + QStringLiteral("/v1/")}});
     OpenAiConfig config;
     config.name = QStringLiteral("llama.cpp");
     config.keyRequired = false;
@@ -322,12 +361,15 @@ void TestOpenAiProvider::missingKeyFailsBeforeSending()
     OpenAiProvider provider(config, &secrets);
     const LlmReply reply = test::awaitReply(provider.complete(test::sampleRequest()));
     QCOMPARE(reply.errorKind, LlmErrorKind::Config);
-    QVERIFY2(reply.error.message.contains(QStringLiteral("OPENAI_API_KEY is not set")), qPrintable(reply.error.message));
+    QVERIFY2(reply.error.message.contains(QStringLiteral("OPENAI_API_KEY is not set")),
+             qPrintable(reply.error.message));
 }
 
 void TestOpenAiProvider::abortCancels()
 {
-    test::CannedServer server([](const test::HttpRequest &, int) { return CannedResponse{CannedResponse::Mode::Stall, 0, {}, {}}; });
+    test::CannedServer server([](const test::HttpRequest &, int) {
+        return CannedResponse{CannedResponse::Mode::Stall, 0, {}, {}};
+    });
     QVERIFY(server.listen());
     MapSecretStore secrets({{QStringLiteral("OPENAI_API_KEY"), kKey}});
     OpenAiConfig config;
@@ -345,7 +387,8 @@ void TestOpenAiProvider::abortCancels()
 void TestOpenAiProvider::keyNeverInErrorsOrBodies()
 {
     // OpenAI echoes (part of) a rejected key in its 401 message; a proxy might echo all of it.
-    const Canned canned{401, errorBody("invalid_request_error", "Incorrect API key provided: " + kKey.toStdString()), {}};
+    const Canned canned{
+        401, errorBody("invalid_request_error", "Incorrect API key provided: " + kKey.toStdString()), {}};
     const LlmReply reply = run(canned);
     QCOMPARE(reply.errorKind, LlmErrorKind::Http);
     QCOMPARE(reply.httpStatus, 401);

@@ -31,14 +31,20 @@ void TestRateLimiter::serverDelay_data()
     // now = 2023-11-14T22:13:20Z
     QTest::newRow("Retry-After seconds") << Headers{{"retry-after", "20"}} << 429 << qint64(20000);
     QTest::newRow("Retry-After fractional seconds") << Headers{{"retry-after", "0.25"}} << 503 << qint64(250);
-    QTest::newRow("Retry-After HTTP-date") << Headers{{"retry-after", "Tue, 14 Nov 2023 22:13:50 GMT"}} << 429 << qint64(30000);
-    QTest::newRow("HTTP-date in the past is zero") << Headers{{"retry-after", "Tue, 14 Nov 2023 22:00:00 GMT"}} << 429 << qint64(0);
-    QTest::newRow("retry-after-ms wins") << Headers{{"retry-after-ms", "1500.5"}, {"retry-after", "9"}} << 429 << qint64(1501);
+    QTest::newRow("Retry-After HTTP-date")
+        << Headers{{"retry-after", "Tue, 14 Nov 2023 22:13:50 GMT"}} << 429 << qint64(30000);
+    QTest::newRow("HTTP-date in the past is zero")
+        << Headers{{"retry-after", "Tue, 14 Nov 2023 22:00:00 GMT"}} << 429 << qint64(0);
+    QTest::newRow("retry-after-ms wins")
+        << Headers{{"retry-after-ms", "1500.5"}, {"retry-after", "9"}} << 429 << qint64(1501);
     QTest::newRow("reset headers on 429, the larger")
-        << Headers{{"x-ratelimit-reset-requests", "1s"}, {"x-ratelimit-reset-tokens", "6m0s"}} << 429 << qint64(360000);
+        << Headers{{"x-ratelimit-reset-requests", "1s"}, {"x-ratelimit-reset-tokens", "6m0s"}} << 429
+        << qint64(360000);
     QTest::newRow("reset header counts only when exhausted (200)")
-        << Headers{{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "20ms"},
-                   {"x-ratelimit-remaining-tokens", "900"}, {"x-ratelimit-reset-tokens", "9s"}}
+        << Headers{{"x-ratelimit-remaining-requests", "0"},
+                   {"x-ratelimit-reset-requests", "20ms"},
+                   {"x-ratelimit-remaining-tokens", "900"},
+                   {"x-ratelimit-reset-tokens", "9s"}}
         << 200 << qint64(20);
     QTest::newRow("anthropic reset timestamp")
         << Headers{{"anthropic-ratelimit-requests-remaining", "0"},
