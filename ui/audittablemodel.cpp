@@ -97,21 +97,8 @@ const audit::AuditEvent *AuditTableModel::event(int row) const
 
 QString AuditTableModel::details(const audit::AuditEvent &e)
 {
-    nlohmann::json j = {
-        {"id", e.id},
-        {"time", QDateTime::fromMSecsSinceEpoch(e.tsMs, Qt::UTC).toString(Qt::ISODateWithMs).toStdString()},
-        {"decision_id", e.decisionId.toStdString()},
-        {"kind", e.kind.toStdString()},
-        {"actor", e.actor.toStdString()},
-        {"namespace", e.namespaceName.toStdString()},
-        {"target", e.target.toStdString()},
-        {"action", e.action.toStdString()},
-        {"outcome", e.outcome.toStdString()},
-        {"payload", e.payload},
-        {"prev_hash", e.prevHash.toStdString()},
-        {"hash", e.hash.toStdString()},
-    };
-    return QString::fromStdString(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    return QString::fromStdString(
+        audit::toJson(e).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 } // namespace vigil::ui

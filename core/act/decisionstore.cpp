@@ -1,17 +1,15 @@
 #include "core/act/decisionstore.h"
 
+#include "core/util/sqlite.h"
+
 #include <QDateTime>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QVariant>
 
-#include <atomic>
-
 namespace vigil::act {
 namespace {
-
-std::atomic<int> g_counter{0};
 
 Error sqlError(const QString &path, const QString &what, const QSqlError &e)
 {
@@ -36,28 +34,18 @@ DecisionStore::DecisionStore(QString connection, QString path)
 
 DecisionStore::~DecisionStore()
 {
-    {
-        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(m_connection);
+    closeSqlite(m_connection);
 }
 
 Result<std::unique_ptr<DecisionStore>> DecisionStore::open(const QString &path)
 {
-    const QString name = QStringLiteral("vigil-decisions-%1").arg(g_counter.fetch_add(1));
-    std::unique_ptr<DecisionStore> store(new DecisionStore(name, path));
-    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-    db.setDatabaseName(path);
-    db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
-    if (!db.open())
-        return sqlError(path, QStringLiteral("cannot open"), db.lastError());
-    QSqlQuery q(db);
-    if (!q.exec(QStringLiteral("PRAGMA journal_mode=WAL")) || !q.next() ||
-        q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
-        return Error(QStringLiteral("decision store %1: cannot enable WAL journaling").arg(path));
-    for (const char *sql : {"PRAGMA synchronous=FULL",
-                            "CREATE TABLE IF NOT EXISTS decisions (id TEXT PRIMARY KEY, state TEXT NOT NULL, "
+    Result<QString> name =
+        openDurableSqlite(path, QStringLiteral("vigil-decisions"), QStringLiteral("decision store"));
+    if (!name)
+        return name.error();
+    std::unique_ptr<DecisionStore> store(new DecisionStore(*name, path));
+    QSqlQuery q(QSqlDatabase::database(*name, false));
+    for (const char *sql : {"CREATE TABLE IF NOT EXISTS decisions (id TEXT PRIMARY KEY, state TEXT NOT NULL, "
                             "created INTEGER NOT NULL, updated INTEGER NOT NULL, doc TEXT NOT NULL)",
                             "CREATE INDEX IF NOT EXISTS decisions_state ON decisions(state)"}) {
         if (!q.exec(QString::fromLatin1(sql)))

@@ -1,6 +1,7 @@
 #include "core/audit/auditlog.h"
 
 #include "core/util/jsondepth.h"
+#include "core/util/sqlite.h"
 
 #include <QCryptographicHash>
 #include <QHash>
@@ -12,7 +13,6 @@
 #include <QVariant>
 
 #include <algorithm>
-#include <atomic>
 #include <exception>
 
 namespace vigil::audit {
@@ -29,8 +29,6 @@ const char *const kNoUpdateTrigger =
 const char *const kNoDeleteTrigger =
     "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
     "BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END";
-
-std::atomic<int> g_connectionCounter{0};
 
 std::string utf8(const QString &s)
 {
@@ -198,7 +196,9 @@ AuditEvent eventFromQuery(const QSqlQuery &q, std::string *payloadText)
 const char *const kColumns =
     "id, ts, decision_id, kind, actor, namespace, target, action, outcome, payload, prev_hash, hash";
 
-json eventToJson(const AuditEvent &e)
+} // namespace
+
+json toJson(const AuditEvent &e)
 {
     return json{{"id", e.id},
                 {"ts", e.tsMs},
@@ -214,8 +214,6 @@ json eventToJson(const AuditEvent &e)
                 {"prev_hash", utf8(e.prevHash)},
                 {"hash", utf8(e.hash)}};
 }
-
-} // namespace
 
 QString osUserActor()
 {
@@ -351,24 +349,17 @@ AuditLog::AuditLog(QString connectionName, QString path)
 
 AuditLog::~AuditLog()
 {
-    {
-        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(m_connection);
+    closeSqlite(m_connection);
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const QString &path)
 {
-    const QString name = QStringLiteral("vigil-audit-%1").arg(g_connectionCounter.fetch_add(1));
-    std::unique_ptr<AuditLog> log(new AuditLog(name, path));
-    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-    db.setDatabaseName(path);
-    db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
-    if (!db.open())
-        return Error(sqlError(path, QStringLiteral("cannot open"), db.lastError()));
-
-    QSqlQuery q(db);
+    Result<QString> name =
+        openDurableSqlite(path, QStringLiteral("vigil-audit"), QStringLiteral("audit log"));
+    if (!name)
+        return name.error();
+    std::unique_ptr<AuditLog> log(new AuditLog(*name, path));
+    QSqlQuery q(QSqlDatabase::database(*name, false));
     auto run = [&](const QString &sql, const QString &what) -> Result<void> {
         if (!q.exec(sql))
             return Error(sqlError(path, what, q.lastError()));
@@ -383,12 +374,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const QString &path)
                 .arg(path)
                 .arg(version)
                 .arg(kSchemaVersion));
-    if (auto r = run(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("cannot enable WAL")); !r)
-        return r.error();
-    if (!q.next() || q.value(0).toString().compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
-        return Error(QStringLiteral("audit log %1: cannot enable WAL journaling").arg(path));
     const QString setup[] = {
-        QStringLiteral("PRAGMA synchronous=FULL"),
         QStringLiteral(
             "CREATE TABLE IF NOT EXISTS events ("
             "id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, decision_id TEXT NOT NULL, "
@@ -630,7 +616,7 @@ Result<qint64> AuditLog::exportJsonl(QIODevice *out, const AuditFilter &filter) 
     if (!events)
         return events.error();
     for (const AuditEvent &e : *events) {
-        const std::string line = eventToJson(e).dump(-1, ' ', false, json::error_handler_t::replace) + '\n';
+        const std::string line = toJson(e).dump(-1, ' ', false, json::error_handler_t::replace) + '\n';
         if (out->write(line.data(), qint64(line.size())) != qint64(line.size()))
             return Error(QStringLiteral("audit export: cannot write: %1").arg(out->errorString()));
     }

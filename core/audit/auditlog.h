@@ -47,6 +47,11 @@ struct AuditEvent {
     QString hash;
 };
 
+/// The event as one JSON object with the export's field names: id, ts, time (ISO 8601 UTC),
+/// decision_id, kind, actor, namespace, target, action, outcome, payload, prev_hash, hash.
+/// exportJsonl() writes one per line; `vigilctl audit show` and the desktop print the same.
+nlohmann::json toJson(const AuditEvent &event);
+
 /// "os:<login>" for the person running this process (USER, then LOGNAME; "os:unknown").
 QString osUserActor();
 

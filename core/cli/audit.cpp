@@ -187,19 +187,7 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
         for (const audit::AuditEvent &e : *rows) {
             if (e.id != id)
                 continue;
-            const nlohmann::json doc = {{"id", e.id},
-                                        {"ts", e.tsMs},
-                                        {"time", when(e.tsMs).toStdString()},
-                                        {"decision", e.decisionId.toStdString()},
-                                        {"kind", e.kind.toStdString()},
-                                        {"actor", e.actor.toStdString()},
-                                        {"namespace", e.namespaceName.toStdString()},
-                                        {"target", e.target.toStdString()},
-                                        {"action", e.action.toStdString()},
-                                        {"outcome", e.outcome.toStdString()},
-                                        {"payload", e.payload},
-                                        {"prevHash", e.prevHash.toStdString()},
-                                        {"hash", e.hash.toStdString()}};
+            const nlohmann::json doc = audit::toJson(e);
             out << QString::fromStdString(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
                 << '\n';
             return 0;

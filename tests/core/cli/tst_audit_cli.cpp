@@ -158,6 +158,17 @@ void TestAuditCli::listAndShow()
     QVERIFY(row["id"] == 5);
     QVERIFY(row["outcome"] == "blocked");
     QVERIFY(row["hash"].get<std::string>().size() == 64);
+    // show prints exactly what the export writes for the row (one audit::toJson, one spelling).
+    QVERIFY(row.contains("prev_hash") && row.contains("decision_id"));
+    const QString file = m_dir->filePath("all.jsonl");
+    QString ignored;
+    QCOMPARE(run({"export", "--format", "jsonl", "-o", file}, &ignored, &err), 0);
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = f.readAll().split('\n');
+    QVERIFY(lines.size() > 5);
+    QCOMPARE(QString::fromStdString(json::parse(lines[4].toStdString()).dump()),
+             QString::fromStdString(row.dump()));
     QCOMPARE(run({"show", "99"}, &out, &err), 1);
 }
 
