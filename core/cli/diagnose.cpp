@@ -10,12 +10,8 @@
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
 #include "core/pipeline/diagnoser.h"
-#include "core/reason/llm/anthropicprovider.h"
 #include "core/reason/llm/costmeter.h"
-#include "core/reason/llm/diagnosiscache.h"
-#include "core/reason/llm/ollamaprovider.h"
-#include "core/reason/llm/openaiprovider.h"
-#include "core/reason/llm/resilientprovider.h"
+#include "core/reason/llm/reasoningstack.h"
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/router.h"
 
@@ -23,7 +19,6 @@
 #include <QDir>
 #include <QEventLoop>
 #include <QFileInfo>
-#include <QRandomGenerator>
 #include <QSet>
 #include <QTextStream>
 #include <QTimer>
@@ -38,7 +33,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int kOverallTimeoutMs = 300000;
-constexpr qint64 kCacheTtlMs = 3600 * 1000;
 
 std::string s(const QString &text)
 {
@@ -52,20 +46,6 @@ struct Outcome {
     QString error;
     int promptTokens = 0; ///< estimated system + user prompt + reply schema
 };
-
-struct Models {
-    QString small;
-    QString strong;
-};
-
-Models defaultModels(const QString &provider)
-{
-    if (provider == u"openai")
-        return {QStringLiteral("gpt-4o-mini"), QStringLiteral("gpt-4o")};
-    if (provider == u"anthropic")
-        return {QStringLiteral("claude-3-5-haiku-latest"), QStringLiteral("claude-sonnet-4-5")};
-    return {QString(), QStringLiteral("llama3.1")};
-}
 
 QString cachePath()
 {
@@ -177,8 +157,14 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     addKubeOptions(parser);
     parser.addPositionalArgument(QStringLiteral("target"), QStringLiteral("NAMESPACE/POD (or POD with -n)"));
     parser.addOption({QStringLiteral("all"), QStringLiteral("Every open incident in the namespace.")});
-    parser.addOption({QStringLiteral("provider"), QStringLiteral("rules | openai | anthropic | ollama"),
-                      QStringLiteral("p"), QStringLiteral("rules")});
+    parser.addOption({QStringLiteral("config"),
+                      QStringLiteral("Provider settings (YAML; default %1 when it exists).")
+                          .arg(llm::defaultProviderSettingsPath()),
+                      QStringLiteral("FILE")});
+    parser.addOption(
+        {QStringLiteral("provider"),
+         QStringLiteral("rules | openai | anthropic | ollama (default: the settings', else rules)"),
+         QStringLiteral("p")});
     parser.addOption({QStringLiteral("model"), QStringLiteral("The (strong) model."), QStringLiteral("M")});
     parser.addOption(
         {QStringLiteral("small-model"), QStringLiteral("The cheap first model tier."), QStringLiteral("M")});
@@ -198,23 +184,42 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
         err << "vigilctl diagnose: unknown output format '" << output << "' (use json)\n";
         return 2;
     }
-    const QString provider = parser.value(QStringLiteral("provider"));
-    if (provider != u"rules" && provider != u"openai" && provider != u"anthropic" && provider != u"ollama") {
-        err << "vigilctl diagnose: unknown provider '" << provider
-            << "' (use rules, openai, anthropic or ollama)\n";
+    Result<llm::ProviderSettings> loaded =
+        parser.isSet(QStringLiteral("config"))
+            ? llm::loadProviderSettings(parser.value(QStringLiteral("config")))
+            : llm::loadDefaultProviderSettings();
+    if (!loaded) {
+        err << "vigilctl diagnose: " << loaded.errorMessage() << '\n';
         return 2;
     }
+    llm::ProviderSettings settings = std::move(*loaded);
+    if (parser.isSet(QStringLiteral("provider"))) {
+        if (auto selected = llm::selectProvider(&settings, parser.value(QStringLiteral("provider")));
+            !selected) {
+            err << "vigilctl diagnose: " << selected.errorMessage() << '\n';
+            return 2;
+        }
+    }
+    if (parser.isSet(QStringLiteral("base-url")))
+        settings.baseUrl = parser.value(QStringLiteral("base-url"));
+    if (parser.isSet(QStringLiteral("model"))) {
+        settings.strongModel = parser.value(QStringLiteral("model"));
+        settings.smallModel.clear();
+    }
+    if (parser.isSet(QStringLiteral("small-model")))
+        settings.smallModel = parser.value(QStringLiteral("small-model"));
+    if (parser.isSet(QStringLiteral("no-cache")))
+        settings.cacheTtlMs = 0;
     const bool all = parser.isSet(QStringLiteral("all"));
     const QString target = parser.positionalArguments().value(0);
     if (all == !target.isEmpty()) {
         err << "vigilctl diagnose: give NAMESPACE/POD or --all -n NAMESPACE\n";
         return 2;
     }
-    reason::RouterOptions routerOptions;
     if (parser.isSet(QStringLiteral("threshold"))) {
         bool ok = false;
-        routerOptions.threshold = parser.value(QStringLiteral("threshold")).toDouble(&ok);
-        if (!ok || routerOptions.threshold < 0 || routerOptions.threshold > 1) {
+        settings.escalationThreshold = parser.value(QStringLiteral("threshold")).toDouble(&ok);
+        if (!ok || settings.escalationThreshold < 0 || settings.escalationThreshold > 1) {
             err << "vigilctl diagnose: --threshold must be a number from 0 to 1\n";
             return 2;
         }
@@ -241,58 +246,24 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
         return 1;
     }
     const QString ns = resolved->connection.namespaceName;
-    Result<reason::PromptSet> prompts = reason::loadPrompts();
-    if (!prompts) {
-        err << "vigilctl diagnose: " << prompts.errorMessage() << '\n';
-        return 1;
-    }
 
     // Model tiers behind the production controls; keys come from the environment only.
     llm::EnvSecretStore secrets;
-    llm::SystemClock clock;
-    llm::CostMeter meter(llm::PriceTable::defaults(), llm::CostBudget{}, &clock);
-    std::unique_ptr<llm::LlmProvider> raw;
-    const QString baseUrl = parser.value(QStringLiteral("base-url"));
-    if (provider == u"openai") {
-        llm::OpenAiConfig c;
-        c.baseUrl = baseUrl;
-        raw = std::make_unique<llm::OpenAiProvider>(c, &secrets);
-    } else if (provider == u"anthropic") {
-        llm::AnthropicConfig c;
-        c.baseUrl = baseUrl;
-        raw = std::make_unique<llm::AnthropicProvider>(c, &secrets);
-    } else if (provider == u"ollama") {
-        llm::OllamaConfig c;
-        c.host = baseUrl;
-        raw = std::make_unique<llm::OllamaProvider>(c, &secrets);
+    Result<std::unique_ptr<llm::ReasoningStack>> stack =
+        llm::ReasoningStack::create(settings, &secrets, cachePath());
+    if (!stack && settings.usesModel() && settings.cacheTtlMs > 0) {
+        // A cache that cannot open costs money, not correctness: go on without it.
+        const QString why = stack.errorMessage();
+        stack = llm::ReasoningStack::create(settings, &secrets, QString());
+        if (stack)
+            err << "vigilctl diagnose: cache disabled: " << why << '\n';
     }
-    std::unique_ptr<llm::ResilientProvider> resilient;
-    reason::Router router(*prompts, routerOptions);
-    std::unique_ptr<llm::DiagnosisCache> cache;
-    if (raw) {
-        llm::ResilienceConfig rc;
-        rc.retry.maxAttempts = 2; // a command line should answer soon; the rules are the fallback
-        resilient = std::make_unique<llm::ResilientProvider>(
-            raw.get(), &meter, &clock, [] { return QRandomGenerator::global()->generateDouble(); }, rc);
-        Models m = defaultModels(provider);
-        if (parser.isSet(QStringLiteral("model"))) {
-            m.strong = parser.value(QStringLiteral("model"));
-            m.small.clear();
-        }
-        if (parser.isSet(QStringLiteral("small-model")))
-            m.small = parser.value(QStringLiteral("small-model"));
-        router.setTiers(reason::ModelTier{m.small.isEmpty() ? nullptr : resilient.get(), m.small},
-                        reason::ModelTier{resilient.get(), m.strong});
-        if (!parser.isSet(QStringLiteral("no-cache"))) {
-            QDir().mkpath(QFileInfo(cachePath()).absolutePath());
-            auto opened = llm::DiagnosisCache::open(cachePath(), kCacheTtlMs, &clock);
-            if (opened)
-                cache = std::move(*opened);
-            else
-                err << "vigilctl diagnose: cache disabled: " << opened.errorMessage() << '\n';
-            router.setCache(cache.get());
-        }
+    if (!stack) {
+        err << "vigilctl diagnose: " << stack.errorMessage() << '\n';
+        return 2;
     }
+    reason::Router &router = *(*stack)->router();
+    const reason::PromptSet *prompts = &router.prompts();
 
     kube::RestClientOptions clientOptions;
     clientOptions.qps = 50; // one command's burst of reads; client-go's 5/s would make it crawl
@@ -456,7 +427,7 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
             j["incidents"].push_back(toJson(o));
         j["totals"] = {{"llmCalls", router.stats().llmCalls},
                        {"cacheHits", router.stats().cacheHits},
-                       {"costUsd", meter.sessionTotal()}};
+                       {"costUsd", (*stack)->costMeter()->sessionTotal()}};
         out << QString::fromStdString(j.dump(2)) << '\n';
     } else {
         for (const Outcome &o : outcomes)
