@@ -42,8 +42,9 @@ cluster-down:
 clean:
 	rm -rf build
 
-# libFuzzer targets (clang-14) in build/fuzz, each run FUZZ_SECONDS after its
-# deep-nesting seeds; crashes land in build/fuzz/artifacts (tests/fuzz/run.sh).
+# libFuzzer targets (clang-14) in build/fuzz, side by side at nice 19, each
+# until it has used FUZZ_SECONDS of CPU time, after its deep-nesting seeds;
+# crashes land in build/fuzz/artifacts (tests/fuzz/run.sh).
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz:
