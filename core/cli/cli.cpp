@@ -25,6 +25,11 @@ void printUsage(QTextStream &out)
            "              [--provider rules|openai|anthropic|ollama] [--model M] [--small-model M]\n"
            "              [--base-url U] [--threshold C] [--no-cache] [-o json]\n"
            "  get         pods|nodes|events [-n NS | -A] [--watch] [-o wide|name|json]\n"
+           "  record      NAMESPACE/POD -o FILE: write the pod's incident (redacted evidence) as a record\n"
+           "              [--reason R] [--label-category C] [--label-actions A,B] [--label-must-be-blocked]\n"
+           "  replay      DIR: run the reasoners and guardrails over recorded incidents and score them\n"
+           "              [--provider rules] [--responses DIR] [--policy F] [--baseline F]\n"
+           "              [--write-baseline F] [-o table|json]\n"
            "  version     print vigilctl's version\n"
            "  help        this text\n";
 }
@@ -61,6 +66,10 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return diagnoseCommand(rest, out, err);
     if (command == u"get")
         return getCommand(rest, out, err);
+    if (command == u"record")
+        return recordCommand(rest, out, err);
+    if (command == u"replay")
+        return replayCommand(rest, out, err);
     err << "vigilctl: unknown command '" << command << "'. Run 'vigilctl help'.\n";
     return 2;
 }

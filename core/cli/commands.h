@@ -13,5 +13,7 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
 int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+int recordCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
+int replayCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 
 } // namespace vigil::cli
