@@ -427,7 +427,8 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
             j["incidents"].push_back(toJson(o));
         j["totals"] = {{"llmCalls", router.stats().llmCalls},
                        {"cacheHits", router.stats().cacheHits},
-                       {"costUsd", (*stack)->costMeter()->sessionTotal()}};
+                       {"costUsd", (*stack)->costMeter()->sessionTotal()},
+                       {"todayCostUsd", (*stack)->costMeter()->todayTotal()}};
         out << QString::fromStdString(j.dump(2)) << '\n';
     } else {
         for (const Outcome &o : outcomes)

@@ -1,13 +1,26 @@
 #include "core/reason/llm/costmeter.h"
 
+#include "core/util/sqlite.h"
+
 #include <QFile>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
 
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 
 namespace vigil::llm {
 namespace {
 
 constexpr qint64 kMsPerDay = 86400000;
+
+Error sqlError(const QString &path, const QString &what, const QSqlError &e)
+{
+    return Error(QStringLiteral("cost store %1: %2: %3").arg(path, what, e.text()));
+}
 
 Result<double> readPrice(const YAML::Node &node, const char *field, const QString &where)
 {
@@ -131,11 +144,71 @@ std::optional<ModelPrice> PriceTable::find(const QString &model) const
     return std::nullopt;
 }
 
+struct CostMeter::Store {
+    QString path;
+    QString connection;
+    QString session;
+
+    ~Store() { closeSqlite(connection); }
+
+    Result<double> sum(const char *where, const QVariant &value) const
+    {
+        QSqlQuery q(QSqlDatabase::database(connection));
+        q.prepare(QStringLiteral("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_cost WHERE %1 = ?")
+                      .arg(QLatin1String(where)));
+        q.addBindValue(value);
+        if (!q.exec() || !q.next())
+            return sqlError(path, QStringLiteral("cannot read the totals"), q.lastError());
+        return q.value(0).toDouble();
+    }
+};
+
 CostMeter::CostMeter(PriceTable prices, CostBudget budget, const Clock *clock)
     : m_prices(std::move(prices))
     , m_budget(budget)
     , m_clock(clock)
 {
+}
+
+CostMeter::~CostMeter() = default;
+
+Result<void> CostMeter::openStore(const QString &path, const QString &sessionId)
+{
+    const Result<QString> connection =
+        openDurableSqlite(path, QStringLiteral("vigil-cost"), QStringLiteral("cost store"));
+    if (!connection)
+        return connection.error();
+    auto store = std::make_unique<Store>();
+    store->path = path;
+    store->session = sessionId;
+    store->connection = *connection;
+    // One row per UTC day, session and model; totals are sums over it.
+    QSqlQuery q(QSqlDatabase::database(store->connection));
+    const char *setup[] = {
+        "CREATE TABLE IF NOT EXISTS llm_cost ("
+        " day INTEGER NOT NULL,"
+        " session TEXT NOT NULL,"
+        " model TEXT NOT NULL,"
+        " calls INTEGER NOT NULL DEFAULT 0,"
+        " prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+        " completion_tokens INTEGER NOT NULL DEFAULT 0,"
+        " cost_usd REAL NOT NULL DEFAULT 0,"
+        " updated_at INTEGER NOT NULL,"
+        " PRIMARY KEY (day, session, model))",
+        "CREATE INDEX IF NOT EXISTS llm_cost_session ON llm_cost(session)",
+    };
+    for (const char *sql : setup) {
+        if (!q.exec(QString::fromLatin1(sql)))
+            return sqlError(path, QStringLiteral("cannot prepare the schema"), q.lastError());
+    }
+    m_store = std::move(store);
+    m_storeError.clear();
+    return {};
+}
+
+QString CostMeter::sessionId() const
+{
+    return m_store ? m_store->session : QString();
 }
 
 double CostMeter::costOf(const QString &model, int promptTokens, int completionTokens) const
@@ -174,12 +247,56 @@ double CostMeter::record(const QString &model, int promptTokens, int completionT
     const double cost = costOf(model, promptTokens, completionTokens);
     m_session += cost;
     m_perDay[today()] += cost;
+    if (m_store) {
+        QSqlQuery q(QSqlDatabase::database(m_store->connection));
+        q.prepare(QStringLiteral(
+            "INSERT INTO llm_cost (day, session, model, calls, prompt_tokens, completion_tokens, cost_usd,"
+            " updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)"
+            " ON CONFLICT(day, session, model) DO UPDATE SET calls = calls + 1,"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " cost_usd = cost_usd + excluded.cost_usd, updated_at = excluded.updated_at"));
+        q.addBindValue(today());
+        q.addBindValue(m_store->session);
+        q.addBindValue(model);
+        q.addBindValue(promptTokens);
+        q.addBindValue(completionTokens);
+        q.addBindValue(cost);
+        q.addBindValue(m_clock->nowMs());
+        if (!q.exec())
+            m_storeError = sqlError(m_store->path, QStringLiteral("cannot record a call to %1").arg(model),
+                                    q.lastError())
+                               .message;
+    }
     return cost;
 }
 
 double CostMeter::todayTotal() const
 {
-    return m_perDay.value(today(), 0.0);
+    const double mine = m_perDay.value(today(), 0.0);
+    if (!m_store)
+        return mine;
+    const Result<double> stored = m_store->sum("day", today());
+    if (!stored) {
+        m_storeError = stored.errorMessage();
+        return mine;
+    }
+    // The store holds this instance's calls too; never less than what it knows itself.
+    return std::max(*stored, mine);
+}
+
+Result<double> CostMeter::storedDayTotal(qint64 epochMs) const
+{
+    if (!m_store)
+        return Error(QStringLiteral("cost meter: no store attached"));
+    return m_store->sum("day", epochMs / kMsPerDay);
+}
+
+Result<double> CostMeter::storedSessionTotal(const QString &sessionId) const
+{
+    if (!m_store)
+        return Error(QStringLiteral("cost meter: no store attached"));
+    return m_store->sum("session", sessionId);
 }
 
 qint64 CostMeter::today() const

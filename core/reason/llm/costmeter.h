@@ -8,6 +8,7 @@
 #include <QHash>
 #include <QString>
 
+#include <memory>
 #include <optional>
 
 namespace vigil::llm {
@@ -43,26 +44,47 @@ struct CostBudget {
     double sessionUsd = 0.0;
 };
 
-/// Running totals per UTC day and per session. One owner thread.
+/// Running totals per UTC day and per session. One owner thread. With a
+/// store attached, every call is also written to SQLite, and the daily total
+/// (and so the daily cap) is what every process recorded there today.
 class CostMeter final {
 public:
     CostMeter(PriceTable prices, CostBudget budget, const Clock *clock); // clock not owned
+    ~CostMeter();
+    CostMeter(const CostMeter &) = delete;
+    CostMeter &operator=(const CostMeter &) = delete;
+
+    /// Keeps the totals in the SQLite file at `path` (table llm_cost, one row
+    /// per UTC day, session and model; WAL, synchronous=FULL) under
+    /// `sessionId`. Usable only from the thread that opened it. Errors name the path.
+    Result<void> openStore(const QString &path, const QString &sessionId);
+    bool hasStore() const { return m_store != nullptr; }
+    QString sessionId() const;
 
     /// Cost of a call; 0 for models without a price.
     double costOf(const QString &model, int promptTokens, int completionTokens) const;
     /// OK if the worst case of this call (all of maxOutputTokens) fits every
     /// cap, else "budget spent: ..." naming the cap and what was spent.
     Result<void> checkBudget(const QString &model, int estimatedPromptTokens, int maxOutputTokens) const;
-    /// Adds a finished call to the totals and returns its cost.
+    /// Adds a finished call to the totals (and the store) and returns its cost.
     double record(const QString &model, int promptTokens, int completionTokens);
 
+    /// This session's spend (this instance's calls).
     double sessionTotal() const { return m_session; }
+    /// Today's spend (UTC): from the store when attached, else this instance's.
     double todayTotal() const;
+    /// What the store holds for the UTC day containing epochMs, or for a session.
+    Result<double> storedDayTotal(qint64 epochMs) const;
+    Result<double> storedSessionTotal(const QString &sessionId) const;
+    /// The last failure to read or write the store (the meter then counts in memory).
+    QString lastStoreError() const { return m_storeError; }
+
     const CostBudget &budget() const { return m_budget; }
     void setBudget(CostBudget budget) { m_budget = budget; }
     const PriceTable &prices() const { return m_prices; }
 
 private:
+    struct Store;
     qint64 today() const;
 
     PriceTable m_prices;
@@ -70,6 +92,8 @@ private:
     const Clock *m_clock;
     double m_session = 0.0;
     QHash<qint64, double> m_perDay; ///< key: days since epoch (UTC)
+    std::unique_ptr<Store> m_store;
+    mutable QString m_storeError;
 };
 
 } // namespace vigil::llm

@@ -12,14 +12,13 @@
 #include "core/reason/prompts.h"
 #include "core/reason/router.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QHash>
 #include <QRandomGenerator>
 #include <QRegularExpression>
-#include <QSet>
-#include <QStandardPaths>
+#include <QUuid>
 
 #include <yaml-cpp/yaml.h>
 
@@ -619,9 +618,18 @@ Result<std::unique_ptr<ReasoningStack>> ReasoningStack::create(const ProviderSet
         reason::ModelTier{s.smallModel.isEmpty() ? nullptr : stack->m_resilient, s.smallModel},
         reason::ModelTier{stack->m_resilient, s.strongModel});
 
+    if (!cacheDbPath.isEmpty() && cacheDbPath != QLatin1String(":memory:") &&
+        !QDir().mkpath(QFileInfo(cacheDbPath).absolutePath()))
+        return Error(QStringLiteral("diagnosis cache %1: cannot create its folder").arg(cacheDbPath));
+    if (!cacheDbPath.isEmpty() && cacheDbPath != QLatin1String(":memory:")) {
+        // Spend survives restarts, so the daily budget counts every run of today.
+        const QString session = QStringLiteral("%1-%2").arg(
+            QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMddTHHmmss")),
+            QUuid::createUuid().toString(QUuid::WithoutBraces).left(8));
+        if (auto opened = stack->m_meter->openStore(cacheDbPath, session); !opened)
+            return opened.error();
+    }
     if (!cacheDbPath.isEmpty() && s.cacheTtlMs > 0) {
-        if (cacheDbPath != QLatin1String(":memory:") && !QDir().mkpath(QFileInfo(cacheDbPath).absolutePath()))
-            return Error(QStringLiteral("diagnosis cache %1: cannot create its folder").arg(cacheDbPath));
         auto cache = DiagnosisCache::open(cacheDbPath, s.cacheTtlMs, stack->m_clock.get());
         if (!cache)
             return cache.error();

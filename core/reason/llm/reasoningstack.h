@@ -104,7 +104,8 @@ public:
     /// Builds the stack; rules only when settings.provider is "rules".
     /// secrets is not owned and must outlive the stack. cacheDbPath is the
     /// SQLite file for the diagnosis cache and the cost totals (its folder is
-    /// created); empty keeps neither on disk. Errors name the bad setting.
+    /// created; the cost meter's session is new per stack); empty keeps
+    /// neither on disk. Errors name the bad setting or file.
     static Result<std::unique_ptr<ReasoningStack>> create(const ProviderSettings &settings,
                                                           SecretStore *secrets, const QString &cacheDbPath,
                                                           QObject *parent = nullptr);

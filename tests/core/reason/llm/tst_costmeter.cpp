@@ -19,6 +19,10 @@ private Q_SLOTS:
     void budget_data();
     void budget();
     void dailyTotalsRollOver();
+    void totalsSurviveAReopen();
+    void twoMetersShareTodaysSpend();
+    void storedDaysRollOver();
+    void openStoreErrorNamesThePath();
 };
 
 void TestCostMeter::priceLookup_data()
@@ -137,6 +141,90 @@ void TestCostMeter::dailyTotalsRollOver()
     QCOMPARE(meter.todayTotal(), 0.0);
     QCOMPARE(meter.sessionTotal(), 2.5);
     QVERIFY(meter.checkBudget(QStringLiteral("gpt-4o"), 400000, 0).ok());
+}
+
+void TestCostMeter::totalsSurviveAReopen()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("reasoning.sqlite"));
+    vigil::test::FakeClock clock;
+    {
+        CostMeter first(PriceTable::defaults(), {3.0, 0.0}, &clock);
+        QVERIFY(first.openStore(path, QStringLiteral("run-1")).ok());
+        QCOMPARE(first.record(QStringLiteral("gpt-4o"), 1000000, 0), 2.5);
+        QCOMPARE(first.record(QStringLiteral("gpt-4o-mini"), 0, 1000000), 0.6);
+        QVERIFY(first.lastStoreError().isEmpty());
+    }
+    CostMeter second(PriceTable::defaults(), {3.5, 0.0}, &clock);
+    QCOMPARE(second.todayTotal(), 0.0); // no store yet: only its own calls
+    QVERIFY(second.openStore(path, QStringLiteral("run-2")).ok());
+    QCOMPARE(second.sessionId(), QStringLiteral("run-2"));
+    QCOMPARE(second.sessionTotal(), 0.0);
+    QCOMPARE(second.todayTotal(), 3.1);
+    QCOMPARE(*second.storedSessionTotal(QStringLiteral("run-1")), 3.1);
+    QCOMPARE(*second.storedSessionTotal(QStringLiteral("run-2")), 0.0);
+    // The cap counts what the earlier run spent today: $3.10 + up to $1.00 > $3.50.
+    const auto refused = second.checkBudget(QStringLiteral("gpt-4o"), 400000, 0);
+    QVERIFY(!refused.ok());
+    QVERIFY2(refused.errorMessage().startsWith(
+                 QStringLiteral("budget spent: $3.1000 of the $3.50 daily LLM budget used today")),
+             qPrintable(refused.errorMessage()));
+    QVERIFY(second.checkBudget(QStringLiteral("gpt-4o"), 100000, 0).ok()); // $0.25 fits
+    second.record(QStringLiteral("gpt-4o"), 100000, 0);
+    QCOMPARE(second.sessionTotal(), 0.25);
+    QCOMPARE(second.todayTotal(), 3.35);
+    QCOMPARE(*second.storedSessionTotal(QStringLiteral("run-2")), 0.25);
+    QCOMPARE(*second.storedDayTotal(clock.nowMs()), 3.35);
+}
+
+void TestCostMeter::twoMetersShareTodaysSpend()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("reasoning.sqlite"));
+    vigil::test::FakeClock clock;
+    CostMeter desktop(PriceTable::defaults(), {}, &clock);
+    CostMeter cli(PriceTable::defaults(), {}, &clock);
+    QVERIFY(desktop.openStore(path, QStringLiteral("desktop")).ok());
+    QVERIFY(cli.openStore(path, QStringLiteral("cli")).ok());
+    desktop.record(QStringLiteral("gpt-4o"), 1000000, 0);
+    cli.record(QStringLiteral("gpt-4o"), 0, 100000);
+    QCOMPARE(desktop.todayTotal(), 3.5);
+    QCOMPARE(cli.todayTotal(), 3.5);
+    QCOMPARE(desktop.sessionTotal(), 2.5);
+    QCOMPARE(cli.sessionTotal(), 1.0);
+}
+
+void TestCostMeter::storedDaysRollOver()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("reasoning.sqlite"));
+    vigil::test::FakeClock clock(86400000LL * 19000 + 3600000LL * 23); // 23:00 UTC
+    const qint64 yesterday = clock.nowMs();
+    CostMeter meter(PriceTable::defaults(), {3.0, 0.0}, &clock);
+    QVERIFY(meter.openStore(path, QStringLiteral("night")).ok());
+    meter.record(QStringLiteral("gpt-4o"), 1000000, 0);
+    clock.advance(3600000LL * 2); // 01:00 the next day
+    QCOMPARE(meter.todayTotal(), 0.0);
+    QCOMPARE(*meter.storedDayTotal(yesterday), 2.5);
+    QCOMPARE(meter.sessionTotal(), 2.5);
+    QVERIFY(meter.checkBudget(QStringLiteral("gpt-4o"), 400000, 0).ok());
+}
+
+void TestCostMeter::openStoreErrorNamesThePath()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("no/such/folder/reasoning.sqlite"));
+    vigil::test::FakeClock clock;
+    CostMeter meter(PriceTable::defaults(), {}, &clock);
+    const auto opened = meter.openStore(path, QStringLiteral("s"));
+    QVERIFY(!opened.ok());
+    QVERIFY2(opened.errorMessage().startsWith(QStringLiteral("cost store ") + path +
+                                              QStringLiteral(": cannot open")),
+             qPrintable(opened.errorMessage()));
+    QVERIFY(!meter.hasStore());
+    QVERIFY(!meter.storedDayTotal(clock.nowMs()).ok());
+    QCOMPARE(meter.record(QStringLiteral("gpt-4o"), 1000000, 0), 2.5); // still counts in memory
+    QCOMPARE(meter.todayTotal(), 2.5);
 }
 
 QTEST_GUILESS_MAIN(TestCostMeter)

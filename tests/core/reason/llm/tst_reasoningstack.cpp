@@ -138,6 +138,7 @@ private Q_SLOTS:
     void createRefusesIncompleteSettings();
     void createdStackReachesTheModelAndCaches();
     void createdStackSpeaksAzure();
+    void budgetCountsEarlierRunsOfToday();
 };
 
 void TestReasoningStack::loadsGoodFiles_data()
@@ -540,6 +541,40 @@ void TestReasoningStack::createdStackSpeaksAzure()
     QCOMPARE(req.path, QStringLiteral("/openai/deployments/prod-4o/chat/completions"));
     QCOMPARE(req.queryValue("api-version"), QStringLiteral("2025-01-01"));
     QCOMPARE(req.header("api-key"), QByteArray("azure-key-1"));
+}
+
+void TestReasoningStack::budgetCountsEarlierRunsOfToday()
+{
+    test::CannedServer server([](const test::HttpRequest &, int) {
+        return CannedResponse{
+            CannedResponse::Mode::Respond, 200, completion(0.95), {{"Content-Type", "application/json"}}};
+    });
+    QVERIFY(server.listen());
+    QTemporaryDir dir;
+    const QString path = dir.filePath("reasoning.sqlite");
+    // $0.015 a day: one call (≈ $0.0035 spent, ≈ $0.013 worst case) fits, the second does not.
+    Result<ProviderSettings> s = parseProviderSettings(
+        "provider: openai\nmodels: {strong: gpt-4o}\nescalationThreshold: 0.99\nbudget: {dailyUsd: 0.015}\n"
+        "cache: {ttlSeconds: 0}\n",
+        "t.yaml", env({{"OPENAI_BASE_URL", server.url().toString() + "/v1"}}));
+    QVERIFY2(s.ok(), qPrintable(s.errorMessage()));
+    MapSecretStore secrets({{"OPENAI_API_KEY", "sk-test-stack"}});
+    {
+        auto first = ReasoningStack::create(*s, &secrets, path);
+        QVERIFY2(first.ok(), qPrintable(first.errorMessage()));
+        QVERIFY((*first)->costMeter()->hasStore());
+        QVERIFY(!(*first)->cache()); // TTL 0: no cache, the cost is still kept
+        QCOMPARE(diagnoseWith((*first)->router(), "fp-1").source.kind, DiagnosisSource::Llm);
+        QCOMPARE((*first)->costMeter()->sessionTotal(), 0.0035);
+    }
+    auto second = ReasoningStack::create(*s, &secrets, path);
+    QVERIFY2(second.ok(), qPrintable(second.errorMessage()));
+    QCOMPARE((*second)->costMeter()->sessionTotal(), 0.0);
+    QCOMPARE((*second)->costMeter()->todayTotal(), 0.0035);
+    const Diagnosis d = diagnoseWith((*second)->router(), "fp-2");
+    QCOMPARE(d.source.kind, DiagnosisSource::Rules);
+    QVERIFY2(d.fallbackReason.contains("daily LLM budget"), qPrintable(d.fallbackReason));
+    QCOMPARE(server.requests().size(), 1);
 }
 
 QTEST_GUILESS_MAIN(TestReasoningStack)
