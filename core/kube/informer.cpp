@@ -106,17 +106,14 @@ void Informer::list()
     opts.labelSelector = m_options.labelSelector;
     opts.fieldSelector = m_options.fieldSelector;
     opts.limit = m_options.pageLimit;
-    // Project each page as it arrives: a whole list of JSON documents is many times the projections' size.
+    // Project each item as it is parsed: a page of JSON documents is many times its projections' size.
     auto fresh = std::make_shared<QList<KubeObject>>();
-    opts.onPage = [this, fresh](const nlohmann::json &items) {
-        fresh->reserve(fresh->size() + static_cast<qsizetype>(items.size()));
-        for (const nlohmann::json &item : items) {
-            Result<KubeObject> o = m_options.projector(item);
-            if (o)
-                fresh->append(std::move(*o));
-            else
-                m_health.lastError = o.errorMessage();
-        }
+    opts.onItem = [this, fresh](nlohmann::json &item) {
+        Result<KubeObject> o = m_options.projector(item);
+        if (o)
+            fresh->append(std::move(*o));
+        else
+            m_health.lastError = o.errorMessage();
     };
     m_client->list(collectionPath(), opts, this, [this, gen, fresh](Result<ListResult> result) {
         if (gen != m_generation)
@@ -300,14 +297,29 @@ void Informer::fail(const Error &error, bool relist)
 void Informer::queue(QList<Delta> deltas, bool resynced)
 {
     m_pendingResync = m_pendingResync || resynced;
+    if (m_pending.isEmpty() && resynced) {
+        // A (re)list's deltas name each object once: take them as they are, without a second
+        // array or an index until something needs coalescing with them.
+        m_pending = std::move(deltas);
+        m_pendingIndexed = false;
+        deltas.clear();
+    }
+    if (!deltas.isEmpty() && !m_pendingIndexed) {
+        m_pendingIndex.clear();
+        m_pendingIndex.reserve(m_pending.size() + deltas.size());
+        for (qsizetype i = 0; i < m_pending.size(); ++i)
+            m_pendingIndex.insert(objectUid(m_pending.at(i).object), i);
+        m_pendingIndexed = true;
+    }
     for (Delta &d : deltas) {
         const QString uid = objectUid(d.object);
         const auto it = m_pendingIndex.constFind(uid);
-        if (it != m_pendingIndex.constEnd() && m_pending[*it]) {
-            std::optional<Delta> &prev = m_pending[*it];
-            const Delta::Type before = prev->type;
+        if (it != m_pendingIndex.constEnd()) {
+            const qsizetype slot = *it;
+            Delta &prev = m_pending[slot];
+            const Delta::Type before = prev.type;
             if (before == Delta::Type::Added && d.type == Delta::Type::Deleted) {
-                prev.reset(); // never seen by consumers: nothing to tell
+                m_pendingDropped.append(slot); // never seen by consumers: nothing to tell
                 m_pendingIndex.remove(uid);
                 continue;
             }
@@ -319,9 +331,9 @@ void Informer::queue(QList<Delta> deltas, bool resynced)
             continue;
         }
         m_pendingIndex.insert(uid, m_pending.size());
-        m_pending.push_back(std::move(d));
+        m_pending.append(std::move(d));
     }
-    if ((!m_pending.empty() || m_pendingResync) && !m_batchTimer.isActive())
+    if ((!m_pending.isEmpty() || m_pendingResync) && !m_batchTimer.isActive())
         m_batchTimer.start(m_options.batchIntervalMs);
 }
 
@@ -330,12 +342,15 @@ void Informer::flush()
     m_batchTimer.stop();
     DeltaBatch batch;
     batch.resynced = m_pendingResync;
-    for (auto &d : m_pending) {
-        if (d)
-            batch.deltas.append(std::move(*d));
+    if (!m_pendingDropped.isEmpty()) {
+        std::sort(m_pendingDropped.begin(), m_pendingDropped.end(), std::greater<>());
+        for (const qsizetype slot : std::as_const(m_pendingDropped))
+            m_pending.removeAt(slot);
     }
-    m_pending.clear();
+    batch.deltas = std::exchange(m_pending, {});
     m_pendingIndex.clear();
+    m_pendingIndexed = false;
+    m_pendingDropped.clear();
     m_pendingResync = false;
     if (!batch.deltas.isEmpty() || batch.resynced)
         Q_EMIT deltas(batch);

@@ -19,8 +19,6 @@
 #include <QTimer>
 
 #include <functional>
-#include <optional>
-#include <vector>
 
 namespace vigil::kube {
 
@@ -109,8 +107,11 @@ private:
     QTimer m_idleTimer;
     QTimer m_retryTimer;
     QTimer m_batchTimer;
-    std::vector<std::optional<Delta>> m_pending;
-    QHash<QString, size_t> m_pendingIndex;
+    QList<Delta> m_pending;
+    QHash<QString, qsizetype>
+        m_pendingIndex; ///< uid -> slot in m_pending; built when a second queue() coalesces
+    bool m_pendingIndexed = false;
+    QList<qsizetype> m_pendingDropped; ///< slots whose delta cancelled out (added, then deleted)
     bool m_pendingResync = false;
 };
 

@@ -56,6 +56,8 @@ struct ContainerStatusView {
     int signal = 0;           ///< terminated.signal, when the state is terminated
     bool started = false;     ///< status.started (startup probe passed)
     bool restartable = false; ///< init container with restartPolicy Always (a sidecar)
+
+    bool operator==(const ContainerStatusView &) const = default;
 };
 
 struct PodView {

@@ -31,6 +31,21 @@ QString str(const json &j, const char *key)
     return v.is_string() ? QString::fromStdString(v.get<std::string>()) : QString();
 }
 
+// str(), interned when there is a pool.
+QString pstr(StringPool *pool, const json &j, const char *key)
+{
+    const json &v = at(j, key);
+    if (!v.is_string())
+        return QString();
+    return pool ? pool->intern(v.get_ref<const std::string &>())
+                : QString::fromStdString(v.get<std::string>());
+}
+
+QString pooled(StringPool *pool, const QString &s)
+{
+    return pool ? pool->intern(s) : s;
+}
+
 int64_t num(const json &j, const char *key, int64_t fallback = 0)
 {
     const json &v = at(j, key);
@@ -55,7 +70,7 @@ QString truncated(const QString &s, int max = 512)
     return s.size() <= max ? s : s.left(max) + QStringLiteral("…");
 }
 
-QMap<QString, QString> stringMap(const json &j)
+QMap<QString, QString> stringMap(const json &j, StringPool *pool = nullptr)
 {
     QMap<QString, QString> out;
     if (!j.is_object())
@@ -64,10 +79,10 @@ QMap<QString, QString> stringMap(const json &j)
         if (it->is_string())
             out.insert(QString::fromStdString(it.key()), QString::fromStdString(it->get<std::string>()));
     }
-    return out;
+    return pool ? pool->intern(out) : out;
 }
 
-OwnerRef controllerOwner(const json &meta)
+OwnerRef controllerOwner(const json &meta, StringPool *pool = nullptr)
 {
     const json &owners = at(meta, "ownerReferences");
     if (!owners.is_array())
@@ -75,7 +90,8 @@ OwnerRef controllerOwner(const json &meta)
     OwnerRef first;
     bool haveFirst = false;
     for (const json &o : owners) {
-        OwnerRef ref{str(o, "kind"), str(o, "name"), str(o, "uid"), boolean(o, "controller")};
+        OwnerRef ref{pstr(pool, o, "kind"), pstr(pool, o, "name"), pstr(pool, o, "uid"),
+                     boolean(o, "controller")};
         if (ref.controller)
             return ref;
         if (!haveFirst) {
@@ -98,11 +114,11 @@ Result<const json *> metadataOf(const json &obj, const char *what)
     return &meta;
 }
 
-ContainerStatusView containerStatus(const json &cs, const json &spec)
+ContainerStatusView containerStatus(const json &cs, const json &spec, StringPool *pool)
 {
     ContainerStatusView c;
-    c.name = str(cs, "name");
-    c.image = str(cs, "image");
+    c.name = pstr(pool, cs, "name");
+    c.image = pstr(pool, cs, "image");
     c.ready = boolean(cs, "ready");
     c.started = boolean(cs, "started");
     c.restartCount = static_cast<int>(num(cs, "restartCount"));
@@ -111,16 +127,16 @@ ContainerStatusView containerStatus(const json &cs, const json &spec)
         const json &s = at(state, kind);
         if (!s.is_object())
             continue;
-        c.state = QLatin1String(kind);
-        c.reason = str(s, "reason");
-        c.message = truncated(str(s, "message"));
+        c.state = pooled(pool, QLatin1String(kind));
+        c.reason = pstr(pool, s, "reason");
+        c.message = pooled(pool, truncated(str(s, "message")));
         c.exitCode = static_cast<int>(num(s, "exitCode"));
         c.signal = static_cast<int>(num(s, "signal"));
         break;
     }
     const json &last = at(at(cs, "lastState"), "terminated");
     if (last.is_object()) {
-        c.lastTerminatedReason = str(last, "reason");
+        c.lastTerminatedReason = pstr(pool, last, "reason");
         c.lastExitCode = static_cast<int>(num(last, "exitCode"));
         c.lastTerminatedAt = parseKubeTime(str(last, "finishedAt"));
     }
@@ -132,13 +148,13 @@ ContainerStatusView containerStatus(const json &cs, const json &spec)
         c.memoryLimitBytes = quantityBytes(str(at(res, "limits"), "memory"));
         c.restartable = str(spec, "restartPolicy") == QLatin1String("Always");
         if (c.image.isEmpty())
-            c.image = str(spec, "image");
+            c.image = pstr(pool, spec, "image");
     }
     return c;
 }
 
 // Statuses in the order the API reports them, joined with their spec entries by name.
-QList<ContainerStatusView> containers(const json &specList, const json &statusList)
+QList<ContainerStatusView> containers(const json &specList, const json &statusList, StringPool *pool)
 {
     QList<ContainerStatusView> out;
     auto specFor = [&](const QString &name) -> const json & {
@@ -152,16 +168,16 @@ QList<ContainerStatusView> containers(const json &specList, const json &statusLi
     };
     if (statusList.is_array() && !statusList.empty()) {
         for (const json &cs : statusList)
-            out.append(containerStatus(cs, specFor(str(cs, "name"))));
+            out.append(containerStatus(cs, specFor(str(cs, "name")), pool));
     } else if (specList.is_array()) {
         // Not started yet: still list the containers, without a state.
         for (const json &s : specList) {
             json placeholder = json::object();
             placeholder["name"] = at(s, "name");
-            out.append(containerStatus(placeholder, s));
+            out.append(containerStatus(placeholder, s, pool));
         }
     }
-    return out;
+    return pool ? pool->intern(out) : out;
 }
 
 const json &condition(const json &status, const char *type)
@@ -262,7 +278,7 @@ int64_t quantityBytes(const QString &quantity)
     return ceilToInt64(v - 1e-9);
 }
 
-Result<PodView> projectPod(const json &pod)
+Result<PodView> projectPod(const json &pod, StringPool *pool)
 {
     const auto meta = metadataOf(pod, "pod");
     if (!meta)
@@ -272,30 +288,30 @@ Result<PodView> projectPod(const json &pod)
     const json &status = at(pod, "status");
     PodView p;
     p.uid = str(m, "uid");
-    p.namespaceName = str(m, "namespace");
+    p.namespaceName = pstr(pool, m, "namespace");
     p.name = str(m, "name");
     p.resourceVersion = str(m, "resourceVersion");
     p.created = parseKubeTime(str(m, "creationTimestamp"));
     p.deletionTimestamp = parseKubeTime(str(m, "deletionTimestamp"));
-    p.labels = stringMap(at(m, "labels"));
-    p.owner = controllerOwner(m);
-    p.nodeName = str(spec, "nodeName");
-    p.phase = str(status, "phase");
-    p.reason = str(status, "reason");
-    p.message = truncated(str(status, "message"));
-    p.containers = containers(at(spec, "containers"), at(status, "containerStatuses"));
-    p.initContainers = containers(at(spec, "initContainers"), at(status, "initContainerStatuses"));
+    p.labels = stringMap(at(m, "labels"), pool);
+    p.owner = controllerOwner(m, pool);
+    p.nodeName = pstr(pool, spec, "nodeName");
+    p.phase = pstr(pool, status, "phase");
+    p.reason = pstr(pool, status, "reason");
+    p.message = pooled(pool, truncated(str(status, "message")));
+    p.containers = containers(at(spec, "containers"), at(status, "containerStatuses"), pool);
+    p.initContainers = containers(at(spec, "initContainers"), at(status, "initContainerStatuses"), pool);
     p.ready = str(condition(status, "Ready"), "status") == QLatin1String("True");
     p.initialized = str(condition(status, "Initialized"), "status") == QLatin1String("True");
     const json &sched = condition(status, "PodScheduled");
     if (str(sched, "status") == QLatin1String("False")) {
         p.scheduled = false;
-        p.scheduleMessage = truncated(str(sched, "message"));
+        p.scheduleMessage = pooled(pool, truncated(str(sched, "message")));
     }
     return p;
 }
 
-Result<NodeView> projectNode(const json &node)
+Result<NodeView> projectNode(const json &node, StringPool *pool)
 {
     const auto meta = metadataOf(node, "node");
     if (!meta)
@@ -307,13 +323,14 @@ Result<NodeView> projectNode(const json &node)
     n.uid = str(m, "uid");
     n.name = str(m, "name");
     n.resourceVersion = str(m, "resourceVersion");
-    n.labels = stringMap(at(m, "labels"));
+    n.labels = stringMap(at(m, "labels"), pool);
     n.unschedulable = boolean(spec, "unschedulable");
     const json &conds = at(status, "conditions");
     if (conds.is_array()) {
         for (const json &c : conds) {
-            n.conditions.append({str(c, "type"), str(c, "status"), str(c, "reason"),
-                                 truncated(str(c, "message")), parseKubeTime(str(c, "lastTransitionTime"))});
+            n.conditions.append({pstr(pool, c, "type"), pstr(pool, c, "status"), pstr(pool, c, "reason"),
+                                 pooled(pool, truncated(str(c, "message"))),
+                                 parseKubeTime(str(c, "lastTransitionTime"))});
         }
     }
     const json &taints = at(spec, "taints");
@@ -328,11 +345,11 @@ Result<NodeView> projectNode(const json &node)
     n.allocatableCpuMilli = cpuMilli(str(alloc, "cpu"));
     n.allocatableMemoryBytes = quantityBytes(str(alloc, "memory"));
     n.allocatablePods = quantityBytes(str(alloc, "pods"));
-    n.kubeletVersion = str(at(status, "nodeInfo"), "kubeletVersion");
+    n.kubeletVersion = pstr(pool, at(status, "nodeInfo"), "kubeletVersion");
     return n;
 }
 
-Result<EventView> projectEvent(const json &event)
+Result<EventView> projectEvent(const json &event, StringPool *pool)
 {
     const auto meta = metadataOf(event, "event");
     if (!meta)
@@ -340,40 +357,40 @@ Result<EventView> projectEvent(const json &event)
     const json &m = **meta;
     EventView e;
     e.uid = str(m, "uid");
-    e.namespaceName = str(m, "namespace");
+    e.namespaceName = pstr(pool, m, "namespace");
     e.name = str(m, "name");
     e.resourceVersion = str(m, "resourceVersion");
-    e.type = str(event, "type");
-    e.reason = str(event, "reason");
+    e.type = pstr(pool, event, "type");
+    e.reason = pstr(pool, event, "reason");
     const bool v1Events = str(event, "apiVersion").startsWith(QLatin1String("events.k8s.io/")) ||
                           at(event, "regarding").is_object();
     const QDateTime eventTime = parseKubeTime(str(event, "eventTime"));
     if (v1Events) {
         const json &r = at(event, "regarding");
-        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"),
-                      str(r, "uid")};
-        e.message = truncated(str(event, "note"), 1024);
+        e.involved = {pstr(pool, r, "kind"), pstr(pool, r, "apiVersion"), pstr(pool, r, "namespace"),
+                      pstr(pool, r, "name"), pstr(pool, r, "uid")};
+        e.message = pooled(pool, truncated(str(event, "note"), 1024));
         const json &series = at(event, "series");
         e.count =
             static_cast<int>(series.is_object() ? num(series, "count", 1) : num(event, "deprecatedCount", 1));
         e.firstSeen = parseKubeTime(str(event, "deprecatedFirstTimestamp"));
         e.lastSeen = series.is_object() ? parseKubeTime(str(series, "lastObservedTime"))
                                         : parseKubeTime(str(event, "deprecatedLastTimestamp"));
-        e.source = str(event, "reportingController");
+        e.source = pstr(pool, event, "reportingController");
     } else {
         const json &r = at(event, "involvedObject");
-        e.involved = {str(r, "kind"), str(r, "apiVersion"), str(r, "namespace"), str(r, "name"),
-                      str(r, "uid")};
-        e.message = truncated(str(event, "message"), 1024);
+        e.involved = {pstr(pool, r, "kind"), pstr(pool, r, "apiVersion"), pstr(pool, r, "namespace"),
+                      pstr(pool, r, "name"), pstr(pool, r, "uid")};
+        e.message = pooled(pool, truncated(str(event, "message"), 1024));
         const json &series = at(event, "series");
         e.count = static_cast<int>(num(event, "count", series.is_object() ? num(series, "count", 1) : 1));
         e.firstSeen = parseKubeTime(str(event, "firstTimestamp"));
         e.lastSeen = parseKubeTime(str(event, "lastTimestamp"));
         if (!e.lastSeen.isValid() && series.is_object())
             e.lastSeen = parseKubeTime(str(series, "lastObservedTime"));
-        e.source = str(at(event, "source"), "component");
+        e.source = pstr(pool, at(event, "source"), "component");
         if (e.source.isEmpty())
-            e.source = str(event, "reportingComponent");
+            e.source = pstr(pool, event, "reportingComponent");
     }
     if (e.count < 1)
         e.count = 1;
@@ -384,7 +401,7 @@ Result<EventView> projectEvent(const json &event)
     return e;
 }
 
-Result<WorkloadView> projectWorkload(const json &workload)
+Result<WorkloadView> projectWorkload(const json &workload, StringPool *pool)
 {
     const auto meta = metadataOf(workload, "workload");
     if (!meta)
@@ -393,13 +410,13 @@ Result<WorkloadView> projectWorkload(const json &workload)
     const json &spec = at(workload, "spec");
     const json &status = at(workload, "status");
     WorkloadView w;
-    w.kind = str(workload, "kind");
+    w.kind = pstr(pool, workload, "kind");
     w.uid = str(m, "uid");
-    w.namespaceName = str(m, "namespace");
+    w.namespaceName = pstr(pool, m, "namespace");
     w.name = str(m, "name");
     w.resourceVersion = str(m, "resourceVersion");
-    w.owner = controllerOwner(m);
-    w.labels = stringMap(at(m, "labels"));
+    w.owner = controllerOwner(m, pool);
+    w.labels = stringMap(at(m, "labels"), pool);
     w.created = parseKubeTime(str(m, "creationTimestamp"));
     w.generation = num(m, "generation");
     w.revision = str(at(m, "annotations"), "deployment.kubernetes.io/revision");
@@ -418,23 +435,23 @@ Result<WorkloadView> projectWorkload(const json &workload)
     return w;
 }
 
-Result<GenericView> projectGeneric(const json &object, qsizetype maxRawBytes)
+Result<GenericView> projectGeneric(const json &object, qsizetype maxRawBytes, StringPool *pool)
 {
     const auto meta = metadataOf(object, "object");
     if (!meta)
         return meta.error();
     const json &m = **meta;
     GenericView g;
-    g.kind = str(object, "kind");
-    g.apiVersion = str(object, "apiVersion");
+    g.kind = pstr(pool, object, "kind");
+    g.apiVersion = pstr(pool, object, "apiVersion");
     g.uid = str(m, "uid");
-    g.namespaceName = str(m, "namespace");
+    g.namespaceName = pstr(pool, m, "namespace");
     g.name = str(m, "name");
     g.resourceVersion = str(m, "resourceVersion");
     g.created = parseKubeTime(str(m, "creationTimestamp"));
     g.deletionTimestamp = parseKubeTime(str(m, "deletionTimestamp"));
-    g.owner = controllerOwner(m);
-    g.labels = stringMap(at(m, "labels"));
+    g.owner = controllerOwner(m, pool);
+    g.labels = stringMap(at(m, "labels"), pool);
     // managedFields are bulky and say nothing to a person.
     json copy = object;
     copy["metadata"].erase("managedFields");

@@ -5,6 +5,7 @@
 // of the expected shape or lacks metadata.uid.
 
 #include "core/kube/objects.h"
+#include "core/kube/stringpool.h"
 #include "core/util/result.h"
 
 #include <nlohmann/json.hpp>
@@ -13,14 +14,17 @@
 
 namespace vigil::kube {
 
-Result<PodView> projectPod(const nlohmann::json &pod);
-Result<NodeView> projectNode(const nlohmann::json &node);
+// With a pool, values that repeat across objects (namespaces, node names, owners, images, reasons,
+// labels) are interned in it: projections held by the thousand then share them.
+Result<PodView> projectPod(const nlohmann::json &pod, StringPool *pool = nullptr);
+Result<NodeView> projectNode(const nlohmann::json &node, StringPool *pool = nullptr);
 /// core/v1 Event and events.k8s.io/v1 Event.
-Result<EventView> projectEvent(const nlohmann::json &event);
+Result<EventView> projectEvent(const nlohmann::json &event, StringPool *pool = nullptr);
 /// Deployment, ReplicaSet, StatefulSet, DaemonSet.
-Result<WorkloadView> projectWorkload(const nlohmann::json &workload);
+Result<WorkloadView> projectWorkload(const nlohmann::json &workload, StringPool *pool = nullptr);
 /// Anything else; keeps the whole JSON when it is at most maxRawBytes.
-Result<GenericView> projectGeneric(const nlohmann::json &object, qsizetype maxRawBytes = 8192);
+Result<GenericView> projectGeneric(const nlohmann::json &object, qsizetype maxRawBytes = 8192,
+                                   StringPool *pool = nullptr);
 
 /// A resource.Quantity ("250m", "1.5", "128Mi", "1e3") as a number of base
 /// units; false when it does not parse.

@@ -1,6 +1,9 @@
 #include "core/kube/restclient.h"
 
+#include "core/util/jsondepth.h"
+
 #include <QElapsedTimer>
+#include <QIODevice>
 #include <QNetworkAccessManager>
 #include <QNetworkProxy>
 #include <QNetworkReply>
@@ -12,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 namespace vigil::kube {
 
@@ -94,6 +98,51 @@ QNetworkProxy environmentProxy(const QUrl &server)
                          static_cast<quint16>(proxyUrl.port(type == QNetworkProxy::HttpProxy ? 80 : 1080)),
                          proxyUrl.userName(), proxyUrl.password());
 }
+
+// Anything but a read changes state on the server and must not be replayed behind our back.
+bool changesState(const QByteArray &verb)
+{
+    return verb != "GET" && verb != "HEAD" && verb != "OPTIONS";
+}
+
+// A request body Qt can read once and never rewind. Qt 6.4's HTTP/1.1 channel sends a request again
+// on a new connection when the old one closes before the response (QHttpNetworkConnectionChannel's
+// reconnectAttempts, for any verb), rewinding the upload device first (resetUploadData). Refusing the
+// rewind turns that resend into QNetworkReply::ContentReSendError, so a mutation reaches the server
+// at most once. HTTP/2 never resends a stream that was sent; this covers HTTP/1.1 servers and proxies.
+class OneShotBody final : public QIODevice {
+public:
+    explicit OneShotBody(QByteArray data)
+        : m_data(std::move(data))
+    {
+        open(QIODevice::ReadOnly | QIODevice::Unbuffered);
+    }
+    bool isSequential() const override { return false; } // else QNAM buffers it in a rewindable copy
+    qint64 size() const override { return m_data.size(); }
+    bool seek(qint64 pos) override
+    {
+        if (m_started && pos != m_offset)
+            return false;
+        m_offset = pos;
+        return QIODevice::seek(pos);
+    }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        m_started = true;
+        const qint64 n = std::clamp<qint64>(m_data.size() - m_offset, 0, maxSize);
+        std::memcpy(data, m_data.constData() + m_offset, static_cast<size_t>(n));
+        m_offset += n;
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_data;
+    qint64 m_offset = 0;
+    bool m_started = false;
+};
 
 QString jsonStr(const nlohmann::json &j, const char *key)
 {
@@ -400,9 +449,16 @@ void RestClient::dispatch(uint64_t id)
             req.setPeerVerifyName(m_connection.tlsServerName);
     }
 
-    QNetworkReply *reply = r.body.isEmpty() && (r.verb == "GET" || r.verb == "DELETE")
-                               ? m_nam->sendCustomRequest(req, r.verb)
-                               : m_nam->sendCustomRequest(req, r.verb, r.body);
+    QNetworkReply *reply = nullptr;
+    if (changesState(r.verb)) {
+        auto *body = new OneShotBody(r.body);
+        reply = m_nam->sendCustomRequest(req, r.verb, body);
+        body->setParent(reply); // Qt reads it until the reply finishes
+    } else if (r.body.isEmpty()) {
+        reply = m_nam->sendCustomRequest(req, r.verb);
+    } else {
+        reply = m_nam->sendCustomRequest(req, r.verb, r.body);
+    }
     call->reply = reply;
     call->timedOut = false;
     if (call->streaming)
@@ -428,20 +484,28 @@ void RestClient::dispatch(uint64_t id)
 
 void RestClient::onReadyRead(uint64_t id)
 {
-    const auto it = m_calls.find(id);
-    if (it == m_calls.end())
-        return;
-    const std::shared_ptr<Call> call = it->second;
-    const int status = call->reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (status < 200 || status >= 300)
-        return; // error bodies are read whole in onFinished
-    const QByteArray data = call->reply->readAll();
-    if (!call->contextAlive()) {
-        cancel(id);
-        return;
+    // In slices: when the consumer falls behind (a streaming list of thousands of objects), the reply
+    // may hold megabytes, and a consumer decoding all of it at once would hold every event's DOM.
+    constexpr qint64 sliceBytes = 256 * 1024;
+    for (;;) {
+        const auto it = m_calls.find(id);
+        if (it == m_calls.end())
+            return;
+        const std::shared_ptr<Call> call = it->second;
+        QNetworkReply *reply = call->reply;
+        if (!reply || reply->bytesAvailable() <= 0)
+            return;
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        if (status < 200 || status >= 300)
+            return; // error bodies are read whole in onFinished
+        const QByteArray data = reply->read(sliceBytes);
+        if (!call->contextAlive()) {
+            cancel(id);
+            return;
+        }
+        if (call->onData && !data.isEmpty())
+            call->onData(data);
     }
-    if (call->onData && !data.isEmpty())
-        call->onData(data);
 }
 
 void RestClient::onFinished(uint64_t id)
@@ -486,7 +550,16 @@ void RestClient::onFinished(uint64_t id)
         return;
     }
     if (status == 0) {
-        finish(id, Error(QStringLiteral("%1 %2: %3").arg(verb, r.path, reply->errorString())));
+        const bool maybeApplied =
+            changesState(r.verb) && (reply->error() == QNetworkReply::ContentReSendError ||
+                                     reply->error() == QNetworkReply::RemoteHostClosedError);
+        if (maybeApplied)
+            finish(id,
+                   Error(QStringLiteral("%1 %2: the connection closed before the response; not sent again "
+                                        "because it changes state, so it may or may not have been applied")
+                             .arg(verb, r.path)));
+        else
+            finish(id, Error(QStringLiteral("%1 %2: %3").arg(verb, r.path, reply->errorString())));
         return;
     }
     if (status < 200 || status >= 300) {
@@ -504,6 +577,7 @@ void RestClient::onFinished(uint64_t id)
     Response response;
     response.status = status;
     response.body = call->streaming ? QByteArray() : body;
+    response.http2 = reply->attribute(QNetworkRequest::Http2WasUsedAttribute).toBool();
     for (const auto &h : reply->rawHeaderPairs())
         response.headers.append({h.first, h.second});
     finish(id, std::move(response));
@@ -625,6 +699,10 @@ void RestClient::listPage(const ResourcePath &path, const ListOptions &options, 
         q.append({QStringLiteral("resourceVersion"), options.resourceVersion});
     QPointer<QObject> guard(context);
     const bool hasContext = context != nullptr;
+    if (options.onItem) {
+        listPageByItem(path, options, std::move(q), std::move(acc), context, std::move(callback));
+        return;
+    }
     get(
         path, context,
         [this, path, options, acc, guard, hasContext,
@@ -660,6 +738,76 @@ void RestClient::listPage(const ResourcePath &path, const ListOptions &options, 
             listPage(path, options, next, acc, guard.data(), std::move(callback));
         },
         q);
+}
+
+void RestClient::listPageByItem(const ResourcePath &path, const ListOptions &options, QueryItems query,
+                                std::shared_ptr<ListResult> acc, QObject *context, ListCallback callback)
+{
+    Request r;
+    r.path = path.path();
+    r.query = std::move(query);
+    QPointer<QObject> guard(context);
+    const bool hasContext = context != nullptr;
+    send(r, context,
+         [this, path, options, acc, guard, hasContext,
+          callback = std::move(callback)](Result<Response> res) mutable {
+             if (!res) {
+                 callback(res.error());
+                 return;
+             }
+             // Parse with a callback that hands each item over at its closing brace and drops it from
+             // the document: the page's DOM never holds more than one item.
+             bool inItems = false;
+             const auto onEvent = [&](int depth, nlohmann::json::parse_event_t event,
+                                      nlohmann::json &parsed) {
+                 using Event = nlohmann::json::parse_event_t;
+                 if (depth == 1 && event == Event::key)
+                     inItems = parsed.is_string() && parsed.get_ref<const std::string &>() == "items";
+                 else if (depth == 1 && event == Event::array_end)
+                     inItems = false;
+                 else if (depth == 2 && inItems && event == Event::object_end) {
+                     options.onItem(parsed);
+                     return false;
+                 }
+                 return true;
+             };
+             const QByteArray &body = res->body;
+             if (jsonNestingDepth(body) > kMaxJsonDepth) {
+                 callback(Error(QStringLiteral("GET %1: the response nests deeper than %2 levels")
+                                    .arg(path.path())
+                                    .arg(kMaxJsonDepth)));
+                 return;
+             }
+             nlohmann::json doc;
+             try {
+                 doc = nlohmann::json::parse(body.constBegin(), body.constEnd(), onEvent);
+             } catch (const nlohmann::json::exception &e) {
+                 callback(Error(QStringLiteral("GET %1: %2: the response is not valid JSON (%3)")
+                                    .arg(path.path())
+                                    .arg(res->status)
+                                    .arg(QString::fromUtf8(e.what())),
+                                res->status));
+                 return;
+             }
+             // The items were handed over one by one; what is left is [] (or null for an empty list).
+             const auto itemsIt = doc.is_object() ? doc.find("items") : doc.end();
+             if (itemsIt == doc.end() || !(itemsIt->is_array() || itemsIt->is_null())) {
+                 callback(Error(QStringLiteral("GET %1: the response is not a list").arg(path.path())));
+                 return;
+             }
+             ++acc->pages;
+             acc->kind = jsonStr(doc, "kind");
+             const nlohmann::json meta = doc.value("metadata", nlohmann::json::object());
+             acc->resourceVersion = jsonStr(meta, "resourceVersion");
+             const QString next = jsonStr(meta, "continue");
+             if (next.isEmpty()) {
+                 callback(std::move(*acc));
+                 return;
+             }
+             if (hasContext && !guard)
+                 return;
+             listPage(path, options, next, acc, guard.data(), std::move(callback));
+         });
 }
 
 void RestClient::create(const ResourcePath &path, const nlohmann::json &object, const WriteOptions &options,

@@ -87,6 +87,7 @@ struct Response {
     int status = 0;
     QByteArray body;
     QList<QPair<QByteArray, QByteArray>> headers;
+    bool http2 = false; ///< it came over HTTP/2 (negotiated by ALPN when the server offers it)
 };
 
 /// One page, or a whole list when paging was followed to its end.
@@ -104,6 +105,9 @@ struct ListOptions {
     QString resourceVersion; ///< "" = most recent (quorum read)
     /// When set, each page's items go here instead of accumulating in ListResult.
     std::function<void(const nlohmann::json &items)> onPage;
+    /// When set, each item goes here as soon as it is parsed, so a page is never held as a whole
+    /// document (the item may be moved from). Takes precedence over onPage.
+    std::function<void(nlohmann::json &item)> onItem;
 };
 
 /// Options of create/update/patch.
@@ -218,7 +222,10 @@ public:
 
     const Connection &connection() const { return m_connection; }
 
-    /// Any request; the response is an error for non-2xx statuses (Status decoded).
+    /// Any request; the response is an error for non-2xx statuses (Status decoded). A request that
+    /// changes state (any verb but GET, HEAD, OPTIONS) reaches the server at most once: when the
+    /// connection closes after it was sent and before the response, it fails instead of being
+    /// sent again (it may or may not have been applied).
     void send(const Request &request, QObject *context, ResponseCallback callback);
 
     void get(const ResourcePath &path, QObject *context, JsonCallback callback, const QueryItems &query = {});
@@ -273,6 +280,8 @@ private:
     void sendJson(Request request, QObject *context, JsonCallback callback);
     void listPage(const ResourcePath &path, const ListOptions &options, const QString &continueToken,
                   std::shared_ptr<ListResult> acc, QObject *context, ListCallback callback);
+    void listPageByItem(const ResourcePath &path, const ListOptions &options, QueryItems query,
+                        std::shared_ptr<ListResult> acc, QObject *context, ListCallback callback);
     int64_t nowMs() const;
     QNetworkAccessManager *makeNetworkManager();
 

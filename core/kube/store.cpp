@@ -4,6 +4,8 @@
 
 #include <QSet>
 
+#include <memory>
+
 namespace vigil::kube {
 
 namespace {
@@ -60,25 +62,27 @@ QString objectNamespace(const KubeObject &object)
 
 Projector projectorFor(const ResourceType &type)
 {
+    // One pool per projector, so per informer: its objects share their repeated values.
+    auto pool = std::make_shared<StringPool>();
     if (type.group.isEmpty() && type.resource == QLatin1String("pods"))
-        return wrap<PodView>([](const nlohmann::json &j) { return projectPod(j); });
+        return wrap<PodView>([pool](const nlohmann::json &j) { return projectPod(j, pool.get()); });
     if (type.group.isEmpty() && type.resource == QLatin1String("nodes"))
-        return wrap<NodeView>([](const nlohmann::json &j) { return projectNode(j); });
+        return wrap<NodeView>([pool](const nlohmann::json &j) { return projectNode(j, pool.get()); });
     if (type.resource == QLatin1String("events") &&
         (type.group.isEmpty() || type.group == QLatin1String("events.k8s.io")))
-        return wrap<EventView>([](const nlohmann::json &j) { return projectEvent(j); });
+        return wrap<EventView>([pool](const nlohmann::json &j) { return projectEvent(j, pool.get()); });
     const QString kind = kindOf(type);
     if (type.group == QLatin1String("apps") && !kind.isEmpty()) {
-        return wrap<WorkloadView>([kind](const nlohmann::json &j) {
-            Result<WorkloadView> w = projectWorkload(j);
+        return wrap<WorkloadView>([kind, pool](const nlohmann::json &j) {
+            Result<WorkloadView> w = projectWorkload(j, pool.get());
             if (w && w->kind.isEmpty())
                 w->kind = kind; // list items carry no kind
             return w;
         });
     }
     const QString apiVersion = type.groupVersion();
-    return wrap<GenericView>([apiVersion](const nlohmann::json &j) {
-        Result<GenericView> g = projectGeneric(j);
+    return wrap<GenericView>([apiVersion, pool](const nlohmann::json &j) {
+        Result<GenericView> g = projectGeneric(j, 8192, pool.get());
         if (g && g->apiVersion.isEmpty())
             g->apiVersion = apiVersion;
         return g;
@@ -122,13 +126,24 @@ std::optional<Delta> ObjectStore::remove(const QString &uid, std::optional<KubeO
 
 QList<Delta> ObjectStore::replace(const QList<KubeObject> &fresh)
 {
+    return replace(QList<KubeObject>(fresh));
+}
+
+QList<Delta> ObjectStore::replace(QList<KubeObject> &&fresh)
+{
     QList<Delta> out;
+    if (m_objects.isEmpty())
+        out.reserve(fresh.size()); // every object will be an Added delta
     QSet<QString> seen;
-    for (const KubeObject &o : fresh) {
+    seen.reserve(fresh.size());
+    m_objects.reserve(fresh.size());
+    for (KubeObject &o : fresh) {
         seen.insert(objectUid(o));
-        if (auto d = upsert(o))
+        if (auto d = upsert(std::move(o)))
             out.append(std::move(*d));
     }
+    fresh.clear();
+    fresh.squeeze();
     QStringList gone;
     for (auto it = m_objects.cbegin(); it != m_objects.cend(); ++it) {
         if (!seen.contains(it.key()))

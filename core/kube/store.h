@@ -31,6 +31,7 @@ QString objectNamespace(const KubeObject &object); ///< empty for nodes and clus
 /// JSON to projection; errors name the object.
 using Projector = std::function<Result<KubeObject>(const nlohmann::json &object)>;
 /// The projection for a resource: pods, nodes, events (both APIs), apps workloads, else generic.
+/// It interns repeated values in a StringPool of its own, so call it from one thread only.
 Projector projectorFor(const ResourceType &type);
 
 struct Delta {
@@ -58,6 +59,8 @@ public:
     std::optional<Delta> remove(const QString &uid, std::optional<KubeObject> finalState = std::nullopt);
     /// Replaces the whole content with a fresh list: objects missing from it are deleted.
     QList<Delta> replace(const QList<KubeObject> &fresh);
+    /// The same, moving the objects in (fresh is left empty).
+    QList<Delta> replace(QList<KubeObject> &&fresh);
 
 private:
     QHash<QString, KubeObject> m_objects;

@@ -120,6 +120,27 @@ QString describe(const QList<Delta> &deltas)
     return out.join(QLatin1Char(' '));
 }
 
+QByteArray bookmark(int rv, bool initialEventsEnd)
+{
+    const QByteArray notes = initialEventsEnd
+                                 ? QByteArray(R"(,"annotations":{"k8s.io/initial-events-end":"true"})")
+                                 : QByteArray();
+    return watchLine("BOOKMARK", R"({"kind":"Pod","metadata":{"resourceVersion":")" + QByteArray::number(rv) +
+                                     "\"" + notes + "}}");
+}
+
+InformerOptions streamingOptions()
+{
+    InformerOptions o = fastOptions();
+    o.streamingList = true;
+    return o;
+}
+
+bool isStreamingList(const HttpRequest &r)
+{
+    return r.queryValue(QStringLiteral("sendInitialEvents")) == QLatin1String("true");
+}
+
 } // namespace
 
 class TestInformer final : public QObject {
@@ -134,6 +155,10 @@ private Q_SLOTS:
     void idleWatchdogReconnects();
     void bookmarksAdvanceResourceVersion();
     void coalescesWithinABatch();
+    void streamingListAppliesStateAtItsEndBookmark();
+    void streamingListFallsBackToList_data();
+    void streamingListFallsBackToList();
+    void streamingListRetriesAfterTransientFailure();
     void backoffDelay_data();
     void backoffDelay();
 };
@@ -314,6 +339,139 @@ void TestInformer::coalescesWithinABatch()
     informer.start();
     QTRY_COMPARE(spy.size(), 2);
     QCOMPARE(describe(spy.at(1).at(0).value<DeltaBatch>().deltas), QStringLiteral("+c@12 ~a@16"));
+}
+
+void TestInformer::streamingListAppliesStateAtItsEndBookmark()
+{
+    FakeApi api;
+    // Initial state (with a progress bookmark and a replaced object inside it), its closing bookmark, then a
+    // change.
+    api.watches = {stream({{10, watchLine("ADDED", pod("a", 5)) + watchLine("ADDED", pod("b", 6))},
+                           {10, bookmark(7, false)},
+                           {10, watchLine("ADDED", pod("c", 7)) + watchLine("DELETED", pod("b", 8))},
+                           {300, bookmark(9, true)},
+                           {300, watchLine("MODIFIED", pod("a", 12))}},
+                          HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, streamingOptions());
+    QSignalSpy spy(&informer, &Informer::deltas);
+    informer.start();
+
+    // Inside the initial state nothing is visible: not synced, empty store, no deltas.
+    QTRY_COMPARE(api.requests(true).size(), 1);
+    QTest::qWait(150);
+    QVERIFY(!informer.health().synced);
+    QCOMPARE(informer.health().state, InformerHealth::State::Listing);
+    QCOMPARE(informer.store().size(), 0);
+    QCOMPARE(spy.size(), 0);
+
+    // The bookmark annotated k8s.io/initial-events-end applies the state at once, as a resync.
+    QTRY_VERIFY(informer.health().synced);
+    QCOMPARE(informer.health().state, InformerHealth::State::Watching);
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@5"), QStringLiteral("c@7")}));
+    QCOMPARE(informer.resourceVersion(), QStringLiteral("9"));
+    QTRY_COMPARE(spy.size(), 1);
+    const auto first = spy.at(0).at(0).value<DeltaBatch>();
+    QVERIFY(first.resynced);
+    QCOMPARE(describe(first.deltas), QStringLiteral("+a@5 +c@7"));
+
+    // Changes after it are ordinary deltas on the same stream.
+    QTRY_COMPARE(spy.size(), 2);
+    QCOMPARE(describe(spy.at(1).at(0).value<DeltaBatch>().deltas), QStringLiteral("~a@12"));
+    QCOMPARE(informer.resourceVersion(), QStringLiteral("12"));
+
+    // One request did it all: no LIST, and the watch asked for a streaming list.
+    QCOMPARE(api.requests(false).size(), 0);
+    QCOMPARE(api.requests(true).size(), 1);
+    const HttpRequest w = api.requests(true).at(0);
+    QCOMPARE(w.path, QStringLiteral("/api/v1/namespaces/shop/pods"));
+    QVERIFY(isStreamingList(w));
+    QCOMPARE(w.queryValue(QStringLiteral("resourceVersionMatch")), QStringLiteral("NotOlderThan"));
+    QVERIFY(w.query.hasQueryItem(QStringLiteral("resourceVersion")));
+    QVERIFY(w.queryValue(QStringLiteral("resourceVersion")).isEmpty()); // "": the most recent state
+    QCOMPARE(w.queryValue(QStringLiteral("allowWatchBookmarks")), QStringLiteral("true"));
+    QVERIFY(informer.streamsLists());
+}
+
+void TestInformer::streamingListFallsBackToList_data()
+{
+    QTest::addColumn<int>("status"); // 0: a 200 stream that ends without the closing bookmark
+    QTest::newRow("422 Invalid: the WatchList feature gate is off") << 422;
+    QTest::newRow("400 Bad Request: a server that predates sendInitialEvents") << 400;
+    QTest::newRow("501 Not Implemented") << 501;
+    QTest::newRow("stream ends before k8s.io/initial-events-end") << 0;
+}
+
+void TestInformer::streamingListFallsBackToList()
+{
+    QFETCH(int, status);
+    FakeApi api;
+    if (status != 0) {
+        api.watches.append([status](HttpExchange *ex) {
+            ex->respondJson(
+                status,
+                R"({"kind":"Status","status":"Failure","reason":"Invalid","message":)"
+                R"("sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",)"
+                R"("code":)" +
+                    QByteArray::number(status) + "}");
+        });
+    } else {
+        api.watches.append(stream({{10, watchLine("ADDED", pod("stale", 3))}}, HttpExchange::Ending::End));
+    }
+    api.lists = {respondList(podList(20, {pod("a", 15), pod("b", 16)})),
+                 respondList(podList(30, {pod("a", 25)}))};
+    api.watches.append(stream({{10, watchLine("MODIFIED", pod("b", 21))}, {10, expiredEvent()}},
+                              HttpExchange::Ending::Stall));
+    api.watches.append(stream({}, HttpExchange::Ending::Stall));
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, streamingOptions());
+    QList<Delta> all;
+    connect(&informer, &Informer::deltas, this, [&](const DeltaBatch &b) { all += b.deltas; });
+    informer.start();
+
+    // Refused once: LIST + WATCH from the list's resourceVersion, and the store is the list's.
+    QTRY_VERIFY(api.requests(true).size() >= 2);
+    QVERIFY(isStreamingList(api.requests(true).at(0)));
+    QCOMPARE(api.requests(false).size() >= 1, true);
+    const HttpRequest fallback = api.requests(true).at(1);
+    QVERIFY(!isStreamingList(fallback));
+    QVERIFY(!fallback.query.hasQueryItem(QStringLiteral("resourceVersionMatch")));
+    QCOMPARE(fallback.queryValue(QStringLiteral("resourceVersion")), QStringLiteral("20"));
+    QVERIFY(!informer.streamsLists());
+    QVERIFY(!informer.health().lastError.isEmpty());
+
+    // Refused for good: the relist after 410 Gone pages through LIST again instead of retrying the stream.
+    QTRY_COMPARE(api.requests(true).size(), 3);
+    QCOMPARE(api.requests(false).size(), 2);
+    QVERIFY(!isStreamingList(api.requests(true).at(2)));
+    QCOMPARE(api.requests(true).at(2).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("30"));
+    QTRY_COMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@25")}));
+    QVERIFY(informer.health().synced);
+    QVERIFY2(!describe(all).contains(QLatin1String("stale")), qPrintable(describe(all)));
+}
+
+void TestInformer::streamingListRetriesAfterTransientFailure()
+{
+    FakeApi api;
+    api.watches = {[](HttpExchange *ex) {
+                       ex->respondJson(500, R"({"kind":"Status","reason":"InternalError","code":500})");
+                   },
+                   stream({{10, watchLine("ADDED", pod("a", 5))}, {10, bookmark(6, true)}},
+                          HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, streamingOptions());
+    informer.start();
+    QTRY_VERIFY(informer.health().synced);
+    // A 500 is not a refusal: after the back-off the list is streamed again, never paged.
+    QCOMPARE(api.requests(true).size(), 2);
+    QVERIFY(isStreamingList(api.requests(true).at(1)));
+    QCOMPARE(api.requests(false).size(), 0);
+    QVERIFY(informer.streamsLists());
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@5")}));
+    QCOMPARE(informer.resourceVersion(), QStringLiteral("6"));
 }
 
 void TestInformer::backoffDelay_data()

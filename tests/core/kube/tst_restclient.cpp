@@ -48,6 +48,8 @@ private Q_SLOTS:
     void statusDecoding_data();
     void statusDecoding();
     void pagingFollowsContinue();
+    void listItemByItem_data();
+    void listItemByItem();
     void unauthorizedRenewsCredentialsOnce_data();
     void unauthorizedRenewsCredentialsOnce();
     void tooManyRequestsHonoursRetryAfter();
@@ -55,6 +57,8 @@ private Q_SLOTS:
     void timeout();
     void mutations_data();
     void mutations();
+    void closedAfterReadingIsNeverResent_data();
+    void closedAfterReadingIsNeverResent();
     void logParameters();
     void callbackSkippedWhenContextDestroyed();
     void tokenBucket_data();
@@ -162,6 +166,83 @@ void TestRestClient::pagingFollowsContinue()
     QCOMPARE(server.requests()[1].queryValue(QStringLiteral("continue")), token);
     QCOMPARE(server.requests()[1].queryValue(QStringLiteral("labelSelector")),
              QStringLiteral("app=api,tier!=db"));
+}
+
+void TestRestClient::listItemByItem_data()
+{
+    QTest::addColumn<QByteArray>("firstPage");
+    QTest::addColumn<QStringList>("expectedUids"); // empty: an error is expected
+    QTest::addColumn<QString>("expectedError");
+    QTest::newRow("items across pages, nested objects kept whole")
+        << QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"next",)"
+                      R"("x":{"y":{}}},"items":[{"metadata":{"uid":"a","labels":{"k":"v"}}},)"
+                      R"({"metadata":{"uid":"b"},"spec":{"containers":[{"name":"c"}]}}]})")
+        << QStringList{"a:k=v", "b:c", "c:"} << QString();
+    QTest::newRow("an empty page then a full one")
+        << QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"next"},"items":[]})")
+        << QStringList{"c:"} << QString();
+    QTest::newRow("null items is an empty page")
+        << QByteArray(
+               R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"next"},"items":null})")
+        << QStringList{"c:"} << QString();
+    QTest::newRow("not a list") << QByteArray(R"({"kind":"Pod","metadata":{"uid":"x"}})") << QStringList()
+                                << QStringLiteral(
+                                       "GET /api/v1/namespaces/shop/pods: the response is not a list");
+    QTest::newRow("truncated JSON") << QByteArray(R"({"kind":"PodList","items":[{"metadata":)")
+                                    << QStringList()
+                                    << QStringLiteral(
+                                           "GET /api/v1/namespaces/shop/pods: 200: the response is "
+                                           "not valid JSON");
+    QTest::newRow("nested too deep") << (QByteArray(R"({"items":[)") + QByteArray(600, '[') +
+                                         QByteArray(600, ']') + "]}")
+                                     << QStringList()
+                                     << QStringLiteral("GET /api/v1/namespaces/shop/pods: the response nests "
+                                                       "deeper than 512 levels");
+}
+
+// ListOptions::onItem: each item is handed over as soon as it is parsed, the page is never kept.
+void TestRestClient::listItemByItem()
+{
+    QFETCH(QByteArray, firstPage);
+    QFETCH(QStringList, expectedUids);
+    QFETCH(QString, expectedError);
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (ex->request().queryValue(QStringLiteral("continue")).isEmpty())
+            ex->respondJson(200, firstPage);
+        else
+            ex->respondJson(
+                200,
+                R"({"kind":"PodList","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"uid":"c"}}]})");
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    QStringList seen;
+    ListOptions opts;
+    opts.onItem = [&](nlohmann::json &item) {
+        const nlohmann::json meta = item.value("metadata", nlohmann::json::object());
+        QString extra;
+        const nlohmann::json labels = meta.value("labels", nlohmann::json::object());
+        for (const auto &[k, v] : labels.items())
+            extra += QString::fromStdString(k + "=" + v.get<std::string>());
+        if (item.contains("spec"))
+            extra += QString::fromStdString(item["spec"]["containers"][0].value("name", std::string()));
+        seen.append(QString::fromStdString(meta.value("uid", std::string())) + QLatin1Char(':') + extra);
+    };
+    opts.onPage = [](const nlohmann::json &) { QFAIL("onItem takes precedence over onPage"); };
+    std::optional<Result<ListResult>> got;
+    client.list(podsIn, opts, this, [&](Result<ListResult> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    if (!expectedError.isEmpty()) {
+        QVERIFY(!got->ok());
+        QVERIFY2(got->errorMessage().startsWith(expectedError), qPrintable(got->errorMessage()));
+        return;
+    }
+    QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
+    QCOMPARE(seen, expectedUids);
+    QVERIFY((*got)->items.empty());
+    QCOMPARE((*got)->pages, 2);
+    QCOMPARE((*got)->resourceVersion, QStringLiteral("9"));
+    QCOMPARE((*got)->kind, QStringLiteral("PodList"));
 }
 
 void TestRestClient::unauthorizedRenewsCredentialsOnce_data()
@@ -346,6 +427,90 @@ void TestRestClient::mutations()
     QCOMPARE(req.header("Content-Type"), contentType);
     QCOMPARE(req.query.toString(QUrl::FullyDecoded), query);
     QVERIFY2(req.body.contains(bodyContains), req.body.constData());
+}
+
+void TestRestClient::closedAfterReadingIsNeverResent_data()
+{
+    QTest::addColumn<QString>("op");
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<int>("expectedArrivals"); // requests of that method that reach the server
+    QTest::addColumn<bool>("expectOk");
+    // The control row proves the script provokes Qt's resend: an idempotent GET is sent again.
+    QTest::newRow("GET is resent on a fresh connection (control)") << "get" << QByteArray("GET") << 2 << true;
+    QTest::newRow("create (POST) reaches the server once") << "create" << QByteArray("POST") << 1 << false;
+    QTest::newRow("update (PUT) reaches the server once") << "update" << QByteArray("PUT") << 1 << false;
+    QTest::newRow("merge patch reaches the server once") << "merge" << QByteArray("PATCH") << 1 << false;
+    QTest::newRow("server-side apply reaches the server once")
+        << "apply" << QByteArray("PATCH") << 1 << false;
+    QTest::newRow("delete reaches the server once") << "delete" << QByteArray("DELETE") << 1 << false;
+    QTest::newRow("eviction reaches the server once") << "evict" << QByteArray("POST") << 1 << false;
+}
+
+// The server reads a request on a kept-alive connection and closes it without answering: the
+// request may have been applied. Qt's HTTP/1.1 channel would silently send it again on a new
+// connection; for anything but a read that must not happen.
+void TestRestClient::closedAfterReadingIsNeverResent()
+{
+    QFETCH(QString, op);
+    QFETCH(QByteArray, method);
+    QFETCH(int, expectedArrivals);
+    QFETCH(bool, expectOk);
+    int arrivals = 0;
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (ex->request().path == QLatin1String("/version")) {
+            ex->respondJson(200, R"({"major":"1"})");
+            return;
+        }
+        if (++arrivals == 1)
+            ex->closeConnection();
+        else
+            ex->respondJson(200, R"({"kind":"Pod","metadata":{"name":"web"}})");
+    });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+
+    // Warm up: one answered request leaves a keep-alive connection for the next one to reuse.
+    std::optional<Result<Response>> warm;
+    Request version;
+    version.path = QStringLiteral("/version");
+    client.send(version, this, [&](Result<Response> r) { warm = std::move(r); });
+    QTRY_VERIFY(warm.has_value());
+    QVERIFY2(warm->ok(), qPrintable(warm->errorMessage()));
+
+    std::optional<Result<nlohmann::json>> got;
+    auto done = [&](Result<nlohmann::json> r) { got = std::move(r); };
+    const nlohmann::json podJson = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "web"}}}};
+    if (op == QLatin1String("get"))
+        client.get(webPod, this, done);
+    else if (op == QLatin1String("create"))
+        client.create(podsIn, podJson, {}, this, done);
+    else if (op == QLatin1String("update"))
+        client.update(webPod, podJson, {}, this, done);
+    else if (op == QLatin1String("merge"))
+        client.patch(webPod, PatchType::Merge, R"({"metadata":{"labels":{"a":"b"}}})", {}, this, done);
+    else if (op == QLatin1String("apply"))
+        client.apply(webPod, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n", {}, this, done);
+    else if (op == QLatin1String("delete"))
+        client.remove(webPod, {}, this, done);
+    else if (op == QLatin1String("evict"))
+        client.evict(QStringLiteral("shop"), QStringLiteral("web"), {}, this, done);
+    QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 10000);
+    QTest::qWait(300); // a resend would arrive within this
+    QCOMPARE(arrivals, expectedArrivals);
+    QList<vigil::test::HttpRequest> sent;
+    for (const auto &r : server.requests()) {
+        if (r.method == method && r.path != QLatin1String("/version"))
+            sent.append(r);
+    }
+    QCOMPARE(sent.size(), expectedArrivals);
+    QCOMPARE(sent.first().connectionId, server.requests().first().connectionId); // the kept-alive one
+    QCOMPARE(got->ok(), expectOk);
+    if (!expectOk) {
+        QVERIFY2(got->errorMessage().startsWith(QString::fromLatin1(method) + QLatin1Char(' ')),
+                 qPrintable(got->errorMessage()));
+        QVERIFY2(got->errorMessage().contains(QLatin1String("not sent again")),
+                 qPrintable(got->errorMessage()));
+    }
 }
 
 void TestRestClient::logParameters()
