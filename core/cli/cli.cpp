@@ -15,6 +15,10 @@ void printUsage(QTextStream &out)
     out << "usage: vigilctl <command> [options]\n"
            "\n"
            "commands:\n"
+           "  agent       run the headless agent: watch, diagnose, act within the policy, leader election\n"
+           "              [-n NS | -A] [--policy F] [--mode suggest-only|approve|auto-within-policy]\n"
+           "              [--lease-name N] [--lease-namespace NS] [--identity ID] [--listen ADDR:PORT]\n"
+           "              [--data-dir D] [--provider-config F]\n"
            "  act         DECISION_ID --approve|--reject [--reason R] [--dry-run] | --undo DECISION_ID\n"
            "              [--policy F] [--db DIR] [--verify-timeout S]\n"
            "  audit       list | show ID | export --format jsonl|csv [-o F] | verify [--input F.jsonl]\n"
@@ -56,6 +60,8 @@ int run(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
     // QCommandLineParser wants a program name first; the command name stands in for it.
     const QStringList rest = arguments.mid(1);
+    if (command == u"agent")
+        return agentCommand(rest, out, err);
     if (command == u"act")
         return actCommand(rest, out, err);
     if (command == u"audit")

@@ -8,6 +8,7 @@ class QTextStream;
 
 namespace vigil::cli {
 
+int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);
 int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &err);

@@ -1,0 +1,230 @@
+#pragma once
+
+// For the agent's cluster tests: a `vigilctl agent` child process (the built
+// binary, VIGIL_VIGILCTL) with its JSON log parsed as it arrives and its
+// /healthz, /readyz and /metrics read over HTTP; plus installing the
+// AgentDecision CRD and applying a scenario into a namespace.
+
+#include "clusterapi.h"
+#include "core/audit/auditlog.h"
+#include "core/cli/await.h"
+
+#include <QEventLoop>
+#include <QFile>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QProcess>
+#include <QTest>
+#include <QTimer>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+namespace vigil::test {
+
+struct HttpAnswer {
+    int status = 0;
+    QByteArray body;
+};
+
+class AgentProcess {
+public:
+    AgentProcess(QString identity, QString dataDir)
+        : m_identity(std::move(identity))
+        , m_dataDir(std::move(dataDir))
+    {
+        QObject::connect(&m_process, &QProcess::readyReadStandardError, &m_process, [this] { readLog(); });
+    }
+    ~AgentProcess()
+    {
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+
+    /// Starts `vigilctl agent ARGS --identity I --data-dir D --listen 127.0.0.1:0`.
+    void start(const QStringList &args)
+    {
+        QStringList all{"agent"};
+        all << args << "--identity" << m_identity << "--data-dir" << m_dataDir << "--listen"
+            << "127.0.0.1:0";
+        m_process.start(QStringLiteral(VIGIL_VIGILCTL), all);
+    }
+    /// Waits for the log line that names the probe port.
+    bool waitUntilServing(int timeoutMs = 15000)
+    {
+        return ClusterApi::waitFor(
+                   [this] { return m_port != 0 || m_process.state() == QProcess::NotRunning; }, timeoutMs) &&
+               m_port != 0;
+    }
+
+    HttpAnswer get(const QString &path)
+    {
+        QNetworkAccessManager nam;
+        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(path)));
+        request.setTransferTimeout(3000);
+        QNetworkReply *reply = nam.get(request);
+        QEventLoop loop;
+        QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+        QTimer::singleShot(5000, &loop, &QEventLoop::quit);
+        loop.exec();
+        HttpAnswer a{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+        delete reply;
+        return a;
+    }
+    /// The value of one sample line of /metrics ("name" or "name{labels}"); -1 when absent.
+    double metric(const QString &sample)
+    {
+        const HttpAnswer a = get(QStringLiteral("/metrics"));
+        for (const QByteArray &line : a.body.split('\n')) {
+            if (line.startsWith(QByteArray(sample.toUtf8() + ' ')))
+                return line.mid(sample.size() + 1).toDouble();
+        }
+        return -1;
+    }
+    bool isLeader() { return metric(QStringLiteral("vigil_agent_is_leader")) == 1; }
+
+    /// Log lines with this msg (JSON objects).
+    QList<nlohmann::json> logged(const QString &message) const
+    {
+        QList<nlohmann::json> out;
+        for (const nlohmann::json &l : m_log) {
+            if (l.value("msg", std::string()) == message.toStdString())
+                out << l;
+        }
+        return out;
+    }
+    /// Every stderr line that was not a JSON object (should stay empty).
+    const QStringList &foreignLines() const { return m_foreign; }
+    QString logText() const { return QString::fromUtf8(m_raw); }
+
+    /// Audit rows of one decision (optionally of one kind), read from the agent's data dir.
+    QList<audit::AuditEvent> audit(const QString &decisionId, const QString &kind = {}) const
+    {
+        auto log = audit::AuditLog::open(m_dataDir + QStringLiteral("/audit.db"));
+        if (!log)
+            return {};
+        audit::AuditFilter f;
+        f.decisionId = decisionId;
+        f.kind = kind;
+        auto rows = (*log)->query(f);
+        return rows ? *rows : QList<audit::AuditEvent>();
+    }
+
+    QProcess &process() { return m_process; }
+    const QString &identity() const { return m_identity; }
+    const QString &dataDir() const { return m_dataDir; }
+    quint16 port() const { return m_port; }
+
+private:
+    void readLog()
+    {
+        m_raw += m_process.readAllStandardError();
+        qsizetype nl;
+        while ((nl = m_raw.indexOf('\n', m_parsed)) >= 0) {
+            const QByteArray line = m_raw.mid(m_parsed, nl - m_parsed);
+            m_parsed = nl + 1;
+            nlohmann::json doc = nlohmann::json::parse(line.toStdString(), nullptr, false);
+            if (!doc.is_object() || !doc.contains("ts") || !doc.contains("level") || !doc.contains("msg") ||
+                !doc.contains("fields")) {
+                m_foreign << QString::fromUtf8(line);
+                continue;
+            }
+            if (doc["msg"] == "serving probes and metrics")
+                m_port = static_cast<quint16>(doc["fields"].value("port", 0));
+            m_log << doc;
+        }
+    }
+
+    QString m_identity;
+    QString m_dataDir;
+    QProcess m_process;
+    QByteArray m_raw;
+    qsizetype m_parsed = 0;
+    QList<nlohmann::json> m_log;
+    QStringList m_foreign;
+    quint16 m_port = 0;
+};
+
+inline QString sourceDir()
+{
+    QString source = qEnvironmentVariable("VIGIL_SOURCE_DIR");
+    return source.isEmpty() ? QStringLiteral(QT_TESTCASE_SOURCEDIR) + QStringLiteral("/../../..") : source;
+}
+
+inline QString clusterKubeconfig()
+{
+    QFile f(qEnvironmentVariable("VIGIL_TEST_CLUSTER_FILE"));
+    return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll().trimmed()) : QString();
+}
+
+/// Applies the AgentDecision CRD (shared by every test on the cluster: idempotent, never deleted).
+inline Result<void> installAgentDecisionCrd(ClusterApi &api)
+{
+    QFile crd(sourceDir() + QStringLiteral("/resources/crd/agentdecision.yaml"));
+    if (!crd.open(QIODevice::ReadOnly))
+        return Error(crd.fileName() + QStringLiteral(": ") + crd.errorString());
+    const QByteArray manifest = crd.readAll();
+    const kube::ResourceType crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+    kube::ApplyOptions options;
+    options.force = true;
+    Result<json> applied = cli::await<json>([&](QObject *ctx, auto cb) {
+        api.client->apply({crds, {}, "agentdecisions.ai.vigil.dev", {}}, manifest, options, ctx, cb);
+    });
+    if (!applied)
+        return applied.error();
+    const bool established = ClusterApi::waitFor(
+        [&] {
+            Result<json> got = api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
+            if (!got)
+                return false;
+            for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
+                if (cond.value("type", std::string()) == "Established" &&
+                    cond.value("status", std::string()) == "True")
+                    return true;
+            return false;
+        },
+        30000);
+    return established ? Result<void>()
+                       : Result<void>(Error("the AgentDecision CRD never became Established"));
+}
+
+/// tests/scenarios/apply --only <scenario> into namespace; empty on success, else its output.
+inline QString applyScenario(const QString &kubeconfig, const QString &ns, const QString &scenario)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(sourceDir() + QStringLiteral("/tests/scenarios/apply"),
+            {"--kubeconfig", kubeconfig, "--namespace", ns, "--only", scenario});
+    if (!p.waitForFinished(60000)) {
+        p.kill();
+        return QStringLiteral("tests/scenarios/apply timed out");
+    }
+    return p.exitCode() == 0 ? QString() : QString::fromUtf8(p.readAll());
+}
+
+/// A policy that lets the rules' crash-loop proposals through whatever they pick.
+inline QByteArray permissivePolicy()
+{
+    return "mode: approve\n"
+           "allowedActions: [restart_pod, create_alert]\n"
+           "minConfidence:\n  default: 0.1\n  restart_pod: 0.1\n"
+           "cooldown:\n  perTarget: 1s\n"
+           "maxActionsPerHour: 100\n"
+           "autoApprove: [restart_pod, create_alert]\n";
+}
+
+inline kube::ResourceType agentDecisions()
+{
+    return {QStringLiteral("ai.vigil.dev"), QStringLiteral("v1alpha1"), QStringLiteral("agentdecisions"),
+            true};
+}
+
+inline kube::ResourceType leases()
+{
+    return {QStringLiteral("coordination.k8s.io"), QStringLiteral("v1"), QStringLiteral("leases"), true};
+}
+
+} // namespace vigil::test
