@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite qt6-qpa-plugins
-  qt6-charts-dev qt6-svg-dev qtkeychain-qt6-dev
+  qt6-charts-dev libqt6opengl6-dev qt6-svg-dev qtkeychain-qt6-dev
   libyaml-cpp-dev nlohmann-json3-dev
   xvfb xauth openssl curl procps psmisc iproute2 dpkg-dev file
   golang-go
