@@ -5,6 +5,7 @@
 #include "core/reason/llm/providerutil.h"
 #include "core/reason/llm/ratelimiter.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
 
 #include <QNetworkAccessManager>
 
@@ -65,7 +66,7 @@ nlohmann::json AnthropicProvider::buildBody(const LlmRequest &request) const
         {"messages", json::array({json{{"role", "user"}, {"content", request.user.toStdString()}}})},
         {"tools", json::array({json{{"name", tool},
                                     {"description", "Report the answer in this exact structure."},
-                                    {"input_schema", request.schema}}})},
+                                    {"input_schema", strictJsonSchema(request.schema)}}})},
         {"tool_choice", json{{"type", "tool"}, {"name", tool}}},
     };
     if (request.temperature >= 0)

@@ -3,6 +3,7 @@
 #include "core/reason/llm/httpexchange.h"
 #include "core/reason/llm/providerutil.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
 
 #include <QNetworkAccessManager>
 
@@ -44,7 +45,7 @@ nlohmann::json OllamaProvider::buildBody(const LlmRequest &request) const
     return json{
         {"model", request.model.toStdString()},
         {"stream", false},
-        {"format", request.schema},
+        {"format", strictJsonSchema(request.schema)},
         {"messages", json::array({json{{"role", "system"}, {"content", request.system.toStdString()}},
                                   json{{"role", "user"}, {"content", request.user.toStdString()}}})},
         {"options", options},

@@ -5,6 +5,7 @@
 #include "core/reason/llm/providerutil.h"
 #include "core/reason/llm/ratelimiter.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
 
 #include <QNetworkAccessManager>
 #include <QUrlQuery>
@@ -85,11 +86,13 @@ nlohmann::json OpenAiProvider::buildBody(const LlmRequest &request) const
         json{{"role", "system"}, {"content", request.system.toStdString()}},
         json{{"role", "user"}, {"content", request.user.toStdString()}},
     });
-    // The nested form: llama.cpp and Ollama ignore a flat {type, schema}.
+    // The nested form: llama.cpp and Ollama ignore a flat {type, schema}. Strict mode
+    // refuses a top-level oneOf and open objects, so the schema goes in its strict form.
     body["response_format"] = json{
         {"type", "json_schema"},
-        {"json_schema",
-         json{{"name", request.schemaName.toStdString()}, {"schema", request.schema}, {"strict", true}}},
+        {"json_schema", json{{"name", request.schemaName.toStdString()},
+                             {"schema", strictJsonSchema(request.schema)},
+                             {"strict", true}}},
     };
     bool completionTokens = m_config.tokenField == OpenAiConfig::TokenField::MaxCompletionTokens;
     if (m_config.tokenField == OpenAiConfig::TokenField::Auto) {

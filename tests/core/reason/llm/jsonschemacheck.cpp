@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -287,6 +288,66 @@ void OpenApiSchemas::check(const nlohmann::json &schema, const nlohmann::json &v
                 errors->append(QStringLiteral("%1: '%2' does not match %3").arg(path, s, re.pattern()));
         }
     }
+}
+
+namespace {
+
+void strictCheck(const nlohmann::json &schema, const QString &path, QStringList *errors, int depth)
+{
+    static const QStringList allowed{"type",  "properties", "required", "additionalProperties",
+                                     "items", "anyOf",      "enum",     "description",
+                                     "$defs", "$ref"};
+    if (depth > 64 || !schema.is_object()) {
+        *errors << path + QStringLiteral(": not a schema object");
+        return;
+    }
+    for (auto it = schema.begin(); it != schema.end(); ++it) {
+        if (!allowed.contains(QString::fromStdString(it.key())))
+            *errors << path + QStringLiteral(": keyword '%1' is not supported")
+                                  .arg(QString::fromStdString(it.key()));
+    }
+    if (!schema.contains("type") && !schema.contains("anyOf") && !schema.contains("$ref"))
+        *errors << path + QStringLiteral(": no type");
+    const auto type = schema.value("type", nlohmann::json());
+    const bool object =
+        type == "object" || (type.is_array() && std::find(type.begin(), type.end(), "object") != type.end());
+    if (object) {
+        if (schema.value("additionalProperties", nlohmann::json(true)) != false)
+            *errors << path + QStringLiteral(": additionalProperties is not false");
+        const auto props = schema.value("properties", nlohmann::json::object());
+        const auto required = schema.value("required", nlohmann::json::array());
+        for (auto p = props.begin(); p != props.end(); ++p) {
+            if (std::find(required.begin(), required.end(), p.key()) == required.end())
+                *errors << path + QStringLiteral(": property '%1' is not required")
+                                      .arg(QString::fromStdString(p.key()));
+            strictCheck(*p, path + u'.' + QString::fromStdString(p.key()), errors, depth + 1);
+        }
+    }
+    if (schema.contains("items"))
+        strictCheck(schema["items"], path + QStringLiteral("[]"), errors, depth + 1);
+    if (schema.contains("anyOf")) {
+        int i = 0;
+        for (const auto &branch : schema["anyOf"])
+            strictCheck(branch, path + QStringLiteral(".anyOf[%1]").arg(i++), errors, depth + 1);
+    }
+    if (schema.contains("$defs")) {
+        for (auto d = schema["$defs"].begin(); d != schema["$defs"].end(); ++d)
+            strictCheck(*d, path + QStringLiteral(".$defs.") + QString::fromStdString(d.key()), errors,
+                        depth + 1);
+    }
+}
+
+} // namespace
+
+QStringList strictModeViolations(const nlohmann::json &schema)
+{
+    QStringList errors;
+    if (!schema.is_object() || schema.value("type", nlohmann::json()) != "object")
+        errors << QStringLiteral("$: the root is not an object schema");
+    if (schema.is_object() && schema.contains("anyOf"))
+        errors << QStringLiteral("$: the root is a union (anyOf)");
+    strictCheck(schema, QStringLiteral("$"), &errors, 0);
+    return errors;
 }
 
 } // namespace vigil::test

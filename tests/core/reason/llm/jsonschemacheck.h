@@ -22,6 +22,12 @@ namespace vigil::test {
 /// so.
 nlohmann::json yamlToJson(const YAML::Node &node);
 
+/// Where `schema` breaks OpenAI's strict structured-output rules (root an
+/// object, not a union; every object closed with every property required;
+/// only type, properties, required, additionalProperties, items, anyOf, enum,
+/// description, $defs and $ref), as "<path>: <what>"; empty when it complies.
+QStringList strictModeViolations(const nlohmann::json &schema);
+
 /// An OpenAPI document whose components.schemas can validate instances.
 class OpenApiSchemas final {
 public:

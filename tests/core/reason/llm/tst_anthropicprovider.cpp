@@ -1,5 +1,6 @@
 #include "core/reason/llm/anthropicprovider.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
 
 #include "cannedserver.h"
 #include "llmtestutil.h"
@@ -182,7 +183,7 @@ void TestAnthropicProvider::requestUsesForcedTool()
     QVERIFY(req.header("content-type").startsWith("application/json"));
     const auto body = nlohmann::json::parse(req.body.toStdString());
     QVERIFY(body["tools"][0]["name"] == "diagnosis");
-    QVERIFY(body["tools"][0]["input_schema"] == request.schema);
+    QVERIFY(body["tools"][0]["input_schema"] == strictJsonSchema(request.schema));
     QVERIFY(body["tool_choice"] == (nlohmann::json{{"type", "tool"}, {"name", "diagnosis"}}));
     QVERIFY(body["system"] == request.system.toStdString());
     QVERIFY(body["messages"].size() == 1 && body["messages"][0]["role"] == "user");

@@ -1,5 +1,6 @@
 #include "core/reason/llm/ollamaprovider.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
 
 #include "cannedserver.h"
 #include "llmtestutil.h"
@@ -87,7 +88,7 @@ void TestOllamaProvider::replies()
     const auto sent = nlohmann::json::parse(server.requests()[0].body.toStdString());
     QCOMPARE(server.requests()[0].path, QStringLiteral("/api/chat"));
     QVERIFY(sent["stream"] == false);
-    QVERIFY(sent["format"] == request.schema);
+    QVERIFY(sent["format"] == strictJsonSchema(request.schema));
     QVERIFY(sent["messages"][0]["role"] == "system" && sent["messages"][1]["role"] == "user");
     QVERIFY(sent["options"]["num_predict"] == 400);
     QVERIFY(sent["model"] == "qwen2.5:7b");

@@ -1,5 +1,7 @@
 #include "core/reason/llm/openaiprovider.h"
 #include "core/reason/llm/secretstore.h"
+#include "core/reason/llm/strictschema.h"
+#include "core/reason/prompts.h"
 
 #include "cannedserver.h"
 #include "jsonschemacheck.h"
@@ -78,6 +80,7 @@ private Q_SLOTS:
     void cannedReplies();
     void requestBodiesFollowTheContract_data();
     void requestBodiesFollowTheContract();
+    void replySchemaGoesOutStrict();
     void azureUsesDeploymentUrlAndApiKeyHeader();
     void compatibleServerWithoutKey();
     void missingKeyFailsBeforeSending();
@@ -300,7 +303,7 @@ void TestOpenAiProvider::requestBodiesFollowTheContract()
     QVERIFY(body["response_format"]["type"] == "json_schema");
     QVERIFY(body["response_format"]["json_schema"]["name"] == "diagnosis");
     QVERIFY(body["response_format"]["json_schema"]["strict"] == true);
-    QVERIFY(body["response_format"]["json_schema"]["schema"] == request.schema);
+    QVERIFY(body["response_format"]["json_schema"]["schema"] == strictJsonSchema(request.schema));
     QVERIFY(!body["response_format"].contains("schema"));
     QVERIFY(body["messages"][0]["role"] == "system");
     QVERIFY(body["messages"][1]["content"] == request.user.toStdString());
@@ -310,6 +313,28 @@ void TestOpenAiProvider::requestBodiesFollowTheContract()
              expectLimitField == QLatin1String("max_completion_tokens"));
     if (!expectLimitField.isEmpty())
         QVERIFY(body[expectLimitField.toStdString()] == maxTokens);
+}
+
+void TestOpenAiProvider::replySchemaGoesOutStrict()
+{
+    // Vigil's own reply schema (top-level oneOf, bounds, an open parameters object) goes
+    // out in the form strict mode accepts, inside a body the contract accepts.
+    const Result<reason::PromptSet> prompts = reason::loadPrompts();
+    QVERIFY2(prompts.ok(), qPrintable(prompts.errorMessage()));
+    LlmRequest request = test::sampleRequest();
+    request.schema = prompts->schema;
+    const LlmReply reply = run(Canned{200, completion({{"content", kAnswer}}, "stop"), {}}, {}, request);
+    QVERIFY2(reply.ok(), qPrintable(reply.error.message));
+    QCOMPARE(m_seen.size(), 1);
+    const auto body = nlohmann::json::parse(m_seen[0].body.toStdString());
+    const QStringList violations = m_spec->validate(body, QStringLiteral("CreateChatCompletionRequest"));
+    QVERIFY2(violations.isEmpty(), qPrintable(violations.join(u'\n')));
+    QVERIFY(body["response_format"]["json_schema"]["strict"] == true);
+    const auto &schema = body["response_format"]["json_schema"]["schema"];
+    const QStringList strict = test::strictModeViolations(schema);
+    QVERIFY2(strict.isEmpty(), qPrintable(strict.join(u'\n')));
+    QVERIFY(!test::strictModeViolations(prompts->schema).isEmpty());
+    QVERIFY(schema == strictJsonSchema(prompts->schema));
 }
 
 void TestOpenAiProvider::azureUsesDeploymentUrlAndApiKeyHeader()
