@@ -2,6 +2,7 @@
 
 #include "core/act/datapaths.h"
 #include "core/audit/auditlog.h"
+#include "core/kube/config/execallowlistfile.h"
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
@@ -37,8 +38,6 @@
 
 namespace vigil::ui {
 namespace {
-
-const QString kAllowlistKey = QStringLiteral("kube/execAllowlist");
 
 QTableView *makeTable(QWidget *parent, int rowHeight)
 {
@@ -372,19 +371,19 @@ void MainWindow::buildActions()
 
 kube::ExecAllowlist MainWindow::loadExecAllowlist()
 {
-    QSettings settings;
-    kube::ExecAllowlist allow;
-    for (const QString &line : settings.value(kAllowlistKey).toStringList())
-        allow.allow(line);
-    return allow;
+    // The file vigilctl reads too.
+    Result<kube::ExecAllowlist> file = kube::loadExecAllowlistFile(kube::defaultExecAllowlistPath());
+    if (!file) {
+        qWarning("%s", qPrintable(file.errorMessage()));
+        return {};
+    }
+    return *file;
 }
 
 void MainWindow::saveExecAllowlist(const kube::ExecAllowlist &allowlist)
 {
-    QStringList lines(allowlist.commandLines.cbegin(), allowlist.commandLines.cend());
-    lines.sort();
-    QSettings settings;
-    settings.setValue(kAllowlistKey, lines);
+    if (Result<void> saved = kube::saveExecAllowlistFile(kube::defaultExecAllowlistPath(), allowlist); !saved)
+        qWarning("%s", qPrintable(saved.errorMessage()));
 }
 
 void MainWindow::loadPolicy()

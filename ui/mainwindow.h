@@ -82,7 +82,8 @@ public:
     const guard::Policy &policy() const { return m_policy; }
     bool suggestOnly() const;
 
-    /// Exec plugin command lines the user allowed, persisted in QSettings.
+    /// Exec plugin command lines the user allowed, in the file vigilctl reads too
+    /// (kube::defaultExecAllowlistPath()).
     static kube::ExecAllowlist loadExecAllowlist();
     static void saveExecAllowlist(const kube::ExecAllowlist &allowlist);
 

@@ -1,5 +1,7 @@
 #include "core/cli/kubeoptions.h"
 
+#include "core/kube/config/execallowlistfile.h"
+
 #include <QDir>
 
 namespace vigil::cli {
@@ -40,11 +42,17 @@ kube::LoadOptions loadOptions(const KubeFlags &flags, const QProcessEnvironment 
         o.allowExec.allow(cmd);
     for (const QString &cmd : env.value(QStringLiteral("VIGIL_ALLOW_EXEC")).split(u'\n', Qt::SkipEmptyParts))
         o.allowExec.allow(cmd.trimmed());
+    // The list the desktop's consent dialog and settings keep; resolveKube reports a broken file.
+    if (Result<kube::ExecAllowlist> file = kube::loadExecAllowlistFile(kube::defaultExecAllowlistPath()))
+        o.allowExec.commandLines.unite(file->commandLines);
     return o;
 }
 
 Result<ResolvedKube> resolveKube(const KubeFlags &flags, const QProcessEnvironment &env)
 {
+    if (Result<kube::ExecAllowlist> file = kube::loadExecAllowlistFile(kube::defaultExecAllowlistPath());
+        !file)
+        return file.error();
     Result<kube::KubeConfig> config = kube::KubeConfig::load(loadOptions(flags, env));
     if (!config) {
         // client-go: no kubeconfig anywhere and running in a pod → the service account.

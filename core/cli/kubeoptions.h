@@ -23,7 +23,8 @@ void addKubeOptions(QCommandLineParser &parser);
 KubeFlags kubeFlags(const QCommandLineParser &parser);
 
 /// Builds LoadOptions from flags and the environment (KUBECONFIG, HOME).
-/// VIGIL_ALLOW_EXEC (newline-separated command lines) extends --allow-exec.
+/// VIGIL_ALLOW_EXEC (newline-separated command lines) and the shared allowlist
+/// file (kube::defaultExecAllowlistPath(), kept by the desktop) extend --allow-exec.
 kube::LoadOptions loadOptions(const KubeFlags &flags, const QProcessEnvironment &env);
 
 /// Loads the kubeconfig and resolves the context; in a pod with no

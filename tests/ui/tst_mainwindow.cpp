@@ -6,6 +6,7 @@
 #include "fakecluster.h"
 
 #include "core/audit/auditlog.h"
+#include "core/kube/config/execallowlistfile.h"
 #include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
@@ -80,6 +81,7 @@ void TestMainWindow::initTestCase()
 void TestMainWindow::init()
 {
     QSettings().clear();
+    QFile::remove(vigil::kube::defaultExecAllowlistPath());
 }
 
 void TestMainWindow::liveTable()
