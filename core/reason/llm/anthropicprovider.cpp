@@ -58,17 +58,22 @@ Result<QUrl> AnthropicProvider::endpoint() const
 nlohmann::json AnthropicProvider::buildBody(const LlmRequest &request) const
 {
     using nlohmann::json;
-    const std::string tool = request.schemaName.toStdString();
     json body{
         {"model", request.model.toStdString()},
         {"max_tokens", request.maxTokens > 0 ? request.maxTokens : 1024},
         {"system", request.system.toStdString()},
         {"messages", json::array({json{{"role", "user"}, {"content", request.user.toStdString()}}})},
-        {"tools", json::array({json{{"name", tool},
-                                    {"description", "Report the answer in this exact structure."},
-                                    {"input_schema", strictJsonSchema(request.schema)}}})},
-        {"tool_choice", json{{"type", "tool"}, {"name", tool}}},
     };
+    if (m_config.structuredOutput == AnthropicConfig::StructuredOutput::OutputConfig) {
+        body["output_config"] =
+            json{{"format", json{{"type", "json_schema"}, {"schema", strictJsonSchema(request.schema)}}}};
+    } else {
+        const std::string tool = request.schemaName.toStdString();
+        body["tools"] = json::array({json{{"name", tool},
+                                          {"description", "Report the answer in this exact structure."},
+                                          {"input_schema", strictJsonSchema(request.schema)}}});
+        body["tool_choice"] = json{{"type", "tool"}, {"name", tool}};
+    }
     if (request.temperature >= 0)
         body["temperature"] = request.temperature;
     return body;
@@ -184,6 +189,8 @@ LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest 
                       .arg(request.maxTokens),
                   ex.status);
     } else if (r.content.trimmed().isEmpty()) {
+        if (m_config.structuredOutput == AnthropicConfig::StructuredOutput::OutputConfig)
+            return bad(QStringLiteral("reply has no text (stop_reason %1)").arg(r.finishReasonRaw));
         return bad(QStringLiteral("reply has no %1 tool_use block and no text (stop_reason %2)")
                        .arg(request.schemaName, r.finishReasonRaw));
     }

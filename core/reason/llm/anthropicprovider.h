@@ -1,7 +1,7 @@
 #pragma once
 
 // Anthropic Messages API; structured output through a forced tool whose
-// input_schema is the reply schema.
+// input_schema is the reply schema, or through output_config.format.
 
 #include "core/reason/llm/llmprovider.h"
 
@@ -22,6 +22,10 @@ struct AnthropicConfig {
     QString baseUrl; ///< empty: the ANTHROPIC_BASE_URL secret, else https://api.anthropic.com
     QString keyName = QStringLiteral("ANTHROPIC_API_KEY");
     QString version = QStringLiteral("2023-06-01");
+    /// How the reply is held to the schema: a forced tool whose input_schema is
+    /// the schema (the answer is the tool_use input), or output_config's
+    /// json_schema format (the answer is the text).
+    enum class StructuredOutput { ForcedTool, OutputConfig } structuredOutput = StructuredOutput::ForcedTool;
 };
 
 class AnthropicProvider final : public LlmProvider {
@@ -39,7 +43,7 @@ public:
     LlmCall *complete(const LlmRequest &request) override;
 
     Result<QUrl> endpoint() const;
-    /// The /v1/messages body: system, one user message, the forced tool.
+    /// The /v1/messages body: system, one user message, and the forced tool or output_config.
     nlohmann::json buildBody(const LlmRequest &request) const;
 
 private:

@@ -205,13 +205,14 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
         return fail(root, QString(),
                     QStringLiteral("expected a mapping of settings (provider, models, ...), got ") +
                         describe(root));
-    VIGIL_TRY(top, keys(root, QString(),
-                        {QStringLiteral("provider"), QStringLiteral("baseUrl"), QStringLiteral("models"),
-                         QStringLiteral("escalationThreshold"), QStringLiteral("timeoutMs"),
-                         QStringLiteral("maxTokens"), QStringLiteral("local"), QStringLiteral("apiKeyEnv"),
-                         QStringLiteral("azure"), QStringLiteral("rateLimits"), QStringLiteral("retry"),
-                         QStringLiteral("circuitBreaker"), QStringLiteral("prices"), QStringLiteral("budget"),
-                         QStringLiteral("cache")}));
+    VIGIL_TRY(top,
+              keys(root, QString(),
+                   {QStringLiteral("provider"), QStringLiteral("baseUrl"), QStringLiteral("models"),
+                    QStringLiteral("escalationThreshold"), QStringLiteral("timeoutMs"),
+                    QStringLiteral("maxTokens"), QStringLiteral("local"), QStringLiteral("apiKeyEnv"),
+                    QStringLiteral("structuredOutput"), QStringLiteral("azure"), QStringLiteral("rateLimits"),
+                    QStringLiteral("retry"), QStringLiteral("circuitBreaker"), QStringLiteral("prices"),
+                    QStringLiteral("budget"), QStringLiteral("cache")}));
 
     if (const YAML::Node n = root["provider"]) {
         VIGIL_TRY(p, string(n, QStringLiteral("provider")));
@@ -277,6 +278,16 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
                             QStringLiteral(" is not an environment variable name (it names where the key "
                                            "is, it is not the key)"));
         s.apiKeyEnv = *v;
+    }
+    if (const YAML::Node n = root["structuredOutput"]) {
+        VIGIL_TRY(v, string(n, QStringLiteral("structuredOutput")));
+        if (*v != QLatin1String("tool") && *v != QLatin1String("output_config"))
+            return fail(n, QStringLiteral("structuredOutput"),
+                        shortValue(n.Scalar()) + QStringLiteral(" is not one of: tool, output_config"));
+        if (s.provider != QLatin1String("anthropic"))
+            return fail(n, QStringLiteral("structuredOutput"),
+                        QStringLiteral("applies to provider: anthropic only (got %1)").arg(s.provider));
+        s.structuredOutput = *v;
     }
     if (const YAML::Node n = root["azure"]) {
         if (auto m = map(n, QStringLiteral("azure")); !m)
@@ -512,6 +523,7 @@ Result<void> selectProvider(ProviderSettings *settings, const QString &provider,
     settings->azure = fresh.azure;
     settings->azureDeployment.clear();
     settings->azureApiVersion = fresh.azureApiVersion;
+    settings->structuredOutput = fresh.structuredOutput;
     return applyEnvironment(settings, environment);
 }
 
@@ -600,6 +612,8 @@ Result<std::unique_ptr<ReasoningStack>> ReasoningStack::create(const ProviderSet
         c.baseUrl = s.baseUrl;
         if (!s.apiKeyEnv.isEmpty())
             c.keyName = s.apiKeyEnv;
+        if (s.structuredOutput == QLatin1String("output_config"))
+            c.structuredOutput = AnthropicConfig::StructuredOutput::OutputConfig;
         stack->m_raw = new AnthropicProvider(c, secrets, nullptr, stack->m_clock.get(), stack.get());
     } else {
         OllamaConfig c;

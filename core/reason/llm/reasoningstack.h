@@ -46,6 +46,9 @@ struct ProviderSettings {
     QString azureDeployment; ///< Azure OpenAI deployment name
     QString azureApiVersion = QStringLiteral("2024-10-21");
 
+    /// Anthropic: "tool" (a forced tool, the default) or "output_config" (json_schema output format).
+    QString structuredOutput = QStringLiteral("tool");
+
     RateLimits limits;   ///< requests/min, tokens/min, concurrency; 0 = unlimited
     int maxAttempts = 3; ///< per model request, including the first
     BreakerConfig breaker;

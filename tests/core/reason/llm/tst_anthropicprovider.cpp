@@ -2,7 +2,10 @@
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/llm/strictschema.h"
 
+#include "core/reason/prompts.h"
+
 #include "cannedserver.h"
+#include "jsonschemacheck.h"
 #include "llmtestutil.h"
 
 #include <QTest>
@@ -49,6 +52,9 @@ private Q_SLOTS:
     void replies_data();
     void replies();
     void requestUsesForcedTool();
+    void outputConfigReplies_data();
+    void outputConfigReplies();
+    void requestUsesOutputConfig();
 };
 
 void TestAnthropicProvider::replies_data()
@@ -187,6 +193,131 @@ void TestAnthropicProvider::requestUsesForcedTool()
     QVERIFY(body["tool_choice"] == (nlohmann::json{{"type", "tool"}, {"name", "diagnosis"}}));
     QVERIFY(body["system"] == request.system.toStdString());
     QVERIFY(body["messages"].size() == 1 && body["messages"][0]["role"] == "user");
+    QVERIFY(body["max_tokens"] == 400);
+}
+
+void TestAnthropicProvider::outputConfigReplies_data()
+{
+    using M = CannedResponse::Mode;
+    QTest::addColumn<CannedResponse>("canned");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<int>("finish");
+    QTest::addColumn<QString>("content");
+    QTest::addColumn<QString>("messagePart");
+    const QString answer = QString::fromStdString(kInput.dump());
+
+    QTest::newRow("the text block is the answer")
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "text"}, {"text", kInput.dump()}}}, "end_turn"),
+                          {}}
+        << int(LlmErrorKind::None) << int(FinishReason::Stop) << answer << QString();
+    QTest::newRow("text split over blocks is joined")
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "text"}, {"text", "{\"diagnosis\":\"nil map write\","}},
+                                   {{"type", "text"},
+                                    {"text", "\"confidence\":0.9,\"action\":\"restart_pod\"}"}}},
+                                  "end_turn"),
+                          {}}
+        << int(LlmErrorKind::None) << int(FinishReason::Stop)
+        << QStringLiteral("{\"diagnosis\":\"nil map write\",\"confidence\":0.9,\"action\":\"restart_pod\"}")
+        << QString();
+    QTest::newRow("refusal carries the model's words")
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "text"}, {"text", "I can't help with that."}}}, "refusal"),
+                          {}}
+        << int(LlmErrorKind::Refused) << int(FinishReason::Refusal)
+        << QStringLiteral("I can't help with that.") << QStringLiteral("refused: I can't help with that.");
+    QTest::newRow("max_tokens mid-JSON is truncation")
+        << CannedResponse{M::Respond,
+                          200,
+                          message({{{"type", "text"}, {"text", "{\"diagnosis\":\"nil ma"}}}, "max_tokens"),
+                          {}}
+        << int(LlmErrorKind::Truncated) << int(FinishReason::Length)
+        << QStringLiteral("{\"diagnosis\":\"nil ma") << QStringLiteral("truncated at max_tokens");
+    QTest::newRow("no text at all") << CannedResponse{M::Respond,
+                                                      200,
+                                                      message(nlohmann::json::array(), "end_turn"),
+                                                      {}}
+                                    << int(LlmErrorKind::BadReply) << int(FinishReason::Stop) << QString()
+                                    << QStringLiteral("reply has no text (stop_reason end_turn)");
+    QTest::newRow("529 overloaded_error")
+        << CannedResponse{M::Respond, 529, anthropicError("overloaded_error", "Overloaded"), {}}
+        << int(LlmErrorKind::Overloaded) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("HTTP 529: overloaded_error: Overloaded");
+    QTest::newRow("400 for an unsupported schema names the error")
+        << CannedResponse{M::Respond,
+                          400,
+                          anthropicError(
+                              "invalid_request_error",
+                              "output_config.format.schema: For 'object' type, 'additionalProperties' "
+                              "must be explicitly set to false"),
+                          {}}
+        << int(LlmErrorKind::Http) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("HTTP 400: invalid_request_error: output_config.format.schema");
+}
+
+void TestAnthropicProvider::outputConfigReplies()
+{
+    QFETCH(CannedResponse, canned);
+    QFETCH(int, kind);
+    QFETCH(int, finish);
+    QFETCH(QString, content);
+    QFETCH(QString, messagePart);
+
+    test::CannedServer server([canned](const test::HttpRequest &, int) { return canned; });
+    QVERIFY(server.listen());
+    MapSecretStore secrets({{QStringLiteral("ANTHROPIC_API_KEY"), kKey}});
+    AnthropicConfig config;
+    config.baseUrl = server.url().toString();
+    config.structuredOutput = AnthropicConfig::StructuredOutput::OutputConfig;
+    AnthropicProvider provider(config, &secrets);
+    const LlmReply reply = test::awaitReply(provider.complete(test::sampleRequest()));
+
+    QCOMPARE(int(reply.errorKind), kind);
+    QCOMPARE(int(reply.finishReason), finish);
+    QCOMPARE(kind == int(LlmErrorKind::Refused) ? reply.refusal : reply.content, content);
+    if (messagePart.isEmpty()) {
+        QVERIFY2(reply.ok(), qPrintable(reply.error.message));
+        QCOMPARE(reply.promptTokens, 321);
+        QCOMPARE(reply.completionTokens, 54);
+    } else {
+        QVERIFY2(reply.error.message.contains(messagePart), qPrintable(reply.error.message));
+    }
+}
+
+void TestAnthropicProvider::requestUsesOutputConfig()
+{
+    test::CannedServer server([](const test::HttpRequest &, int) {
+        return CannedResponse{CannedResponse::Mode::Respond,
+                              200,
+                              message({{{"type", "text"}, {"text", kInput.dump()}}}, "end_turn"),
+                              {}};
+    });
+    QVERIFY(server.listen());
+    MapSecretStore secrets({{QStringLiteral("ANTHROPIC_API_KEY"), kKey}});
+    AnthropicConfig config;
+    config.baseUrl = server.url().toString();
+    config.structuredOutput = AnthropicConfig::StructuredOutput::OutputConfig;
+    AnthropicProvider provider(config, &secrets);
+    const Result<reason::PromptSet> prompts = reason::loadPrompts();
+    QVERIFY2(prompts.ok(), qPrintable(prompts.errorMessage()));
+    LlmRequest request = test::sampleRequest();
+    request.schema = prompts->schema;
+    QVERIFY(test::awaitReply(provider.complete(request)).ok());
+    QCOMPARE(server.requests().size(), 1);
+    const auto body = nlohmann::json::parse(server.requests()[0].body.toStdString());
+    QVERIFY(!body.contains("tools"));
+    QVERIFY(!body.contains("tool_choice"));
+    QVERIFY(body["output_config"]["format"]["type"] == "json_schema");
+    const auto &schema = body["output_config"]["format"]["schema"];
+    QVERIFY(schema == strictJsonSchema(prompts->schema));
+    // The Vigil schema goes out closed and without a top-level union.
+    const QStringList strict = test::strictModeViolations(schema);
+    QVERIFY2(strict.isEmpty(), qPrintable(strict.join(u'\n')));
+    QVERIFY(body["system"] == request.system.toStdString());
     QVERIFY(body["max_tokens"] == 400);
 }
 

@@ -139,6 +139,8 @@ private Q_SLOTS:
     void createdStackReachesTheModelAndCaches();
     void createdStackSpeaksAzure();
     void budgetCountsEarlierRunsOfToday();
+    void anthropicRouteFollowsTheSettings_data();
+    void anthropicRouteFollowsTheSettings();
 };
 
 void TestReasoningStack::loadsGoodFiles_data()
@@ -208,6 +210,11 @@ void TestReasoningStack::loadsGoodFiles_data()
         << "https://r.openai.azure.com"
         << "gpt-4o-mini"
         << "gpt-4o";
+    QTest::newRow("anthropic through output_config")
+        << QByteArray("provider: anthropic\nstructuredOutput: output_config\n") << none << "anthropic"
+        << ""
+        << "claude-3-5-haiku-latest"
+        << "claude-sonnet-4-5";
     QTest::newRow("JSON is YAML") << QByteArray(R"({"provider": "openai", "models": {"strong": "gpt-5"}})")
                                   << none << "openai"
                                   << ""
@@ -320,6 +327,12 @@ void TestReasoningStack::refusesBadFiles_data()
     QTest::newRow("apiKeyEnv holding a key")
         << QByteArray("provider: openai\napiKeyEnv: sk-proj-abc/def\n") << none
         << "field 'apiKeyEnv': 'sk-proj-abc/def' is not an environment variable name";
+    QTest::newRow("structuredOutput for openai")
+        << QByteArray("provider: openai\nstructuredOutput: output_config\n") << none
+        << "p.yaml:2: field 'structuredOutput': applies to provider: anthropic only (got openai)";
+    QTest::newRow("unknown structuredOutput")
+        << QByteArray("provider: anthropic\nstructuredOutput: json_mode\n") << none
+        << "field 'structuredOutput': 'json_mode' is not one of: tool, output_config";
     QTest::newRow("not a mapping") << QByteArray("- openai\n") << none
                                    << "p.yaml:1: expected a mapping of settings";
     QTest::newRow("empty") << QByteArray("# nothing\n") << none << "p.yaml: the file is empty";
@@ -575,6 +588,42 @@ void TestReasoningStack::budgetCountsEarlierRunsOfToday()
     QCOMPARE(d.source.kind, DiagnosisSource::Rules);
     QVERIFY2(d.fallbackReason.contains("daily LLM budget"), qPrintable(d.fallbackReason));
     QCOMPARE(server.requests().size(), 1);
+}
+
+void TestReasoningStack::anthropicRouteFollowsTheSettings_data()
+{
+    QTest::addColumn<QByteArray>("line");
+    QTest::addColumn<bool>("outputConfig");
+    QTest::newRow("default: forced tool") << QByteArray() << false;
+    QTest::newRow("tool") << QByteArray("structuredOutput: tool\n") << false;
+    QTest::newRow("output_config") << QByteArray("structuredOutput: output_config\n") << true;
+}
+
+void TestReasoningStack::anthropicRouteFollowsTheSettings()
+{
+    QFETCH(QByteArray, line);
+    QFETCH(bool, outputConfig);
+    test::CannedServer server([](const test::HttpRequest &, int) {
+        return CannedResponse{CannedResponse::Mode::Respond,
+                              529,
+                              "{\"type\":\"error\",\"error\":{\"type\":"
+                              "\"overloaded_error\",\"message\":\"Overloaded\"}}",
+                              {}};
+    });
+    QVERIFY(server.listen());
+    Result<ProviderSettings> s = parseProviderSettings(
+        "provider: anthropic\nescalationThreshold: 0.99\nretry: {maxAttempts: 1}\n" + line, "t.yaml",
+        env({{"ANTHROPIC_BASE_URL", server.url().toString()}}));
+    QVERIFY2(s.ok(), qPrintable(s.errorMessage()));
+    MapSecretStore secrets({{"ANTHROPIC_API_KEY", "sk-ant-test"}});
+    auto stack = ReasoningStack::create(*s, &secrets, QString());
+    QVERIFY2(stack.ok(), qPrintable(stack.errorMessage()));
+    const Diagnosis d = diagnoseWith((*stack)->router(), "fp-anthropic");
+    QCOMPARE(d.source.kind, DiagnosisSource::Rules); // overloaded: the rules answer
+    QVERIFY(!server.requests().isEmpty());
+    const auto body = nlohmann::json::parse(server.requests().first().body.toStdString());
+    QCOMPARE(body.contains("output_config"), outputConfig);
+    QCOMPARE(body.contains("tools"), !outputConfig);
 }
 
 QTEST_GUILESS_MAIN(TestReasoningStack)
