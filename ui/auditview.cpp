@@ -120,6 +120,7 @@ AuditView::AuditView(audit::AuditLog *log, QWidget *parent)
     m_verifyButton =
         new QPushButton(QIcon::fromTheme(QStringLiteral("security-high")), tr("&Verify Chain"), this);
     m_export = new QPushButton(QIcon::fromTheme(QStringLiteral("document-save-as")), tr("&Export…"), this);
+    m_export->setObjectName(QStringLiteral("exportAudit"));
     bottom->addWidget(m_count);
     bottom->addWidget(m_verify, 1);
     bottom->addWidget(m_verifyButton);
@@ -251,20 +252,47 @@ Result<qint64> AuditView::exportTo(const QString &path, bool filtered)
     return n;
 }
 
+AuditView::ExportChoice AuditView::askWithDialogs(QWidget *parent)
+{
+    ExportChoice choice;
+    QString selected;
+    choice.path =
+        QFileDialog::getSaveFileName(parent, tr("Export Audit Log"), QStringLiteral("vigil-audit.jsonl"),
+                                     tr("JSON Lines (*.jsonl);;CSV (*.csv)"), &selected);
+    if (choice.path.isEmpty())
+        return choice;
+    choice.filtered =
+        QMessageBox::question(parent, tr("Export"), tr("Export only the rows matching the current filter?"),
+                              QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes) == QMessageBox::Yes;
+    return choice;
+}
+
+void AuditView::setExportPrompt(ExportPrompt prompt)
+{
+    m_exportPrompt = std::move(prompt);
+}
+
+void AuditView::setTextFilter(const QString &text)
+{
+    m_text->setText(text);
+    refresh();
+}
+
+QString AuditView::statusText() const
+{
+    return m_count->text();
+}
+
 void AuditView::exportWithDialog()
 {
-    QString selected;
-    const QString path =
-        QFileDialog::getSaveFileName(this, tr("Export Audit Log"), QStringLiteral("vigil-audit.jsonl"),
-                                     tr("JSON Lines (*.jsonl);;CSV (*.csv)"), &selected);
-    if (path.isEmpty())
+    const ExportChoice choice = m_exportPrompt ? m_exportPrompt(this) : askWithDialogs(this);
+    if (choice.path.isEmpty())
         return;
-    const bool filtered =
-        QMessageBox::question(this, tr("Export"), tr("Export only the rows matching the current filter?"),
-                              QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes) == QMessageBox::Yes;
-    Result<qint64> n = exportTo(path, filtered);
+    Result<qint64> n = exportTo(choice.path, choice.filtered);
     if (n)
-        m_count->setText(tr("Exported %1 to %2").arg(plural(*n, tr("row"), tr("rows")), path));
+        m_count->setText(tr("Exported %1 to %2").arg(plural(*n, tr("row"), tr("rows")), choice.path));
+    else if (m_exportPrompt)
+        m_count->setText(tr("Export failed: %1").arg(n.errorMessage()));
     else
         QMessageBox::warning(this, tr("Export failed"), n.errorMessage());
 }

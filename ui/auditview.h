@@ -4,6 +4,8 @@
 
 #include <QWidget>
 
+#include <functional>
+
 class QCheckBox;
 class QComboBox;
 class QDateTimeEdit;
@@ -24,6 +26,13 @@ class AuditView final : public QWidget {
     Q_DISABLE_COPY_MOVE(AuditView)
 
 public:
+    /// What Export… should write: a path (empty: cancelled) and whether only the filtered rows.
+    struct ExportChoice {
+        QString path;
+        bool filtered = true;
+    };
+    using ExportPrompt = std::function<ExportChoice(QWidget *parent)>;
+
     /// log is not owned and may be null (then the view says why via setUnavailable).
     explicit AuditView(audit::AuditLog *log, QWidget *parent = nullptr);
 
@@ -36,6 +45,12 @@ public:
     audit::VerifyReport verify();
     /// Writes JSONL (".jsonl") or CSV (".csv") to path; filtered or the whole log.
     Result<qint64> exportTo(const QString &path, bool filtered);
+    /// Replaces the file dialog and question Export… asks with (tests, scripted exports).
+    void setExportPrompt(ExportPrompt prompt);
+    /// Sets the free-text filter (target, actor, decision, payload) and refreshes.
+    void setTextFilter(const QString &text);
+    /// The row count, or the last export's result ("Exported 7 rows to …").
+    QString statusText() const;
 
     AuditTableModel *model() const { return m_model; }
     QTableView *view() const { return m_view; }
@@ -45,6 +60,7 @@ public:
 private:
     void onCurrentChanged();
     void exportWithDialog();
+    static ExportChoice askWithDialogs(QWidget *parent);
 
     audit::AuditLog *m_log; // not owned
     AuditTableModel *m_model;
@@ -63,6 +79,7 @@ private:
     QLabel *m_count;
     QPushButton *m_export;
     QPushButton *m_verifyButton;
+    ExportPrompt m_exportPrompt;
 };
 
 } // namespace vigil::ui

@@ -245,6 +245,8 @@ void DiagnosisPanel::setData(const DiagnosisPanelData &data)
         QString source = d.source.describe();
         if (!d.promptVersion.isEmpty())
             source += tr(" · prompt %1").arg(d.promptVersion.left(12));
+        if (!d.fallbackReason.isEmpty())
+            source += tr(" · no model answer used: %1").arg(d.fallbackReason);
         m_source->setText(source);
         m_cost->setText(d.source.kind == DiagnosisSource::Rules ? tr("no tokens, no cost (rules run locally)")
                                                                 : tr("%1 prompt + %2 completion tokens · $%3")
@@ -335,7 +337,8 @@ QString DiagnosisPanel::pendingText() const
     const qint64 s = m_pendingSince.isValid()
                          ? std::max<qint64>(0, m_pendingSince.secsTo(QDateTime::currentDateTimeUtc()))
                          : 0;
-    return tr("Diagnosing… %1 s").arg(s);
+    return m_data.pendingWith.isEmpty() ? tr("Diagnosing… %1 s").arg(s)
+                                        : tr("Asking %1… %2 s").arg(m_data.pendingWith).arg(s);
 }
 
 void DiagnosisPanel::updatePending()

@@ -32,6 +32,7 @@ struct DiagnosisPanelData {
     QString dryRunPreview; ///< empty: "no preview yet"
     QString error;         ///< why there is no diagnosis
     bool undoAvailable = false;
+    QString pendingWith; ///< the model a pending diagnosis waits for ("openai/gpt-4o"); empty: gathering
 };
 
 /// Shows one incident's diagnosis and verdict, and turns clicks into intents.
@@ -65,7 +66,7 @@ public:
     void clear();
 
     State state() const { return m_state; }
-    /// The elapsed text shown while Pending, e.g. "Diagnosing… 12 s".
+    /// The elapsed text shown while Pending, e.g. "Diagnosing… 12 s" or "Asking openai/gpt-4o… 12 s".
     QString pendingText() const;
 
 Q_SIGNALS:

@@ -3,6 +3,7 @@
 #include "core/act/datapaths.h"
 #include "core/audit/auditlog.h"
 #include "core/kube/config/execallowlistfile.h"
+#include "ui/agentdecisionview.h"
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
@@ -103,6 +104,7 @@ MainWindow::MainWindow(MainWindowOptions options, QWidget *parent)
     qRegisterMetaType<pipeline::PodUsageMap>();
     qRegisterMetaType<pipeline::IncidentReport>();
     qRegisterMetaType<act::DecisionState>();
+    qRegisterMetaType<pipeline::AgentDecisionBatch>();
     setWindowTitle(tr("Vigil"));
     setWindowIcon(
         QIcon::fromTheme(QStringLiteral("dev.vigil.Vigil"), QIcon(QStringLiteral(":/icons/vigil.svg"))));
@@ -260,13 +262,21 @@ void MainWindow::buildUi()
     m_auditView = new AuditView(m_audit.get(), this);
     m_tabs->addTab(m_auditView, QIcon::fromTheme(QStringLiteral("document-properties")), tr("Audit log"));
 
+    m_agentView = new AgentDecisionView(this);
+    m_agentView->setObjectName(QStringLiteral("agentDecisionView"));
+    m_agentView->setReadOnly(suggestOnly());
+    m_tabs->addTab(m_agentView, QIcon::fromTheme(QStringLiteral("system-run")), tr("Agent decisions"));
+
     m_healthDot = new QLabel(this);
     m_healthLabel = new QLabel(this);
     m_healthLabel->setObjectName(QStringLiteral("healthLabel"));
     m_healthLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_countLabel = new QLabel(this);
+    m_reasonerLabel = new QLabel(this);
+    m_reasonerLabel->setObjectName(QStringLiteral("reasonerLabel"));
     statusBar()->addWidget(m_healthDot);
     statusBar()->addWidget(m_healthLabel, 1);
+    statusBar()->addPermanentWidget(m_reasonerLabel);
     statusBar()->addPermanentWidget(m_countLabel);
     updateHealthLabel();
     updateCounts();
@@ -339,6 +349,9 @@ void MainWindow::buildActions()
     QAction *audit = view->addAction(tr("&Audit Log"));
     audit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
     connect(audit, &QAction::triggered, this, [this] { m_tabs->setCurrentWidget(m_auditView); });
+    QAction *agent = view->addAction(tr("A&gent Decisions"));
+    agent->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
+    connect(agent, &QAction::triggered, this, [this] { m_tabs->setCurrentWidget(m_agentView); });
     QAction *refresh = view->addAction(QIcon::fromTheme(QStringLiteral("view-refresh")), tr("&Reconnect"));
     refresh->setShortcut(QKeySequence::Refresh);
     connect(refresh, &QAction::triggered, this, &MainWindow::reconnect);
@@ -410,6 +423,8 @@ void MainWindow::loadPolicy()
     }
     if (m_panel)
         m_panel->setSuggestOnly(suggestOnly());
+    if (m_agentView)
+        m_agentView->setReadOnly(suggestOnly());
 }
 
 void MainWindow::loadKubeconfig()
@@ -491,9 +506,11 @@ void MainWindow::startSession(kube::Connection connection)
     m_podModel->setUsage({});
     m_eventModel->clear();
     m_incidentModel->clear();
+    m_agentView->clear();
     m_panel->clear();
     m_incidentStates.clear();
     m_incidentOutcomes.clear();
+    m_reportedDecisions.clear();
     m_previews.clear();
 
     pipeline::SessionOptions so;
@@ -502,6 +519,8 @@ void MainWindow::startSession(kube::Connection connection)
     so.dataDir = m_options.dataDir;
     so.auditPath = m_auditPath;
     so.readOnly = m_options.readOnly;
+    so.reasoner = m_options.reasoner;
+    so.verifyTimeoutMs = m_options.verifyTimeoutMs;
     auto *session = new pipeline::ClusterSession(std::move(connection), so);
     session->moveToThread(&m_thread);
     m_session = session;
@@ -560,6 +579,49 @@ void MainWindow::startSession(kube::Connection connection)
         this, &MainWindow::undoRequested, session,
         [session](const pipeline::IncidentReport &r) { session->undo(r.incident.fingerprint); },
         Qt::QueuedConnection);
+    connect(
+        this, &MainWindow::rediagnoseRequested, session,
+        [session](const pipeline::IncidentReport &r) { session->rediagnose(r.incident.fingerprint); },
+        Qt::QueuedConnection);
+    connect(
+        this, &MainWindow::cancelRequested, session,
+        [session](const pipeline::IncidentReport &r) { session->cancelDiagnosis(r.incident.fingerprint); },
+        Qt::QueuedConnection);
+    connect(session, &pipeline::ClusterSession::reasonerReady, this, [this, gen](const QString &description) {
+        if (gen != m_generation)
+            return;
+        m_reasoner = description;
+        m_reasonerLabel->setText(tr("Diagnosis: %1").arg(description));
+    });
+    connect(session, &pipeline::ClusterSession::notice, this, [this, gen](const QString &message) {
+        if (gen == m_generation)
+            statusBar()->showMessage(message, 15000);
+    });
+    connect(session, &pipeline::ClusterSession::agentDecisionsAvailable, this,
+            [this, gen](bool available, const QString &why) {
+                if (gen == m_generation)
+                    m_agentView->setAvailability(available, why);
+            });
+    connect(session, &pipeline::ClusterSession::agentDecisionsChanged, this,
+            [this, gen](const pipeline::AgentDecisionBatch &batch) {
+                if (gen == m_generation)
+                    m_agentView->apply(batch);
+            });
+    connect(session, &pipeline::ClusterSession::agentDecisionActed, this,
+            [this, gen](const QString &ns, const QString &name, bool ok, const QString &message) {
+                if (gen == m_generation)
+                    m_agentView->setActed(ns, name, ok, message);
+            });
+    connect(
+        m_agentView, &AgentDecisionView::approveRequested, session,
+        [session](const QString &ns, const QString &name) { session->approveAgentDecision(ns, name); },
+        Qt::QueuedConnection);
+    connect(
+        m_agentView, &AgentDecisionView::rejectRequested, session,
+        [session](const QString &ns, const QString &name, const QString &reason) {
+            session->rejectAgentDecision(ns, name, reason);
+        },
+        Qt::QueuedConnection);
     m_thread.setObjectName(QStringLiteral("vigil-cluster"));
     connect(&m_thread, &QThread::finished, session, &QObject::deleteLater);
     QMetaObject::invokeMethod(session, &pipeline::ClusterSession::start, Qt::QueuedConnection);
@@ -589,18 +651,8 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
         m_eventModel->addEvents(batch.warnings);
     if (!batch.incidents.isEmpty()) {
         const QStringList opened = m_incidentModel->upsert(batch.incidents);
-        for (const pipeline::IncidentReport &r : batch.incidents) {
-            // The report decides until a person or the executor has moved the decision on.
-            const DiagnosisPanel::State current =
-                m_incidentStates.value(r.incident.fingerprint, DiagnosisPanel::State::Empty);
-            if (current == DiagnosisPanel::State::Executing || current == DiagnosisPanel::State::Executed ||
-                current == DiagnosisPanel::State::Rejected)
-                continue;
-            const DiagnosisPanel::State next = r.diagnosed                  ? DiagnosisPanel::State::Proposed
-                                               : r.diagnosisError.isEmpty() ? DiagnosisPanel::State::Pending
-                                                                            : DiagnosisPanel::State::Failed;
-            m_incidentStates.insert(r.incident.fingerprint, next);
-        }
+        for (const pipeline::IncidentReport &r : batch.incidents)
+            applyReportState(r);
         onIncidentSelected(); // the selected incident may have changed
         if (!opened.isEmpty()) {
             if (m_tray && !isActiveWindow()) {
@@ -739,7 +791,11 @@ void MainWindow::onIncidentSelected()
     d.evidenceCut = r->evidenceCut;
     d.evidenceTokens = r->evidenceTokens;
     d.dryRunPreview = m_previews.value(i.fingerprint);
+    d.undoAvailable = r->undoAvailable;
+    d.pendingWith = r->diagnosingWith;
     m_panel->setData(d);
+    if (r->diagnosing)
+        m_panel->setPendingSince(r->diagnosingSince);
     m_panel->setState(m_incidentStates.value(i.fingerprint, DiagnosisPanel::State::Proposed),
                       m_incidentOutcomes.value(i.fingerprint));
 }
@@ -753,7 +809,45 @@ void MainWindow::setIncidentState(const QString &fingerprint, DiagnosisPanel::St
         m_panel->setState(state, outcome);
 }
 
-void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state, const QString &outcome)
+void MainWindow::applyReportState(const pipeline::IncidentReport &r)
+{
+    using P = DiagnosisPanel::State;
+    const QString &fp = r.incident.fingerprint;
+    if (r.diagnosing) {
+        m_incidentStates.insert(fp, P::Pending);
+        m_incidentOutcomes.insert(fp, QString());
+        m_reportedDecisions.remove(fp);
+        return;
+    }
+    if (!r.decisionId.isEmpty()) {
+        // The decision's stored state decides whenever it changed since the last report; in
+        // between, what the session reported through decisionUpdated (a refused intent, ...) stands.
+        const QString seen = r.decisionId + u'/' + act::stateName(r.decisionState);
+        if (m_reportedDecisions.value(fp) == seen && m_incidentStates.contains(fp))
+            return;
+        m_reportedDecisions.insert(fp, seen);
+        m_incidentStates.insert(fp, panelState(r.decisionState));
+        m_incidentOutcomes.insert(fp, r.decisionState == act::DecisionState::Proposed ||
+                                              r.decisionState == act::DecisionState::Previewed
+                                          ? QString()
+                                          : r.decisionOutcome);
+        return;
+    }
+    m_reportedDecisions.remove(fp);
+    if (r.diagnosed) {
+        m_incidentStates.insert(fp, P::Proposed);
+        m_incidentOutcomes.insert(fp, r.diagnosisError.isEmpty()
+                                          ? QString()
+                                          : tr("The new diagnosis failed: %1").arg(r.diagnosisError));
+    } else if (!r.diagnosisError.isEmpty()) {
+        m_incidentStates.insert(fp, P::Failed);
+        m_incidentOutcomes.insert(fp, r.diagnosisError);
+    } else {
+        m_incidentStates.insert(fp, P::Pending);
+    }
+}
+
+DiagnosisPanel::State MainWindow::panelState(act::DecisionState state)
 {
     using S = act::DecisionState;
     using P = DiagnosisPanel::State;
@@ -780,7 +874,12 @@ void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state
         shown = P::Rejected;
         break;
     }
-    setIncidentState(fingerprint, shown, outcome);
+    return shown;
+}
+
+void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state, const QString &outcome)
+{
+    setIncidentState(fingerprint, panelState(state), outcome);
     if (m_audit)
         m_auditView->refresh(); // the executor appended rows
 }

@@ -11,6 +11,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 class QCheckBox;
@@ -29,6 +30,7 @@ class AuditLog;
 
 namespace vigil::ui {
 
+class AgentDecisionView;
 class AuditView;
 class EventTableModel;
 class IncidentModel;
@@ -45,6 +47,9 @@ struct MainWindowOptions {
     QString auditPath;     ///< empty: audit.db in the data folder (shared with vigilctl)
     QString dataDir;       ///< decisions.db and audit.db; empty: $VIGIL_DATA_DIR, else the app data folder
     bool connectOnStart = true;
+    int verifyTimeoutMs = 120000; ///< how long a verification waits for the effect
+    /// Builds the session's Router on its thread; empty: from the LLM settings (rules when none).
+    std::function<pipeline::ReasonerSetup(QObject *parent)> reasoner;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
 };
 
@@ -78,9 +83,12 @@ public:
     QTableView *incidentView() const { return m_incidentView; }
     DiagnosisPanel *diagnosisPanel() const { return m_panel; }
     AuditView *auditView() const { return m_auditView; }
+    AgentDecisionView *agentDecisionView() const { return m_agentView; }
     QTabWidget *tabs() const { return m_tabs; }
     const guard::Policy &policy() const { return m_policy; }
     bool suggestOnly() const;
+    /// Which reasoner the session diagnoses with, as it said ("rules only", ...).
+    QString reasonerDescription() const { return m_reasoner; }
 
     /// Exec plugin command lines the user allowed, in the file vigilctl reads too
     /// (kube::defaultExecAllowlistPath()).
@@ -92,8 +100,7 @@ Q_SIGNALS:
     void batchApplied();
     void incidentsOpened(const QStringList &fingerprints);
     void podDetailsArrived(const vigil::pipeline::PodDetails &details);
-    /// Intents from the diagnosis panel, about the selected incident. Approve, reject and undo
-    /// go to the session's executor; rediagnose and cancel wait for the diagnoser.
+    /// Intents from the diagnosis panel, about the selected incident; the session carries them out.
     void approveRequested(const vigil::pipeline::IncidentReport &report);
     void rejectRequested(const vigil::pipeline::IncidentReport &report, const QString &reason);
     void rediagnoseRequested(const vigil::pipeline::IncidentReport &report);
@@ -117,6 +124,8 @@ private:
     void onExecConsent(const QString &commandLine, const QString &message);
     void onIncidentSelected();
     void onDecision(const QString &fingerprint, act::DecisionState state, const QString &outcome);
+    void applyReportState(const pipeline::IncidentReport &report);
+    static DiagnosisPanel::State panelState(act::DecisionState state);
     void openPodDetails(const QModelIndex &proxyIndex);
     void openSettings();
     void updateHealthLabel();
@@ -140,6 +149,8 @@ private:
     pipeline::SessionHealth m_health;
     QHash<QString, DiagnosisPanel::State> m_incidentStates;
     QHash<QString, QString> m_incidentOutcomes;
+    QHash<QString, QString> m_reportedDecisions; // fingerprint -> "id/state" last seen in a report
+    QString m_reasoner;
     QHash<QString, QString> m_previews;
 
     QComboBox *m_contextBox = nullptr;
@@ -150,6 +161,7 @@ private:
     QLabel *m_healthDot = nullptr;
     QLabel *m_healthLabel = nullptr;
     QLabel *m_countLabel = nullptr;
+    QLabel *m_reasonerLabel = nullptr;
     QTabWidget *m_tabs = nullptr;
     QSplitter *m_mainSplitter = nullptr;
     QSplitter *m_leftSplitter = nullptr;
@@ -164,6 +176,7 @@ private:
     QTableView *m_incidentView = nullptr;
     DiagnosisPanel *m_panel = nullptr;
     AuditView *m_auditView = nullptr;
+    AgentDecisionView *m_agentView = nullptr;
     QSystemTrayIcon *m_tray = nullptr;
     QTimer m_healthTimer;
     QTimer m_ageTimer;

@@ -1,16 +1,16 @@
 #include "core/pipeline/clustersession.h"
 
 #include "core/act/actions.h"
+#include "core/act/agentdecisionmirror.h"
 #include "core/act/datapaths.h"
 #include "core/act/decisionstore.h"
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
-#include "core/gather/gatherer.h"
-#include "core/gather/redactor.h"
+#include "core/gather/fetcher.h"
 #include "core/kube/config/execcredential.h"
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
-#include "core/reason/rulereasoner.h"
+#include "core/reason/router.h"
 
 #include <QRegularExpression>
 
@@ -157,23 +157,29 @@ ClusterSession::ClusterSession(kube::Connection connection, SessionOptions optio
     , m_options(std::move(options))
     , m_flushTimer(this)
     , m_metricsTimer(this)
+    , m_rescanTimer(this)
 {
     m_flushTimer.setSingleShot(true);
     m_flushTimer.setInterval(m_options.batchIntervalMs);
     connect(&m_flushTimer, &QTimer::timeout, this, &ClusterSession::flush);
     m_metricsTimer.setInterval(m_options.metricsIntervalMs);
     connect(&m_metricsTimer, &QTimer::timeout, this, &ClusterSession::pollMetrics);
+    m_rescanTimer.setInterval(m_options.rescanIntervalMs);
+    connect(&m_rescanTimer, &QTimer::timeout, this, &ClusterSession::rescan);
 }
 
 ClusterSession::~ClusterSession()
 {
     // The executor and runner hold raw pointers to the client, store and log;
-    // informers to the client: they all go first.
+    // informers, the fetcher and the diagnoser to the client: they all go first.
     m_executor.reset();
     m_runner.reset();
+    delete m_diagnoser;
+    delete m_fetcher;
     delete m_pods;
     delete m_events;
     delete m_nodes;
+    delete m_agentDecisions;
 }
 
 void ClusterSession::start()
@@ -198,7 +204,31 @@ void ClusterSession::start()
     }
     m_client = std::make_unique<kube::RestClient>(m_connection);
     openExecutor();
+    if (m_options.diagnose)
+        startDiagnoser();
     startInformers();
+}
+
+void ClusterSession::startDiagnoser()
+{
+    ReasonerSetup setup;
+    if (m_options.reasoner)
+        setup = m_options.reasoner(this);
+    m_router = setup.router;
+    if (!m_router) {
+        Result<reason::PromptSet> prompts = reason::loadPrompts();
+        m_router = new reason::Router(prompts ? *prompts : reason::PromptSet(), reason::RouterOptions(), this);
+        if (setup.description.isEmpty())
+            setup.description = QStringLiteral("rules only");
+    }
+    connect(m_router, &reason::Router::modelRequestStarted, this, &ClusterSession::onModelRequest);
+    m_fetcher = new gather::GatherFetcher(m_client.get(), gather::FetchOptions(), this);
+    m_diagnoser = new Diagnoser(m_fetcher, m_router, m_options.diagnoser, this);
+    connect(m_diagnoser, &Diagnoser::diagnosed, this, &ClusterSession::onDiagnosed);
+    connect(m_diagnoser, &Diagnoser::failed, this, &ClusterSession::onDiagnosisFailed);
+    Q_EMIT reasonerReady(setup.description);
+    if (m_options.rescanIntervalMs > 0)
+        m_rescanTimer.start();
 }
 
 void ClusterSession::openExecutor()
@@ -227,6 +257,25 @@ void ClusterSession::openExecutor()
         if (user)
             m_kubeUser = *user;
     });
+    // A decision left in Executing (the app died mid-call) is settled against the cluster, never rerun.
+    m_executor->reconcile(this, [this](Result<QList<act::Decision>> settled) {
+        if (!settled) {
+            Q_EMIT notice(QStringLiteral("Could not reconcile interrupted actions: %1").arg(settled.errorMessage()));
+            return;
+        }
+        for (const act::Decision &d : *settled) {
+            if (!m_decisionIds.contains(d.incidentFingerprint))
+                m_decisionIds.insert(d.incidentFingerprint, d.id);
+            Q_EMIT decisionUpdated(d.incidentFingerprint, d.state,
+                                   QStringLiteral("Interrupted by a restart; reconciled with the cluster: %1")
+                                       .arg(act::stateName(d.state)));
+        }
+        if (!settled->isEmpty())
+            Q_EMIT notice(settled->size() == 1
+                              ? QStringLiteral("Reconciled 1 action interrupted by a restart.")
+                              : QStringLiteral("Reconciled %1 actions interrupted by a restart.")
+                                    .arg(settled->size()));
+    });
 }
 
 act::Approver ClusterSession::approver() const
@@ -240,19 +289,32 @@ act::Approver ClusterSession::approver() const
 
 void ClusterSession::proposeFor(IncidentReport &report)
 {
+    report.decisionId.clear();
     if (!m_executor || !report.diagnosed || !report.judged || report.diagnosis.action == ActionKind::None)
         return;
     const QString fp = report.incident.fingerprint;
     if (const auto it = m_decisionIds.constFind(fp); it != m_decisionIds.cend()) {
-        // One decision per incident, unless a still-open proposal now names another action or target.
+        // A fresh diagnosis keeps a running decision and an open one that proposes the same; it
+        // supersedes an open one that proposes something else, and follows a finished one.
+        using S = act::DecisionState;
         Result<act::Decision> existing = m_decisions->load(*it);
-        const bool open = existing && (existing->state == act::DecisionState::Proposed ||
-                                       existing->state == act::DecisionState::Previewed);
-        if (!existing || !open ||
-            (existing->diagnosis.action == report.diagnosis.action &&
-             existing->targetKey() == report.targetKey)) {
-            report.decisionId = *it;
-            return;
+        if (existing) {
+            const bool open = existing->state == S::Proposed || existing->state == S::Previewed;
+            const bool running = existing->state == S::Approved || existing->state == S::Executing;
+            const bool same = existing->diagnosis.action == report.diagnosis.action &&
+                              existing->targetKey() == report.targetKey &&
+                              existing->diagnosis.parameters == report.diagnosis.parameters;
+            if (running || (open && same)) {
+                report.decisionId = *it;
+                return;
+            }
+            if (open) {
+                Result<act::Decision> superseded = m_executor->reject(
+                    *it, approver(),
+                    QStringLiteral("superseded by a new diagnosis (%1)").arg(report.diagnosis.source.describe()));
+                if (!superseded)
+                    Q_EMIT notice(QStringLiteral("The earlier proposal stays open: %1").arg(superseded.errorMessage()));
+            }
         }
     }
     Result<act::Decision> d =
@@ -412,6 +474,7 @@ void ClusterSession::startInformers()
                    });
     pollMetrics();
     m_metricsTimer.start();
+    detectAgentDecisions();
 }
 
 void ClusterSession::scheduleFlush()
@@ -427,6 +490,9 @@ void ClusterSession::flush()
         return;
     SessionBatch out = std::move(m_pending);
     m_pending = SessionBatch();
+    // Decision states as they are now: a transition may have happened since the report was queued.
+    for (IncidentReport &r : out.incidents)
+        refreshDecision(r);
     m_pendingPodIndex.clear();
     m_pendingIncidentIndex.clear();
     Q_EMIT batchReady(out);
@@ -465,46 +531,39 @@ void ClusterSession::onPodDeltas(const kube::DeltaBatch &batch)
             }
         }
     }
-    if (m_options.interimRules) {
-        QList<Observation> seen;
-        for (const kube::Delta &d : batch.deltas) {
-            if (const auto *pod = std::get_if<kube::PodView>(&d.object);
-                pod && d.type != kube::Delta::Type::Deleted)
-                seen << m_detector.detectPod(*pod);
-        }
-        observe(seen);
+    QList<kube::PodView> seen;
+    for (const kube::Delta &d : batch.deltas) {
+        if (const auto *pod = std::get_if<kube::PodView>(&d.object); pod && d.type != kube::Delta::Type::Deleted)
+            seen << *pod;
     }
+    observe(seen, {}, {});
     scheduleFlush();
 }
 
 void ClusterSession::onEventDeltas(const kube::DeltaBatch &batch)
 {
-    QList<Observation> seen;
+    QList<kube::EventView> seen;
     for (const kube::Delta &d : batch.deltas) {
         const auto *event = std::get_if<kube::EventView>(&d.object);
         if (!event || d.type == kube::Delta::Type::Deleted || event->type != u"Warning")
             continue;
         m_pending.warnings << *event;
-        if (m_options.interimRules)
-            seen << m_detector.detectEvent(*event);
+        seen << *event;
     }
     if (m_pending.warnings.size() > m_options.maxWarnings)
         m_pending.warnings = m_pending.warnings.mid(m_pending.warnings.size() - m_options.maxWarnings);
-    observe(seen);
+    observe({}, {}, seen);
     scheduleFlush();
 }
 
 void ClusterSession::onNodeDeltas(const kube::DeltaBatch &batch)
 {
-    if (!m_options.interimRules)
-        return;
-    QList<Observation> seen;
+    QList<kube::NodeView> seen;
     for (const kube::Delta &d : batch.deltas) {
-        if (const auto *node = std::get_if<kube::NodeView>(&d.object);
-            node && d.type != kube::Delta::Type::Deleted)
-            seen << m_detector.detectNode(*node);
+        if (const auto *node = std::get_if<kube::NodeView>(&d.object); node && d.type != kube::Delta::Type::Deleted)
+            seen << *node;
     }
-    observe(seen);
+    observe({}, seen, {});
     scheduleFlush();
 }
 
@@ -634,72 +693,97 @@ void ClusterSession::requestPodDetails(const QString &namespaceName, const QStri
     });
 }
 
-// Interim rules-only diagnosis, until core/pipeline/diagnoser lands.
-
-void ClusterSession::observe(const QList<Observation> &observations)
+void ClusterSession::observe(const QList<kube::PodView> &pods, const QList<kube::NodeView> &nodes,
+                             const QList<kube::EventView> &events)
 {
-    for (const Observation &o : observations) {
-        const IncidentGrouper::AddResult added = m_grouper.add(o);
-        if (added.duplicate)
+    if (!m_diagnoser || (pods.isEmpty() && nodes.isEmpty() && events.isEmpty()))
+        return;
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    // observe() starts diagnosing what it opens; the reports say so until the answer arrives.
+    const QList<Incident> opened = m_diagnoser->observe(pods, nodes, events, now);
+    QSet<QString> fresh;
+    for (const Incident &incident : opened) {
+        IncidentReport report;
+        report.incident = incident;
+        report.diagnosing = true;
+        report.diagnosingSince = now;
+        m_reports.insert(incident.fingerprint, report);
+        fresh.insert(incident.fingerprint);
+        queueReport(report);
+    }
+    // Known incidents that grew (count, pods, last seen) are shown as they stand.
+    for (const Incident &incident : m_diagnoser->openIncidents(now)) {
+        if (fresh.contains(incident.fingerprint))
             continue;
-        IncidentReport report = diagnoseWithRules(added.incident);
-        proposeFor(report);
-        const QString fp = added.incident.fingerprint;
-        if (const auto it = m_pendingIncidentIndex.constFind(fp); it != m_pendingIncidentIndex.cend()) {
-            m_pending.incidents[*it] = std::move(report);
-        } else {
-            m_pendingIncidentIndex.insert(fp, m_pending.incidents.size());
-            m_pending.incidents << std::move(report);
-        }
+        const auto it = m_reports.find(incident.fingerprint);
+        if (it == m_reports.end())
+            continue;
+        if (it->incident.count == incident.count && it->incident.pods == incident.pods &&
+            it->incident.lastSeen == incident.lastSeen)
+            continue;
+        it->incident = incident;
+        queueReport(*it);
     }
 }
 
-IncidentReport ClusterSession::diagnoseWithRules(const Incident &incident) const
+void ClusterSession::rescan()
 {
-    IncidentReport report;
-    report.incident = incident;
+    if (!m_pods || !m_nodes)
+        return;
+    observe(viewsOf<kube::PodView>(m_pods->store()), viewsOf<kube::NodeView>(m_nodes->store()), {});
+    scheduleFlush();
+}
 
-    gather::GatherInput in;
-    in.subject = toSubject(incident);
-    in.now = QDateTime::currentDateTimeUtc();
-    if (m_pods) {
-        for (const kube::PodView &p : viewsOf<kube::PodView>(m_pods->store())) {
-            if (p.namespaceName == incident.namespaceName && incident.pods.contains(p.name))
-                in.pods << p;
-        }
+void ClusterSession::queueReport(const IncidentReport &report)
+{
+    const QString &fp = report.incident.fingerprint;
+    if (const auto it = m_pendingIncidentIndex.constFind(fp); it != m_pendingIncidentIndex.cend()) {
+        m_pending.incidents[*it] = report;
+    } else {
+        m_pendingIncidentIndex.insert(fp, m_pending.incidents.size());
+        m_pending.incidents << report;
     }
-    if (m_events) {
-        for (const kube::EventView &e : viewsOf<kube::EventView>(m_events->store())) {
-            if (e.namespaceName == incident.namespaceName || incident.namespaceName.isEmpty())
-                in.events << e;
-        }
+}
+
+void ClusterSession::onModelRequest(const QString &fingerprint, const QString &model)
+{
+    if (m_cancelPending.remove(fingerprint)) {
+        m_router->cancel(fingerprint);
+        return;
     }
-    if (m_nodes)
-        in.nodes = viewsOf<kube::NodeView>(m_nodes->store());
-    gather::Redactor redactor;
-    const gather::Evidence evidence = gather::Gatherer().gather(in, redactor);
+    const auto it = m_reports.find(fingerprint);
+    if (it == m_reports.end() || !it->diagnosing)
+        return;
+    it->diagnosingWith = model;
+    queueReport(*it);
+    scheduleFlush();
+}
+
+void ClusterSession::onDiagnosed(const Incident &incident, const gather::Evidence &evidence,
+                                 const Diagnosis &diagnosis)
+{
+    m_cancelPending.remove(incident.fingerprint);
+    IncidentReport &report = m_reports[incident.fingerprint];
+    if (report.incident.fingerprint.isEmpty())
+        report.incident = incident;
     report.evidenceText = evidence.text;
     report.evidenceCut = evidence.cut;
     report.evidenceTokens = evidence.estimatedTokens;
-
-    const reason::RuleReasoner rules;
-    Result<Diagnosis> d = rules.diagnose(evidence);
-    if (!d) {
-        report.diagnosisError = d.errorMessage();
-        return report;
-    }
+    report.diagnosing = false;
+    report.diagnosingWith.clear();
     report.diagnosed = true;
-    report.diagnosis = *d;
+    report.diagnosis = diagnosis;
+    report.diagnosisError.clear();
 
     guard::Proposal proposal;
-    proposal.diagnosis = *d;
+    proposal.diagnosis = diagnosis;
     proposal.target.namespaceName = incident.namespaceName;
     proposal.target.ownerKind = incident.workload.kind;
     proposal.target.ownerName = incident.workload.name;
     if (incident.latest.object.kind == u"Node") {
         proposal.target.nodeName = incident.latest.object.name;
     } else {
-        proposal.target.podName = incident.latest.object.name;
+        proposal.target.podName = evidence.pod ? evidence.pod->name : incident.latest.object.name;
         if (evidence.pod) {
             proposal.target.nodeName = evidence.pod->nodeName;
             proposal.target.podLabels = evidence.pod->labels;
@@ -708,13 +792,250 @@ IncidentReport ClusterSession::diagnoseWithRules(const Incident &incident) const
     if (evidence.node)
         proposal.target.nodeLabels = evidence.node->labels;
     guard::GuardContext ctx;
-    ctx.policy = m_options.policy;
-    ctx.now = in.now;
+    ctx.policy = m_options.policy; // as written: read-only is the executor's refusal, not a verdict
+    ctx.now = QDateTime::currentDateTimeUtc();
     report.verdict = guard::evaluate(proposal, ctx);
     report.judged = true;
-    report.targetKey = guard::targetKey(d->action, proposal.target);
+    report.targetKey = guard::targetKey(diagnosis.action, proposal.target);
     report.target = proposal.target;
-    return report;
+    proposeFor(report);
+    queueReport(report);
+    scheduleFlush();
+}
+
+void ClusterSession::onDiagnosisFailed(const Incident &incident, const QString &error)
+{
+    m_cancelPending.remove(incident.fingerprint);
+    IncidentReport &report = m_reports[incident.fingerprint];
+    if (report.incident.fingerprint.isEmpty())
+        report.incident = incident;
+    report.diagnosing = false;
+    report.diagnosingWith.clear();
+    // An earlier diagnosis stays shown; the error says why the new one is missing.
+    report.diagnosisError = error;
+    queueReport(report);
+    scheduleFlush();
+}
+
+void ClusterSession::rediagnose(const QString &fingerprint)
+{
+    const auto it = m_reports.find(fingerprint);
+    if (!m_diagnoser || it == m_reports.end() || it->diagnosing)
+        return;
+    it->diagnosing = true;
+    it->diagnosingSince = QDateTime::currentDateTimeUtc();
+    it->diagnosingWith.clear();
+    it->strongRequested = true;
+    it->diagnosisError.clear();
+    queueReport(*it);
+    scheduleFlush();
+    m_diagnoser->diagnose(it->incident, reason::RouteMode::Strong);
+}
+
+void ClusterSession::cancelDiagnosis(const QString &fingerprint)
+{
+    const auto it = m_reports.constFind(fingerprint);
+    if (!m_router || it == m_reports.cend() || !it->diagnosing)
+        return;
+    // Still gathering: the model request is cancelled the moment it starts.
+    if (!m_router->cancel(fingerprint))
+        m_cancelPending.insert(fingerprint);
+}
+
+void ClusterSession::refreshDecision(IncidentReport &report) const
+{
+    report.undoAvailable = false;
+    if (report.decisionId.isEmpty() || !m_decisions)
+        return;
+    Result<act::Decision> d = m_decisions->load(report.decisionId);
+    if (!d)
+        return;
+    using S = act::DecisionState;
+    report.decisionState = d->state;
+    report.decisionOutcome = d->state == S::Rejected ? QStringLiteral("Rejected: %1").arg(d->rejectReason)
+                                                     : outcomeMessage(*d);
+    const bool ran = d->state == S::Executed || d->state == S::Verified || d->state == S::VerifyFailed;
+    report.undoAvailable = ran && (d->diagnosis.action == ActionKind::ScaleDeployment ||
+                                   d->diagnosis.action == ActionKind::CordonNode);
+}
+
+namespace {
+
+QString jsonString(const json &object, const char *key)
+{
+    if (!object.is_object())
+        return {};
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? QString::fromStdString(it->get<std::string>()) : QString();
+}
+
+const char *kApprovedBy = "vigil.dev/approved-by";
+const char *kRejectedBy = "vigil.dev/rejected-by";
+const char *kRejectReason = "vigil.dev/reject-reason";
+
+} // namespace
+
+bool AgentDecisionInfo::awaitingDecision() const
+{
+    return !approved && !executed && rejectedBy.isEmpty() &&
+           (phase.isEmpty() || phase == u"proposed" || phase == u"previewed");
+}
+
+Result<AgentDecisionInfo> AgentDecisionInfo::fromJson(const json &object)
+{
+    if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object())
+        return Error(QStringLiteral("AgentDecision: not an object with metadata"));
+    const json &meta = object["metadata"];
+    AgentDecisionInfo d;
+    d.uid = jsonString(meta, "uid");
+    d.name = jsonString(meta, "name");
+    d.namespaceName = jsonString(meta, "namespace");
+    if (d.uid.isEmpty() || d.name.isEmpty())
+        return Error(QStringLiteral("AgentDecision %1: metadata.uid or metadata.name missing").arg(d.name));
+    d.resourceVersion = jsonString(meta, "resourceVersion");
+    d.created = kube::parseKubeTime(jsonString(meta, "creationTimestamp"));
+    const json labels = meta.value("labels", json::object());
+    d.decisionId = jsonString(labels, "vigil.dev/decision");
+    const json annotations = meta.value("annotations", json::object());
+    d.approvedBy = jsonString(annotations, kApprovedBy);
+    d.rejectedBy = jsonString(annotations, kRejectedBy);
+    d.rejectReason = jsonString(annotations, kRejectReason);
+    const json spec = object.value("spec", json::object());
+    if (!spec.is_object())
+        return Error(QStringLiteral("AgentDecision %1/%2: spec is not an object").arg(d.namespaceName, d.name));
+    d.action = jsonString(spec, "action");
+    d.target = jsonString(spec, "target");
+    d.diagnosis = jsonString(spec, "diagnosis");
+    d.reasoning = jsonString(spec, "reasoning");
+    d.provider = jsonString(spec, "provider");
+    d.model = jsonString(spec, "model");
+    if (const auto c = spec.find("confidence"); c != spec.end() && c->is_number())
+        d.confidence = c->get<double>();
+    d.approved = spec.value("approved", json(false)) == json(true);
+    d.executed = spec.value("executed", json(false)) == json(true);
+    const json status = object.value("status", json::object());
+    d.phase = jsonString(status, "phase");
+    const json conditions = status.is_object() ? status.value("conditions", json::array()) : json::array();
+    if (conditions.is_array()) {
+        for (const json &c : conditions) {
+            if (!c.is_object())
+                continue;
+            d.conditions << Condition{jsonString(c, "type"), jsonString(c, "status"), jsonString(c, "reason"),
+                                      jsonString(c, "message"),
+                                      kube::parseKubeTime(jsonString(c, "lastTransitionTime"))};
+        }
+    }
+    return d;
+}
+
+void ClusterSession::detectAgentDecisions()
+{
+    if (!m_client || m_agentDecisions)
+        return;
+    kube::ListOptions options;
+    options.limit = 1;
+    const kube::ResourceType type = act::AgentDecisionMirror::resourceType();
+    m_client->list(kube::ResourcePath{type, m_options.namespaceName, {}, {}}, options, this,
+                   [this, type](Result<kube::ListResult> r) {
+                       if (!r) {
+                           const int code = r.error().code;
+                           Q_EMIT agentDecisionsAvailable(
+                               false,
+                               code == 404 ? QStringLiteral("The AgentDecision CRD (agentdecisions.ai.vigil.dev) "
+                                                            "is not installed in this cluster. Install "
+                                                            "resources/crd/agentdecision.yaml to review the "
+                                                            "in-cluster agent's decisions here.")
+                               : code == 403
+                                   ? QStringLiteral("RBAC missing (403): your user may not list "
+                                                    "agentdecisions.ai.vigil.dev here.")
+                                   : QStringLiteral("AgentDecisions cannot be listed: %1").arg(r.errorMessage()));
+                           // The CRD may be installed (or access granted) later: look again.
+                           QTimer::singleShot(30000, this, &ClusterSession::detectAgentDecisions);
+                           return;
+                       }
+                       kube::InformerOptions o;
+                       o.type = type;
+                       o.namespaceName = m_options.namespaceName;
+                       o.batchIntervalMs = m_options.batchIntervalMs;
+                       // Keep the whole object (conditions, long diagnoses), not only its status.
+                       o.projector = [](const json &object) -> Result<kube::KubeObject> {
+                           Result<kube::GenericView> g = kube::projectGeneric(object, 1024 * 1024);
+                           if (!g)
+                               return g.error();
+                           return kube::KubeObject(std::move(*g));
+                       };
+                       m_agentDecisions = new kube::Informer(m_client.get(), std::move(o), this);
+                       connect(m_agentDecisions, &kube::Informer::deltas, this,
+                               &ClusterSession::onAgentDecisionDeltas);
+                       m_agentDecisions->start();
+                       Q_EMIT agentDecisionsAvailable(true, QString());
+                   });
+}
+
+void ClusterSession::onAgentDecisionDeltas(const kube::DeltaBatch &batch)
+{
+    AgentDecisionBatch out;
+    out.resynced = batch.resynced;
+    auto add = [&out](const kube::GenericView &g) {
+        const json object = json::parse(g.json.constBegin(), g.json.constEnd(), nullptr, false);
+        if (Result<AgentDecisionInfo> info = AgentDecisionInfo::fromJson(object))
+            out.upserted << *info;
+    };
+    if (batch.resynced) {
+        for (const kube::KubeObject &o : m_agentDecisions->store().objects()) {
+            if (const auto *g = std::get_if<kube::GenericView>(&o))
+                add(*g);
+        }
+    } else {
+        for (const kube::Delta &d : batch.deltas) {
+            const auto *g = std::get_if<kube::GenericView>(&d.object);
+            if (!g)
+                continue;
+            if (d.type == kube::Delta::Type::Deleted)
+                out.deletedUids << g->uid;
+            else
+                add(*g);
+        }
+    }
+    Q_EMIT agentDecisionsChanged(out);
+}
+
+void ClusterSession::patchAgentDecision(const QString &namespaceName, const QString &name, const json &patch,
+                                        const QString &verb)
+{
+    if (!m_client) {
+        Q_EMIT agentDecisionActed(namespaceName, name, false, QStringLiteral("Not connected."));
+        return;
+    }
+    kube::WriteOptions options;
+    options.fieldManager = QStringLiteral("vigil-desktop");
+    m_client->patch(kube::ResourcePath{act::AgentDecisionMirror::resourceType(), namespaceName, name, {}},
+                    kube::PatchType::Merge, QByteArray::fromStdString(patch.dump()), options, this,
+                    [this, namespaceName, name, verb](Result<json> r) {
+                        Q_EMIT agentDecisionActed(
+                            namespaceName, name, r.ok(),
+                            r ? QStringLiteral("%1 %2/%3.").arg(verb, namespaceName, name)
+                              : QStringLiteral("Could not record that %1/%2 is %3: %4")
+                                    .arg(namespaceName, name, verb.toLower(), r.errorMessage()));
+                    });
+}
+
+void ClusterSession::approveAgentDecision(const QString &namespaceName, const QString &name)
+{
+    const std::string who = approver().actor().toStdString() + " via desktop";
+    patchAgentDecision(namespaceName, name,
+                       {{"metadata", {{"annotations", {{kApprovedBy, who}}}}}, {"spec", {{"approved", true}}}},
+                       QStringLiteral("Approved"));
+}
+
+void ClusterSession::rejectAgentDecision(const QString &namespaceName, const QString &name, const QString &reason)
+{
+    const std::string who = approver().actor().toStdString() + " via desktop";
+    patchAgentDecision(
+        namespaceName, name,
+        {{"metadata", {{"annotations", {{kRejectedBy, who}, {kRejectReason, reason.left(1024).toStdString()}}}}},
+         {"spec", {{"approved", false}}}},
+        QStringLiteral("Rejected"));
 }
 
 } // namespace vigil::pipeline

@@ -6,28 +6,31 @@
 // through queued signals, at most one per batch interval. Nothing here
 // blocks on the network; exec credential plugins run on this thread.
 //
-// Until core/pipeline/diagnoser lands, the session also runs an interim
-// rules-only diagnosis (Detector -> IncidentGrouper -> Gatherer without logs
-// -> RuleReasoner -> Guardrails) so the desktop shows incidents today.
+// Incidents walk the Diagnoser (detect -> group -> fetch -> gather -> redact
+// -> Router) and then the Guardrails; actionable answers become Executor
+// decisions that a person approves, rejects or undoes through the slots.
 
 #include "core/act/decision.h"
 #include "core/gather/evidence.h"
 #include "core/guard/guardrails.h"
 #include "core/kube/connection.h"
 #include "core/kube/informer.h"
-#include "core/pipeline/detector.h"
+#include "core/pipeline/diagnoser.h"
 #include "core/pipeline/incidentgrouper.h"
 #include "core/reason/diagnosis.h"
+#include "core/util/result.h"
 
 #include <QDateTime>
 #include <QHash>
 #include <QList>
 #include <QMetaType>
 #include <QObject>
+#include <QSet>
 #include <QStringList>
 #include <QTimer>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace vigil::kube {
@@ -41,6 +44,12 @@ class ActionRunner;
 class DecisionStore;
 class Executor;
 } // namespace vigil::act
+namespace vigil::gather {
+class GatherFetcher;
+}
+namespace vigil::reason {
+class Router;
+}
 
 namespace vigil::pipeline {
 
@@ -58,6 +67,10 @@ struct IncidentReport {
     QString evidenceText;    ///< exactly the redacted context a reasoner was given
     QStringList evidenceCut; ///< what the budget removed
     int evidenceTokens = 0;
+    bool diagnosing = false;   ///< a diagnosis is in flight (gathering or a model call)
+    QDateTime diagnosingSince; ///< when it began
+    QString diagnosingWith;    ///< the model asked ("openai/gpt-4o"); empty while gathering
+    bool strongRequested = false; ///< the diagnosis in flight or shown was asked of the strong model
     bool diagnosed = false;
     Diagnosis diagnosis;    ///< valid when diagnosed
     QString diagnosisError; ///< why there is no diagnosis
@@ -66,6 +79,9 @@ struct IncidentReport {
     QString targetKey;            ///< guard::targetKey of the proposed action
     guard::IncidentTarget target; ///< what the proposed action acts on
     QString decisionId;           ///< the executor's decision for this proposal; empty when none
+    act::DecisionState decisionState = act::DecisionState::Proposed; ///< valid with decisionId
+    QString decisionOutcome;      ///< the decision's last outcome sentence (why it failed, ...)
+    bool undoAvailable = false;   ///< the decision ran and its action has an undo
 };
 
 /// What the GUI receives at most once per batch interval.
@@ -104,12 +120,66 @@ struct PodDetails {
     QString yamlError;
 };
 
+/// One AgentDecision (ai.vigil.dev/v1alpha1) as the desktop lists it.
+struct AgentDecisionInfo {
+    struct Condition {
+        QString type;
+        QString status; ///< "True", "False", "Unknown"
+        QString reason;
+        QString message;
+        QDateTime lastTransition;
+    };
+    QString uid;
+    QString namespaceName;
+    QString name;
+    QString resourceVersion;
+    QDateTime created;
+    QString decisionId; ///< label vigil.dev/decision
+    QString action;
+    QString target;
+    QString diagnosis;
+    QString reasoning;
+    QString provider;
+    QString model;
+    double confidence = 0.0;
+    bool approved = false;
+    bool executed = false;
+    QString phase; ///< status.phase: proposed, approved, executing, verified, failed, ...
+    QList<Condition> conditions;
+    QString approvedBy;   ///< annotation vigil.dev/approved-by (who clicked Approve)
+    QString rejectedBy;   ///< annotation vigil.dev/rejected-by
+    QString rejectReason; ///< annotation vigil.dev/reject-reason
+
+    /// Whether a person can still approve or reject it.
+    bool awaitingDecision() const;
+    /// Reads an AgentDecision object; an error names what is missing.
+    static Result<AgentDecisionInfo> fromJson(const nlohmann::json &object);
+};
+
+/// Changes to the cluster's AgentDecisions, batched like pods.
+struct AgentDecisionBatch {
+    bool resynced = false; ///< upserted is the complete set
+    QList<AgentDecisionInfo> upserted;
+    QStringList deletedUids;
+};
+
+/// What a SessionOptions::reasoner built.
+struct ReasonerSetup {
+    reason::Router *router = nullptr; ///< a child of the parent given; null: rules only
+    QString description;              ///< "openai: gpt-4o-mini → gpt-4o", or why it is rules only
+};
+
 struct SessionOptions {
     QString namespaceName; ///< empty: all namespaces
     guard::Policy policy;
     int batchIntervalMs = 100;
     int metricsIntervalMs = 15000;
-    bool interimRules = true; ///< run the rules-only diagnosis
+    bool diagnose = true;         ///< detect incidents and diagnose them
+    int rescanIntervalMs = 30000; ///< re-detect over the whole store (grace periods end without an event)
+    DiagnoserOptions diagnoser;
+    /// Builds the Router on the worker thread, as children of parent (so they
+    /// live and die there). Empty, or no router returned: a rules-only Router.
+    std::function<ReasonerSetup(QObject *parent)> reasoner;
     int maxWarnings = 500;
     QString dataDir;              ///< decisions.db lives here; empty: act::dataDirectory()
     QString auditPath;            ///< empty: act::auditPath(dataDir)
@@ -143,6 +213,16 @@ public Q_SLOTS:
     void reject(const QString &fingerprint, const QString &reason);
     /// Reverts the incident's executed decision, for actions that have an undo.
     void undo(const QString &fingerprint);
+    /// Diagnoses the incident again with the strong model tier, whatever the cache and threshold say.
+    void rediagnose(const QString &fingerprint);
+    /// Cancels the incident's diagnosis in flight; the rules' answer stands.
+    void cancelDiagnosis(const QString &fingerprint);
+    /// Sets spec.approved: true on the AgentDecision (merge patch, field manager "vigil-desktop"),
+    /// recording who in the annotation vigil.dev/approved-by.
+    void approveAgentDecision(const QString &namespaceName, const QString &name);
+    /// Records a rejection on the AgentDecision: spec.approved: false and the annotations
+    /// vigil.dev/rejected-by and vigil.dev/reject-reason.
+    void rejectAgentDecision(const QString &namespaceName, const QString &name, const QString &reason);
 
 Q_SIGNALS:
     void batchReady(const vigil::pipeline::SessionBatch &batch);
@@ -156,6 +236,15 @@ Q_SIGNALS:
     void previewReady(const QString &fingerprint, const QString &preview);
     /// The incident's decision moved to state; outcome is one sentence (an error, the verify result, ...).
     void decisionUpdated(const QString &fingerprint, vigil::act::DecisionState state, const QString &outcome);
+    /// Which reasoner diagnoses ("rules only", "openai: gpt-4o-mini → gpt-4o", ...).
+    void reasonerReady(const QString &description);
+    /// Something a person should read in the status bar (reconciled decisions, store errors, ...).
+    void notice(const QString &message);
+    /// Whether the AgentDecision CRD can be listed here; why not ("not installed", 403, ...).
+    void agentDecisionsAvailable(bool available, const QString &why);
+    void agentDecisionsChanged(const vigil::pipeline::AgentDecisionBatch &batch);
+    /// The outcome of approveAgentDecision / rejectAgentDecision.
+    void agentDecisionActed(const QString &namespaceName, const QString &name, bool ok, const QString &message);
 
 private:
     void startInformers();
@@ -166,9 +255,19 @@ private:
     void pollMetrics();
     void flush();
     void scheduleFlush();
-    // Interim rules-only diagnosis; replaced by core/pipeline/diagnoser.
-    void observe(const QList<Observation> &observations);
-    IncidentReport diagnoseWithRules(const Incident &incident) const;
+    void startDiagnoser();
+    void detectAgentDecisions();
+    void onAgentDecisionDeltas(const kube::DeltaBatch &batch);
+    void patchAgentDecision(const QString &namespaceName, const QString &name, const nlohmann::json &patch,
+                            const QString &verb);
+    void observe(const QList<kube::PodView> &pods, const QList<kube::NodeView> &nodes,
+                 const QList<kube::EventView> &events);
+    void rescan();
+    void onDiagnosed(const Incident &incident, const gather::Evidence &evidence, const Diagnosis &diagnosis);
+    void onDiagnosisFailed(const Incident &incident, const QString &error);
+    void onModelRequest(const QString &fingerprint, const QString &model);
+    void queueReport(const IncidentReport &report);
+    void refreshDecision(IncidentReport &report) const;
     void openExecutor();
     void proposeFor(IncidentReport &report);
     act::Approver approver() const;
@@ -180,6 +279,8 @@ private:
     kube::Informer *m_pods = nullptr;   // child
     kube::Informer *m_events = nullptr; // child
     kube::Informer *m_nodes = nullptr;  // child
+    kube::Informer *m_agentDecisions = nullptr; // child, once the CRD is found
+    bool m_agentDecisionsUsable = false;
     QTimer m_flushTimer;                // parented: moves to the worker thread with the session
     QTimer m_metricsTimer;              // parented, likewise
     SessionBatch m_pending;
@@ -187,8 +288,12 @@ private:
     QHash<QString, qsizetype> m_pendingIncidentIndex;
     QHash<QString, kube::InformerHealth> m_health;
     SessionHealth m_lastHealth;
-    Detector m_detector;
-    IncidentGrouper m_grouper;
+    QTimer m_rescanTimer; // parented, likewise
+    gather::GatherFetcher *m_fetcher = nullptr; // child
+    reason::Router *m_router = nullptr;         // child (or of the reasoner's objects)
+    Diagnoser *m_diagnoser = nullptr;           // child
+    QHash<QString, IncidentReport> m_reports;   // by fingerprint: what the GUI was last told
+    QSet<QString> m_cancelPending;              // cancelled while still gathering
     // Decisions: opened on the worker thread (QtSql connections are per thread).
     std::unique_ptr<act::DecisionStore> m_decisions;
     std::unique_ptr<audit::AuditLog> m_audit;
@@ -206,4 +311,6 @@ Q_DECLARE_METATYPE(vigil::pipeline::SessionHealth)
 Q_DECLARE_METATYPE(vigil::pipeline::PodDetails)
 Q_DECLARE_METATYPE(vigil::pipeline::IncidentReport)
 Q_DECLARE_METATYPE(vigil::pipeline::PodUsageMap)
+Q_DECLARE_METATYPE(vigil::pipeline::AgentDecisionBatch)
+Q_DECLARE_METATYPE(vigil::pipeline::AgentDecisionInfo)
 Q_DECLARE_METATYPE(vigil::act::DecisionState)

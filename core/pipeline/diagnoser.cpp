@@ -50,10 +50,10 @@ QList<Incident> Diagnoser::observe(const QList<kube::PodView> &pods, const QList
     return opened;
 }
 
-void Diagnoser::diagnose(const Incident &incident)
+void Diagnoser::diagnose(const Incident &incident, reason::RouteMode mode)
 {
     ++m_inFlight;
-    m_fetcher->fetch(toSubject(incident), this, [this, incident](Result<gather::FetchResult> fetched) {
+    m_fetcher->fetch(toSubject(incident), this, [this, incident, mode](Result<gather::FetchResult> fetched) {
         if (!fetched) {
             --m_inFlight;
             Q_EMIT failed(incident, fetched.errorMessage());
@@ -68,11 +68,13 @@ void Diagnoser::diagnose(const Incident &incident)
         options.tokenBudget = std::max(200, m_evidenceBudget - notesTokens - 8);
         gather::Evidence evidence = gather::Gatherer(options).gather(fetched->input, redactor);
         gather::appendNotes(&evidence, fetched->notes, redactor);
-        m_router->diagnose(incident.fingerprint, evidence, this,
-                           [this, incident, evidence](const Diagnosis &diagnosis) {
-                               --m_inFlight;
-                               Q_EMIT diagnosed(incident, evidence, diagnosis);
-                           });
+        m_router->diagnose(
+            incident.fingerprint, evidence, this,
+            [this, incident, evidence](const Diagnosis &diagnosis) {
+                --m_inFlight;
+                Q_EMIT diagnosed(incident, evidence, diagnosis);
+            },
+            mode);
     });
 }
 

@@ -12,6 +12,7 @@
 #include "core/pipeline/detector.h"
 #include "core/pipeline/incidentgrouper.h"
 #include "core/reason/diagnosis.h"
+#include "core/reason/router.h"
 
 #include <QMetaType>
 #include <QObject>
@@ -19,10 +20,6 @@
 namespace vigil::gather {
 class GatherFetcher;
 }
-namespace vigil::reason {
-class Router;
-}
-
 namespace vigil::pipeline {
 
 struct DiagnoserOptions {
@@ -54,8 +51,8 @@ public:
     QList<Incident> openIncidents(const QDateTime &now) const { return m_grouper.openIncidents(now); }
 
     /// Fetches, gathers, redacts and reasons about one incident; ends in
-    /// exactly one diagnosed() or failed() for it.
-    void diagnose(const Incident &incident);
+    /// exactly one diagnosed() or failed() for it. mode Strong: see Router.
+    void diagnose(const Incident &incident, reason::RouteMode mode = reason::RouteMode::Auto);
 
     /// The evidence budget handed to the Gatherer, derived from the prompts.
     int evidenceTokenBudget() const { return m_evidenceBudget; }

@@ -22,6 +22,14 @@ bool isReplyProblem(llm::LlmErrorKind kind)
            kind == llm::LlmErrorKind::BadReply;
 }
 
+// A Strong request has its own in-flight entry: it must not join an Auto decision.
+QString inFlightKey(const QString &fingerprint, RouteMode mode)
+{
+    return mode == RouteMode::Strong ? fingerprint + QStringLiteral("\x1fstrong") : fingerprint;
+}
+
+const QString kCancelled = QStringLiteral("cancelled by the user");
+
 QString repairPrompt(const QString &user, const QString &error)
 {
     return user + QStringLiteral("\n\nYour previous reply was rejected: ") + error +
@@ -48,6 +56,10 @@ int evidenceTokenBudget(const PromptSet &prompts, int promptTokenBudget)
 
 struct Router::Decision {
     QString fingerprint;
+    QString key; ///< in m_inFlight
+    RouteMode mode = RouteMode::Auto;
+    QPointer<llm::LlmCall> call; ///< the model request in flight
+    bool cancelled = false;
     QString reason;
     QString user; ///< the rendered user prompt
     Diagnosis rules;
@@ -101,13 +113,14 @@ Diagnosis Router::rulesOrPlaceholder(const gather::Evidence &evidence, QString *
 }
 
 void Router::diagnose(const QString &fingerprint, const gather::Evidence &evidence, QObject *context,
-                      Callback callback)
+                      Callback callback, RouteMode mode)
 {
     ++m_stats.requests;
     Waiter waiter{QPointer<QObject>(context), context != nullptr, std::move(callback), false};
+    const QString key = inFlightKey(fingerprint, mode);
 
     if (!fingerprint.isEmpty()) {
-        if (const auto it = m_inFlight.constFind(fingerprint); it != m_inFlight.cend()) {
+        if (const auto it = m_inFlight.constFind(key); it != m_inFlight.cend()) {
             waiter.joined = true;
             (*it)->waiters << waiter;
             ++m_stats.coalesced;
@@ -116,7 +129,7 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
     }
 
     QStringList route;
-    if (m_cache && !fingerprint.isEmpty()) {
+    if (m_cache && !fingerprint.isEmpty() && mode == RouteMode::Auto) {
         Result<std::optional<Diagnosis>> hit = m_cache->get(fingerprint);
         if (hit && hit->has_value()) {
             Diagnosis d = **hit;
@@ -141,7 +154,14 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
     if (!rulesError.isEmpty())
         route.last() += QStringLiteral(" (") + rulesError + u')';
 
-    if (!hasModel() || rules.confidence >= m_options.threshold) {
+    if (mode == RouteMode::Strong && !m_strong.configured()) {
+        route.last() += QStringLiteral(" (accepted)");
+        rules.route = route;
+        rules.fallbackReason = QStringLiteral("a stronger model was asked for, but none is configured");
+        deliver({waiter}, rules);
+        return;
+    }
+    if (mode == RouteMode::Auto && (!hasModel() || rules.confidence >= m_options.threshold)) {
         route.last() += QStringLiteral(" (accepted)");
         rules.route = route;
         deliver({waiter}, rules);
@@ -150,13 +170,15 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
 
     auto decision = std::make_shared<Decision>();
     decision->fingerprint = fingerprint;
+    decision->key = key;
+    decision->mode = mode;
     decision->reason = evidence.subject.reason;
     decision->rules = rules;
     decision->route = route;
     decision->candidates << Decision::Candidate{rules, static_cast<int>(route.size()) - 1};
     decision->waiters << waiter;
     if (!fingerprint.isEmpty())
-        m_inFlight.insert(fingerprint, decision);
+        m_inFlight.insert(key, decision);
 
     Result<QString> user = renderUserPrompt(m_prompts, evidence);
     if (!user) {
@@ -165,7 +187,26 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
         return;
     }
     decision->user = *user;
-    startTier(decision, m_small.configured() ? 0 : 1);
+    startTier(decision, mode == RouteMode::Auto && m_small.configured() ? 0 : 1);
+}
+
+bool Router::cancel(const QString &fingerprint)
+{
+    if (fingerprint.isEmpty())
+        return false;
+    bool any = false;
+    for (const RouteMode mode : {RouteMode::Auto, RouteMode::Strong}) {
+        const auto it = m_inFlight.constFind(inFlightKey(fingerprint, mode));
+        if (it == m_inFlight.cend())
+            continue;
+        const std::shared_ptr<Decision> decision = *it;
+        decision->cancelled = true;
+        any = true;
+        // abort() reports Cancelled through the event loop; onModelReply ends the decision.
+        if (decision->call)
+            decision->call->abort();
+    }
+    return any;
 }
 
 void Router::startTier(const std::shared_ptr<Decision> &decision, int tier)
@@ -179,9 +220,13 @@ void Router::startTier(const std::shared_ptr<Decision> &decision, int tier)
         return;
     }
 
-    // No tier left: the most confident valid answer wins (ties go to the later, stronger tier).
-    const Decision::Candidate *best = &decision->candidates.first();
+    // No tier left: the most confident valid answer wins (ties go to the later, stronger tier);
+    // when a person asked for the strong model, its valid answer wins over the rules'.
+    const bool preferModel = decision->mode == RouteMode::Strong && decision->candidates.size() > 1;
+    const Decision::Candidate *best = &decision->candidates[preferModel ? 1 : 0];
     for (const Decision::Candidate &c : decision->candidates) {
+        if (preferModel && c.diagnosis.source.kind == DiagnosisSource::Rules)
+            continue;
         if (c.diagnosis.confidence >= best->diagnosis.confidence)
             best = &c;
     }
@@ -221,6 +266,8 @@ void Router::sendModel(const std::shared_ptr<Decision> &decision, int tier, cons
     if (repair)
         ++m_stats.repairs;
     llm::LlmCall *call = t.provider->complete(request);
+    decision->call = call;
+    Q_EMIT modelRequestStarted(decision->fingerprint, t.label());
     connect(call, &llm::LlmCall::finished, this, [this, decision, tier, repair](const llm::LlmReply &reply) {
         onModelReply(decision, tier, repair, reply);
     });
@@ -236,6 +283,12 @@ void Router::onModelReply(const std::shared_ptr<Decision> &decision, int tier, b
     decision->costUsd += reply.costUsd;
     const QString step = repair ? label + QStringLiteral(" repair") : label;
 
+    if (decision->cancelled) {
+        decision->route << step + QStringLiteral(" ") + kCancelled;
+        decision->problems << kCancelled;
+        startTier(decision, 2);
+        return;
+    }
     QString invalid;
     if (!reply.ok()) {
         const QString why = llm::errorKindName(reply.errorKind) + QStringLiteral(": ") + reply.error.message;
@@ -277,7 +330,7 @@ void Router::onModelReply(const std::shared_ptr<Decision> &decision, int tier, b
 
 void Router::finish(const std::shared_ptr<Decision> &decision, Diagnosis result)
 {
-    const auto it = m_inFlight.constFind(decision->fingerprint);
+    const auto it = m_inFlight.constFind(decision->key);
     if (it != m_inFlight.cend() && *it == decision)
         m_inFlight.erase(it);
     deliver(decision->waiters, result);

@@ -39,6 +39,12 @@ struct ModelTier {
     QString label() const;
 };
 
+/// How diagnose() routes one request.
+enum class RouteMode {
+    Auto,   ///< cache → rules → small → strong, escalating below the threshold
+    Strong, ///< skip the cache and the threshold: ask the strong model (a person asked for it)
+};
+
 struct RouterOptions {
     double threshold = 0.75; ///< below this, escalate to the next tier
     int maxTokens = 1024;    ///< per model reply
@@ -84,13 +90,26 @@ public:
     /// this call), and never after `context` is destroyed (null: always).
     /// Requests with the same non-empty fingerprint share one decision while
     /// it is in flight.
+    /// RouteMode::Strong skips the cache and asks the strong tier whatever the
+    /// rules' confidence; its valid answer wins over the rules', and without a
+    /// strong tier the rules answer with a fallbackReason saying so.
     void diagnose(const QString &fingerprint, const gather::Evidence &evidence, QObject *context,
-                  Callback callback);
+                  Callback callback, RouteMode mode = RouteMode::Auto);
+    /// Aborts the model request in flight for fingerprint (both modes); the
+    /// decision then ends at once with the best answer so far (the rules'),
+    /// fallbackReason "cancelled by the user". Returns false when no model
+    /// request is in flight for it.
+    bool cancel(const QString &fingerprint);
 
     const RouterStats &stats() const { return m_stats; }
     const PromptSet &prompts() const { return m_prompts; }
     const Options &options() const { return m_options; }
     bool hasModel() const { return m_small.configured() || m_strong.configured(); }
+    bool hasStrongModel() const { return m_strong.configured(); }
+
+Q_SIGNALS:
+    /// A model request for fingerprint went out to model ("openai/gpt-4o"); repairs included.
+    void modelRequestStarted(const QString &fingerprint, const QString &model);
 
 private:
     struct Decision;
@@ -115,7 +134,7 @@ private:
     ModelTier m_small;
     ModelTier m_strong;
     llm::DiagnosisCache *m_cache = nullptr;
-    QHash<QString, std::shared_ptr<Decision>> m_inFlight; // by fingerprint
+    QHash<QString, std::shared_ptr<Decision>> m_inFlight; // by fingerprint (+ kStrongKey for Strong)
     RouterStats m_stats;
 };
 

@@ -24,13 +24,14 @@ inline std::string ts(int secondsAgo)
 }
 
 inline json pod(const std::string &name, bool crashing, const std::string &rv = "5",
-                const std::string &ns = "demo", const std::string &owner = "web-5d4f8", int ageSeconds = 900)
+                const std::string &ns = "demo", const std::string &owner = "web-5d4f8", int ageSeconds = 900,
+                int restarts = 6)
 {
     json status = {{"phase", "Running"},
                    {"conditions", json::array({{{"type", "Ready"}, {"status", crashing ? "False" : "True"}},
                                                {{"type", "PodScheduled"}, {"status", "True"}}})}};
     json cs = {
-        {"name", "app"}, {"image", "demo/web:1"}, {"ready", !crashing}, {"restartCount", crashing ? 6 : 0}};
+        {"name", "app"}, {"image", "demo/web:1"}, {"ready", !crashing}, {"restartCount", crashing ? restarts : 0}};
     if (crashing) {
         cs["state"] = {
             {"waiting",
@@ -96,6 +97,19 @@ public:
     QUrl url() const { return m_server.url(); }
     /// Every request received so far, in order.
     const QList<HttpRequest> &requests() const { return m_server.requests(); }
+    /// Logs without an error line: the rules then propose restart_pod for the lone crashing pod
+    /// (with "panic: boom" in its previous log they propose an alert).
+    void setQuietLogs(bool on) { m_quietLogs = on; }
+    /// Evictions (not their dry runs) are refused with 429, as a PodDisruptionBudget would.
+    void refuseEvictions(bool on) { m_refuseEvictions = on; }
+    /// Sends a MODIFIED event for object on every open pods watch.
+    void pushPod(const json &object)
+    {
+        for (const QPointer<HttpExchange> &w : std::as_const(m_podWatches)) {
+            if (w)
+                w->sendChunk(line({{"type", "MODIFIED"}, {"object", object}}));
+        }
+    }
 
 private:
     json itemsFor(const QString &path) const
@@ -170,11 +184,27 @@ private:
             return;
         }
         if (path.endsWith("/log")) {
-            ex->respond(200, ex->request().queryValue("previous") == "true" ? "panic: boom\n" : "starting\n",
+            const bool previous = ex->request().queryValue("previous") == "true";
+            ex->respond(200, previous ? (m_quietLogs ? "stopping\n" : "panic: boom\n") : "starting\n",
                         {{"Content-Type", "text/plain"}});
             return;
         }
         if (ex->request().method == "POST" && path.endsWith("/eviction")) {
+            if (m_refuseEvictions && ex->request().queryValue("dryRun") != "All") {
+                const json status = {{"kind", "Status"},
+                                     {"apiVersion", "v1"},
+                                     {"status", "Failure"},
+                                     {"message", "Cannot evict pod as it would violate the pod's disruption "
+                                                 "budget."},
+                                     {"reason", "TooManyRequests"},
+                                     {"details", {{"causes", json::array({{{"reason", "DisruptionBudget"},
+                                                                           {"message", "The disruption budget "
+                                                                                       "web-pdb needs 1 healthy "
+                                                                                       "pods and has 1 currently"}}})}}},
+                                     {"code", 429}};
+                ex->respondJson(429, QByteArray::fromStdString(status.dump()));
+                return;
+            }
             m_evicted = m_evicted || ex->request().queryValue("dryRun") != "All";
             ex->respondJson(201, R"({"kind":"Status","apiVersion":"v1","status":"Success","code":201})");
             return;
@@ -202,6 +232,7 @@ private:
                                     {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}}}}));
         }
         if (path.endsWith("/pods")) {
+            m_podWatches << QPointer<HttpExchange>(ex);
             // One later change to a pod: the table must keep its selection across it.
             QPointer<HttpExchange> guard(ex);
             ex->later(600, [guard] {
@@ -215,6 +246,9 @@ private:
 
     bool m_rich = false;
     bool m_evicted = false;
+    bool m_refuseEvictions = false;
+    bool m_quietLogs = false;
+    QList<QPointer<HttpExchange>> m_podWatches;
     HttpTestServer m_server;
 };
 

@@ -55,6 +55,10 @@ private Q_SLOTS:
     void intents();
     void showsEveryVerdictReasonAndTheContext();
     void pendingShowsElapsedTime();
+    void pendingNamesTheModel_data();
+    void pendingNamesTheModel();
+    void failedShowsItsReasonAndOffersRediagnose();
+    void fallbackReasonIsShown();
 };
 
 void TestDiagnosisPanel::states_data()
@@ -190,6 +194,57 @@ void TestDiagnosisPanel::pendingShowsElapsedTime()
     panel.setState(DiagnosisPanel::State::Proposed);
     panel.setPendingSince(QDateTime::currentDateTimeUtc().addSecs(-3));
     QCOMPARE(panel.pendingText(), QString("Diagnosing… 3 s"));
+}
+
+void TestDiagnosisPanel::pendingNamesTheModel_data()
+{
+    QTest::addColumn<QString>("with");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("gathering: no model yet") << "" << "Diagnosing… 7 s";
+    QTest::newRow("a model request in flight names the model") << "openai/gpt-4o" << "Asking openai/gpt-4o… 7 s";
+}
+
+void TestDiagnosisPanel::pendingNamesTheModel()
+{
+    QFETCH(QString, with);
+    QFETCH(QString, text);
+    DiagnosisPanel panel;
+    DiagnosisPanelData d = makeData(Verdict::NeedsApproval);
+    d.pendingWith = with;
+    panel.setData(d);
+    panel.setPendingSince(QDateTime::currentDateTimeUtc().addSecs(-7));
+    panel.setState(DiagnosisPanel::State::Pending);
+    QCOMPARE(panel.pendingText(), text);
+    QVERIFY(!button(panel, "rediagnose")->isEnabled()); // one diagnosis at a time
+}
+
+void TestDiagnosisPanel::failedShowsItsReasonAndOffersRediagnose()
+{
+    DiagnosisPanel panel;
+    panel.setData(makeData(Verdict::NeedsApproval));
+    panel.setState(DiagnosisPanel::State::Failed, "blocked by PodDisruptionBudget web-pdb");
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    bool shown = false;
+    for (QLabel *l : panel.findChildren<QLabel *>())
+        shown = shown || l->text() == "blocked by PodDisruptionBudget web-pdb";
+    QVERIFY(shown);
+    QVERIFY(panel.findChild<QLabel *>("stateBadge")->text().contains("Failed"));
+    QVERIFY(!button(panel, "approve")->isEnabled()); // a failed decision is not run again
+    QVERIFY(button(panel, "rediagnose")->isEnabled()); // a new diagnosis gives a new proposal
+}
+
+void TestDiagnosisPanel::fallbackReasonIsShown()
+{
+    DiagnosisPanel panel;
+    DiagnosisPanelData d = makeData(Verdict::NeedsApproval);
+    d.diagnosis.fallbackReason = "cancelled by the user";
+    panel.setData(d);
+    panel.setState(DiagnosisPanel::State::Proposed);
+    bool shown = false;
+    for (QLabel *l : panel.findChildren<QLabel *>())
+        shown = shown || l->text().contains("no model answer used: cancelled by the user");
+    QVERIFY(shown);
 }
 
 QTEST_MAIN(TestDiagnosisPanel)

@@ -4,7 +4,10 @@
 // session's executor.
 
 #include "fakecluster.h"
+#include "scriptedprovider.h"
 
+#include "core/act/datapaths.h"
+#include "core/act/decisionstore.h"
 #include "core/audit/auditlog.h"
 #include "core/kube/config/execallowlistfile.h"
 #include "ui/diagnosispanel.h"
@@ -20,12 +23,14 @@
 #include <QComboBox>
 #include <QDateTime>
 #include <QFile>
+#include <QLabel>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -69,6 +74,10 @@ private Q_SLOTS:
     void readOnlyHidesExecute();
     void decisions_data();
     void decisions();
+    void failedDecisionStaysFailedUntilANewProposal();
+    void rediagnoseAsksTheStrongModel();
+    void cancelEndsThePendingDiagnosis();
+    void interruptedDecisionIsReconciledAtStart();
 };
 
 void TestMainWindow::initTestCase()
@@ -111,7 +120,8 @@ void TestMainWindow::liveTable()
     QTRY_VERIFY_WITH_TIMEOUT(namespaces->findData("demo") > 0, 10000);
 
     // The crashing Deployment became one incident, diagnosed by the rules and judged.
-    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1 && w.incidentModel()->report(0)->diagnosed,
+                             10000);
     const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
     QCOMPARE(r->incident.reason, QString("CrashLoopBackOff"));
     QVERIFY2(r->diagnosed, qPrintable(r->diagnosisError));
@@ -265,9 +275,10 @@ void TestMainWindow::decisions()
     QFETCH(QString, auditKind);
 
     FakeCluster cluster;
+    cluster.setQuietLogs(true);
     QVERIFY(cluster.listen());
     QTemporaryDir dir;
-    // The rules give the crash loop (no logs) low confidence: a policy that lets it through.
+    // The rules give the crash loop (no error in its logs) low confidence: a policy that lets it through.
     const QString policy = dir.filePath("policy.yaml");
     QFile f(policy);
     QVERIFY(f.open(QIODevice::WriteOnly));
@@ -279,7 +290,8 @@ void TestMainWindow::decisions()
     MainWindow w(o);
     w.show();
 
-    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1 && w.incidentModel()->report(0)->diagnosed,
+                             10000);
     const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
     QCOMPARE(r->diagnosis.action, vigil::ActionKind::RestartPod);
     QCOMPARE(int(r->verdict.decision), int(vigil::guard::Verdict::NeedsApproval));
@@ -319,6 +331,204 @@ void TestMainWindow::decisions()
     QVERIFY2(kinds.contains("proposed"), qPrintable(kinds.join(',')));
     if (readOnly)
         QVERIFY2(!kinds.contains("approved"), qPrintable(kinds.join(',')));
+}
+
+
+namespace {
+
+QString writePolicy(const QTemporaryDir &dir)
+{
+    // The rules give the crash loop (no logs) low confidence: a policy that lets it through.
+    const QString policy = dir.filePath("policy.yaml");
+    QFile f(policy);
+    if (!f.open(QIODevice::WriteOnly))
+        return {};
+    // No cooldown: the eviction a PodDisruptionBudget refused counts as an attempt on the target.
+    f.write("minConfidence:\n  default: 0.1\n  restart_pod: 0.1\ncooldown:\n  perTarget: 0s\n");
+    return policy;
+}
+
+void selectFirstIncident(MainWindow &w)
+{
+    w.incidentView()->selectionModel()->setCurrentIndex(w.incidentView()->model()->index(0, 0),
+                                                        QItemSelectionModel::ClearAndSelect |
+                                                            QItemSelectionModel::Rows);
+}
+
+QPushButton *panelButton(MainWindow &w, const char *name)
+{
+    return w.diagnosisPanel()->findChild<QPushButton *>(QString::fromLatin1(name));
+}
+
+QString outcomeText(MainWindow &w)
+{
+    QStringList texts;
+    for (QLabel *l : w.diagnosisPanel()->findChildren<QLabel *>())
+        texts << l->text();
+    return texts.join('\n');
+}
+
+} // namespace
+
+void TestMainWindow::failedDecisionStaysFailedUntilANewProposal()
+{
+    using State = vigil::ui::DiagnosisPanel::State;
+    FakeCluster cluster;
+    cluster.setQuietLogs(true);
+    cluster.refuseEvictions(true);
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.policyPath = writePolicy(dir);
+    MainWindow w(o);
+    w.show();
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->diagnosed, 10000);
+    const QString firstDecision = w.incidentModel()->report(0)->decisionId;
+    QVERIFY(!firstDecision.isEmpty());
+    selectFirstIncident(w);
+    QTRY_VERIFY_WITH_TIMEOUT(panelButton(w, "approve")->isEnabled(), 10000);
+    panelButton(w, "approve")->click();
+
+    // The PodDisruptionBudget refusal is a Failed decision that says why.
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.diagnosisPanel()->state()), int(State::Failed), 15000);
+    QVERIFY2(outcomeText(w).contains("PodDisruptionBudget"), qPrintable(outcomeText(w)));
+    QVERIFY(!panelButton(w, "approve")->isEnabled());
+
+    // The incident grows (another restart): its report arrives again and the decision still shows Failed.
+    const int count = w.incidentModel()->report(0)->incident.count;
+    cluster.pushPod(pod("web-5d4f8-crash", true, "14", "demo", "web-5d4f8", 900, 9));
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->incident.count > count, 10000);
+    QTest::qWait(300);
+    QCOMPARE(int(w.diagnosisPanel()->state()), int(State::Failed));
+    QCOMPARE(int(w.incidentModel()->report(0)->decisionState), int(vigil::act::DecisionState::Failed));
+    QVERIFY2(outcomeText(w).contains("PodDisruptionBudget"), qPrintable(outcomeText(w)));
+
+    // Re-diagnose gives a new proposal that can be approved; this time the eviction goes through.
+    QVERIFY(panelButton(w, "rediagnose")->isEnabled());
+    panelButton(w, "rediagnose")->click();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.incidentModel()->report(0)->decisionId.isEmpty() &&
+                                 w.incidentModel()->report(0)->decisionId != firstDecision,
+                             10000);
+    // No strong model is configured: the rules answered and the panel says so.
+    QVERIFY2(w.incidentModel()->report(0)->diagnosis.fallbackReason.contains("none is configured"),
+             qPrintable(w.incidentModel()->report(0)->diagnosis.fallbackReason));
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.diagnosisPanel()->state()), int(State::Proposed), 10000);
+    cluster.refuseEvictions(false);
+    QTRY_VERIFY_WITH_TIMEOUT(panelButton(w, "approve")->isEnabled(), 10000);
+    panelButton(w, "approve")->click();
+    QTRY_VERIFY2_WITH_TIMEOUT(w.diagnosisPanel()->state() == State::Executed, qPrintable(outcomeText(w)), 15000);
+}
+
+void TestMainWindow::rediagnoseAsksTheStrongModel()
+{
+    using State = vigil::ui::DiagnosisPanel::State;
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    auto log = std::make_shared<vigil::test::ProviderLog>();
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    // The small model is sure enough (above the 0.75 threshold): the strong one is asked only on request.
+    o.reasoner = vigil::test::scriptedReasoner(
+        {{"small-model", vigil::test::restartReply("small: the app crashes at start", 0.8, "demo",
+                                                   "web-5d4f8-crash")},
+         {"strong-model", vigil::test::restartReply("strong: a bad config map key", 0.93, "demo",
+                                                    "web-5d4f8-crash")}},
+        log);
+    MainWindow w(o);
+    w.show();
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1 && w.incidentModel()->report(0)->diagnosed,
+                             10000);
+    QCOMPARE(w.reasonerDescription(), QString("scripted: small-model → strong-model"));
+    QCOMPARE(w.incidentModel()->report(0)->diagnosis.source.describe(), QString("scripted/small-model"));
+    QCOMPARE(log->askedCopy(), QStringList{"small-model"});
+    selectFirstIncident(w);
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.diagnosisPanel()->state()), int(State::Proposed), 10000);
+    QVERIFY2(outcomeText(w).contains("small: the app crashes at start"), qPrintable(outcomeText(w)));
+
+    panelButton(w, "rediagnose")->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->diagnosis.source.describe() == "scripted/strong-model",
+                             10000);
+    QCOMPARE(log->askedCopy(), (QStringList{"small-model", "strong-model"}));
+    const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
+    QVERIFY(r->strongRequested);
+    QCOMPARE(r->diagnosis.diagnosis, QString("strong: a bad config map key"));
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.diagnosisPanel()->state()), int(State::Proposed), 10000);
+    QVERIFY2(outcomeText(w).contains("strong: a bad config map key"), qPrintable(outcomeText(w)));
+    QVERIFY2(outcomeText(w).contains("scripted/strong-model"), qPrintable(outcomeText(w)));
+}
+
+void TestMainWindow::cancelEndsThePendingDiagnosis()
+{
+    using State = vigil::ui::DiagnosisPanel::State;
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    auto log = std::make_shared<vigil::test::ProviderLog>();
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.reasoner = vigil::test::scriptedReasoner({}, log); // no model ever answers
+    MainWindow w(o);
+    w.show();
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1, 10000);
+    selectFirstIncident(w);
+    // In flight: Pending, the model named with the elapsed time, Cancel offered.
+    QTRY_VERIFY_WITH_TIMEOUT(log->askedCopy() == QStringList{"small-model"}, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->pendingText().startsWith("Asking scripted/small-model… "), 10000);
+    QCOMPARE(int(w.diagnosisPanel()->state()), int(State::Pending));
+    QVERIFY(panelButton(w, "cancel")->isVisible());
+    QVERIFY(!panelButton(w, "approve")->isEnabled());
+    QVERIFY(!w.incidentModel()->report(0)->diagnosed);
+
+    panelButton(w, "cancel")->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->diagnosed, 5000);
+    QCOMPARE(log->abortedCopy(), QStringList{"small-model"});
+    QCOMPARE(log->askedCopy(), QStringList{"small-model"}); // no escalation after a cancel
+    const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
+    QCOMPARE(r->diagnosis.source.kind, vigil::DiagnosisSource::Rules);
+    QCOMPARE(r->diagnosis.fallbackReason, QString("cancelled by the user"));
+    QTRY_COMPARE_WITH_TIMEOUT(int(w.diagnosisPanel()->state()), int(State::Proposed), 5000);
+    QVERIFY(!panelButton(w, "cancel")->isVisible());
+    QVERIFY2(outcomeText(w).contains("cancelled by the user"), qPrintable(outcomeText(w)));
+}
+
+void TestMainWindow::interruptedDecisionIsReconciledAtStart()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    // A decision the last run left in Executing: the eviction may or may not have reached the server.
+    QString id;
+    {
+        QDir().mkpath(o.dataDir);
+        auto store = vigil::act::DecisionStore::open(vigil::act::decisionsPath(o.dataDir));
+        QVERIFY2(store, qPrintable(store.errorMessage()));
+        vigil::guard::IncidentTarget target;
+        target.namespaceName = "demo";
+        target.podName = "web-5d4f8-crash";
+        vigil::Diagnosis d;
+        d.action = vigil::ActionKind::RestartPod;
+        d.confidence = 0.9;
+        d.parameters = {{"namespace", "demo"}, {"pod", "web-5d4f8-crash"}};
+        vigil::guard::Verdict v;
+        v.decision = vigil::guard::Verdict::NeedsApproval;
+        vigil::act::Decision decision = vigil::act::newDecision("fp-interrupted", target, d, v);
+        decision.state = vigil::act::DecisionState::Executing;
+        decision.facts = {{"namespace", "demo"}, {"pod", "web-5d4f8-crash"}, {"podUid", "uid-web-5d4f8-crash"}};
+        QVERIFY((*store)->insert(decision));
+        id = decision.id;
+    }
+    MainWindow w(o);
+    w.show();
+    // The pod still runs with the same uid: the eviction never happened, so the decision failed.
+    QTRY_VERIFY2_WITH_TIMEOUT(w.statusBar()->currentMessage().contains("Reconciled 1 action"),
+                              qPrintable(w.statusBar()->currentMessage()), 10000);
+    auto store = vigil::act::DecisionStore::open(vigil::act::decisionsPath(o.dataDir));
+    QVERIFY(store);
+    auto d = (*store)->load(id);
+    QVERIFY2(d, qPrintable(d.errorMessage()));
+    QCOMPARE(int(d->state), int(vigil::act::DecisionState::Failed));
+    QVERIFY(mutations(cluster).isEmpty()); // nothing was evicted again
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -20,6 +20,8 @@ private Q_SLOTS:
     void podMetrics();
     void yaml_data();
     void yaml();
+    void agentDecision_data();
+    void agentDecision();
 };
 
 void TestClusterSession::health_data()
@@ -139,6 +141,73 @@ void TestClusterSession::yaml()
     QFETCH(QByteArray, json);
     QFETCH(QString, expected);
     QCOMPARE(ClusterSession::toYaml(json::parse(json.toStdString())), expected);
+}
+
+void TestClusterSession::agentDecision_data()
+{
+    QTest::addColumn<QString>("object");
+    QTest::addColumn<QString>("error");    // empty: parses
+    QTest::addColumn<QString>("summary");  // action|target|phase|approved|awaiting|approvedBy|rejectedBy|conditions
+    const char *full = R"({"apiVersion":"ai.vigil.dev/v1alpha1","kind":"AgentDecision",
+      "metadata":{"name":"vigil-1","namespace":"shop","uid":"u1","resourceVersion":"7",
+        "creationTimestamp":"2026-11-25T12:00:00Z","labels":{"vigil.dev/decision":"1"},
+        "annotations":{"vigil.dev/approved-by":"os:alice via desktop"}},
+      "spec":{"action":"restart_pod","target":"pod/shop/web-1","confidence":0.8,"approved":true,
+        "diagnosis":"crash loop"},
+      "status":{"phase":"verified","conditions":[{"type":"Executed","status":"True","reason":"Evicted",
+        "message":"pod shop/web-1 evicted","lastTransitionTime":"2026-11-25T12:01:00Z"},
+        {"type":"Verified","status":"True"}]}})";
+    QTest::newRow("approved and verified, with conditions")
+        << full << "" << "restart_pod|pod/shop/web-1|verified|1|0|os:alice via desktop||Executed,Verified";
+    QTest::newRow("fresh proposal awaits a person")
+        << R"({"metadata":{"name":"vigil-2","namespace":"shop","uid":"u2"},"spec":{"action":"scale_deployment",
+              "target":"deployment/shop/web"},"status":{"phase":"proposed"}})"
+        << "" << "scale_deployment|deployment/shop/web|proposed|0|1|||";
+    QTest::newRow("no status yet still awaits")
+        << R"({"metadata":{"name":"vigil-3","namespace":"shop","uid":"u3"},"spec":{"action":"none","target":"x"}})"
+        << "" << "none|x||0|1|||";
+    QTest::newRow("rejected through the annotations awaits nothing")
+        << R"({"metadata":{"name":"vigil-4","namespace":"shop","uid":"u4","annotations":{
+              "vigil.dev/rejected-by":"os:bob","vigil.dev/reject-reason":"no"}},
+              "spec":{"action":"restart_pod","target":"pod/shop/a"},"status":{"phase":"proposed"}})"
+        << "" << "restart_pod|pod/shop/a|proposed|0|0||os:bob|";
+    QTest::newRow("approved as a string is not approved")
+        << R"({"metadata":{"name":"vigil-5","namespace":"shop","uid":"u5"},"spec":{"action":"restart_pod",
+              "target":"pod/shop/a","approved":"true"},"status":{"phase":"proposed","conditions":"bad"}})"
+        << "" << "restart_pod|pod/shop/a|proposed|0|1|||";
+    QTest::newRow("no uid is an error") << R"({"metadata":{"name":"vigil-6"},"spec":{}})"
+                                        << "metadata.uid or metadata.name missing" << "";
+    QTest::newRow("spec not an object is an error")
+        << R"({"metadata":{"name":"vigil-7","namespace":"shop","uid":"u7"},"spec":[1]})"
+        << "spec is not an object" << "";
+    QTest::newRow("not an object is an error") << "[1,2]" << "not an object" << "";
+}
+
+void TestClusterSession::agentDecision()
+{
+    QFETCH(QString, object);
+    QFETCH(QString, error);
+    QFETCH(QString, summary);
+    const auto r = vigil::pipeline::AgentDecisionInfo::fromJson(json::parse(object.toStdString()));
+    if (!error.isEmpty()) {
+        QVERIFY(!r);
+        QVERIFY2(r.errorMessage().contains(error), qPrintable(r.errorMessage()));
+        return;
+    }
+    QVERIFY2(r, qPrintable(r.errorMessage()));
+    QStringList conditions;
+    for (const auto &c : r->conditions)
+        conditions << c.type;
+    const QString got = QStringList{r->action,
+                                    r->target,
+                                    r->phase,
+                                    QString::number(int(r->approved)),
+                                    QString::number(int(r->awaitingDecision())),
+                                    r->approvedBy,
+                                    r->rejectedBy,
+                                    conditions.join(',')}
+                            .join('|');
+    QCOMPARE(got, summary);
 }
 
 QTEST_GUILESS_MAIN(TestClusterSession)

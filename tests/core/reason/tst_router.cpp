@@ -13,6 +13,7 @@
 #include "cannedserver.h"
 #include "llmtestutil.h"
 
+#include <QElapsedTimer>
 #include <QTest>
 
 using namespace vigil;
@@ -147,10 +148,10 @@ struct Rig {
     void strongOnly() { router->setTiers({}, {provider.get(), QStringLiteral("gpt-4o")}); }
 
     Diagnosis run(const QString &fingerprint = QStringLiteral("fp-1"),
-                  const gather::Evidence &ev = evidence())
+                  const gather::Evidence &ev = evidence(), reason::RouteMode mode = reason::RouteMode::Auto)
     {
         std::optional<Diagnosis> out;
-        router->diagnose(fingerprint, ev, nullptr, [&out](const Diagnosis &d) { out = d; });
+        router->diagnose(fingerprint, ev, nullptr, [&out](const Diagnosis &d) { out = d; }, mode);
         if (!QTest::qWaitFor([&out] { return out.has_value(); }, 15000))
             return Diagnosis{};
         return *out;
@@ -195,6 +196,10 @@ private Q_SLOTS:
     void malformedRepliesFallBackToRules();
     void repairHappensOnceAndCarriesTheError();
     void cacheHitMakesNoRequest();
+    void strongModeAsksTheStrongModel_data();
+    void strongModeAsksTheStrongModel();
+    void cancelEndsWithTheRulesAtOnce_data();
+    void cancelEndsWithTheRulesAtOnce();
     void thousandIdenticalRequestsShareOneCall();
     void circuitOpenFallsBackWithReason();
     void unreachableProviderFallsBackWithReason();
@@ -388,6 +393,101 @@ void TestRouter::cacheHitMakesNoRequest()
     clock.advance(61000); // past the TTL: asked again
     rig.run(QStringLiteral("fp-cache"));
     QCOMPARE(rig.server.requests().size(), 2);
+}
+
+void TestRouter::strongModeAsksTheStrongModel_data()
+{
+    QTest::addColumn<bool>("strongConfigured");
+    QTest::addColumn<double>("strongConfidence");
+    QTest::addColumn<int>("requests");
+    QTest::addColumn<QString>("source");
+    QTest::addColumn<QString>("fallback");
+    QTest::newRow("cached small answer is skipped; the strong model answers")
+        << true << 0.95 << 2 << "openai/gpt-4o" << "";
+    QTest::newRow("a strong answer less confident than the threshold still wins over the rules")
+        << true << 0.4 << 2 << "openai/gpt-4o" << "";
+    QTest::newRow("no strong tier: the rules answer and say why")
+        << false << 0.0 << 1 << "rules" << "none is configured";
+}
+
+void TestRouter::strongModeAsksTheStrongModel()
+{
+    QFETCH(bool, strongConfigured);
+    QFETCH(double, strongConfidence);
+    QFETCH(int, requests);
+    QFETCH(QString, source);
+    QFETCH(QString, fallback);
+    Rig rig([=](const test::HttpRequest &r, int) {
+        const auto body = nlohmann::json::parse(r.body.toStdString());
+        const bool small = body["model"] == "gpt-4o-mini";
+        return ok(completion(answer(small ? 0.95 : strongConfidence), "stop", nullptr,
+                             small ? "gpt-4o-mini" : "gpt-4o"));
+    });
+    if (strongConfigured)
+        rig.smallAndStrong();
+    else
+        rig.router->setTiers({rig.provider.get(), QStringLiteral("gpt-4o-mini")}, {});
+    test::FakeClock clock;
+    auto cache = llm::DiagnosisCache::open(QStringLiteral(":memory:"), 600000, &clock);
+    QVERIFY(cache.ok());
+    rig.router->setCache(cache->get());
+    // Auto first: the small model answers confidently and is cached.
+    const Diagnosis first = rig.run(QStringLiteral("fp-strong"));
+    QCOMPARE(first.source.describe(), QString("openai/gpt-4o-mini"));
+    QCOMPARE(rig.server.requests().size(), 1);
+
+    const Diagnosis d = rig.run(QStringLiteral("fp-strong"), evidence(), reason::RouteMode::Strong);
+    QCOMPARE(rig.server.requests().size(), requests);
+    if (requests == 2)
+        QCOMPARE(rig.modelOf(1), QString("gpt-4o"));
+    QCOMPARE(d.source.describe(), source);
+    QVERIFY2(fallback.isEmpty() ? d.fallbackReason.isEmpty() : d.fallbackReason.contains(fallback),
+             qPrintable(d.fallbackReason));
+    QCOMPARE(d.route.filter(QStringLiteral("(accepted)")).size(), 1);
+    QVERIFY2(!d.route.first().startsWith(QLatin1String("cache")), qPrintable(d.route.join(u'|')));
+    if (strongConfigured) {
+        // The strong answer replaced the cached one.
+        const Diagnosis again = rig.run(QStringLiteral("fp-strong"));
+        QCOMPARE(again.source.kind, DiagnosisSource::Cache);
+        QCOMPARE(again.confidence, strongConfidence);
+    }
+}
+
+void TestRouter::cancelEndsWithTheRulesAtOnce_data()
+{
+    QTest::addColumn<int>("mode");
+    QTest::newRow("auto request cancelled") << int(reason::RouteMode::Auto);
+    QTest::newRow("strong request cancelled") << int(reason::RouteMode::Strong);
+}
+
+void TestRouter::cancelEndsWithTheRulesAtOnce()
+{
+    QFETCH(int, mode);
+    // The model never answers: only the cancel can end the decision before the 5 s timeout.
+    Rig rig([](const test::HttpRequest &, int) { return CannedResponse{M::Stall, 200, {}, {}}; });
+    rig.smallAndStrong();
+    QStringList started;
+    QObject ctx;
+    QObject::connect(rig.router.get(), &reason::Router::modelRequestStarted, &ctx,
+                     [&started](const QString &fp, const QString &model) { started << fp + ' ' + model; });
+    QVERIFY(!rig.router->cancel(QStringLiteral("fp-cancel"))); // nothing in flight yet
+    std::optional<Diagnosis> out;
+    rig.router->diagnose(
+        QStringLiteral("fp-cancel"), evidence(), nullptr, [&out](const Diagnosis &d) { out = d; },
+        reason::RouteMode(mode));
+    QTRY_COMPARE(rig.server.requests().size(), 1);
+    QCOMPARE(started, QStringList{QString("fp-cancel openai/") +
+                                  (mode == int(reason::RouteMode::Auto) ? "gpt-4o-mini" : "gpt-4o")});
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(rig.router->cancel(QStringLiteral("fp-cancel")));
+    QTRY_VERIFY_WITH_TIMEOUT(out.has_value(), 2000);
+    QVERIFY2(t.elapsed() < 2000, "the cancel, not the timeout, ended it");
+    QVERIFY(validRules(*out));
+    QCOMPARE(out->fallbackReason, QString("cancelled by the user"));
+    QVERIFY2(out->route.last().endsWith("cancelled by the user"), qPrintable(out->route.join(u'|')));
+    QCOMPARE(rig.server.requests().size(), 1); // no escalation after a cancel
+    QVERIFY(!rig.router->cancel(QStringLiteral("fp-cancel")));
 }
 
 void TestRouter::thousandIdenticalRequestsShareOneCall()
