@@ -3,6 +3,9 @@
 #include "core/act/datapaths.h"
 #include "core/audit/auditlog.h"
 #include "core/kube/config/execallowlistfile.h"
+#include "core/reason/llm/reasoningstack.h"
+#include "core/reason/llm/secretstore.h"
+#include "core/reason/router.h"
 #include "ui/agentdecisionview.h"
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
@@ -18,6 +21,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -37,8 +41,62 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <qt6keychain/keychain.h>
+
 namespace vigil::ui {
 namespace {
+
+// Owns the secrets a ReasoningStack reads; the stack is its child, so the store outlives it.
+class SecretHolder final : public QObject {
+public:
+    SecretHolder(QHash<QString, QString> secrets, QObject *parent)
+        : QObject(parent)
+        , store(std::move(secrets))
+    {
+    }
+    llm::MapSecretStore store;
+};
+
+QString describe(const llm::ProviderSettings &s)
+{
+    const QString models =
+        s.smallModel.isEmpty() ? s.strongModel : s.smallModel + QStringLiteral(" → ") + s.strongModel;
+    return s.provider + QStringLiteral(": ") + models;
+}
+
+// The secret names a provider reads its key under (ProviderSettings::apiKeyEnv wins).
+QStringList keyNames(const llm::ProviderSettings &s)
+{
+    if (!s.apiKeyEnv.isEmpty())
+        return {s.apiKeyEnv};
+    if (s.provider == u"anthropic")
+        return {QStringLiteral("ANTHROPIC_API_KEY")};
+    if (s.provider == u"openai")
+        return {s.azure ? QStringLiteral("AZURE_OPENAI_API_KEY") : QStringLiteral("OPENAI_API_KEY")};
+    return {};
+}
+
+std::function<pipeline::ReasonerSetup(QObject *)> rulesOnly(const QString &why)
+{
+    return [why](QObject *) { return pipeline::ReasonerSetup{nullptr, why}; };
+}
+
+// Builds the stack on the session's thread (its SQLite connections are per thread).
+std::function<pipeline::ReasonerSetup(QObject *)>
+stackReasoner(const llm::ProviderSettings &settings, QHash<QString, QString> secrets, const QString &cacheDb)
+{
+    return [settings, secrets, cacheDb](QObject *parent) {
+        auto *holder = new SecretHolder(secrets, parent);
+        Result<std::unique_ptr<llm::ReasoningStack>> stack =
+            llm::ReasoningStack::create(settings, &holder->store, cacheDb, holder);
+        if (!stack) {
+            delete holder;
+            return pipeline::ReasonerSetup{nullptr, QStringLiteral("rules only (%1)").arg(stack.errorMessage())};
+        }
+        llm::ReasoningStack *owned = stack->release(); // a child of holder from here on
+        return pipeline::ReasonerSetup{owned->router(), describe(settings)};
+    };
+}
 
 QTableView *makeTable(QWidget *parent, int rowHeight)
 {
@@ -513,13 +571,65 @@ void MainWindow::startSession(kube::Connection connection)
     m_reportedDecisions.clear();
     m_previews.clear();
 
+    if (m_options.reasoner) {
+        launchSession(std::move(connection), m_options.reasoner);
+        return;
+    }
+    // The provider settings vigilctl reads too; the key from the system keychain only.
+    const QString file =
+        m_options.providerFile.isEmpty() ? llm::defaultProviderSettingsPath() : m_options.providerFile;
+    if (!QFileInfo::exists(file)) {
+        launchSession(std::move(connection), rulesOnly(tr("rules only")));
+        return;
+    }
+    Result<llm::ProviderSettings> settings = llm::loadProviderSettings(file, m_options.env);
+    if (!settings) {
+        launchSession(std::move(connection), rulesOnly(tr("rules only (%1)").arg(settings.errorMessage())));
+        return;
+    }
+    if (!settings->usesModel()) {
+        launchSession(std::move(connection), rulesOnly(tr("rules only")));
+        return;
+    }
+    const QString cacheDb = act::dataDirectory(m_options.dataDir) + QStringLiteral("/diagnoses.sqlite");
+    const QStringList names = keyNames(*settings);
+    if (names.isEmpty() || settings->local) {
+        launchSession(std::move(connection), stackReasoner(*settings, {}, cacheDb));
+        return;
+    }
+    // The keychain answers asynchronously: the session starts when it has.
+    auto *job = new QKeychain::ReadPasswordJob(m_options.keychainService, this);
+    job->setAutoDelete(true);
+    job->setKey(SettingsDialog::keychainKey(settings->provider));
+    const quint64 gen = m_generation;
+    connect(job, &QKeychain::Job::finished, this,
+            [this, job, gen, connection = std::move(connection), s = *settings, names, cacheDb]() mutable {
+                if (gen != m_generation)
+                    return; // reconnected meanwhile
+                if (job->error() != QKeychain::NoError) {
+                    launchSession(std::move(connection),
+                                  rulesOnly(tr("rules only: no %1 API key in the system keychain (%2)")
+                                                .arg(s.provider, job->errorString())));
+                    return;
+                }
+                QHash<QString, QString> secrets;
+                for (const QString &n : names)
+                    secrets.insert(n, job->textData());
+                launchSession(std::move(connection), stackReasoner(s, secrets, cacheDb));
+            });
+    job->start();
+}
+
+void MainWindow::launchSession(kube::Connection connection,
+                               std::function<pipeline::ReasonerSetup(QObject *)> reasoner)
+{
     pipeline::SessionOptions so;
     so.namespaceName = m_namespaceBox->currentData().toString();
     so.policy = m_policy;
     so.dataDir = m_options.dataDir;
     so.auditPath = m_auditPath;
     so.readOnly = m_options.readOnly;
-    so.reasoner = m_options.reasoner;
+    so.reasoner = std::move(reasoner);
     so.verifyTimeoutMs = m_options.verifyTimeoutMs;
     auto *session = new pipeline::ClusterSession(std::move(connection), so);
     session->moveToThread(&m_thread);

@@ -48,8 +48,11 @@ struct MainWindowOptions {
     QString dataDir;       ///< decisions.db and audit.db; empty: $VIGIL_DATA_DIR, else the app data folder
     bool connectOnStart = true;
     int verifyTimeoutMs = 120000; ///< how long a verification waits for the effect
-    /// Builds the session's Router on its thread; empty: from the LLM settings (rules when none).
+    /// Builds the session's Router on its thread; empty: a ReasoningStack from the provider
+    /// settings file and the keychain's API key (rules when the file says so or is absent).
     std::function<pipeline::ReasonerSetup(QObject *parent)> reasoner;
+    QString providerFile;                              ///< empty: llm::defaultProviderSettingsPath()
+    QString keychainService = QStringLiteral("vigil"); ///< where SettingsDialog stores the API key
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
 };
 
@@ -116,6 +119,7 @@ private:
     void loadKubeconfig();
     void loadPolicy();
     void startSession(kube::Connection connection);
+    void launchSession(kube::Connection connection, std::function<pipeline::ReasonerSetup(QObject *)> reasoner);
     void stopSession();
     void onBatch(const pipeline::SessionBatch &batch);
     void onHealth(const pipeline::SessionHealth &health);

@@ -78,6 +78,8 @@ private Q_SLOTS:
     void rediagnoseAsksTheStrongModel();
     void cancelEndsThePendingDiagnosis();
     void interruptedDecisionIsReconciledAtStart();
+    void providerSettingsFileBuildsTheReasoner_data();
+    void providerSettingsFileBuildsTheReasoner();
 };
 
 void TestMainWindow::initTestCase()
@@ -529,6 +531,54 @@ void TestMainWindow::interruptedDecisionIsReconciledAtStart()
     QVERIFY2(d, qPrintable(d.errorMessage()));
     QCOMPARE(int(d->state), int(vigil::act::DecisionState::Failed));
     QVERIFY(mutations(cluster).isEmpty()); // nothing was evicted again
+}
+
+void TestMainWindow::providerSettingsFileBuildsTheReasoner_data()
+{
+    QTest::addColumn<QByteArray>("yaml"); // empty: no file
+    QTest::addColumn<QString>("description");
+    QTest::addColumn<QString>("fallback");
+    QTest::newRow("no file: rules only") << QByteArray() << "rules only" << "";
+    QTest::newRow("rules provider: rules only") << QByteArray("provider: rules\n") << "rules only" << "";
+    QTest::newRow("ollama (no key needed) that cannot be reached: the rules answer and say why")
+        << QByteArray("provider: ollama\nbaseUrl: http://127.0.0.1:9\nmodels: {small: tiny, strong: big}\n"
+                      "timeoutMs: 2000\nretry: {maxAttempts: 1}\n")
+        << "ollama: tiny → big"
+        << "ollama";
+    QTest::newRow("a broken file: rules only, the error named")
+        << QByteArray("provider: openai\napiKey: sk-nope\n") << "rules only (" << "";
+}
+
+void TestMainWindow::providerSettingsFileBuildsTheReasoner()
+{
+    QFETCH(QByteArray, yaml);
+    QFETCH(QString, description);
+    QFETCH(QString, fallback);
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.providerFile = dir.filePath("providers.yaml");
+    if (!yaml.isEmpty()) {
+        QFile f(o.providerFile);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(yaml);
+    }
+    MainWindow w(o);
+    w.show();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.reasonerDescription().isEmpty(), 10000);
+    QVERIFY2(w.reasonerDescription().startsWith(description), qPrintable(w.reasonerDescription()));
+    QVERIFY2(w.findChild<QLabel *>("reasonerLabel")->text().contains(w.reasonerDescription()),
+             qPrintable(w.findChild<QLabel *>("reasonerLabel")->text()));
+    if (description.startsWith("rules only ("))
+        QVERIFY2(w.reasonerDescription().contains("apiKey"), qPrintable(w.reasonerDescription()));
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1 && w.incidentModel()->report(0)->diagnosed,
+                             15000);
+    const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
+    QCOMPARE(r->diagnosis.source.kind, vigil::DiagnosisSource::Rules);
+    QVERIFY2(fallback.isEmpty() ? r->diagnosis.fallbackReason.isEmpty()
+                                : r->diagnosis.fallbackReason.contains(fallback),
+             qPrintable(r->diagnosis.fallbackReason));
 }
 
 QTEST_MAIN(TestMainWindow)
