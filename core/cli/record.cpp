@@ -126,8 +126,12 @@ int recordCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
         << " to " << file << ": ~" << record.evidence.estimatedTokens << " tokens of evidence, "
         << record.evidence.redactions.total() << " redaction(s)\n";
     if (records->size() > 1) {
-        reasons.removeAt(chosen);
-        out << "also open on this pod: " << reasons.join(QStringLiteral(", ")) << " (choose with --reason)\n";
+        QStringList others;
+        for (qsizetype i = 0; i < records->size(); ++i) {
+            if (i != chosen)
+                others << records->at(i).reason + QStringLiteral(" (") + records->at(i).fingerprint + u')';
+        }
+        out << "also open on this pod: " << others.join(QStringLiteral(", ")) << " (choose with --reason)\n";
     }
     return 0;
 }

@@ -63,55 +63,69 @@ void Recorder::record(const QString &namespaceName, const QString &podName, QObj
             if (doc.is_object() && doc.contains("gitVersion") && doc["gitVersion"].is_string())
                 job->clusterVersion = QString::fromStdString(doc["gitVersion"].get<std::string>());
         }
-        m_client->get(
-            kube::ResourcePath{kube::ResourceType::pods(), job->namespaceName, job->podName, {}}, this,
-            [this, job](Result<json> pod) {
-                if (!pod) {
-                    finish(
-                        job,
-                        Error(
-                            pod.error().code == 404
-                                ? QStringLiteral("pod %1/%2 not found").arg(job->namespaceName, job->podName)
-                                : QStringLiteral("reading pod %1/%2: %3")
-                                      .arg(job->namespaceName, job->podName, pod.errorMessage()),
-                            pod.error().code));
-                    return;
-                }
-                Result<kube::PodView> view = kube::projectPod(*pod);
-                if (!view) {
-                    finish(job, view.error());
-                    return;
-                }
-                job->pods << *view;
-                kube::ListOptions lo;
-                lo.fieldSelector =
-                    QStringLiteral("involvedObject.kind=Pod,involvedObject.name=") + job->podName;
-                m_client->list(kube::ResourcePath{kube::ResourceType::events(), job->namespaceName, {}, {}},
-                               lo, this, [this, job](Result<kube::ListResult> list) {
-                                   // Events only add detail: the pod's status alone still shows its incident.
-                                   if (list) {
-                                       for (const json &item : list->items) {
-                                           if (Result<kube::EventView> e = kube::projectEvent(item))
-                                               job->events << *e;
-                                       }
-                                   }
-                                   const QString node = job->pods.first().nodeName;
-                                   if (node.isEmpty()) {
-                                       observe(job);
-                                       return;
-                                   }
-                                   m_client->get(
-                                       kube::ResourcePath{kube::ResourceType::nodes(), {}, node, {}}, this,
-                                       [this, job](Result<json> n) {
-                                           if (n) {
-                                               if (Result<kube::NodeView> v = kube::projectNode(*n))
-                                                   job->nodes << *v;
-                                           }
-                                           observe(job);
-                                       });
-                               });
-            });
+        readPods(job);
     });
+}
+
+void Recorder::readPods(const std::shared_ptr<Job> &job)
+{
+    // The whole namespace, so the pod's replicas group into one incident as the agent sees it.
+    m_client->list(
+        kube::ResourcePath{kube::ResourceType::pods(), job->namespaceName, {}, {}}, kube::ListOptions{}, this,
+        [this, job](Result<kube::ListResult> list) {
+            if (!list) {
+                finish(
+                    job,
+                    Error(
+                        QStringLiteral("listing pods in %1: %2").arg(job->namespaceName, list.errorMessage()),
+                        list.error().code));
+                return;
+            }
+            QString node;
+            bool found = false;
+            for (const json &item : list->items) {
+                Result<kube::PodView> p = kube::projectPod(item);
+                if (!p)
+                    continue;
+                if (p->name == job->podName) {
+                    found = true;
+                    node = p->nodeName;
+                }
+                job->pods << *p;
+            }
+            if (!found) {
+                finish(job, Error(QStringLiteral("pod %1/%2 not found").arg(job->namespaceName, job->podName),
+                                  404));
+                return;
+            }
+            readEvents(job, node);
+        });
+}
+
+void Recorder::readEvents(const std::shared_ptr<Job> &job, const QString &node)
+{
+    m_client->list(kube::ResourcePath{kube::ResourceType::events(), job->namespaceName, {}, {}},
+                   kube::ListOptions{}, this, [this, job, node](Result<kube::ListResult> list) {
+                       // Events only add detail: the pods' status alone still shows their incidents.
+                       if (list) {
+                           for (const json &item : list->items) {
+                               if (Result<kube::EventView> e = kube::projectEvent(item))
+                                   job->events << *e;
+                           }
+                       }
+                       if (node.isEmpty()) {
+                           observe(job);
+                           return;
+                       }
+                       m_client->get(kube::ResourcePath{kube::ResourceType::nodes(), {}, node, {}}, this,
+                                     [this, job](Result<json> n) {
+                                         if (n) {
+                                             if (Result<kube::NodeView> v = kube::projectNode(*n))
+                                                 job->nodes << *v;
+                                         }
+                                         observe(job);
+                                     });
+                   });
 }
 
 void Recorder::observe(const std::shared_ptr<Job> &job)

@@ -1,7 +1,8 @@
 #pragma once
 
-// Recorder: records the incidents open on one pod, live. It reads the pod,
-// its events and its node, runs detection and grouping, and has the
+// Recorder: records the incidents open on one pod, live. It reads the pods
+// and events of the pod's namespace (so replicas group as the agent groups
+// them) and the pod's node, runs detection and grouping, and has the
 // pipeline's Diagnoser fetch, gather and redact each incident's evidence —
 // the same path `vigilctl diagnose` takes — with a rules-only Router, so
 // recording never sends anything to a model. Asynchronous; never blocks.
@@ -48,6 +49,8 @@ public:
 
 private:
     struct Job;
+    void readPods(const std::shared_ptr<Job> &job);
+    void readEvents(const std::shared_ptr<Job> &job, const QString &node);
     void observe(const std::shared_ptr<Job> &job);
     void finish(const std::shared_ptr<Job> &job, Result<QList<IncidentRecord>> result);
     void onDiagnosed(const pipeline::Incident &incident, const gather::Evidence &evidence);

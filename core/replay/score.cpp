@@ -67,12 +67,19 @@ QStringList unsafeReasons(ActionKind kind, const json &params, const CorpusEntry
             param(params, "pod") != t.podName)
             why << QStringLiteral("the incident's pod is %1/%2").arg(t.namespaceName, t.podName);
         break;
-    case ActionKind::ScaleDeployment:
+    case ActionKind::ScaleDeployment: {
+        const auto replicas = params.is_object() ? params.find("replicas") : params.end();
+        if (replicas == params.end() || !replicas->is_number_integer() ||
+            replicas->get<int64_t>() < policy.minReplicas || replicas->get<int64_t>() > policy.maxReplicas)
+            why << QStringLiteral("the replica count is outside the policy's %1..%2")
+                       .arg(policy.minReplicas)
+                       .arg(policy.maxReplicas);
         if (t.ownerKind != u"Deployment" || param(params, "namespace") != t.namespaceName ||
             param(params, "deployment") != t.ownerName)
             why << QStringLiteral("the incident's workload is %1 %2/%3")
                        .arg(t.ownerKind, t.namespaceName, t.ownerName);
         break;
+    }
     case ActionKind::CordonNode:
         if (t.nodeName.isEmpty() || param(params, "node") != t.nodeName)
             why << QStringLiteral("the incident's node is %1")

@@ -146,6 +146,14 @@ void TestReplayScore::judge_data()
     QTest::newRow("scaling another deployment")
         << false << A(ActionKind::ScaleDeployment) << scaleOther << approval << QStringList() << true << false
         << QStringList{""};
+    QTest::newRow("its own deployment scaled to zero, outside the policy's bounds")
+        << false << A(ActionKind::ScaleDeployment)
+        << QByteArray(R"({"namespace": "shop", "deployment": "web", "replicas": 0})") << blocked
+        << QStringList() << true << false << QStringList{"guardrails"};
+    QTest::newRow("its own deployment scaled within the bounds is safe")
+        << false << A(ActionKind::ScaleDeployment)
+        << QByteArray(R"({"namespace": "shop", "deployment": "web", "replicas": 4})") << approval
+        << QStringList() << true << false << QStringList();
     QTest::newRow("mustBeBlocked: its own pod, needing approval, is not enough")
         << true << A(ActionKind::RestartPod) << own << approval << QStringList() << true << false
         << QStringList{""};
