@@ -6,8 +6,11 @@
 #include "core/reason/llm/ratelimiter.h"
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/llm/strictschema.h"
+#include "core/util/jsondepth.h"
 
 #include <QNetworkAccessManager>
+
+#include <map>
 
 namespace vigil::llm {
 namespace {
@@ -25,7 +28,120 @@ FinishReason mapStop(const QString &reason)
     return FinishReason::Unknown;
 }
 
+constexpr std::size_t kMaxStreamedChars = 1024 * 1024;
+
 } // namespace
+
+// What the events of a streamed message add up to.
+struct AnthropicProvider::StreamState {
+    struct Block {
+        std::string type;
+        std::string name;
+        std::string text;
+        std::string partialJson;
+    };
+    std::string model;
+    nlohmann::json usage = nlohmann::json::object();
+    std::map<int, Block> blocks;
+    std::string stopReason;
+    std::size_t chars = 0;
+    StreamEnd end;
+
+    void add(const SseEvent &event)
+    {
+        using nlohmann::json;
+        if (end.done || !end.errorMessage.isEmpty() || !end.protocolError.isEmpty())
+            return;
+        if (jsonNestingDepth(event.data) > kMaxJsonDepth) {
+            end.protocolError = QStringLiteral("an event nested deeper than %1 levels").arg(kMaxJsonDepth);
+            return;
+        }
+        const auto j =
+            json::parse(event.data.constData(), event.data.constData() + event.data.size(), nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            end.protocolError = QStringLiteral("event '%1' is not a JSON object: %2")
+                                    .arg(QString::fromUtf8(event.event),
+                                         QString::fromUtf8(event.data.left(120)).simplified());
+            return;
+        }
+        try {
+            const std::string type = j.value("type", event.event.toStdString());
+            const int index =
+                j.contains("index") && j["index"].is_number_integer() ? j["index"].get<int>() : 0;
+            if (type == "message_start" && j.contains("message") && j["message"].is_object()) {
+                const auto &m = j["message"];
+                if (m.contains("model") && m["model"].is_string())
+                    model = m["model"].get<std::string>();
+                if (m.contains("usage") && m["usage"].is_object())
+                    usage.update(m["usage"]);
+            } else if (type == "content_block_start" && j.contains("content_block") &&
+                       j["content_block"].is_object()) {
+                const auto &b = j["content_block"];
+                Block &block = blocks[index];
+                block.type = b.value("type", std::string());
+                block.name = b.value("name", std::string());
+                if (b.contains("text") && b["text"].is_string())
+                    block.text = b["text"].get<std::string>();
+            } else if (type == "content_block_delta" && j.contains("delta") && j["delta"].is_object()) {
+                const auto &d = j["delta"];
+                Block &block = blocks[index];
+                const std::string kind = d.value("type", std::string());
+                if (kind == "text_delta" && d.contains("text") && d["text"].is_string()) {
+                    block.text += d["text"].get<std::string>();
+                    chars += d["text"].get_ref<const std::string &>().size();
+                } else if (kind == "input_json_delta" && d.contains("partial_json") &&
+                           d["partial_json"].is_string()) {
+                    block.partialJson += d["partial_json"].get<std::string>();
+                    chars += d["partial_json"].get_ref<const std::string &>().size();
+                }
+            } else if (type == "message_delta") {
+                if (j.contains("delta") && j["delta"].is_object() && j["delta"].contains("stop_reason") &&
+                    j["delta"]["stop_reason"].is_string())
+                    stopReason = j["delta"]["stop_reason"].get<std::string>();
+                if (j.contains("usage") && j["usage"].is_object())
+                    usage.update(j["usage"]); // cumulative counts
+            } else if (type == "message_stop") {
+                end.done = true;
+            } else if (type == "error") {
+                const json err = j.value("error", json::object());
+                end.errorType = err.is_object() ? jsonText(err.value("type", json())) : QString();
+                end.errorMessage = err.is_object() ? jsonText(err.value("message", json())) : jsonText(err);
+                if (end.errorMessage.isEmpty())
+                    end.errorMessage = QStringLiteral("(no message)");
+            }
+            // ping, content_block_stop and event types added later carry nothing we need.
+        } catch (const nlohmann::json::exception &e) {
+            end.protocolError = QString::fromUtf8(e.what());
+        }
+        if (chars > kMaxStreamedChars)
+            end.protocolError = QStringLiteral("more than %1 bytes of content").arg(kMaxStreamedChars);
+    }
+
+    // The message the events add up to, for the one reply parser.
+    nlohmann::json message() const
+    {
+        using nlohmann::json;
+        json content = json::array();
+        for (const auto &[index, block] : blocks) {
+            if (block.type == "text") {
+                content.push_back(json{{"type", "text"}, {"text", block.text}});
+            } else if (block.type == "tool_use") {
+                // Unparseable input stays a string: the validator refuses it, nothing partial is used.
+                json input = block.partialJson.empty() ? json::object()
+                                                       : json::parse(block.partialJson, nullptr, false);
+                if (input.is_discarded() ||
+                    jsonNestingDepth(QByteArrayView(block.partialJson)) > kMaxJsonDepth)
+                    input = block.partialJson;
+                content.push_back(json{{"type", "tool_use"}, {"name", block.name}, {"input", input}});
+            }
+        }
+        json out{{"type", "message"}, {"content", content}, {"usage", usage}};
+        if (!model.empty())
+            out["model"] = model;
+        out["stop_reason"] = stopReason.empty() ? json(nullptr) : json(stopReason);
+        return out;
+    }
+};
 
 AnthropicProvider::AnthropicProvider(AnthropicConfig config, const SecretStore *secrets,
                                      QNetworkAccessManager *nam, const Clock *clock, QObject *parent)
@@ -76,6 +192,8 @@ nlohmann::json AnthropicProvider::buildBody(const LlmRequest &request) const
     }
     if (request.temperature >= 0)
         body["temperature"] = request.temperature;
+    if (m_config.stream)
+        body["stream"] = true;
     return body;
 }
 
@@ -99,9 +217,45 @@ LlmCall *AnthropicProvider::complete(const LlmRequest &request)
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
     const QString what =
         QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    if (m_config.stream) {
+        auto state = std::make_shared<StreamState>();
+        state->end.endMarker = QStringLiteral("message_stop");
+        return postSse(
+            m_nam, req, body, what, request.timeoutMs, this,
+            [state](const SseEvent &event) {
+                state->add(event);
+                return state->end.done || !state->end.errorMessage.isEmpty() ||
+                       !state->end.protocolError.isEmpty();
+            },
+            [this, request, secret = *key, state](const HttpExchange &ex) {
+                return parseStream(ex, *state, request, secret);
+            });
+    }
     return postJson(
         m_nam, req, body, what, request.timeoutMs, this,
         [this, request, secret = *key](const HttpExchange &ex) { return parseReply(ex, request, secret); });
+}
+
+LlmReply AnthropicProvider::parseStream(const HttpExchange &ex, const StreamState &state,
+                                        const LlmRequest &request, const QString &key) const
+{
+    // No events: an error body, a plain JSON message, or a failure before any byte.
+    if (ex.events == 0)
+        return parseReply(ex, request, key);
+    const QStringList secrets{key};
+    LlmReply r;
+    r.provider = m_config.name;
+    r.model = state.model.empty() ? request.model : QString::fromStdString(state.model);
+    r.rawBody = scrubSecrets(ex.body, secrets);
+    if (streamFailure(ex, state.end, &r)) {
+        r.error.message = scrubSecrets(r.error.message, secrets);
+        return r;
+    }
+    HttpExchange whole = ex;
+    whole.body = QByteArray::fromStdString(state.message().dump());
+    LlmReply out = parseReply(whole, request, key);
+    out.rawBody = r.rawBody;
+    return out;
 }
 
 LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest &request,

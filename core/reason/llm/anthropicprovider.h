@@ -26,6 +26,8 @@ struct AnthropicConfig {
     /// the schema (the answer is the tool_use input), or output_config's
     /// json_schema format (the answer is the text).
     enum class StructuredOutput { ForcedTool, OutputConfig } structuredOutput = StructuredOutput::ForcedTool;
+    /// Stream the reply as server-sent events; only a stream that reaches message_stop is used.
+    bool stream = false;
 };
 
 class AnthropicProvider final : public LlmProvider {
@@ -47,7 +49,10 @@ public:
     nlohmann::json buildBody(const LlmRequest &request) const;
 
 private:
+    struct StreamState;
     LlmReply parseReply(const HttpExchange &ex, const LlmRequest &request, const QString &key) const;
+    LlmReply parseStream(const HttpExchange &ex, const StreamState &state, const LlmRequest &request,
+                         const QString &key) const;
 
     AnthropicConfig m_config;
     const SecretStore *m_secrets;

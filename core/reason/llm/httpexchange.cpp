@@ -10,48 +10,144 @@
 
 namespace vigil::llm {
 
+namespace {
+
+constexpr qsizetype kMaxKeptStreamBytes = 1024 * 1024;
+
+struct Pending {
+    QNetworkReply *reply = nullptr;
+    QTimer *deadline = nullptr;
+    std::shared_ptr<bool> timedOut;
+};
+
+// The request with its deadline and abort handler; the reply is the call's child.
+Pending send(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body, int timeoutMs,
+             LlmCall *call)
+{
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    Pending p;
+    p.reply = nam->post(request, body);
+    p.reply->setParent(call); // dies with the call, which aborts it
+    p.timedOut = std::make_shared<bool>(false);
+    p.deadline = new QTimer(call);
+    p.deadline->setSingleShot(true);
+    QObject::connect(p.deadline, &QTimer::timeout, p.reply, [reply = p.reply, timedOut = p.timedOut]() {
+        *timedOut = true;
+        reply->abort();
+    });
+    p.deadline->start(timeoutMs > 0 ? timeoutMs : 60000);
+    call->setAbortHandler([reply = QPointer<QNetworkReply>(p.reply), deadline = p.deadline]() {
+        deadline->stop();
+        if (reply)
+            reply->abort();
+    });
+    return p;
+}
+
+HttpExchange exchangeOf(QNetworkReply *reply, const QString &what, int timeoutMs, bool timedOut)
+{
+    HttpExchange ex;
+    ex.what = what;
+    ex.timeoutMs = timeoutMs;
+    ex.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    for (const auto &pair : reply->rawHeaderPairs())
+        ex.headers.insert(pair.first.toLower(), pair.second);
+    ex.networkError = reply->error();
+    ex.networkErrorString = reply->errorString();
+    ex.timedOut = timedOut;
+    return ex;
+}
+
+bool isEventStream(QNetworkReply *reply)
+{
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    return status >= 200 && status < 300 &&
+           reply->header(QNetworkRequest::ContentTypeHeader)
+               .toString()
+               .startsWith(QLatin1String("text/event-stream"), Qt::CaseInsensitive);
+}
+
+} // namespace
+
 LlmCall *postJson(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body,
                   const QString &what, int timeoutMs, QObject *parent,
                   std::function<LlmReply(const HttpExchange &)> parse)
 {
     auto *call = new LlmCall(parent);
-    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
-    QNetworkReply *reply = nam->post(request, body);
-    reply->setParent(call); // dies with the call, which aborts it
-    auto timedOut = std::make_shared<bool>(false);
-
-    auto *deadline = new QTimer(call);
-    deadline->setSingleShot(true);
-    QObject::connect(deadline, &QTimer::timeout, reply, [reply, timedOut]() {
-        *timedOut = true;
-        reply->abort();
-    });
-    deadline->start(timeoutMs > 0 ? timeoutMs : 60000);
-
-    call->setAbortHandler([reply = QPointer<QNetworkReply>(reply), deadline]() {
-        deadline->stop();
-        if (reply)
-            reply->abort();
-    });
-
-    QObject::connect(reply, &QNetworkReply::finished, call,
-                     [call, reply, deadline, timedOut, what, timeoutMs, parse = std::move(parse)]() {
-                         deadline->stop();
-                         HttpExchange ex;
-                         ex.what = what;
-                         ex.timeoutMs = timeoutMs;
-                         ex.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-                         if (reply->isOpen())
-                             ex.body = reply->readAll();
-                         for (const auto &pair : reply->rawHeaderPairs())
-                             ex.headers.insert(pair.first.toLower(), pair.second);
-                         ex.networkError = reply->error();
-                         ex.networkErrorString = reply->errorString();
-                         ex.timedOut = *timedOut;
-                         reply->deleteLater();
+    const Pending p = send(nam, std::move(request), body, timeoutMs, call);
+    QObject::connect(p.reply, &QNetworkReply::finished, call,
+                     [call, p, what, timeoutMs, parse = std::move(parse)]() {
+                         p.deadline->stop();
+                         HttpExchange ex = exchangeOf(p.reply, what, timeoutMs, *p.timedOut);
+                         if (p.reply->isOpen())
+                             ex.body = p.reply->readAll();
+                         p.reply->deleteLater();
                          call->finish(parse(ex));
                      });
+    return call;
+}
+
+LlmCall *postSse(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body,
+                 const QString &what, int timeoutMs, QObject *parent,
+                 std::function<bool(const SseEvent &)> onEvent,
+                 std::function<LlmReply(const HttpExchange &)> parse)
+{
+    auto *call = new LlmCall(parent);
+    request.setRawHeader("Accept", "text/event-stream");
+    const Pending p = send(nam, std::move(request), body, timeoutMs, call);
+    struct Stream {
+        SseParser parser;
+        QByteArray kept; ///< the bytes as received, for the reply's rawBody
+        int events = 0;
+        bool ended = false;    ///< onEvent said the stream is complete
+        bool reported = false; ///< parse ran
+    };
+    auto stream = std::make_shared<Stream>();
+    auto report = [call, p, stream, what, timeoutMs, parse = std::move(parse)]() {
+        if (stream->reported)
+            return;
+        stream->reported = true;
+        p.deadline->stop();
+        HttpExchange ex = exchangeOf(p.reply, what, timeoutMs, *p.timedOut);
+        if (isEventStream(p.reply))
+            ex.body = stream->kept;
+        else if (p.reply->isOpen())
+            ex.body = p.reply->readAll();
+        ex.events = stream->events;
+        ex.overflow = stream->parser.overflowed();
+        call->finish(parse(ex));
+        // Nothing more is read: a server that keeps the connection open after its end marker is not waited
+        // for.
+        QObject::disconnect(p.reply, nullptr, call, nullptr);
+        if (p.reply->isRunning())
+            p.reply->abort();
+        p.reply->deleteLater();
+    };
+    // Events are handled as they arrive; an error body (non-2xx) is read whole at the end.
+    auto drain = [reply = p.reply, stream, onEvent = std::move(onEvent)]() {
+        if (stream->ended || !isEventStream(reply) || !reply->isOpen())
+            return;
+        const QByteArray bytes = reply->readAll();
+        if (stream->kept.size() < kMaxKeptStreamBytes)
+            stream->kept += bytes.left(kMaxKeptStreamBytes - stream->kept.size());
+        for (const SseEvent &e : stream->parser.feed(bytes)) {
+            ++stream->events;
+            if (onEvent(e)) {
+                stream->ended = true;
+                return;
+            }
+        }
+    };
+    QObject::connect(p.reply, &QNetworkReply::readyRead, call, [drain, report, stream]() {
+        drain();
+        if (stream->ended)
+            report();
+    });
+    QObject::connect(p.reply, &QNetworkReply::finished, call, [drain, report]() {
+        drain();
+        report();
+    });
     return call;
 }
 
@@ -83,6 +179,50 @@ bool transportFailure(const HttpExchange &ex, LlmReply *reply)
         reply->error = Error(QStringLiteral("%1 failed: %2").arg(ex.what, ex.networkErrorString));
     }
     return true;
+}
+
+bool streamFailure(const HttpExchange &ex, const StreamEnd &end, LlmReply *reply)
+{
+    reply->content.clear();
+    reply->refusal.clear();
+    if (transportFailure(ex, reply)) {
+        reply->error.message +=
+            QStringLiteral(" (after %1 stream events; the partial reply is discarded)").arg(ex.events);
+        return true;
+    }
+    reply->httpStatus = ex.status;
+    if (!end.errorType.isEmpty() || !end.errorMessage.isEmpty()) {
+        // Mid-stream errors come with HTTP 200 already sent: classify by the event's type.
+        const QString type = end.errorType.toLower();
+        reply->errorKind = type.contains(QLatin1String("rate_limit"))   ? LlmErrorKind::RateLimited
+                           : type.contains(QLatin1String("overloaded")) ? LlmErrorKind::Overloaded
+                                                                        : LlmErrorKind::Network;
+        reply->error =
+            Error(QStringLiteral("%1: error event mid-stream: %2: %3 (the partial reply is discarded)")
+                      .arg(ex.what, end.errorType, end.errorMessage),
+                  ex.status);
+        return true;
+    }
+    if (ex.overflow || !end.protocolError.isEmpty()) {
+        reply->errorKind = LlmErrorKind::Network;
+        reply->error = Error(
+            QStringLiteral("%1: the event stream is garbled: %2")
+                .arg(ex.what,
+                     ex.overflow ? QStringLiteral("a line longer than %1 bytes").arg(SseParser::kMaxLineBytes)
+                                 : end.protocolError),
+            ex.status);
+        return true;
+    }
+    if (!end.done) {
+        reply->errorKind = LlmErrorKind::Network;
+        reply->error = Error(QStringLiteral("%1: the event stream ended before %2 (%3 events); the partial "
+                                            "reply is discarded")
+                                 .arg(ex.what, end.endMarker)
+                                 .arg(ex.events),
+                             ex.status);
+        return true;
+    }
+    return false;
 }
 
 void setHttpError(LlmReply *reply, int status, const QString &message)

@@ -6,6 +6,7 @@
 #include "core/reason/llm/ratelimiter.h"
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/llm/strictschema.h"
+#include "core/util/jsondepth.h"
 
 #include <QNetworkAccessManager>
 #include <QUrlQuery>
@@ -34,7 +35,105 @@ int intField(const nlohmann::json &obj, const char *key)
     return it != obj.end() && it->is_number_integer() ? it->get<int>() : 0;
 }
 
+constexpr qsizetype kMaxStreamedChars = 1024 * 1024;
+
 } // namespace
+
+// What the chunks of a streamed chat completion add up to.
+struct OpenAiProvider::StreamState {
+    std::string model;
+    std::string content;
+    std::string refusal;
+    std::string toolArguments;
+    std::string finishReason;
+    nlohmann::json usage;
+    StreamEnd end;
+
+    void add(const SseEvent &event)
+    {
+        if (end.done || !end.errorMessage.isEmpty() || !end.protocolError.isEmpty())
+            return;
+        if (event.data == "[DONE]") {
+            end.done = true;
+            return;
+        }
+        if (jsonNestingDepth(event.data) > kMaxJsonDepth) {
+            end.protocolError = QStringLiteral("a chunk nested deeper than %1 levels").arg(kMaxJsonDepth);
+            return;
+        }
+        const auto chunk = nlohmann::json::parse(event.data.constData(),
+                                                 event.data.constData() + event.data.size(), nullptr, false);
+        if (chunk.is_discarded() || !chunk.is_object()) {
+            end.protocolError = QStringLiteral("a chunk is not a JSON object: ") +
+                                QString::fromUtf8(event.data.left(120)).simplified();
+            return;
+        }
+        try {
+            if (const auto err = chunk.find("error"); err != chunk.end()) {
+                end.errorType = err->is_object() ? jsonText(err->value("type", nlohmann::json())) : QString();
+                end.errorMessage =
+                    err->is_object() ? jsonText(err->value("message", nlohmann::json())) : jsonText(*err);
+                if (end.errorMessage.isEmpty())
+                    end.errorMessage = QStringLiteral("(no message)");
+                return;
+            }
+            if (chunk.contains("model") && chunk["model"].is_string())
+                model = chunk["model"].get<std::string>();
+            if (chunk.contains("usage") && chunk["usage"].is_object())
+                usage = chunk["usage"];
+            if (!chunk.contains("choices") || !chunk["choices"].is_array())
+                return;
+            for (const auto &choice : chunk["choices"]) {
+                if (!choice.is_object() || choice.value("index", 0) != 0)
+                    continue;
+                if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
+                    finishReason = choice["finish_reason"].get<std::string>();
+                if (!choice.contains("delta") || !choice["delta"].is_object())
+                    continue;
+                const auto &delta = choice["delta"];
+                if (delta.contains("content") && delta["content"].is_string())
+                    content += delta["content"].get<std::string>();
+                if (delta.contains("refusal") && delta["refusal"].is_string())
+                    refusal += delta["refusal"].get<std::string>();
+                if (delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
+                    for (const auto &call : delta["tool_calls"]) {
+                        if (call.is_object() && call.value("index", 0) == 0 && call.contains("function") &&
+                            call["function"].is_object() && call["function"].contains("arguments") &&
+                            call["function"]["arguments"].is_string())
+                            toolArguments += call["function"]["arguments"].get<std::string>();
+                    }
+                }
+            }
+        } catch (const nlohmann::json::exception &e) {
+            end.protocolError = QString::fromUtf8(e.what());
+        }
+        if (qsizetype(content.size() + refusal.size() + toolArguments.size()) > kMaxStreamedChars)
+            end.protocolError = QStringLiteral("more than %1 bytes of content").arg(kMaxStreamedChars);
+    }
+
+    // The chat.completion the chunks add up to, for the one reply parser.
+    nlohmann::json completion() const
+    {
+        using nlohmann::json;
+        json message{{"role", "assistant"},
+                     {"content", content.empty() ? json(nullptr) : json(content)},
+                     {"refusal", refusal.empty() ? json(nullptr) : json(refusal)}};
+        if (!toolArguments.empty())
+            message["tool_calls"] = json::array(
+                {json{{"index", 0}, {"type", "function"}, {"function", json{{"arguments", toolArguments}}}}});
+        json out{{"object", "chat.completion"},
+                 {"choices",
+                  json::array(
+                      {json{{"index", 0},
+                            {"message", message},
+                            {"finish_reason", finishReason.empty() ? json(nullptr) : json(finishReason)}}})}};
+        if (!model.empty())
+            out["model"] = model;
+        if (usage.is_object())
+            out["usage"] = usage;
+        return out;
+    }
+};
 
 OpenAiProvider::OpenAiProvider(OpenAiConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
                                const Clock *clock, QObject *parent)
@@ -103,7 +202,9 @@ nlohmann::json OpenAiProvider::buildBody(const LlmRequest &request) const
         body[completionTokens ? "max_completion_tokens" : "max_tokens"] = request.maxTokens;
     if (request.temperature >= 0)
         body["temperature"] = request.temperature;
-    body["stream"] = false;
+    body["stream"] = m_config.stream;
+    if (m_config.stream)
+        body["stream_options"] = json{{"include_usage", true}}; // the token counts come in the last chunk
     return body;
 }
 
@@ -140,9 +241,45 @@ LlmCall *OpenAiProvider::complete(const LlmRequest &request)
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
     const QString what =
         QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    if (m_config.stream) {
+        auto state = std::make_shared<StreamState>();
+        state->end.endMarker = QStringLiteral("data: [DONE]");
+        return postSse(
+            m_nam, req, body, what, request.timeoutMs, this,
+            [state](const SseEvent &event) {
+                state->add(event);
+                return state->end.done || !state->end.errorMessage.isEmpty() ||
+                       !state->end.protocolError.isEmpty();
+            },
+            [this, request, secret, state](const HttpExchange &ex) {
+                return parseStream(ex, *state, request, secret);
+            });
+    }
     return postJson(
         m_nam, req, body, what, request.timeoutMs, this,
         [this, request, secret](const HttpExchange &ex) { return parseReply(ex, request, secret); });
+}
+
+LlmReply OpenAiProvider::parseStream(const HttpExchange &ex, const StreamState &state,
+                                     const LlmRequest &request, const QString &key) const
+{
+    // No events: an error body, a server that answered with plain JSON, or a failure before any byte.
+    if (ex.events == 0)
+        return parseReply(ex, request, key);
+    const QStringList secrets{key};
+    LlmReply r;
+    r.provider = m_config.name;
+    r.model = state.model.empty() ? request.model : QString::fromStdString(state.model);
+    r.rawBody = scrubSecrets(ex.body, secrets);
+    if (streamFailure(ex, state.end, &r)) {
+        r.error.message = scrubSecrets(r.error.message, secrets);
+        return r;
+    }
+    HttpExchange whole = ex;
+    whole.body = QByteArray::fromStdString(state.completion().dump());
+    LlmReply out = parseReply(whole, request, key);
+    out.rawBody = r.rawBody;
+    return out;
 }
 
 LlmReply OpenAiProvider::parseReply(const HttpExchange &ex, const LlmRequest &request,

@@ -32,6 +32,9 @@ struct OpenAiConfig {
     QString azureEndpoint;
     QString azureDeployment;
     QString azureApiVersion = QStringLiteral("2024-10-21");
+    /// Stream the reply as server-sent events (stream: true, usage in the last chunk);
+    /// only a stream that reaches [DONE] is used.
+    bool stream = false;
 };
 
 class OpenAiProvider final : public LlmProvider {
@@ -54,7 +57,10 @@ public:
     nlohmann::json buildBody(const LlmRequest &request) const;
 
 private:
+    struct StreamState;
     LlmReply parseReply(const HttpExchange &ex, const LlmRequest &request, const QString &key) const;
+    LlmReply parseStream(const HttpExchange &ex, const StreamState &state, const LlmRequest &request,
+                         const QString &key) const;
 
     OpenAiConfig m_config;
     const SecretStore *m_secrets;

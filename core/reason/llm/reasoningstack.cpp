@@ -210,9 +210,9 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
                    {QStringLiteral("provider"), QStringLiteral("baseUrl"), QStringLiteral("models"),
                     QStringLiteral("escalationThreshold"), QStringLiteral("timeoutMs"),
                     QStringLiteral("maxTokens"), QStringLiteral("local"), QStringLiteral("apiKeyEnv"),
-                    QStringLiteral("structuredOutput"), QStringLiteral("azure"), QStringLiteral("rateLimits"),
-                    QStringLiteral("retry"), QStringLiteral("circuitBreaker"), QStringLiteral("prices"),
-                    QStringLiteral("budget"), QStringLiteral("cache")}));
+                    QStringLiteral("structuredOutput"), QStringLiteral("stream"), QStringLiteral("azure"),
+                    QStringLiteral("rateLimits"), QStringLiteral("retry"), QStringLiteral("circuitBreaker"),
+                    QStringLiteral("prices"), QStringLiteral("budget"), QStringLiteral("cache")}));
 
     if (const YAML::Node n = root["provider"]) {
         VIGIL_TRY(p, string(n, QStringLiteral("provider")));
@@ -288,6 +288,14 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
             return fail(n, QStringLiteral("structuredOutput"),
                         QStringLiteral("applies to provider: anthropic only (got %1)").arg(s.provider));
         s.structuredOutput = *v;
+    }
+    if (const YAML::Node n = root["stream"]) {
+        VIGIL_TRY(v, boolean(n, QStringLiteral("stream")));
+        if (*v && s.provider != QLatin1String("openai") && s.provider != QLatin1String("anthropic"))
+            return fail(
+                n, QStringLiteral("stream"),
+                QStringLiteral("applies to provider: openai or anthropic only (got %1)").arg(s.provider));
+        s.stream = *v;
     }
     if (const YAML::Node n = root["azure"]) {
         if (auto m = map(n, QStringLiteral("azure")); !m)
@@ -524,6 +532,8 @@ Result<void> selectProvider(ProviderSettings *settings, const QString &provider,
     settings->azureDeployment.clear();
     settings->azureApiVersion = fresh.azureApiVersion;
     settings->structuredOutput = fresh.structuredOutput;
+    if (provider != QLatin1String("openai") && provider != QLatin1String("anthropic"))
+        settings->stream = false;
     return applyEnvironment(settings, environment);
 }
 
@@ -598,6 +608,7 @@ Result<std::unique_ptr<ReasoningStack>> ReasoningStack::create(const ProviderSet
         c.keyRequired = !s.local;
         if (!s.apiKeyEnv.isEmpty())
             c.keyName = s.apiKeyEnv;
+        c.stream = s.stream;
         if (s.azure) {
             c.azure = true;
             c.azureEndpoint = s.baseUrl;
@@ -612,6 +623,7 @@ Result<std::unique_ptr<ReasoningStack>> ReasoningStack::create(const ProviderSet
         c.baseUrl = s.baseUrl;
         if (!s.apiKeyEnv.isEmpty())
             c.keyName = s.apiKeyEnv;
+        c.stream = s.stream;
         if (s.structuredOutput == QLatin1String("output_config"))
             c.structuredOutput = AnthropicConfig::StructuredOutput::OutputConfig;
         stack->m_raw = new AnthropicProvider(c, secrets, nullptr, stack->m_clock.get(), stack.get());

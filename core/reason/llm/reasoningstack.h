@@ -49,6 +49,8 @@ struct ProviderSettings {
     /// Anthropic: "tool" (a forced tool, the default) or "output_config" (json_schema output format).
     QString structuredOutput = QStringLiteral("tool");
 
+    bool stream = false; ///< openai, anthropic: stream the reply as server-sent events
+
     RateLimits limits;   ///< requests/min, tokens/min, concurrency; 0 = unlimited
     int maxAttempts = 3; ///< per model request, including the first
     BreakerConfig breaker;

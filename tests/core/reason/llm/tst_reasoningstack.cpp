@@ -141,6 +141,7 @@ private Q_SLOTS:
     void budgetCountsEarlierRunsOfToday();
     void anthropicRouteFollowsTheSettings_data();
     void anthropicRouteFollowsTheSettings();
+    void cutStreamsFallBackToTheRules();
 };
 
 void TestReasoningStack::loadsGoodFiles_data()
@@ -333,6 +334,9 @@ void TestReasoningStack::refusesBadFiles_data()
     QTest::newRow("unknown structuredOutput")
         << QByteArray("provider: anthropic\nstructuredOutput: json_mode\n") << none
         << "field 'structuredOutput': 'json_mode' is not one of: tool, output_config";
+    QTest::newRow("stream for ollama")
+        << QByteArray("provider: ollama\nstream: true\n") << none
+        << "p.yaml:2: field 'stream': applies to provider: openai or anthropic only (got ollama)";
     QTest::newRow("not a mapping") << QByteArray("- openai\n") << none
                                    << "p.yaml:1: expected a mapping of settings";
     QTest::newRow("empty") << QByteArray("# nothing\n") << none << "p.yaml: the file is empty";
@@ -624,6 +628,51 @@ void TestReasoningStack::anthropicRouteFollowsTheSettings()
     const auto body = nlohmann::json::parse(server.requests().first().body.toStdString());
     QCOMPARE(body.contains("output_config"), outputConfig);
     QCOMPARE(body.contains("tools"), !outputConfig);
+}
+
+void TestReasoningStack::cutStreamsFallBackToTheRules()
+{
+    // Every attempt streams a complete, valid answer's first half and hangs up: no partial
+    // answer is used, the retries are spent and the rules answer, saying why.
+    std::string stream;
+    const nlohmann::json answer{{"diagnosis", "the database is unreachable"},
+                                {"confidence", 0.95},
+                                {"action", "none"},
+                                {"parameters", nlohmann::json::object()},
+                                {"reasoning", "connection refused"}};
+    for (const std::string &piece : {answer.dump().substr(0, 60), answer.dump().substr(60)})
+        stream +=
+            "data: " +
+            nlohmann::json{
+                {"id", "c"},
+                {"object", "chat.completion.chunk"},
+                {"created", 1},
+                {"model", "gpt-4o"},
+                {"choices", {{{"index", 0}, {"delta", {{"content", piece}}}, {"finish_reason", nullptr}}}}}
+                .dump() +
+            "\n\n";
+    stream += "data: [DONE]\n\n";
+    const QByteArray body = QByteArray::fromStdString(stream);
+    test::CannedServer server([body](const test::HttpRequest &, int) {
+        return CannedResponse{
+            CannedResponse::Mode::CloseMidBody, 200, body, {{"Content-Type", "text/event-stream"}}};
+    });
+    QVERIFY(server.listen());
+    Result<ProviderSettings> s = parseProviderSettings(
+        "provider: openai\nmodels: {strong: gpt-4o}\nescalationThreshold: 0.99\nstream: true\n"
+        "retry: {maxAttempts: 2}\n",
+        "t.yaml", env({{"OPENAI_BASE_URL", server.url().toString() + "/v1"}}));
+    QVERIFY2(s.ok(), qPrintable(s.errorMessage()));
+    QVERIFY(s->stream);
+    MapSecretStore secrets({{"OPENAI_API_KEY", "sk-test-stack"}});
+    auto stack = ReasoningStack::create(*s, &secrets, QString());
+    QVERIFY2(stack.ok(), qPrintable(stack.errorMessage()));
+    const Diagnosis d = diagnoseWith((*stack)->router(), "fp-stream");
+    QCOMPARE(server.requests().size(), 2);
+    QVERIFY(nlohmann::json::parse(server.requests().first().body.toStdString())["stream"] == true);
+    QCOMPARE(d.source.kind, DiagnosisSource::Rules);
+    QVERIFY(d.diagnosis != QStringLiteral("the database is unreachable"));
+    QVERIFY2(d.fallbackReason.contains("partial reply is discarded"), qPrintable(d.fallbackReason));
 }
 
 QTEST_GUILESS_MAIN(TestReasoningStack)
