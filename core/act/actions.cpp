@@ -168,6 +168,15 @@ QString outcomeStatusName(ActionOutcome::Status status)
     return QStringLiteral("not-done");
 }
 
+Result<QUrl> parseAlertUrl(const QString &text, const QString &what)
+{
+    const QUrl url(text, QUrl::StrictMode);
+    const QString scheme = url.scheme().toLower();
+    if (!url.isValid() || (scheme != u"http" && scheme != u"https") || url.host().isEmpty())
+        return Error(QStringLiteral("%1 '%2' is not an http:// or https:// URL with a host").arg(what, text));
+    return url;
+}
+
 json alertDocument(const ActionRequest &r)
 {
     return {{"source", "vigil"},
@@ -564,8 +573,11 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         connect(reply, &QNetworkReply::finished, this, [reply, one, state, failures, next = weak.lock()]() {
             reply->deleteLater();
             const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            // Only the origin goes into the audit log: a webhook URL's path is often its secret (Slack).
             (*state)["sinks"][s(one.sink)] = {
-                {"url", s(one.url.toString(QUrl::RemoveUserInfo | QUrl::RemoveQuery))}, {"status", status}};
+                {"url", s(one.url.toString(QUrl::RemoveUserInfo | QUrl::RemovePath | QUrl::RemoveQuery |
+                                           QUrl::RemoveFragment))},
+                {"status", status}};
             if (reply->error() != QNetworkReply::NoError || status < 200 || status >= 300)
                 failures->append(
                     QStringLiteral("%1 (HTTP %2: %3)").arg(one.sink).arg(status).arg(reply->errorString()));

@@ -41,6 +41,10 @@ struct AlertConfig {
     int timeoutMs = 10000;
 };
 
+/// Checks one alert destination given as text (a flag, a setting): an absolute http or https URL
+/// with a host. `what` ("--slack-webhook-url") starts the error.
+Result<QUrl> parseAlertUrl(const QString &text, const QString &what);
+
 /// One action to run, taken from a decision whose parameters passed the guardrails.
 struct ActionRequest {
     QString decisionId;

@@ -13,6 +13,7 @@
 
 #include <QCommandLineParser>
 #include <QTextStream>
+#include <QUrl>
 
 namespace vigil::cli {
 
@@ -39,6 +40,16 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
                       QStringLiteral("dir")});
     parser.addOption({QStringLiteral("verify-timeout"), QStringLiteral("seconds to wait for verification"),
                       QStringLiteral("s"), QStringLiteral("60")});
+    parser.addOption({QStringLiteral("alertmanager-url"),
+                      QStringLiteral("create_alert also posts to this Alertmanager (v2 API base URL)"),
+                      QStringLiteral("url")});
+    parser.addOption(
+        {QStringLiteral("slack-webhook-url"),
+         QStringLiteral("create_alert also posts {\"text\": ...} to this Slack-compatible webhook"),
+         QStringLiteral("url")});
+    parser.addOption({QStringLiteral("webhook-url"),
+                      QStringLiteral("create_alert also posts its JSON document to this webhook"),
+                      QStringLiteral("url")});
     if (!parser.parse(arguments)) {
         err << "vigilctl act: " << parser.errorText() << '\n';
         return 2;
@@ -47,10 +58,33 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     const bool reject = parser.isSet(QStringLiteral("reject"));
     const bool undo = parser.isSet(QStringLiteral("undo"));
     const QString id = undo ? parser.value(QStringLiteral("undo")) : parser.positionalArguments().value(0);
+    if (parser.isSet(QStringLiteral("dry-run")) && !approve) {
+        err << "vigilctl act: --dry-run previews an approval; use it with --approve\n";
+        return 2;
+    }
     if (int(approve) + int(reject) + int(undo) != 1 || id.isEmpty()) {
         err << "vigilctl act: use 'act DECISION_ID --approve|--reject [--reason R] [--dry-run]' or 'act "
                "--undo DECISION_ID'\n";
         return 2;
+    }
+
+    act::AlertConfig alerts;
+    const struct {
+        const char *flag;
+        QUrl *url;
+    } sinks[] = {{"alertmanager-url", &alerts.alertmanagerUrl},
+                 {"slack-webhook-url", &alerts.slackWebhookUrl},
+                 {"webhook-url", &alerts.webhookUrl}};
+    for (const auto &sink : sinks) {
+        const QString flag = QLatin1String(sink.flag);
+        if (!parser.isSet(flag))
+            continue;
+        Result<QUrl> url = act::parseAlertUrl(parser.value(flag), QStringLiteral("--") + flag);
+        if (!url) {
+            err << "vigilctl act: " << url.errorMessage() << '\n';
+            return 2;
+        }
+        *sink.url = *url;
     }
 
     Result<guard::Policy> policy = parser.isSet(QStringLiteral("policy"))
@@ -87,7 +121,7 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return 1;
     }
     kube::RestClient client(kube->connection);
-    act::ActionRunner runner(&client, act::AlertConfig{});
+    act::ActionRunner runner(&client, alerts);
     act::Executor executor(store->get(), log->get(), &runner, *policy);
 
     // Settle anything a crash left mid-execution before acting again.
@@ -140,7 +174,16 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return 1;
     }
     const QString fullId = current->id;
-    if (current->state == act::DecisionState::Proposed || current->state == act::DecisionState::Previewed) {
+    const bool pending =
+        current->state == act::DecisionState::Proposed || current->state == act::DecisionState::Previewed;
+    // Approved but not run (approved through its AgentDecision, or a run stopped before the call): run it.
+    if (!pending && current->state != act::DecisionState::Approved) {
+        err << "vigilctl act: refused: decision " << fullId << " is already "
+            << act::stateName(current->state)
+            << "; a decision is executed at most once (a new incident gets a new decision)\n";
+        return 1;
+    }
+    if (pending) {
         auto previewed =
             await<act::Decision>([&](QObject *ctx, auto cb) { executor.preview(fullId, ctx, cb); });
         if (!previewed) {
@@ -151,10 +194,12 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     }
     if (parser.isSet(QStringLiteral("dry-run")))
         return 0;
-    Result<act::Decision> approved = executor.approve(fullId, approver);
-    if (!approved) {
-        err << "vigilctl act: " << approved.errorMessage() << '\n';
-        return 1;
+    if (pending) {
+        Result<act::Decision> approved = executor.approve(fullId, approver);
+        if (!approved) {
+            err << "vigilctl act: " << approved.errorMessage() << '\n';
+            return 1;
+        }
     }
     auto executed = await<act::Decision>([&](QObject *ctx, auto cb) { executor.execute(fullId, ctx, cb); });
     if (!executed) {

@@ -21,6 +21,7 @@ void printUsage(QTextStream &out)
            "              [--data-dir D] [--provider-config F]\n"
            "  act         DECISION_ID --approve|--reject [--reason R] [--dry-run] | --undo DECISION_ID\n"
            "              [--policy F] [--db DIR] [--verify-timeout S]\n"
+           "              [--alertmanager-url U] [--slack-webhook-url U] [--webhook-url U]\n"
            "  audit       list | show ID | export --format jsonl|csv [-o F] | verify [--input F.jsonl]\n"
            "              [--since T] [--until T] [-n NS] [--action A] [--outcome O] [--db DIR]\n"
            "  doctor      check the kubeconfig, the connection and Vigil's permissions\n"
