@@ -4,6 +4,9 @@
 
 #include <QTimer>
 
+#include <iterator>
+#include <memory>
+
 namespace vigil::act {
 
 using json = nlohmann::json;
@@ -85,6 +88,157 @@ json AgentDecisionMirror::specManifest(const Decision &d)
         {"executed", d.state == DecisionState::Executed || d.state == DecisionState::Verified ||
                          d.state == DecisionState::VerifyFailed || d.state == DecisionState::Undone}};
     return doc;
+}
+
+void AgentDecisionMirror::start(kube::RestClient *client, Executor *executor, const QString &namespaceName,
+                                QObject *parent, std::function<void(Result<AgentDecisionMirror *>)> callback)
+{
+    checkAvailable(client, namespaceName, parent,
+                   [client, executor, namespaceName, parent, callback](Result<void> available) {
+                       if (!available)
+                           return callback(available.error());
+                       auto *mirror = new AgentDecisionMirror(client, executor, parent);
+                       mirror->follow();
+                       mirror->watch(namespaceName);
+                       callback(mirror);
+                   });
+}
+
+void AgentDecisionMirror::checkAvailable(kube::RestClient *client, const QString &namespaceName,
+                                         QObject *context, std::function<void(Result<void>)> callback)
+{
+    const kube::ResourceType type = resourceType();
+    kube::Request discovery;
+    discovery.path = type.apiPrefix();
+    client->send(
+        discovery, context, [client, namespaceName, context, callback, type](Result<kube::Response> r) {
+            const QString gv = type.groupVersion();
+            if (!r) {
+                if (r.error().code == 404)
+                    return callback(
+                        Error(QStringLiteral("not mirrored because the AgentDecision CRD is not installed "
+                                             "(%1 is not served; apply resources/crd/agentdecision.yaml)")
+                                  .arg(gv),
+                              404));
+                return callback(Error(QStringLiteral("not mirrored because discovery of %1 failed: %2")
+                                          .arg(gv, r.errorMessage()),
+                                      r.error().code));
+            }
+            const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
+            bool served = false;
+            if (doc.is_object() && doc.contains("resources") && doc["resources"].is_array()) {
+                for (const json &res : doc["resources"])
+                    served =
+                        served || (res.is_object() && res.value("name", std::string()) == s(type.resource));
+            }
+            if (!served)
+                return callback(
+                    Error(QStringLiteral("not mirrored because %1 is served without %2 (is the "
+                                         "AgentDecision CRD from resources/crd/agentdecision.yaml "
+                                         "installed?)")
+                              .arg(gv, type.resource)));
+
+            struct Check {
+                const char *verb;
+                const char *subresource;
+            };
+            static const Check kChecks[] = {{"get", ""},    {"list", ""},  {"watch", ""},
+                                            {"create", ""}, {"patch", ""}, {"patch", "status"}};
+            constexpr int kCount = int(std::size(kChecks));
+            auto denied = std::make_shared<QStringList>();
+            for (int i = 0; i < kCount; ++i)
+                denied->append(QString()); // per check, in order: empty = allowed
+            auto failure = std::make_shared<QString>();
+            auto left = std::make_shared<int>(kCount);
+            for (int i = 0; i < kCount; ++i) {
+                const Check c = kChecks[i];
+                json attributes = {{"group", s(type.group)},
+                                   {"version", s(type.version)},
+                                   {"resource", s(type.resource)},
+                                   {"verb", c.verb}};
+                if (*c.subresource)
+                    attributes["subresource"] = c.subresource;
+                if (!namespaceName.isEmpty())
+                    attributes["namespace"] = s(namespaceName);
+                const json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                                     {"kind", "SelfSubjectAccessReview"},
+                                     {"spec", {{"resourceAttributes", attributes}}}};
+                kube::Request request;
+                request.verb = "POST";
+                request.path = QStringLiteral("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
+                request.contentType = "application/json";
+                request.body = QByteArray::fromStdString(review.dump());
+                client->send(
+                    request, context,
+                    [i, c, type, namespaceName, denied, failure, left, callback](Result<kube::Response> a) {
+                        const QString what =
+                            QLatin1String(c.verb) + u' ' + type.resource +
+                            (*c.subresource ? u'/' + QLatin1String(c.subresource) : QString());
+                        if (!a) {
+                            if (failure->isEmpty())
+                                *failure = QStringLiteral("cannot ask whether %1 is allowed: %2")
+                                               .arg(what, a.errorMessage());
+                        } else {
+                            const json st =
+                                json::parse(a->body.constBegin(), a->body.constEnd(), nullptr, false);
+                            const json status =
+                                st.is_object() ? st.value("status", json::object()) : json::object();
+                            if (!status.is_object() || status.value("allowed", false) != true) {
+                                const std::string why = status.is_object() && status.contains("reason") &&
+                                                                status["reason"].is_string()
+                                                            ? status["reason"].get<std::string>()
+                                                            : std::string();
+                                (*denied)[i] = why.empty() ? what
+                                                           : what + QStringLiteral(" (") +
+                                                                 QString::fromStdString(why) + u')';
+                            }
+                        }
+                        if (--*left > 0)
+                            return;
+                        if (!failure->isEmpty())
+                            return callback(Error(QStringLiteral("not mirrored because ") + *failure));
+                        QStringList no;
+                        for (const QString &d : *denied) {
+                            if (!d.isEmpty())
+                                no << d;
+                        }
+                        if (!no.isEmpty())
+                            return callback(
+                                Error(QStringLiteral("not mirrored because RBAC denies %1 %2")
+                                          .arg(no.join(QStringLiteral(", ")),
+                                               namespaceName.isEmpty()
+                                                   ? QStringLiteral("cluster-wide")
+                                                   : QStringLiteral("in namespace ") + namespaceName),
+                                      403));
+                        callback(Result<void>());
+                    });
+            }
+        });
+}
+
+void AgentDecisionMirror::follow()
+{
+    if (m_following)
+        return;
+    m_following = true;
+    connect(m_executor, &Executor::decisionChanged, this, [this](const Decision &d) { enqueue(d); });
+}
+
+void AgentDecisionMirror::enqueue(const Decision &decision)
+{
+    if (m_writing.contains(decision.id)) {
+        m_queued.insert(decision.id, decision);
+        return;
+    }
+    m_writing.insert(decision.id);
+    const QString id = decision.id;
+    mirror(decision, this, [this, id](Result<void> r) {
+        m_writing.remove(id);
+        if (!r)
+            Q_EMIT failed(r.errorMessage());
+        if (m_queued.contains(id))
+            enqueue(m_queued.take(id));
+    });
 }
 
 void AgentDecisionMirror::detect(QObject *context, std::function<void(Result<bool>)> callback)
@@ -193,10 +347,8 @@ void AgentDecisionMirror::onObject(const json &object)
         return;
     }
     Q_EMIT approved(id, by);
-    mirror(*d, this, [this, id](Result<void> r) {
-        if (!r)
-            Q_EMIT failed(r.errorMessage());
-    });
+    if (!m_following) // when following, Executor::decisionChanged has queued the write already
+        enqueue(*d);
 }
 
 } // namespace vigil::act

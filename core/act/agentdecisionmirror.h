@@ -12,6 +12,7 @@
 #include "core/kube/restclient.h"
 #include "core/util/result.h"
 
+#include <QHash>
 #include <QObject>
 #include <QSet>
 #include <QString>
@@ -40,8 +41,25 @@ public:
     /// The apply manifest for decision's spec (without spec.approved).
     static nlohmann::json specManifest(const Decision &decision);
 
+    /// The one call a session or the agent makes to mirror its decisions: checkAvailable(), then a
+    /// mirror (a child of parent) that follows executor and watches namespaceName (empty: every
+    /// namespace) for approvals. On error no mirror is made and the message reads
+    /// "not mirrored because ...". The callback runs once, later, never after parent is destroyed.
+    static void start(kube::RestClient *client, Executor *executor, const QString &namespaceName,
+                      QObject *parent, std::function<void(Result<AgentDecisionMirror *>)> callback);
+
+    /// Whether decisions can be mirrored: a discovery GET of ai.vigil.dev/v1alpha1 must list
+    /// agentdecisions, and SelfSubjectAccessReviews must allow get, list, watch, create and patch
+    /// on agentdecisions and patch on agentdecisions/status in namespaceName (empty: cluster-wide).
+    /// Errors say "not mirrored because ..." and name the missing CRD or every denied verb.
+    static void checkAvailable(kube::RestClient *client, const QString &namespaceName, QObject *context,
+                               std::function<void(Result<void>)> callback);
+
     /// Whether the CRD is installed: false on 404, an error for anything else.
     void detect(QObject *context, std::function<void(Result<bool>)> callback);
+    /// Mirrors every decision the executor reports from now on (Executor::decisionChanged);
+    /// one write per decision is in flight and the latest state wins.
+    void follow();
     /// Server-side applies the decision's spec, then its status.phase.
     void mirror(const Decision &decision, QObject *context, std::function<void(Result<void>)> callback);
     /// Watches AgentDecisions in namespaceName (empty: every namespace) for spec.approved: true.
@@ -57,13 +75,17 @@ Q_SIGNALS:
 private:
     void onObject(const nlohmann::json &object);
     void restartWatch();
+    void enqueue(const Decision &decision);
 
     kube::RestClient *m_client; // not owned
     Executor *m_executor;       // not owned
     QString m_namespace;
     bool m_watching = false;
+    bool m_following = false;
     kube::StreamHandle m_stream;
-    QSet<QString> m_handled; // decision ids whose approval was already acted on
+    QSet<QString> m_handled;           // decision ids whose approval was already acted on
+    QSet<QString> m_writing;           // decision ids with a mirror() in flight
+    QHash<QString, Decision> m_queued; // the latest state to write once the one in flight is done
 };
 
 } // namespace vigil::act

@@ -16,6 +16,7 @@
 #include "core/util/result.h"
 
 #include <QList>
+#include <QMetaType>
 #include <QString>
 
 #include <nlohmann/json.hpp>
@@ -81,3 +82,5 @@ Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &ta
                      const Diagnosis &diagnosis, const guard::Verdict &verdict);
 
 } // namespace vigil::act
+
+Q_DECLARE_METATYPE(vigil::act::Decision)

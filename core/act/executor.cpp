@@ -108,7 +108,9 @@ Result<void> Executor::move(Decision &d, DecisionState to, const QString &kind, 
     json payload = extra;
     payload["from"] = s(stateName(from));
     payload["to"] = s(stateName(to));
-    return audit(d, kind, outcome, payload);
+    Result<void> audited = audit(d, kind, outcome, payload);
+    Q_EMIT decisionChanged(d);
+    return audited;
 }
 
 Result<Decision> Executor::loadIn(const QString &id, std::initializer_list<DecisionState> states,
@@ -138,6 +140,7 @@ Result<Decision> Executor::propose(const Decision &decision)
             audit(d, QStringLiteral("proposed"), guard::decisionName(d.verdict.decision), json::object());
         !r)
         return r.error();
+    Q_EMIT decisionChanged(d);
     return d;
 }
 

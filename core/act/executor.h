@@ -76,6 +76,10 @@ public:
     static void fetchKubeUser(kube::RestClient *client, QObject *context,
                               std::function<void(Result<QString>)> callback);
 
+Q_SIGNALS:
+    /// A decision was stored as proposed or moved to a new state (already durable and audited).
+    void decisionChanged(const vigil::act::Decision &decision);
+
 private:
     Result<Decision> loadIn(const QString &id, std::initializer_list<DecisionState> states,
                             const QString &verb) const;
