@@ -42,6 +42,15 @@ struct ContainerUsage {
     int64_t memoryBytes = -1;
 };
 
+/// A node's live usage from metrics.k8s.io NodeMetrics, when present. -1 = unknown.
+struct NodeUsage {
+    QString node;
+    int64_t cpuMilli = -1;
+    int64_t memoryBytes = -1;
+    QDateTime timestamp; ///< when the sample was taken
+    QString window;      ///< the sampling window as the server says it ("20.05s")
+};
+
 /// One environment variable of a container spec (the value gets redacted).
 struct EnvVar {
     QString container;
@@ -58,9 +67,10 @@ struct Evidence {
     QStringList currentLog;             ///< current container's log lines (redacted, before the budget)
     std::optional<kube::NodeView> node; ///< the pod's node, or the incident's node
     QList<ContainerUsage> usage;
-    QList<EnvVar> env;       ///< values redacted
-    QString rolloutRevision; ///< the owning Deployment's current revision
-    QDateTime rolloutTime;   ///< when that revision's ReplicaSet was created
+    std::optional<NodeUsage> nodeUsage; ///< usage of `node`, when metrics-server has a sample
+    QList<EnvVar> env;                  ///< values redacted
+    QString rolloutRevision;            ///< the owning Deployment's current revision
+    QDateTime rolloutTime;              ///< when that revision's ReplicaSet was created
 
     QString text; ///< the rendered, redacted, budgeted prompt text
     int estimatedTokens = 0;

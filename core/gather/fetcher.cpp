@@ -68,6 +68,28 @@ QString focusContainer(const kube::PodView &pod, const QString &wanted)
 
 } // namespace
 
+Result<NodeUsage> projectNodeMetrics(const json &doc)
+{
+    if (!doc.is_object())
+        return Error(QStringLiteral("NodeMetrics is not a JSON object"));
+    NodeUsage u;
+    if (const auto meta = doc.find("metadata"); meta != doc.end())
+        u.node = str(*meta, "name");
+    const auto usage = doc.find("usage");
+    if (usage == doc.end() || !usage->is_object())
+        return Error(QStringLiteral("NodeMetrics %1 has no usage").arg(u.node));
+    const QString cpu = str(*usage, "cpu");
+    const QString memory = str(*usage, "memory");
+    u.cpuMilli = kube::cpuMilli(cpu);
+    u.memoryBytes = kube::quantityBytes(memory);
+    if (u.cpuMilli < 0 && u.memoryBytes < 0)
+        return Error(QStringLiteral("NodeMetrics %1: usage.cpu '%2' and usage.memory '%3' are not quantities")
+                         .arg(u.node, cpu, memory));
+    u.timestamp = kube::parseKubeTime(str(doc, "timestamp"));
+    u.window = str(doc, "window");
+    return u;
+}
+
 struct GatherFetcher::Job {
     FetchResult result;
     QString namespaceName;
@@ -315,14 +337,15 @@ void GatherFetcher::fetchNode(const std::shared_ptr<Job> &job, const QString &no
             [job, node](Result<QByteArray> body) {
                 if (!body)
                     return; // metrics-server is optional
-                const json doc = parse(body.value());
-                if (!doc.is_object() || !doc.contains("usage"))
+                Result<NodeUsage> usage = projectNodeMetrics(parse(body.value()));
+                if (!usage) {
+                    job->result.notes << QStringLiteral("not gathered: node %1 metrics: %2")
+                                             .arg(node, usage.errorMessage());
                     return;
-                const json &usage = doc["usage"];
-                job->result.notes << QStringLiteral("node %1 usage: cpu %2m, memory %3Mi")
-                                         .arg(node)
-                                         .arg(kube::cpuMilli(str(usage, "cpu")))
-                                         .arg(kube::quantityBytes(str(usage, "memory")) / (1024 * 1024));
+                }
+                if (usage->node.isEmpty())
+                    usage->node = node;
+                job->result.input.nodeUsage << *usage;
             });
 }
 

@@ -15,6 +15,8 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 namespace vigil::kube {
 class RestClient;
 }
@@ -28,13 +30,16 @@ struct FetchOptions {
 };
 
 /// What was fetched, ready for Gatherer::gather, plus notes: parts that could
-/// not be read ("not gathered: ...") and facts the GatherInput has no field
-/// for (node usage). appendNotes() renders them into the evidence.
+/// not be read ("not gathered: ..."). appendNotes() renders them into the evidence.
 struct FetchResult {
     GatherInput input;
     QStringList notes;
     QStringList requestPaths; ///< every request path sent, in order (for audit and tests)
 };
+
+/// A metrics.k8s.io/v1beta1 NodeMetrics document as NodeUsage; the error
+/// says what is missing or malformed (usage.cpu, usage.memory).
+Result<NodeUsage> projectNodeMetrics(const nlohmann::json &nodeMetrics);
 
 /// Adds the fetch notes to rendered evidence (through `redactor`: they can
 /// quote server messages) as a "## Gathering notes" section.

@@ -29,6 +29,26 @@ QString ts(const QDateTime &t)
     return t.isValid() ? t.toUTC().toString(Qt::ISODate) : QStringLiteral("-");
 }
 
+// "cpu 3400m (85% of allocatable)": the share is what tells pressure apart from a busy node.
+QString usageWithShare(int64_t used, int64_t allocatable, bool memory)
+{
+    QString text = quantity(used, memory);
+    if (used >= 0 && allocatable > 0)
+        text += QStringLiteral(" (%1% of allocatable)").arg(used * 100 / allocatable);
+    return text;
+}
+
+QString nodeUsageLine(const NodeUsage &u, const kube::NodeView &n)
+{
+    QString line = QStringLiteral("usage: cpu %1, memory %2")
+                       .arg(usageWithShare(u.cpuMilli, n.allocatableCpuMilli, false),
+                            usageWithShare(u.memoryBytes, n.allocatableMemoryBytes, true));
+    if (u.timestamp.isValid())
+        line += QStringLiteral(", sampled %1").arg(ts(u.timestamp)) +
+                (u.window.isEmpty() ? QString() : QStringLiteral(" over ") + u.window);
+    return line;
+}
+
 QString shorten(const QString &line, int max)
 {
     if (line.size() <= max)
@@ -262,6 +282,10 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
                 c.message = red(c.message);
         }
     }
+    for (const NodeUsage &u : in.nodeUsage) {
+        if (!nodeName.isEmpty() && u.node == nodeName)
+            ev.nodeUsage = u;
+    }
 
     // Owner chain, nearest first.
     kube::OwnerRef next = ev.pod ? ev.pod->owner : kube::OwnerRef{};
@@ -428,6 +452,8 @@ Evidence Gatherer::gather(const GatherInput &in, Redactor &redactor) const
                           (n.unschedulable ? QStringLiteral("true") : QStringLiteral("false")) +
                           QStringLiteral("  taints: ") +
                           (n.taints.isEmpty() ? QStringLiteral("none") : n.taints.join(QStringLiteral(", ")));
+        if (ev.nodeUsage)
+            node.lines << nodeUsageLine(*ev.nodeUsage, n);
         fixed << node;
     }
 

@@ -18,6 +18,7 @@ struct GatherInput {
     QString currentLog;                  ///< focus container's log text
     QString previousLog;                 ///< focus container's previous instance's log text
     QList<ContainerUsage> usage;
+    QList<NodeUsage> nodeUsage; ///< per node; the evidence's node picks its own
     QList<EnvVar> env;
     QDateTime now; ///< events older than GatherOptions::eventAge are dropped
 };

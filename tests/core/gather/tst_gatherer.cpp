@@ -1,5 +1,7 @@
 #include "core/gather/gatherer.h"
 
+#include "core/gather/fetcher.h"
+
 #include <QTest>
 
 using namespace vigil;
@@ -116,6 +118,10 @@ private Q_SLOTS:
     void redactsEverything();
     void relevantEventsOnly();
     void hugeFixedSectionsStillFit();
+    void nodeUsageIsData_data();
+    void nodeUsageIsData();
+    void projectNodeMetrics_data();
+    void projectNodeMetrics();
 };
 
 void TestGatherer::budgetHolds_data()
@@ -255,6 +261,88 @@ void TestGatherer::hugeFixedSectionsStillFit()
     QVERIFY(ev.estimatedTokens <= 500);
     QVERIFY(ev.text.contains(QStringLiteral(" chars]")));
     QVERIFY(ev.cut.last().endsWith(QStringLiteral("chars")));
+}
+
+void TestGatherer::nodeUsageIsData_data()
+{
+    QTest::addColumn<QString>("usageNode");
+    QTest::addColumn<bool>("kept");
+    QTest::addColumn<QString>("line");
+    QTest::newRow("the pod's node: kept and rendered with its share")
+        << "worker-1" << true
+        << "usage: cpu 3400m (85% of allocatable), memory 6144Mi (75% of allocatable), sampled "
+           "2026-01-10T11:59:40Z over 20.05s";
+    QTest::newRow("another node's sample is not this evidence's") << "worker-2" << false << QString();
+}
+
+void TestGatherer::nodeUsageIsData()
+{
+    QFETCH(QString, usageNode);
+    QFETCH(bool, kept);
+    QFETCH(QString, line);
+    GatherInput in = bigInput();
+    in.nodes.first().allocatableMemoryBytes = 8LL * 1024 * 1024 * 1024;
+    in.nodeUsage << NodeUsage{usageNode, 3400, 6LL * 1024 * 1024 * 1024, kNow.addSecs(-20), "20.05s"};
+    Redactor redactor;
+    const Evidence ev = Gatherer().gather(in, redactor);
+    QCOMPARE(ev.nodeUsage.has_value(), kept);
+    if (kept) {
+        QCOMPARE(ev.nodeUsage->cpuMilli, 3400);
+        QCOMPARE(ev.nodeUsage->memoryBytes, 6LL * 1024 * 1024 * 1024);
+        const qsizetype node = ev.text.indexOf("## Node worker-1");
+        QVERIFY(node >= 0);
+        // In the node's section, which the budget never cuts.
+        QVERIFY2(ev.text.indexOf(line) > node, qPrintable(ev.text.mid(node, 600)));
+        QVERIFY(ev.text.indexOf(line) < ev.text.indexOf("## Events"));
+    } else {
+        QVERIFY(!ev.text.contains("usage: cpu 3400m"));
+    }
+}
+
+void TestGatherer::projectNodeMetrics_data()
+{
+    QTest::addColumn<QByteArray>("doc");
+    QTest::addColumn<QString>("error");
+    QTest::addColumn<qint64>("cpu");
+    QTest::addColumn<qint64>("memory");
+    QTest::newRow("metrics-server's NodeMetrics")
+        << QByteArray(R"({"kind":"NodeMetrics","apiVersion":"metrics.k8s.io/v1beta1",
+            "metadata":{"name":"worker-1","creationTimestamp":"2026-01-10T12:00:00Z"},
+            "timestamp":"2026-01-10T11:59:40Z","window":"20.05s",
+            "usage":{"cpu":"3400430n","memory":"6291456Ki"}})")
+        << QString() << qint64(4) << qint64(6LL * 1024 * 1024 * 1024);
+    QTest::newRow("cores and millicores")
+        << QByteArray(R"({"metadata":{"name":"n"},"usage":{"cpu":"1500m"}})") << QString() << qint64(1500)
+        << qint64(-1);
+    QTest::newRow("no usage") << QByteArray(R"({"metadata":{"name":"worker-1"}})")
+                              << "NodeMetrics worker-1 has no usage" << qint64(-1) << qint64(-1);
+    QTest::newRow("not quantities")
+        << QByteArray(R"({"metadata":{"name":"w"},"usage":{"cpu":"lots","memory":"-"}})")
+        << "NodeMetrics w: usage.cpu 'lots' and usage.memory '-' are not quantities" << qint64(-1)
+        << qint64(-1);
+    QTest::newRow("not an object") << QByteArray("[1]") << "NodeMetrics is not a JSON object" << qint64(-1)
+                                   << qint64(-1);
+}
+
+void TestGatherer::projectNodeMetrics()
+{
+    QFETCH(QByteArray, doc);
+    QFETCH(QString, error);
+    QFETCH(qint64, cpu);
+    QFETCH(qint64, memory);
+    const Result<NodeUsage> u = gather::projectNodeMetrics(nlohmann::json::parse(doc.toStdString()));
+    QCOMPARE(u.ok(), error.isEmpty());
+    if (!u.ok()) {
+        QCOMPARE(u.errorMessage(), error);
+        return;
+    }
+    QCOMPARE(u->cpuMilli, cpu);
+    QCOMPARE(u->memoryBytes, memory);
+    if (doc.contains("timestamp")) {
+        QCOMPARE(u->node, QStringLiteral("worker-1"));
+        QCOMPARE(u->timestamp, kNow.addSecs(-20));
+        QCOMPARE(u->window, QStringLiteral("20.05s"));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestGatherer)
