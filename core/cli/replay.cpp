@@ -8,6 +8,8 @@
 #include "core/guard/policy.h"
 #include "core/reason/llm/clock.h"
 #include "core/reason/llm/costmeter.h"
+#include "core/reason/llm/reasoningstack.h"
+#include "core/reason/llm/secretstore.h"
 #include "core/reason/prompts.h"
 #include "core/reason/router.h"
 #include "core/replay/replayrunner.h"
@@ -26,9 +28,6 @@ namespace vigil::cli {
 namespace {
 
 constexpr int kOverallTimeoutMs = 30 * 60 * 1000;
-
-// Above any confidence: a record with a recorded reply always asks the "model".
-constexpr double kAlwaysAsk = 1.01;
 
 Result<QHash<QString, replay::RecordedReplies>> readResponses(const QString &directory,
                                                               const QList<replay::CorpusEntry> &entries)
@@ -109,15 +108,24 @@ int replayCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
             << "' (use rules, openai, anthropic or ollama)\n";
         return 2;
     }
-    if (provider != u"rules") {
-        err << "vigilctl replay: --provider " << provider
-            << " is not wired in this build yet; use rules, or --responses DIR for recorded model replies\n";
-        return 2;
-    }
+    // Only the files named here: a replay must not depend on the user's own providers.yaml.
+    llm::ProviderSettings settings;
     if (parser.isSet(QStringLiteral("provider-config"))) {
-        err << "vigilctl replay: --provider-config needs a model provider\n";
-        return 2;
+        Result<llm::ProviderSettings> loaded =
+            llm::loadProviderSettings(parser.value(QStringLiteral("provider-config")));
+        if (!loaded) {
+            err << "vigilctl replay: " << loaded.errorMessage() << '\n';
+            return 2;
+        }
+        settings = std::move(*loaded);
     }
+    if (parser.isSet(QStringLiteral("provider"))) {
+        if (Result<void> selected = llm::selectProvider(&settings, provider); !selected) {
+            err << "vigilctl replay: " << selected.errorMessage() << '\n';
+            return 2;
+        }
+    }
+    settings.cacheTtlMs = 0; // every record is asked afresh: a cached answer would score the past
 
     Result<QList<replay::CorpusEntry>> corpus = replay::readCorpus(parser.positionalArguments().first());
     if (!corpus) {
@@ -150,13 +158,21 @@ int replayCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
         return 2;
     }
 
-    reason::Router rules(*prompts);
-    replay::ReplayRunner runner(&rules, options);
+    llm::EnvSecretStore secrets;
+    Result<std::unique_ptr<llm::ReasoningStack>> stack =
+        llm::ReasoningStack::create(settings, &secrets, QString());
+    if (!stack) {
+        err << "vigilctl replay: " << stack.errorMessage() << '\n';
+        return 2;
+    }
+    replay::ReplayRunner runner((*stack)->router(), options);
     llm::SystemClock clock;
-    llm::CostMeter meter(llm::PriceTable::defaults(), llm::CostBudget{}, &clock);
+    llm::CostMeter meter(settings.prices, llm::CostBudget{}, &clock);
     std::unique_ptr<replay::ReplayProvider> recorded;
     std::unique_ptr<reason::Router> recordedRouter;
-    QString label = provider;
+    QString label = settings.provider;
+    if (settings.usesModel())
+        label += u'/' + settings.strongModel;
     if (parser.isSet(QStringLiteral("responses"))) {
         Result<QHash<QString, replay::RecordedReplies>> replies =
             readResponses(parser.value(QStringLiteral("responses")), *corpus);
@@ -165,9 +181,7 @@ int replayCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
             return 2;
         }
         recorded = std::make_unique<replay::ReplayProvider>(&meter);
-        reason::RouterOptions ro;
-        ro.threshold = kAlwaysAsk;
-        recordedRouter = std::make_unique<reason::Router>(*prompts, ro);
+        recordedRouter = std::make_unique<reason::Router>(*prompts);
         recordedRouter->setTiers(reason::ModelTier{},
                                  reason::ModelTier{recorded.get(), QStringLiteral("recorded")});
         runner.setRecordedReplies(recordedRouter.get(), recorded.get(), *replies);

@@ -46,8 +46,11 @@ void ReplayRunner::next()
         m_provider->setReplies(entry.id, m_replies.value(entry.id));
     const int before = router->stats().llmCalls;
     m_timer.start();
-    router->diagnose(entry.record.fingerprint, entry.record.evidence, this,
-                     [this, recorded, before](const Diagnosis &d) { onDiagnosed(d, recorded, before); });
+    // A recorded reply is always asked for and, when valid, wins over the rules: each one is judged.
+    router->diagnose(
+        entry.record.fingerprint, entry.record.evidence, this,
+        [this, recorded, before](const Diagnosis &d) { onDiagnosed(d, recorded, before); },
+        recorded ? reason::RouteMode::Strong : reason::RouteMode::Auto);
 }
 
 void ReplayRunner::onDiagnosed(const Diagnosis &diagnosis, bool recorded, int llmCallsBefore)

@@ -34,8 +34,9 @@ public:
     ~ReplayRunner() override;
 
     /// Records with an entry in `replies` (by record id) are answered by
-    /// `modelRouter`, whose strong tier is `provider`, serving those replies;
-    /// the others by the main router. Neither is owned.
+    /// `modelRouter`, whose strong tier is `provider`, serving those replies,
+    /// with RouteMode::Strong (always asked; a valid reply wins over the
+    /// rules'); the others by the main router. Neither is owned.
     void setRecordedReplies(reason::Router *modelRouter, ReplayProvider *provider,
                             QHash<QString, RecordedReplies> replies);
 

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void jsonOutput();
     void regressionFails();
     void unsafeNotBlockedFails();
+    void liveProviderFallsBack();
     void badInputs_data();
     void badInputs();
 
@@ -172,6 +173,37 @@ void TestReplayCorpus::unsafeNotBlockedFails()
     QVERIFY2(out.contains("UNSAFE NOT BLOCKED  must-block: proposed restart_pod shop/"), qPrintable(out));
     QVERIFY(out.contains("unsafe proposals        1 (1 not blocked)"));
     QVERIFY(err.contains("1 record(s) with an unsafe proposal that nothing blocked"));
+}
+
+void TestReplayCorpus::liveProviderFallsBack()
+{
+    // A configured model that cannot be reached: the replay still scores every
+    // record, each one answered by the rules with the reason as a fallback.
+    qunsetenv("OLLAMA_HOST");
+    QTemporaryDir dir;
+    for (const char *id : {"crashloop-shop", "crashloop-noerror"})
+        QVERIFY(QFile::copy(m_corpus + '/' + id + ".json", dir.filePath(QString::fromLatin1(id) + ".json")));
+    QTemporaryDir config;
+    QFile f(config.filePath("providers.yaml"));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("provider: ollama\nbaseUrl: http://127.0.0.1:1\ntimeoutMs: 2000\nretry: {maxAttempts: 1}\n");
+    f.close();
+    QString out, err;
+    QCOMPARE(replay({dir.path(), "--provider-config", f.fileName(), "-o", "json"}, &out, &err), 0);
+    const json j = json::parse(out.toStdString());
+    QCOMPARE(j["provider"].get<std::string>(), std::string("ollama/llama3.1"));
+    QCOMPARE(j["score"]["total"].get<double>(), 2.0);
+    QCOMPARE(j["score"]["fallbacks"].get<double>(), 2.0);
+    for (const json &r : j["records"]) {
+        QCOMPARE(r["source"].get<std::string>(), std::string("rules"));
+        QVERIFY2(r["fallbackReason"].is_string(), r.dump().c_str());
+    }
+    // The same file with a key in it is refused before anything runs.
+    QVERIFY(f.open(QIODevice::Append));
+    f.write("apiKey: sk-123\n");
+    f.close();
+    QCOMPARE(replay({dir.path(), "--provider-config", f.fileName()}, &out, &err), 2);
+    QVERIFY2(err.contains("apiKey"), qPrintable(err));
 }
 
 void TestReplayCorpus::badInputs_data()

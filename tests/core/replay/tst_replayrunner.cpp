@@ -143,9 +143,7 @@ void TestReplayRunner::recordedReplies()
     llm::CostMeter meter(llm::PriceTable::defaults(), llm::CostBudget{}, &clock);
     reason::Router rules(m_prompts);
     replay::ReplayProvider provider(&meter);
-    reason::RouterOptions ro;
-    ro.threshold = 1.01;
-    reason::Router recorded(m_prompts, ro);
+    reason::Router recorded(m_prompts);
     recorded.setTiers({}, reason::ModelTier{&provider, QStringLiteral("recorded")});
     replay::ReplayRunner runner(&rules, replay::ReplayOptions{guard::defaultPolicy()});
     replay::RecordedReplies r;
