@@ -6,6 +6,7 @@
 #include "core/reason/llm/reasoningstack.h"
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/router.h"
+#include "core/replay/incidentrecord.h"
 #include "ui/agentdecisionview.h"
 #include "ui/auditview.h"
 #include "ui/eventtablemodel.h"
@@ -21,6 +22,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -29,6 +31,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollBar>
 #include <QSettings>
 #include <QSortFilterProxyModel>
@@ -422,6 +425,12 @@ void MainWindow::buildActions()
             if (auto *b = m_panel->findChild<QPushButton *>(QStringLiteral("approve")); b && b->isEnabled())
                 b->click();
     });
+    QAction *record = incident->addAction(QIcon::fromTheme(QStringLiteral("document-save")),
+                                          tr("Re&cord Incident…"));
+    record->setObjectName(QStringLiteral("recordIncident"));
+    record->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    record->setToolTip(tr("Save the incident's redacted context as a record for vigilctl replay"));
+    connect(record, &QAction::triggered, this, &MainWindow::recordSelectedIncident);
     QAction *reject = incident->addAction(tr("&Reject…"));
     reject->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Backspace));
     connect(reject, &QAction::triggered, this, [this] {
@@ -703,6 +712,10 @@ void MainWindow::launchSession(kube::Connection connection,
         m_reasoner = description;
         m_reasonerLabel->setText(tr("Diagnosis: %1").arg(description));
     });
+    connect(session, &pipeline::ClusterSession::clusterVersionKnown, this, [this, gen](const QString &v) {
+        if (gen == m_generation)
+            m_clusterVersion = v;
+    });
     connect(session, &pipeline::ClusterSession::notice, this, [this, gen](const QString &message) {
         if (gen == m_generation)
             statusBar()->showMessage(message, 15000);
@@ -897,9 +910,9 @@ void MainWindow::onIncidentSelected()
     d.error = r->diagnosisError;
     d.hasVerdict = r->judged;
     d.verdict = r->verdict;
-    d.evidenceText = r->evidenceText;
-    d.evidenceCut = r->evidenceCut;
-    d.evidenceTokens = r->evidenceTokens;
+    d.evidenceText = r->evidence.text;
+    d.evidenceCut = r->evidence.cut;
+    d.evidenceTokens = r->evidence.estimatedTokens;
     d.dryRunPreview = m_previews.value(i.fingerprint);
     d.undoAvailable = r->undoAvailable;
     d.pendingWith = r->diagnosingWith;
@@ -992,6 +1005,53 @@ void MainWindow::onDecision(const QString &fingerprint, act::DecisionState state
     setIncidentState(fingerprint, panelState(state), outcome);
     if (m_audit)
         m_auditView->refresh(); // the executor appended rows
+}
+
+void MainWindow::recordSelectedIncident()
+{
+    const pipeline::IncidentReport *r = selectedReport();
+    pipeline::ClusterSession *session = m_session;
+    if (!r || !session || r->evidence.text.isEmpty()) {
+        const QString why = tr("Select an incident whose context has been gathered to record it.");
+        statusBar()->showMessage(why, 10000);
+        Q_EMIT incidentRecorded(QString(), false, why);
+        return;
+    }
+    replay::IncidentRecord record = replay::makeRecord(r->incident, r->evidence,
+                                                       QDateTime::currentDateTimeUtc(), m_clusterVersion);
+    record.recordedBy = QStringLiteral("vigil ") + QApplication::applicationVersion();
+    QString suggested = (r->incident.reason + u'-' + r->incident.workload.name).toLower() + QStringLiteral(".json");
+    suggested.replace(QRegularExpression(QStringLiteral("[^a-z0-9._-]+")), QStringLiteral("-"));
+    const QString path = m_recordPrompt ? m_recordPrompt(suggested)
+                                        : QFileDialog::getSaveFileName(this, tr("Record Incident"), suggested,
+                                                                       tr("Incident record (*.json)"));
+    if (path.isEmpty())
+        return;
+    // The disk write runs on the session's thread; the answer comes back queued.
+    QPointer<MainWindow> self(this);
+    QMetaObject::invokeMethod(
+        session,
+        [self, record, path] {
+            const Result<void> written = replay::writeRecordFile(path, record);
+            const QString message =
+                written ? tr("Recorded %1 (~%2 tokens of redacted context) to %3")
+                              .arg(record.reason)
+                              .arg(record.evidence.estimatedTokens)
+                              .arg(path)
+                        : tr("Could not record the incident: %1").arg(written.errorMessage());
+            if (!self)
+                return;
+            QMetaObject::invokeMethod(
+                self.data(),
+                [self, path, ok = written.ok(), message] {
+                    if (!self)
+                        return;
+                    self->statusBar()->showMessage(message, 15000);
+                    Q_EMIT self->incidentRecorded(path, ok, message);
+                },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
 }
 
 void MainWindow::setDryRunPreview(const QString &fingerprint, const QString &preview)

@@ -93,6 +93,15 @@ public:
     /// Which reasoner the session diagnoses with, as it said ("rules only", ...).
     QString reasonerDescription() const { return m_reasoner; }
 
+    /// Replaces the save dialog "Record Incident…" asks with (tests); returns the path, empty: cancel.
+    void setRecordPathPrompt(std::function<QString(const QString &suggested)> prompt)
+    {
+        m_recordPrompt = std::move(prompt);
+    }
+    /// Writes the selected incident's record (its redacted evidence, versioned JSON for
+    /// `vigilctl replay`) to a file chosen in a dialog; the write happens off the GUI thread.
+    void recordSelectedIncident();
+
     /// Exec plugin command lines the user allowed, in the file vigilctl reads too
     /// (kube::defaultExecAllowlistPath()).
     static kube::ExecAllowlist loadExecAllowlist();
@@ -103,6 +112,8 @@ Q_SIGNALS:
     void batchApplied();
     void incidentsOpened(const QStringList &fingerprints);
     void podDetailsArrived(const vigil::pipeline::PodDetails &details);
+    /// A "Record Incident…" finished: the file written, or why not.
+    void incidentRecorded(const QString &path, bool ok, const QString &message);
     /// Intents from the diagnosis panel, about the selected incident; the session carries them out.
     void approveRequested(const vigil::pipeline::IncidentReport &report);
     void rejectRequested(const vigil::pipeline::IncidentReport &report, const QString &reason);
@@ -155,6 +166,8 @@ private:
     QHash<QString, QString> m_incidentOutcomes;
     QHash<QString, QString> m_reportedDecisions; // fingerprint -> "id/state" last seen in a report
     QString m_reasoner;
+    QString m_clusterVersion;
+    std::function<QString(const QString &)> m_recordPrompt;
     QHash<QString, QString> m_previews;
 
     QComboBox *m_contextBox = nullptr;

@@ -475,6 +475,16 @@ void ClusterSession::startInformers()
     pollMetrics();
     m_metricsTimer.start();
     detectAgentDecisions();
+    kube::Request version;
+    version.verb = "GET";
+    version.path = QStringLiteral("/version");
+    m_client->send(version, this, [this](Result<kube::Response> r) {
+        if (!r)
+            return;
+        const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
+        if (doc.is_object() && doc.contains("gitVersion") && doc["gitVersion"].is_string())
+            Q_EMIT clusterVersionKnown(QString::fromStdString(doc["gitVersion"].get<std::string>()));
+    });
 }
 
 void ClusterSession::scheduleFlush()
@@ -766,9 +776,7 @@ void ClusterSession::onDiagnosed(const Incident &incident, const gather::Evidenc
     IncidentReport &report = m_reports[incident.fingerprint];
     if (report.incident.fingerprint.isEmpty())
         report.incident = incident;
-    report.evidenceText = evidence.text;
-    report.evidenceCut = evidence.cut;
-    report.evidenceTokens = evidence.estimatedTokens;
+    report.evidence = evidence;
     report.diagnosing = false;
     report.diagnosingWith.clear();
     report.diagnosed = true;

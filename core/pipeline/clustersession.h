@@ -64,9 +64,8 @@ using PodUsageMap = QHash<QString, PodUsageSample>;
 /// One incident as the desktop shows it.
 struct IncidentReport {
     Incident incident;
-    QString evidenceText;    ///< exactly the redacted context a reasoner was given
-    QStringList evidenceCut; ///< what the budget removed
-    int evidenceTokens = 0;
+    /// Exactly the redacted context the reasoner was given (text, what the budget cut, tokens).
+    gather::Evidence evidence;
     bool diagnosing = false;   ///< a diagnosis is in flight (gathering or a model call)
     QDateTime diagnosingSince; ///< when it began
     QString diagnosingWith;    ///< the model asked ("openai/gpt-4o"); empty while gathering
@@ -236,6 +235,8 @@ Q_SIGNALS:
     void previewReady(const QString &fingerprint, const QString &preview);
     /// The incident's decision moved to state; outcome is one sentence (an error, the verify result, ...).
     void decisionUpdated(const QString &fingerprint, vigil::act::DecisionState state, const QString &outcome);
+    /// The API server's version (gitVersion), once known.
+    void clusterVersionKnown(const QString &version);
     /// Which reasoner diagnoses ("rules only", "openai: gpt-4o-mini → gpt-4o", ...).
     void reasonerReady(const QString &description);
     /// Something a person should read in the status bar (reconciled decisions, store errors, ...).

@@ -187,7 +187,7 @@ void TestDesktopCluster::crashloopApprovedEndToEnd()
     QCOMPARE(r->diagnosis.action, vigil::ActionKind::RestartPod);
     QVERIFY(r->judged);
     QCOMPARE(int(r->verdict.decision), int(vigil::guard::Verdict::NeedsApproval));
-    QVERIFY2(r->evidenceText.contains("payments-api"), qPrintable(r->evidenceText));
+    QVERIFY2(r->evidence.text.contains("payments-api"), qPrintable(r->evidence.text));
     const QString decisionId = r->decisionId;
     QVERIFY2(!decisionId.isEmpty(), "an actionable diagnosis has a decision");
     QVERIFY2(verdict->text().contains("Needs your approval"), qPrintable(verdict->text()));

@@ -9,6 +9,7 @@
 #include "core/act/datapaths.h"
 #include "core/act/decisionstore.h"
 #include "core/audit/auditlog.h"
+#include "core/replay/incidentrecord.h"
 #include "core/kube/config/execallowlistfile.h"
 #include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
@@ -18,6 +19,7 @@
 #include "ui/podfilterproxymodel.h"
 #include "ui/podtablemodel.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -80,6 +82,7 @@ private Q_SLOTS:
     void interruptedDecisionIsReconciledAtStart();
     void providerSettingsFileBuildsTheReasoner_data();
     void providerSettingsFileBuildsTheReasoner();
+    void recordIncidentWritesAReplayableRecord();
 };
 
 void TestMainWindow::initTestCase()
@@ -129,7 +132,7 @@ void TestMainWindow::liveTable()
     QVERIFY2(r->diagnosed, qPrintable(r->diagnosisError));
     QCOMPARE(r->diagnosis.source.kind, vigil::DiagnosisSource::Rules);
     QVERIFY(r->judged);
-    QVERIFY(!r->evidenceText.isEmpty());
+    QVERIFY(!r->evidence.text.isEmpty());
 
     // Selection survives a later batch that modifies the selected pod.
     const QModelIndex proxyOk = w.podProxy()->mapFromSource(w.podModel()->index(ok, 0));
@@ -579,6 +582,45 @@ void TestMainWindow::providerSettingsFileBuildsTheReasoner()
     QVERIFY2(fallback.isEmpty() ? r->diagnosis.fallbackReason.isEmpty()
                                 : r->diagnosis.fallbackReason.contains(fallback),
              qPrintable(r->diagnosis.fallbackReason));
+}
+
+void TestMainWindow::recordIncidentWritesAReplayableRecord()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
+    w.show();
+    auto *record = w.findChild<QAction *>("recordIncident");
+    QVERIFY(record);
+    QSignalSpy recorded(&w, &MainWindow::incidentRecorded);
+    // Nothing selected: nothing written, and the reason said.
+    record->trigger();
+    QCOMPARE(recorded.count(), 1);
+    QCOMPARE(recorded.first().at(1).toBool(), false);
+
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->rowCount() >= 1 && w.incidentModel()->report(0)->diagnosed,
+                             10000);
+    selectFirstIncident(w);
+    const vigil::pipeline::IncidentReport report = *w.incidentModel()->report(0);
+    QString suggested;
+    const QString path = dir.filePath("crash.json");
+    w.setRecordPathPrompt([&suggested, path](const QString &s) {
+        suggested = s;
+        return path;
+    });
+    record->trigger();
+    QTRY_COMPARE_WITH_TIMEOUT(recorded.count(), 2, 10000);
+    QVERIFY2(recorded.last().at(1).toBool(), qPrintable(recorded.last().at(2).toString()));
+    QCOMPARE(suggested, QString("crashloopbackoff-web.json"));
+    // The file is the replay format: it reads back with the same incident and exactly the context shown.
+    auto back = vigil::replay::readRecordFile(path);
+    QVERIFY2(back, qPrintable(back.errorMessage()));
+    QCOMPARE(back->fingerprint, report.incident.fingerprint);
+    QCOMPARE(back->reason, QString("CrashLoopBackOff"));
+    QCOMPARE(back->evidence.text, report.evidence.text);
+    QCOMPARE(back->target.podName, QString("web-5d4f8-crash"));
+    QVERIFY2(back->recordedBy.startsWith("vigil "), qPrintable(back->recordedBy));
 }
 
 QTEST_MAIN(TestMainWindow)
