@@ -28,6 +28,7 @@ private Q_SLOTS:
     void cleanupTestCase();
     void mirrorsAndApprovesThroughTheCluster_data();
     void mirrorsAndApprovesThroughTheCluster();
+    void startedMirrorFollowsTheExecutor();
 
 private:
     ClusterApi m_api;
@@ -162,6 +163,44 @@ void TestAgentDecisionMirrorCluster::mirrorsAndApprovesThroughTheCluster()
         15000));
     mirror.stop();
     QCOMPARE(failedSpy.count(), 0);
+}
+
+// start(): real discovery and access reviews (the test cluster's admin may do everything), then every
+// state the executor reaches shows up in the cluster without a mirror() call, ending in the latest one.
+void TestAgentDecisionMirrorCluster::startedMirrorFollowsTheExecutor()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    std::unique_ptr<DecisionStore> store =
+        std::move(DecisionStore::open(dir.filePath("decisions.db")).value());
+    std::unique_ptr<audit::AuditLog> log = std::move(audit::AuditLog::open(dir.filePath("audit.db")).value());
+    ActionRunner runner(m_api.client.get(), AlertConfig{});
+    guard::Policy policy = test::testPolicy();
+    Executor executor(store.get(), log.get(), &runner, policy);
+    QObject owner;
+    Result<AgentDecisionMirror *> started = cli::await<AgentDecisionMirror *>([&](QObject *, auto cb) {
+        AgentDecisionMirror::start(m_api.client.get(), &executor, m_ns, &owner, cb);
+    });
+    QVERIFY2(started, qPrintable(started.errorMessage()));
+
+    guard::IncidentTarget t;
+    t.namespaceName = m_ns;
+    t.podName = "web-2";
+    t.ownerKind = "Deployment";
+    t.ownerName = "web";
+    const Decision d = test::judgedDecision(ActionKind::RestartPod,
+                                            {{"namespace", m_ns.toStdString()}, {"pod", "web-2"}}, t, policy);
+    QVERIFY(executor.propose(d));
+    QVERIFY(executor.reject(d.id, {"alice", "", "test"}, "not now"));
+    const kube::ResourcePath path{
+        AgentDecisionMirror::resourceType(), m_ns, AgentDecisionMirror::objectName(d.id), {}};
+    QVERIFY(ClusterApi::waitFor(
+        [&] {
+            Result<json> o = m_api.get(path);
+            return o && (*o)["status"].value("phase", std::string()) == "rejected" &&
+                   (*o)["spec"].value("action", std::string()) == "restart_pod";
+        },
+        15000));
 }
 
 QTEST_GUILESS_MAIN(TestAgentDecisionMirrorCluster)
