@@ -9,6 +9,7 @@
 #include "core/replay/incidentrecord.h"
 #include "ui/agentdecisionview.h"
 #include "ui/auditview.h"
+#include "ui/chartspanel.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
 #include "ui/poddetailsdialog.h"
@@ -22,6 +23,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -328,6 +330,25 @@ void MainWindow::buildUi()
     m_agentView->setReadOnly(suggestOnly());
     m_tabs->addTab(m_agentView, QIcon::fromTheme(QStringLiteral("system-run")), tr("Agent decisions"));
 
+    // Charts in a dock: where a person would rather look than read. Hidden docks cost nothing.
+    m_charts = new ChartsPanel(this);
+    m_charts->setObjectName(QStringLiteral("chartsPanel"));
+    m_chartsDock = new QDockWidget(tr("Charts"), this);
+    m_chartsDock->setObjectName(QStringLiteral("chartsDock"));
+    m_chartsDock->setWidget(m_charts);
+    m_chartsDock->setAllowedAreas(Qt::BottomDockWidgetArea | Qt::RightDockWidgetArea);
+    addDockWidget(Qt::BottomDockWidgetArea, m_chartsDock);
+    m_healthChartTimer.setSingleShot(true);
+    m_healthChartTimer.setInterval(1000);
+    connect(&m_healthChartTimer, &QTimer::timeout, this, [this] {
+        if (m_chartsDock->isVisible())
+            m_charts->setPodHealth(ChartsPanel::podHealthOf(*m_podModel, QDateTime::currentDateTimeUtc()));
+    });
+    connect(m_chartsDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible)
+            m_healthChartTimer.start();
+    });
+
     m_healthDot = new QLabel(this);
     m_healthLabel = new QLabel(this);
     m_healthLabel->setObjectName(QStringLiteral("healthLabel"));
@@ -413,6 +434,9 @@ void MainWindow::buildActions()
     QAction *agent = view->addAction(tr("A&gent Decisions"));
     agent->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
     connect(agent, &QAction::triggered, this, [this] { m_tabs->setCurrentWidget(m_agentView); });
+    QAction *charts = m_chartsDock->toggleViewAction();
+    charts->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
+    view->addAction(charts);
     QAction *refresh = view->addAction(QIcon::fromTheme(QStringLiteral("view-refresh")), tr("&Reconnect"));
     refresh->setShortcut(QKeySequence::Refresh);
     connect(refresh, &QAction::triggered, this, &MainWindow::reconnect);
@@ -772,8 +796,24 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
     }
     if (!batch.warnings.isEmpty())
         m_eventModel->addEvents(batch.warnings);
+    if (batch.podsResynced || !batch.pods.isEmpty() || !batch.deletedPodUids.isEmpty()) {
+        if (!m_healthChartTimer.isActive())
+            m_healthChartTimer.start();
+    }
     if (!batch.incidents.isEmpty()) {
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        for (const pipeline::IncidentReport &r : batch.incidents) {
+            // A model's answer arriving (not a cached one): one call on the LLM chart.
+            const pipeline::IncidentReport *before = m_incidentModel->report(m_incidentModel->rowOf(r.incident.fingerprint));
+            const bool answered = r.diagnosed && !r.diagnosing && (!before || before->diagnosing);
+            if (answered && r.diagnosis.source.kind == DiagnosisSource::Llm)
+                m_charts->addLlmCall(now, r.diagnosis.costUsd, r.diagnosis.promptTokens + r.diagnosis.completionTokens);
+        }
         const QStringList opened = m_incidentModel->upsert(batch.incidents);
+        for (const QString &fp : opened) {
+            if (const pipeline::IncidentReport *r = m_incidentModel->report(m_incidentModel->rowOf(fp)))
+                m_charts->addIncident(r->incident.firstSeen.isValid() ? r->incident.firstSeen : now);
+        }
         for (const pipeline::IncidentReport &r : batch.incidents)
             applyReportState(r);
         onIncidentSelected(); // the selected incident may have changed

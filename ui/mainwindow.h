@@ -16,6 +16,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QDockWidget;
 class QLabel;
 class QLineEdit;
 class QSplitter;
@@ -31,6 +32,7 @@ class AuditLog;
 namespace vigil::ui {
 
 class AgentDecisionView;
+class ChartsPanel;
 class AuditView;
 class EventTableModel;
 class IncidentModel;
@@ -87,6 +89,8 @@ public:
     DiagnosisPanel *diagnosisPanel() const { return m_panel; }
     AuditView *auditView() const { return m_auditView; }
     AgentDecisionView *agentDecisionView() const { return m_agentView; }
+    ChartsPanel *chartsPanel() const { return m_charts; }
+    QDockWidget *chartsDock() const { return m_chartsDock; }
     QTabWidget *tabs() const { return m_tabs; }
     const guard::Policy &policy() const { return m_policy; }
     bool suggestOnly() const;
@@ -194,6 +198,9 @@ private:
     DiagnosisPanel *m_panel = nullptr;
     AuditView *m_auditView = nullptr;
     AgentDecisionView *m_agentView = nullptr;
+    ChartsPanel *m_charts = nullptr;
+    QDockWidget *m_chartsDock = nullptr;
+    QTimer m_healthChartTimer; ///< pod health is recounted at most once a second
     QSystemTrayIcon *m_tray = nullptr;
     QTimer m_healthTimer;
     QTimer m_ageTimer;

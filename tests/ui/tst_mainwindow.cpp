@@ -11,6 +11,7 @@
 #include "core/audit/auditlog.h"
 #include "core/replay/incidentrecord.h"
 #include "core/kube/config/execallowlistfile.h"
+#include "ui/chartspanel.h"
 #include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
 #include "ui/incidentmodel.h"
@@ -22,6 +23,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
+#include <QDockWidget>
 #include <QComboBox>
 #include <QDateTime>
 #include <QFile>
@@ -83,6 +85,7 @@ private Q_SLOTS:
     void providerSettingsFileBuildsTheReasoner_data();
     void providerSettingsFileBuildsTheReasoner();
     void recordIncidentWritesAReplayableRecord();
+    void chartsFollowTheSession();
 };
 
 void TestMainWindow::initTestCase()
@@ -621,6 +624,40 @@ void TestMainWindow::recordIncidentWritesAReplayableRecord()
     QCOMPARE(back->evidence.text, report.evidence.text);
     QCOMPARE(back->target.podName, QString("web-5d4f8-crash"));
     QVERIFY2(back->recordedBy.startsWith("vigil "), qPrintable(back->recordedBy));
+}
+
+void TestMainWindow::chartsFollowTheSession()
+{
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    auto log = std::make_shared<vigil::test::ProviderLog>();
+    MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
+    o.reasoner = vigil::test::scriptedReasoner(
+        {{"small-model", vigil::test::restartReply("small: crash", 0.8, "demo", "web-5d4f8-crash")}}, log);
+    MainWindow w(o);
+    w.show();
+    QVERIFY(w.chartsDock()->isVisible());
+    auto totals = [&w] {
+        int incidents = 0, calls = 0, tokens = 0;
+        for (const vigil::ui::ChartsPanel::HourBucket &b : w.chartsPanel()->hourly()) {
+            incidents += b.incidents;
+            calls += b.llmCalls;
+            tokens += b.tokens;
+        }
+        return QList<int>{incidents, calls, tokens};
+    };
+    // One incident opened, one model answer (900 + 60 tokens), pods by namespace: demo 1 healthy, 1 not.
+    QTRY_COMPARE_WITH_TIMEOUT(totals(), (QList<int>{1, 1, 960}), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.chartsPanel()->namespaceHealth().isEmpty(), 5000);
+    const vigil::ui::ChartsPanel::NamespaceHealth demo = w.chartsPanel()->namespaceHealth().first();
+    QCOMPARE(demo.name, QString("demo"));
+    QCOMPARE(demo.healthy, 1);
+    QCOMPARE(demo.unhealthy, 1);
+    // Later reports of the same incident add nothing.
+    cluster.pushPod(pod("web-5d4f8-crash", true, "14", "demo", "web-5d4f8", 900, 9));
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->incident.count > 1, 10000);
+    QCOMPARE(totals(), (QList<int>{1, 1, 960}));
 }
 
 QTEST_MAIN(TestMainWindow)
