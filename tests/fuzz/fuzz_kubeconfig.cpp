@@ -15,16 +15,6 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include <yaml-cpp/yaml.h>
-
-// See yamlnodecopy.cpp: this odr-use makes clang emit the base-object
-// YAML::Node copy constructor that file forwards to.
-YAML::Node vigilFuzzCopyYamlNode(const YAML::Node &node);
-YAML::Node vigilFuzzCopyYamlNode(const YAML::Node &node)
-{
-    return YAML::Node(node);
-}
-
 namespace {
 
 QTemporaryDir *workDir()
