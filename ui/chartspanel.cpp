@@ -302,9 +302,8 @@ QHash<QString, QPair<int, int>> ChartsPanel::podHealthOf(const PodTableModel &mo
     QHash<QString, QPair<int, int>> out;
     const int rows = model.rowCount();
     for (int r = 0; r < rows; ++r) {
-        const kube::PodView *pod = model.pod(r);
-        QPair<int, int> &counts = out[pod->namespaceName];
-        if (PodTableModel::isUnhealthy(*pod, now))
+        QPair<int, int> &counts = out[model.pod(r)->namespaceName];
+        if (model.isUnhealthy(r, now))
             ++counts.second;
         else
             ++counts.first;

@@ -38,22 +38,27 @@ void PodFilterProxyModel::setUnhealthyOnly(bool on)
     invalidateFilter();
 }
 
+void PodFilterProxyModel::setSourceModel(QAbstractItemModel *sourceModel)
+{
+    m_pods = qobject_cast<const PodTableModel *>(sourceModel);
+    QSortFilterProxyModel::setSourceModel(sourceModel);
+}
+
 bool PodFilterProxyModel::filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const
 {
-    const auto *model = qobject_cast<const PodTableModel *>(sourceModel());
-    if (!model)
+    if (!m_pods)
         return true;
     Q_UNUSED(sourceParent)
-    const kube::PodView *pod = model->pod(sourceRow);
+    const kube::PodView *pod = m_pods->pod(sourceRow);
     if (!pod)
         return false;
     if (!m_namespace.isEmpty() && pod->namespaceName != m_namespace)
         return false;
-    if (m_unhealthyOnly && !model->data(model->index(sourceRow, 0), PodTableModel::UnhealthyRole).toBool())
+    if (m_unhealthyOnly && !m_pods->data(m_pods->index(sourceRow, 0), PodTableModel::UnhealthyRole).toBool())
         return false;
     if (m_words.isEmpty())
         return true;
-    const QString status = pod->displayStatus();
+    const QString status = m_pods->status(sourceRow);
     for (const QString &word : m_words) {
         if (!pod->name.contains(word, Qt::CaseInsensitive) &&
             !pod->namespaceName.contains(word, Qt::CaseInsensitive) &&
@@ -65,6 +70,8 @@ bool PodFilterProxyModel::filterAcceptsRow(int sourceRow, const QModelIndex &sou
 
 bool PodFilterProxyModel::lessThan(const QModelIndex &left, const QModelIndex &right) const
 {
+    if (m_pods && sortRole() == PodTableModel::SortRole && left.model() == m_pods)
+        return m_pods->lessThan(left.row(), right.row(), left.column());
     const QVariant l = left.data(sortRole());
     const QVariant r = right.data(sortRole());
     if (l.typeId() == QMetaType::QString || r.typeId() == QMetaType::QString)

@@ -36,6 +36,44 @@ QString formatMemory(int64_t bytes)
     return QString::number((bytes + Mi / 2) / Mi) + QStringLiteral("Mi");
 }
 
+// kubectl's AGE as a number and a unit: what formatAge prints, comparable without building text.
+struct AgeParts {
+    qint64 value;
+    char unit;
+    bool operator==(const AgeParts &) const = default;
+};
+
+AgeParts ageParts(qint64 seconds)
+{
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds < 120)
+        return {seconds, 's'};
+    const qint64 minutes = seconds / 60;
+    if (minutes < 120)
+        return {minutes, 'm'};
+    const qint64 hours = minutes / 60;
+    if (hours < 48)
+        return {hours, 'h'};
+    const qint64 days = hours / 24;
+    if (days < 730)
+        return {days, 'd'};
+    return {days / 365, 'y'};
+}
+
+// Kubernetes names, statuses and kinds are ASCII: an ordinal, case-blind compare orders them
+// as a locale would, at a fraction of QString::localeAwareCompare's cost.
+int compareText(const QString &a, const QString &b)
+{
+    return a.compare(b, Qt::CaseInsensitive);
+}
+
+template<typename T>
+int compareNumbers(T a, T b)
+{
+    return a < b ? -1 : (b < a ? 1 : 0);
+}
+
 } // namespace
 
 PodTableModel::PodTableModel(QObject *parent, Clock clock)
@@ -46,7 +84,7 @@ PodTableModel::PodTableModel(QObject *parent, Clock clock)
 
 int PodTableModel::rowCount(const QModelIndex &parent) const
 {
-    return parent.isValid() ? 0 : int(m_pods.size());
+    return parent.isValid() ? 0 : int(m_rows.size());
 }
 
 int PodTableModel::columnCount(const QModelIndex &parent) const
@@ -88,33 +126,33 @@ QVariant PodTableModel::data(const QModelIndex &index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
-    const kube::PodView &pod = m_pods[size_t(index.row())];
+    const Row &row = m_rows[size_t(index.row())];
     switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-        if (role == Qt::ToolTipRole && index.column() == Status && !pod.message.isEmpty())
-            return pod.message;
-        return display(pod, index.column());
+        if (role == Qt::ToolTipRole && index.column() == Status && !row.pod.message.isEmpty())
+            return row.pod.message;
+        return display(row, index.column());
     case SortRole:
-        return sortValue(pod, index.column());
+        return sortValue(row, index.column());
     case UnhealthyRole:
-        return isUnhealthy(pod, m_clock());
+        return isUnhealthy(row.pod, row.status, m_clock());
     case UidRole:
-        return pod.uid;
+        return row.pod.uid;
     case Qt::ForegroundRole:
-        if (index.column() == Status && isUnhealthy(pod, m_clock())) {
+        if (index.column() == Status && isUnhealthy(row.pod, row.status, m_clock())) {
             // Readable on light and dark palettes alike.
             const bool dark = QGuiApplication::palette().color(QPalette::Base).lightness() < 128;
             return QBrush(dark ? QColor(0xff, 0x7b, 0x72) : QColor(0xb3, 0x1d, 0x28));
         }
         return {};
     case Qt::DecorationRole:
-        if (index.column() == Name && isUnhealthy(pod, m_clock()))
+        if (index.column() == Name && isUnhealthy(row.pod, row.status, m_clock()))
             return QIcon::fromTheme(QStringLiteral("dialog-warning"),
                                     QApplication::style()->standardIcon(QStyle::SP_MessageBoxWarning));
         return {};
     case Qt::BackgroundRole:
-        if (isUnhealthy(pod, m_clock())) {
+        if (isUnhealthy(row.pod, row.status, m_clock())) {
             // A tint, not a fill: selection and alternating rows stay readable.
             const bool dark = QGuiApplication::palette().color(QPalette::Base).lightness() < 128;
             return QBrush(dark ? QColor(0x5a, 0x1e, 0x22, 0x90) : QColor(0xff, 0xeb, 0xe9));
@@ -129,19 +167,20 @@ QVariant PodTableModel::data(const QModelIndex &index, int role) const
     }
 }
 
-QVariant PodTableModel::display(const kube::PodView &pod, int column) const
+QVariant PodTableModel::display(const Row &row, int column) const
 {
+    const kube::PodView &pod = row.pod;
     switch (column) {
     case Namespace:
         return pod.namespaceName;
     case Name:
         return pod.name;
     case Ready:
-        return QStringLiteral("%1/%2").arg(pod.readyContainers()).arg(pod.containers.size());
+        return QStringLiteral("%1/%2").arg(row.ready).arg(pod.containers.size());
     case Status:
-        return pod.displayStatus();
+        return row.status;
     case Restarts:
-        return pod.restarts();
+        return row.restarts;
     case Age:
         return pod.created.isValid() ? formatAge(pod.created.secsTo(m_clock())) : QString();
     case Node:
@@ -149,41 +188,109 @@ QVariant PodTableModel::display(const kube::PodView &pod, int column) const
     case Owner:
         return ownerText(pod.owner);
     case Cpu:
-        return formatCpu(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
+        return formatCpu(row.usage.cpuMilli);
     case Memory:
-        return formatMemory(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
+        return formatMemory(row.usage.memoryBytes);
     default:
         return {};
     }
 }
 
-QVariant PodTableModel::sortValue(const kube::PodView &pod, int column) const
+QVariant PodTableModel::sortValue(const Row &row, int column) const
 {
+    const kube::PodView &pod = row.pod;
     switch (column) {
     case Ready:
-        return pod.readyContainers() * 1000 + int(pod.containers.size());
+        return row.ready * 1000 + int(pod.containers.size());
     case Restarts:
-        return pod.restarts();
+        return row.restarts;
     // Oldest first in ascending order, as kubectl's --sort-by=.metadata.creationTimestamp.
     case Age:
         return pod.created.isValid() ? pod.created.toMSecsSinceEpoch() : std::numeric_limits<qint64>::max();
     case Cpu:
-        return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).cpuMilli);
+        return qlonglong(row.usage.cpuMilli);
     case Memory:
-        return qlonglong(m_usage.value(pod.namespaceName + u'/' + pod.name).memoryBytes);
+        return qlonglong(row.usage.memoryBytes);
     default:
-        return display(pod, column);
+        return display(row, column);
     }
+}
+
+bool PodTableModel::lessThan(int leftRow, int rightRow, int column) const
+{
+    const Row &l = m_rows[size_t(leftRow)];
+    const Row &r = m_rows[size_t(rightRow)];
+    int c = 0;
+    switch (column) {
+    case Namespace:
+        c = compareText(l.pod.namespaceName, r.pod.namespaceName);
+        break;
+    case Name:
+        c = compareText(l.pod.name, r.pod.name);
+        break;
+    case Ready:
+        c = compareNumbers(l.ready * 1000 + l.pod.containers.size(),
+                           r.ready * 1000 + r.pod.containers.size());
+        break;
+    case Status:
+        c = compareText(l.status, r.status);
+        break;
+    case Restarts:
+        c = compareNumbers(l.restarts, r.restarts);
+        break;
+    case Age: {
+        // Oldest first in ascending order; pods without a creation time last.
+        const qint64 lt =
+            l.pod.created.isValid() ? l.pod.created.toMSecsSinceEpoch() : std::numeric_limits<qint64>::max();
+        const qint64 rt =
+            r.pod.created.isValid() ? r.pod.created.toMSecsSinceEpoch() : std::numeric_limits<qint64>::max();
+        c = compareNumbers(lt, rt);
+        break;
+    }
+    case Node:
+        c = compareText(l.pod.nodeName, r.pod.nodeName);
+        break;
+    case Owner:
+        c = compareText(l.pod.owner.kind, r.pod.owner.kind);
+        if (c == 0)
+            c = compareText(l.pod.owner.name, r.pod.owner.name);
+        break;
+    case Cpu:
+        c = compareNumbers(l.usage.cpuMilli, r.usage.cpuMilli);
+        break;
+    case Memory:
+        c = compareNumbers(l.usage.memoryBytes, r.usage.memoryBytes);
+        break;
+    default:
+        break;
+    }
+    return c < 0;
+}
+
+PodTableModel::Row PodTableModel::makeRow(const kube::PodView &pod) const
+{
+    return Row{pod, pod.displayStatus(), pod.restarts(), pod.readyContainers(), usageOf(pod)};
+}
+
+PodUsage PodTableModel::usageOf(const kube::PodView &pod) const
+{
+    if (m_usage.isEmpty())
+        return {};
+    return m_usage.value(pod.namespaceName + u'/' + pod.name);
 }
 
 void PodTableModel::resetPods(const QList<kube::PodView> &pods)
 {
     beginResetModel();
-    m_pods.assign(pods.cbegin(), pods.cend());
+    m_rows.clear();
+    m_rows.reserve(size_t(pods.size()));
     m_rowByUid.clear();
     m_rowByUid.reserve(pods.size());
-    for (size_t i = 0; i < m_pods.size(); ++i)
-        m_rowByUid.insert(m_pods[i].uid, int(i));
+    for (const kube::PodView &pod : pods) {
+        m_rowByUid.insert(pod.uid, int(m_rows.size()));
+        m_rows.push_back(makeRow(pod));
+    }
+    m_agesShownAt = m_clock();
     endResetModel();
 }
 
@@ -208,14 +315,14 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
             const int first = removed[j], last = removed[i];
             beginRemoveRows({}, first, last);
             for (int r = first; r <= last; ++r)
-                m_rowByUid.remove(m_pods[size_t(r)].uid);
-            m_pods.erase(m_pods.begin() + first, m_pods.begin() + last + 1);
+                m_rowByUid.remove(m_rows[size_t(r)].pod.uid);
+            m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
             endRemoveRows();
             i = j + 1;
         }
         // Rows after the lowest removed one shifted.
-        for (size_t r = size_t(removed.back()); r < m_pods.size(); ++r)
-            m_rowByUid.insert(m_pods[r].uid, int(r));
+        for (size_t r = size_t(removed.back()); r < m_rows.size(); ++r)
+            m_rowByUid.insert(m_rows[r].pod.uid, int(r));
     }
 
     std::vector<int> changed;
@@ -224,7 +331,7 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
     for (const kube::PodView &pod : upserts) {
         const auto it = m_rowByUid.constFind(pod.uid);
         if (it != m_rowByUid.cend()) {
-            m_pods[size_t(*it)] = pod;
+            m_rows[size_t(*it)] = makeRow(pod);
             changed.push_back(*it);
         } else if (const auto a = addedAt.constFind(pod.uid); a != addedAt.cend()) {
             added[*a] = pod;
@@ -236,11 +343,12 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
     emitRowRanges(std::move(changed), 0, ColumnCount - 1);
 
     if (!added.isEmpty()) {
-        const int first = int(m_pods.size());
+        const int first = int(m_rows.size());
         beginInsertRows({}, first, first + int(added.size()) - 1);
+        m_rows.reserve(m_rows.size() + size_t(added.size()));
         for (const kube::PodView &pod : std::as_const(added)) {
-            m_rowByUid.insert(pod.uid, int(m_pods.size()));
-            m_pods.push_back(pod);
+            m_rowByUid.insert(pod.uid, int(m_rows.size()));
+            m_rows.push_back(makeRow(pod));
         }
         endInsertRows();
     }
@@ -249,17 +357,47 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
 void PodTableModel::setUsage(const QHash<QString, PodUsage> &usage)
 {
     m_usage = usage;
-    if (!m_pods.empty())
-        Q_EMIT dataChanged(index(0, Cpu), index(int(m_pods.size()) - 1, Memory));
+    std::vector<int> changed;
+    QString key; // reused: no allocation per row
+    for (size_t r = 0; r < m_rows.size(); ++r) {
+        Row &row = m_rows[r];
+        key.resize(0);
+        key.append(row.pod.namespaceName).append(u'/').append(row.pod.name);
+        const PodUsage now = m_usage.value(key);
+        if (now == row.usage)
+            continue;
+        row.usage = now;
+        changed.push_back(int(r));
+    }
+    emitRowRanges(std::move(changed), Cpu, Memory);
 }
 
 void PodTableModel::refreshAges()
 {
-    if (!m_pods.empty())
-        Q_EMIT dataChanged(index(0, Age), index(int(m_pods.size()) - 1, Age), {Qt::DisplayRole});
+    // Whole-column signals make a sorting, filtering proxy revisit every row; most ages do
+    // not change their text in a few seconds (a 3d pod stays 3d all day), so signal only those
+    // that did, and those that just left the startup grace (their health may have changed).
+    const QDateTime now = m_clock();
+    const QDateTime before = m_agesShownAt.isValid() ? m_agesShownAt : now;
+    m_agesShownAt = now;
+    const qint64 nowS = now.toSecsSinceEpoch(), beforeS = before.toSecsSinceEpoch();
+    std::vector<int> aged, graceEnded;
+    for (size_t r = 0; r < m_rows.size(); ++r) {
+        const QDateTime &created = m_rows[r].pod.created;
+        if (!created.isValid())
+            continue;
+        const qint64 c = created.toSecsSinceEpoch();
+        if ((beforeS - c > kStartupGraceSeconds) != (nowS - c > kStartupGraceSeconds))
+            graceEnded.push_back(int(r));
+        else if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
+            aged.push_back(int(r));
+    }
+    emitRowRanges(std::move(aged), Age, Age, {Qt::DisplayRole});
+    emitRowRanges(std::move(graceEnded), 0, ColumnCount - 1);
 }
 
-void PodTableModel::emitRowRanges(std::vector<int> rows, int firstColumn, int lastColumn)
+void PodTableModel::emitRowRanges(std::vector<int> rows, int firstColumn, int lastColumn,
+                                  const QList<int> &roles)
 {
     if (rows.empty())
         return;
@@ -270,14 +408,14 @@ void PodTableModel::emitRowRanges(std::vector<int> rows, int firstColumn, int la
         size_t j = i;
         while (j + 1 < rows.size() && rows[j + 1] == rows[j] + 1)
             ++j;
-        Q_EMIT dataChanged(index(rows[i], firstColumn), index(rows[j], lastColumn));
+        Q_EMIT dataChanged(index(rows[i], firstColumn), index(rows[j], lastColumn), roles);
         i = j + 1;
     }
 }
 
 const kube::PodView *PodTableModel::pod(int row) const
 {
-    return row >= 0 && size_t(row) < m_pods.size() ? &m_pods[size_t(row)] : nullptr;
+    return row >= 0 && size_t(row) < m_rows.size() ? &m_rows[size_t(row)].pod : nullptr;
 }
 
 int PodTableModel::rowOfUid(const QString &uid) const
@@ -285,9 +423,26 @@ int PodTableModel::rowOfUid(const QString &uid) const
     return m_rowByUid.value(uid, -1);
 }
 
+QString PodTableModel::status(int row) const
+{
+    return row >= 0 && size_t(row) < m_rows.size() ? m_rows[size_t(row)].status : QString();
+}
+
+bool PodTableModel::isUnhealthy(int row, const QDateTime &now) const
+{
+    if (row < 0 || size_t(row) >= m_rows.size())
+        return false;
+    const Row &r = m_rows[size_t(row)];
+    return isUnhealthy(r.pod, r.status, now);
+}
+
 bool PodTableModel::isUnhealthy(const kube::PodView &pod, const QDateTime &now)
 {
-    const QString status = pod.displayStatus();
+    return isUnhealthy(pod, pod.displayStatus(), now);
+}
+
+bool PodTableModel::isUnhealthy(const kube::PodView &pod, const QString &status, const QDateTime &now)
+{
     if (status == u"Running")
         return !pod.ready && pod.created.isValid() && pod.created.secsTo(now) > kStartupGraceSeconds;
     if (status == u"Completed" || status == u"Succeeded" || status == u"Terminating" ||
@@ -300,20 +455,8 @@ bool PodTableModel::isUnhealthy(const kube::PodView &pod, const QDateTime &now)
 
 QString PodTableModel::formatAge(qint64 seconds)
 {
-    if (seconds < 0)
-        seconds = 0;
-    if (seconds < 120)
-        return QString::number(seconds) + u's';
-    const qint64 minutes = seconds / 60;
-    if (minutes < 120)
-        return QString::number(minutes) + u'm';
-    const qint64 hours = minutes / 60;
-    if (hours < 48)
-        return QString::number(hours) + u'h';
-    const qint64 days = hours / 24;
-    if (days < 730)
-        return QString::number(days) + u'd';
-    return QString::number(days / 365) + u'y';
+    const AgeParts age = ageParts(seconds);
+    return QString::number(age.value) + QLatin1Char(age.unit);
 }
 
 } // namespace vigil::ui

@@ -65,6 +65,11 @@ private Q_SLOTS:
     void filter();
     void sortsNumerically();
     void usageColumns();
+    void fastSortMatchesSortRole_data();
+    void fastSortMatchesSortRole();
+    void refreshAgesSignalsOnlyChangedRows_data();
+    void refreshAgesSignalsOnlyChangedRows();
+    void usageSignalsOnlyChangedRows();
 };
 
 void TestPodTableModel::batches_data()
@@ -284,6 +289,127 @@ void TestPodTableModel::usageColumns()
     QCOMPARE(model.index(a, PodTableModel::Cpu).data().toString(), QStringLiteral("250m"));
     QCOMPARE(model.index(a, PodTableModel::Memory).data().toString(), QStringLiteral("64Mi"));
     QVERIFY(model.index(1 - a, PodTableModel::Cpu).data().toString().isEmpty());
+}
+
+void TestPodTableModel::fastSortMatchesSortRole_data()
+{
+    QTest::addColumn<int>("column");
+    QTest::newRow("namespace") << int(PodTableModel::Namespace);
+    QTest::newRow("name, case aside") << int(PodTableModel::Name);
+    QTest::newRow("ready") << int(PodTableModel::Ready);
+    QTest::newRow("status") << int(PodTableModel::Status);
+    QTest::newRow("restarts") << int(PodTableModel::Restarts);
+    QTest::newRow("age, unknown creation last") << int(PodTableModel::Age);
+    QTest::newRow("node") << int(PodTableModel::Node);
+    QTest::newRow("owner") << int(PodTableModel::Owner);
+    QTest::newRow("cpu, no metrics first") << int(PodTableModel::Cpu);
+    QTest::newRow("memory") << int(PodTableModel::Memory);
+}
+
+void TestPodTableModel::fastSortMatchesSortRole()
+{
+    // The proxy compares rows without QVariants; the order must be the one SortRole describes.
+    QFETCH(int, column);
+    PodTableModel model(nullptr, [] { return kNow; });
+    PodFilterProxyModel proxy;
+    proxy.setSourceModel(&model);
+    QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QList<PodView> pods;
+    const QStringList reasons{QString(), "CrashLoopBackOff", "ImagePullBackOff", QString(), "Error"};
+    for (int i = 0; i < 40; ++i) {
+        PodView p =
+            makePod(QString("ns-%1").arg(i % 7), QString(i % 3 ? "pod-%1" : "Pod-%1").arg((i * 37) % 41),
+                    reasons[i % reasons.size()], (i * 13) % 9, 100 + (i * 997) % 5000);
+        p.nodeName = QString("node-%1").arg(i % 4);
+        p.owner = {i % 2 ? "ReplicaSet" : "StatefulSet", QString("owner-%1").arg(i % 5), "uid", true};
+        if (i % 11 == 0)
+            p.created = QDateTime();
+        pods << p;
+    }
+    model.resetPods(pods);
+    QHash<QString, vigil::ui::PodUsage> usage;
+    for (int i = 0; i < 40; i += 3)
+        usage.insert(QString("ns-%1/").arg(i % 7) + pods[i].name, {i * 10, i * 1000000LL});
+    model.setUsage(usage);
+    for (Qt::SortOrder order : {Qt::AscendingOrder, Qt::DescendingOrder}) {
+        proxy.sort(column, order);
+        for (int r = 1; r < proxy.rowCount(); ++r) {
+            const QVariant a = proxy.index(r - 1, column).data(PodTableModel::SortRole);
+            const QVariant b = proxy.index(r, column).data(PodTableModel::SortRole);
+            const int c = a.typeId() == QMetaType::QString
+                              ? a.toString().compare(b.toString(), Qt::CaseInsensitive)
+                              : (QVariant::compare(a, b) == QPartialOrdering::Less      ? -1
+                                 : QVariant::compare(a, b) == QPartialOrdering::Greater ? 1
+                                                                                        : 0);
+            QVERIFY2(order == Qt::AscendingOrder ? c <= 0 : c >= 0,
+                     qPrintable(QString("row %1: %2 then %3").arg(r).arg(a.toString(), b.toString())));
+        }
+    }
+}
+
+void TestPodTableModel::refreshAgesSignalsOnlyChangedRows_data()
+{
+    QTest::addColumn<int>("ageSeconds"); // at the first refresh
+    QTest::addColumn<int>("advance");    // seconds until the second
+    QTest::addColumn<QString>("signal"); // none | age | row
+
+    QTest::newRow("seconds tick") << 45 << 5 << "age";
+    QTest::newRow("three days stay three days") << 3 * 86400 << 5 << "none";
+    QTest::newRow("minutes within the same minute") << 10 * 60 << 5 << "none";
+    QTest::newRow("minutes roll over") << 10 * 60 + 58 << 5 << "age";
+    QTest::newRow("119s becomes 2m") << 118 << 5 << "age";
+    QTest::newRow("leaving the startup grace re-judges the whole row") << 58 << 5 << "row";
+}
+
+void TestPodTableModel::refreshAgesSignalsOnlyChangedRows()
+{
+    QFETCH(int, ageSeconds);
+    QFETCH(int, advance);
+    QFETCH(QString, signal);
+    QDateTime now = kNow;
+    PodTableModel model(nullptr, [&now] { return now; });
+    PodView p = makePod("ns", "young", QString(), 0, ageSeconds);
+    p.ready = false; // not ready: unhealthy once the grace is over
+    p.containers[0].ready = false;
+    model.resetPods({makePod("ns", "old", QString(), 0, 400 * 86400), p});
+    const int row = model.rowOfUid("ns/young");
+    const QString before = model.index(row, PodTableModel::Age).data().toString();
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    now = now.addSecs(advance);
+    model.refreshAges();
+    const QString after = model.index(row, PodTableModel::Age).data().toString();
+    QCOMPARE(changed.count(), signal == "none" ? 0 : 1);
+    QCOMPARE(before != after || signal == "row", signal != "none");
+    if (signal == "none")
+        return;
+    const QModelIndex tl = changed.first().at(0).toModelIndex();
+    const QModelIndex br = changed.first().at(1).toModelIndex();
+    QCOMPARE(tl.row(), row);
+    QCOMPARE(br.row(), row);
+    QCOMPARE(tl.column(), signal == "row" ? 0 : int(PodTableModel::Age));
+    QCOMPARE(br.column(), signal == "row" ? int(PodTableModel::ColumnCount) - 1 : int(PodTableModel::Age));
+}
+
+void TestPodTableModel::usageSignalsOnlyChangedRows()
+{
+    PodTableModel model(nullptr, [] { return kNow; });
+    QList<PodView> pods;
+    for (int i = 0; i < 6; ++i)
+        pods << makePod("ns", QString("p%1").arg(i));
+    model.resetPods(pods);
+    model.setUsage({{"ns/p0", {1, 1}}, {"ns/p1", {1, 1}}, {"ns/p4", {1, 1}}});
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    // p1 unchanged, p0 and p4 change, p2 gains numbers, p5 still has none.
+    model.setUsage({{"ns/p0", {2, 1}}, {"ns/p1", {1, 1}}, {"ns/p2", {7, 7}}, {"ns/p4", {1, 9}}});
+    QCOMPARE(changed.count(), 3); // rows 0, 2 and 4: three ranges, only the usage columns
+    for (const QList<QVariant> &args : std::as_const(changed)) {
+        QCOMPARE(args.at(0).toModelIndex().column(), int(PodTableModel::Cpu));
+        QCOMPARE(args.at(1).toModelIndex().column(), int(PodTableModel::Memory));
+        QVERIFY(args.at(0).toModelIndex().row() != model.rowOfUid("ns/p1"));
+    }
+    changed.clear();
+    model.setUsage({{"ns/p0", {2, 1}}, {"ns/p1", {1, 1}}, {"ns/p2", {7, 7}}, {"ns/p4", {1, 9}}});
+    QCOMPARE(changed.count(), 0);
 }
 
 QTEST_MAIN(TestPodTableModel)
