@@ -698,6 +698,11 @@ void Agent::claimAndExecute(const QString &id)
                 if (!claimed) {
                     m_log->warn(QStringLiteral("claim refused; not executing"),
                                 {{"decision", s(id)}, {"error", s(claimed.errorMessage())}});
+                    // 409: the object moved on, and the informer brings the news. Anything else
+                    // (a timeout, a 5xx) brings nothing: try again later.
+                    if (claimed.error().code != 409)
+                        QTimer::singleShot(m_options.election.retryPeriodMs, m_term,
+                                           [this, id] { claimAndExecute(id); });
                     return;
                 }
                 if (!canAct()) {

@@ -239,10 +239,12 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
         err << "vigilctl agent: " << stack.errorMessage() << '\n';
         return 1;
     }
-    log.info(QStringLiteral("reasoning"), {{"provider", s(settings->provider)},
-                                           {"smallModel", s(settings->smallModel)},
-                                           {"strongModel", s(settings->strongModel)},
-                                           {"settings", s(settings->source)}});
+    log.info(
+        QStringLiteral("reasoning"),
+        {{"provider", s(settings->provider)},
+         {"smallModel", s(settings->smallModel)},
+         {"strongModel", s(settings->strongModel)},
+         {"settings", settings->source.isEmpty() ? std::string("none (rules only)") : s(settings->source)}});
 
     agent::Agent agent(resolved->connection, options, (*stack)->router(), &log);
     if (Result<void> opened = agent.open(); !opened) {

@@ -107,26 +107,18 @@ void TestAgentShutdownCluster::sigtermMidAction()
     m_calls.clear();
     const QString lease = ClusterApi::uniqueName("vigil-stop-");
     const QString tag = finishes ? "finish" : "interrupt";
-    const QStringList args{"--kubeconfig",
-                           m_kubeconfig,
-                           "-n",
-                           m_ns,
-                           "--policy",
-                           m_policy,
-                           "--lease-name",
-                           lease,
-                           "--lease-duration",
-                           "3",
-                           "--renew-deadline",
-                           "2",
-                           "--retry-period",
-                           "0.4",
-                           "--shutdown-grace",
-                           grace,
-                           "--verify-timeout",
-                           "10",
-                           "--alert-webhook",
-                           m_webhook->url().toString() + "/hook"};
+    QStringList args;
+    args << "--kubeconfig" << m_kubeconfig << "-n" << m_ns << "--policy" << m_policy << "--lease-name"
+         << lease;
+    args << "--lease-duration"
+         << "3"
+         << "--renew-deadline"
+         << "2"
+         << "--retry-period"
+         << "0.4";
+    args << "--shutdown-grace" << grace << "--verify-timeout"
+         << "10";
+    args << "--alert-webhook" << m_webhook->url().toString() + "/hook";
     AgentProcess agent("stop-" + tag, m_dir.filePath(tag));
     agent.start(args);
     QVERIFY2(agent.waitUntilServing(), qPrintable(agent.logText()));
