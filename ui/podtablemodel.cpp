@@ -3,6 +3,7 @@
 #include <QApplication>
 #include <QBrush>
 #include <QColor>
+#include <QElapsedTimer>
 #include <QGuiApplication>
 #include <QIcon>
 #include <QLocale>
@@ -80,6 +81,9 @@ PodTableModel::PodTableModel(QObject *parent, Clock clock)
     : QAbstractTableModel(parent)
     , m_clock(clock ? std::move(clock) : Clock([] { return QDateTime::currentDateTimeUtc(); }))
 {
+    m_usageSlice.setSingleShot(true);
+    m_usageSlice.setInterval(0);
+    connect(&m_usageSlice, &QTimer::timeout, this, &PodTableModel::continueUsage);
 }
 
 int PodTableModel::rowCount(const QModelIndex &parent) const
@@ -291,6 +295,9 @@ void PodTableModel::resetPods(const QList<kube::PodView> &pods)
         m_rows.push_back(makeRow(pod));
     }
     m_agesShownAt = m_clock();
+    // Every row just took its usage from the current map: a pending pass has nothing left to do.
+    m_usagePass = false;
+    m_usageSlice.stop();
     endResetModel();
 }
 
@@ -323,6 +330,8 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
         // Rows after the lowest removed one shifted.
         for (size_t r = size_t(removed.back()); r < m_rows.size(); ++r)
             m_rowByUid.insert(m_rows[r].pod.uid, int(r));
+        if (m_usagePass)
+            m_usageCursor = 0; // a pending usage pass would skip shifted rows: start it over
     }
 
     std::vector<int> changed;
@@ -357,9 +366,27 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
 void PodTableModel::setUsage(const QHash<QString, PodUsage> &usage)
 {
     m_usage = usage;
+    m_usagePass = true;
+    m_usageCursor = 0;
+    continueUsage();
+}
+
+void PodTableModel::continueUsage()
+{
+    if (!m_usagePass)
+        return;
+    // A slice: matching a row to its metrics costs a string hash lookup (~250 ns), and the
+    // proxy then revisits every signalled row; 50,000 rows at once would take ~50 ms.
+    constexpr qint64 kSliceNs = 3 * 1000 * 1000;
+    QElapsedTimer slice;
+    slice.start();
     std::vector<int> changed;
     QString key; // reused: no allocation per row
-    for (size_t r = 0; r < m_rows.size(); ++r) {
+    key.reserve(512);
+    size_t r = m_usageCursor;
+    for (; r < m_rows.size(); ++r) {
+        if ((r & 1023) == 1023 && slice.nsecsElapsed() > kSliceNs)
+            break;
         Row &row = m_rows[r];
         key.resize(0);
         key.append(row.pod.namespaceName).append(u'/').append(row.pod.name);
@@ -369,7 +396,11 @@ void PodTableModel::setUsage(const QHash<QString, PodUsage> &usage)
         row.usage = now;
         changed.push_back(int(r));
     }
+    m_usageCursor = r;
+    m_usagePass = r < m_rows.size();
     emitRowRanges(std::move(changed), Cpu, Memory);
+    if (m_usagePass)
+        m_usageSlice.start();
 }
 
 void PodTableModel::refreshAges()

@@ -5,6 +5,7 @@
 #include <QAbstractTableModel>
 #include <QDateTime>
 #include <QHash>
+#include <QTimer>
 
 #include <functional>
 #include <vector>
@@ -48,8 +49,12 @@ public:
     /// One batch: pods added or modified (matched by UID) and UIDs deleted.
     void applyChanges(const QList<kube::PodView> &upserts, const QStringList &deletedUids);
     /// Usage keyed by "namespace/name"; pods missing from the map show no numbers.
-    /// Signals only the rows whose numbers changed.
+    /// Signals only the rows whose numbers changed. A large table is updated
+    /// in slices of a few milliseconds over several event-loop turns, so a
+    /// metrics poll of 50,000 pods never holds the GUI thread for a frame.
     void setUsage(const QHash<QString, PodUsage> &usage);
+    /// True while a setUsage pass is still spread over coming event-loop turns.
+    bool usagePending() const { return m_usagePass; }
     /// Ages are relative; call about once every few seconds. Signals only the
     /// rows whose AGE text or startup grace changed since the previous call.
     void refreshAges();
@@ -86,10 +91,14 @@ private:
     QVariant display(const Row &row, int column) const;
     QVariant sortValue(const Row &row, int column) const;
     void emitRowRanges(std::vector<int> rows, int firstColumn, int lastColumn, const QList<int> &roles = {});
+    void continueUsage();
 
     std::vector<Row> m_rows;
     QHash<QString, int> m_rowByUid;
     QHash<QString, PodUsage> m_usage;
+    bool m_usagePass = false; ///< a setUsage pass is spread over event-loop turns
+    size_t m_usageCursor = 0; ///< the next row that pass visits
+    QTimer m_usageSlice;
     Clock m_clock;
     QDateTime m_agesShownAt; ///< when refreshAges last brought the Age column up to date
 };

@@ -7,7 +7,7 @@
 //           (also reported: the time to that full table);
 //   steady: SECONDS after the table is full and WARMUP ms have passed, while
 //           bench/gui/run's writers PATCH pods (created: FILE, once full).
-//   bench_gui --synthetic PODS RATE SECONDS [--search TEXT] [--sort COLUMN]
+//   bench_gui --synthetic PODS RATE SECONDS [--search TEXT] [--sort COLUMN] [--usage-ms MS]
 // The same window and table without a cluster: PODS made-up pods reset into
 // the model, then RATE updates/s applied in batches of 100 ms the way the
 // session delivers them (for profiling the models; no network, no informer).
@@ -94,9 +94,11 @@ struct Gaps {
 
 int usage()
 {
-    fprintf(stderr, "usage: bench_gui KUBECONFIG EXPECTED_PODS SECONDS [--search TEXT] [--sort COLUMN] "
-                    "[--ready FILE] [--warmup-ms MS]\n"
-                    "       bench_gui --synthetic PODS RATE SECONDS [--search TEXT] [--sort COLUMN]\n");
+    fprintf(
+        stderr,
+        "usage: bench_gui KUBECONFIG EXPECTED_PODS SECONDS [--search TEXT] [--sort COLUMN] "
+        "[--ready FILE] [--warmup-ms MS]\n"
+        "       bench_gui --synthetic PODS RATE SECONDS [--search TEXT] [--sort COLUMN] [--usage-ms MS]\n");
     return 2;
 }
 
@@ -122,7 +124,8 @@ kube::PodView fakePod(int i, int generation, const QDateTime &now)
     return p;
 }
 
-int synthetic(QApplication &app, int pods, int rate, int seconds, const QString &search, int sortColumn)
+int synthetic(QApplication &app, int pods, int rate, int seconds, const QString &search, int sortColumn,
+              int usageMs)
 {
     QTemporaryDir data;
     ui::MainWindowOptions options;
@@ -180,11 +183,35 @@ int synthetic(QApplication &app, int pods, int rate, int seconds, const QString 
     });
     heartbeat.start();
     batches.start();
+    // Metrics as a poll delivers them: every pod's CPU and memory, all changed. The maps are built
+    // beforehand: turning the session's map into the model's is the main window's cost, not the model's.
+    Gaps usage;
+    QTimer usagePoll;
+    usagePoll.setInterval(std::max(1, usageMs));
+    std::array<QHash<QString, ui::PodUsage>, 2> polls;
+    for (int k = 0; usageMs > 0 && k < 2; ++k) {
+        polls[size_t(k)].reserve(pods);
+        for (int i = 0; i < pods; ++i)
+            polls[size_t(k)].insert(QString("bench-%1/p-%2").arg(i % 20).arg(i),
+                                    {(i + k) % 500, (i + k) * 1024LL});
+    }
+    int poll = 0;
+    QObject::connect(&usagePoll, &QTimer::timeout, &app, [&] {
+        QElapsedTimer u;
+        u.start();
+        model->setUsage(polls[size_t(++poll % 2)]);
+        usage.add(clock.nsecsElapsed(), double(u.nsecsElapsed()) / 1e6, 0);
+    });
+    if (usageMs > 0)
+        usagePoll.start();
     QTimer::singleShot(seconds * 1000, &app, [&] { app.quit(); });
     app.exec();
     printf("{\"phase\":\"steady\",\"pods\":%d,\"shown\":%d,\"rate\":%d,\"gaps\":%s,\"apply\":%s}\n",
            model->rowCount(), window.podProxy()->rowCount(), rate, qPrintable(gaps.json()),
            qPrintable(apply.json()));
+    if (usageMs > 0)
+        printf("{\"phase\":\"usage\",\"polls\":%zu,\"first_slice\":{%s}}\n", usage.ms.size(),
+               qPrintable(Gaps::stats(usage.ms)));
     return 0;
 }
 
@@ -212,6 +239,7 @@ int main(int argc, char **argv)
     QString search, readyFile;
     int sortColumn = ui::PodTableModel::Name;
     int warmupMs = 3000;
+    int usageMs = 0;
     while (args.size() >= 2) {
         const QString flag = args.takeFirst(), value = args.takeFirst();
         if (flag == "--search")
@@ -222,13 +250,15 @@ int main(int argc, char **argv)
             readyFile = value;
         else if (flag == "--warmup-ms")
             warmupMs = value.toInt();
+        else if (flag == "--usage-ms")
+            usageMs = value.toInt();
         else
             return usage();
     }
     if (!args.isEmpty() || expected <= 0 || seconds <= 0)
         return usage();
     if (isSynthetic)
-        return synthetic(app, kubeconfig.toInt(), expected, seconds, search, sortColumn);
+        return synthetic(app, kubeconfig.toInt(), expected, seconds, search, sortColumn, usageMs);
 
     QTemporaryDir data;
     QElapsedTimer clock;

@@ -70,6 +70,8 @@ private Q_SLOTS:
     void refreshAgesSignalsOnlyChangedRows_data();
     void refreshAgesSignalsOnlyChangedRows();
     void usageSignalsOnlyChangedRows();
+    void largeUsageIsSliced_data();
+    void largeUsageIsSliced();
 };
 
 void TestPodTableModel::batches_data()
@@ -410,6 +412,38 @@ void TestPodTableModel::usageSignalsOnlyChangedRows()
     changed.clear();
     model.setUsage({{"ns/p0", {2, 1}}, {"ns/p1", {1, 1}}, {"ns/p2", {7, 7}}, {"ns/p4", {1, 9}}});
     QCOMPARE(changed.count(), 0);
+}
+
+void TestPodTableModel::largeUsageIsSliced_data()
+{
+    QTest::addColumn<int>("removeDuringPass"); // rows removed right after setUsage
+    QTest::newRow("one pass over 30,000 rows") << 0;
+    QTest::newRow("rows removed mid-pass: the pass starts over") << 100;
+}
+
+void TestPodTableModel::largeUsageIsSliced()
+{
+    QFETCH(int, removeDuringPass);
+    constexpr int kPods = 30000;
+    PodTableModel model(nullptr, [] { return kNow; });
+    QList<PodView> pods;
+    QHash<QString, vigil::ui::PodUsage> usage;
+    for (int i = 0; i < kPods; ++i) {
+        pods << makePod("ns", QString("p%1").arg(i));
+        usage.insert(QString("ns/p%1").arg(i), {i, 2LL * i});
+    }
+    model.resetPods(pods);
+    model.setUsage(usage);
+    QStringList gone;
+    for (int i = 0; i < removeDuringPass; ++i)
+        gone << QString("ns/p%1").arg(i * 7);
+    model.applyChanges({}, gone);
+    QTRY_VERIFY(!model.usagePending());
+    QCOMPARE(model.rowCount(), kPods - removeDuringPass);
+    for (int r = 0; r < model.rowCount(); ++r) {
+        const int i = model.pod(r)->name.mid(1).toInt();
+        QCOMPARE(model.index(r, PodTableModel::Cpu).data(PodTableModel::SortRole).toLongLong(), qlonglong(i));
+    }
 }
 
 QTEST_MAIN(TestPodTableModel)
