@@ -862,15 +862,11 @@ void MainWindow::updateHealthLabel()
 
 void MainWindow::updateCounts()
 {
-    int unhealthy = 0;
-    for (int r = 0; r < m_podModel->rowCount(); ++r) {
-        if (m_podModel->data(m_podModel->index(r, 0), PodTableModel::UnhealthyRole).toBool())
-            ++unhealthy;
-    }
+    // Kept by the model as rows change: judging 50,000 rows here after every batch took ~6 ms.
     m_countLabel->setText(tr("%1 of %2 pods shown · %3 unhealthy · %4 incidents")
                               .arg(m_podProxy->rowCount())
                               .arg(m_podModel->rowCount())
-                              .arg(unhealthy)
+                              .arg(m_podModel->unhealthyCount())
                               .arg(m_incidentModel->rowCount()));
 }
 

@@ -18,6 +18,10 @@ namespace {
 
 // Grace before "not ready yet" becomes "not ready": a pod that just started is not an incident.
 constexpr qint64 kStartupGraceSeconds = 60;
+// emitRowRanges: one signal over the whole span once there are this many ranges and a signal
+// costs the proxy more than rescanning this many rows.
+constexpr qsizetype kMergeRangesAtLeast = 64;
+constexpr qsizetype kRowsPerSignal = 32;
 
 QString ownerText(const kube::OwnerRef &owner)
 {
@@ -271,9 +275,11 @@ bool PodTableModel::lessThan(int leftRow, int rightRow, int column) const
     return c < 0;
 }
 
-PodTableModel::Row PodTableModel::makeRow(const kube::PodView &pod) const
+PodTableModel::Row PodTableModel::makeRow(const kube::PodView &pod, const QDateTime &now) const
 {
-    return Row{pod, pod.displayStatus(), pod.restarts(), pod.readyContainers(), usageOf(pod)};
+    Row row{pod, pod.displayStatus(), pod.restarts(), pod.readyContainers(), usageOf(pod)};
+    row.unhealthy = isUnhealthy(pod, row.status, now);
+    return row;
 }
 
 PodUsage PodTableModel::usageOf(const kube::PodView &pod) const
@@ -290,9 +296,12 @@ void PodTableModel::resetPods(const QList<kube::PodView> &pods)
     m_rows.reserve(size_t(pods.size()));
     m_rowByUid.clear();
     m_rowByUid.reserve(pods.size());
+    m_unhealthyCount = 0;
+    const QDateTime now = m_clock();
     for (const kube::PodView &pod : pods) {
         m_rowByUid.insert(pod.uid, int(m_rows.size()));
-        m_rows.push_back(makeRow(pod));
+        m_rows.push_back(makeRow(pod, now));
+        m_unhealthyCount += m_rows.back().unhealthy;
     }
     m_agesShownAt = m_clock();
     // Every row just took its usage from the current map: a pending pass has nothing left to do.
@@ -321,8 +330,10 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
                 ++j;
             const int first = removed[j], last = removed[i];
             beginRemoveRows({}, first, last);
-            for (int r = first; r <= last; ++r)
+            for (int r = first; r <= last; ++r) {
                 m_rowByUid.remove(m_rows[size_t(r)].pod.uid);
+                m_unhealthyCount -= m_rows[size_t(r)].unhealthy;
+            }
             m_rows.erase(m_rows.begin() + first, m_rows.begin() + last + 1);
             endRemoveRows();
             i = j + 1;
@@ -334,13 +345,17 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
             m_usageCursor = 0; // a pending usage pass would skip shifted rows: start it over
     }
 
+    const QDateTime now = m_clock();
     std::vector<int> changed;
     QList<kube::PodView> added;
     QHash<QString, qsizetype> addedAt; // a batch may carry the same new pod twice: keep the last
     for (const kube::PodView &pod : upserts) {
         const auto it = m_rowByUid.constFind(pod.uid);
         if (it != m_rowByUid.cend()) {
-            m_rows[size_t(*it)] = makeRow(pod);
+            Row &row = m_rows[size_t(*it)];
+            m_unhealthyCount -= row.unhealthy;
+            row = makeRow(pod, now);
+            m_unhealthyCount += row.unhealthy;
             changed.push_back(*it);
         } else if (const auto a = addedAt.constFind(pod.uid); a != addedAt.cend()) {
             added[*a] = pod;
@@ -357,7 +372,8 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
         m_rows.reserve(m_rows.size() + size_t(added.size()));
         for (const kube::PodView &pod : std::as_const(added)) {
             m_rowByUid.insert(pod.uid, int(m_rows.size()));
-            m_rows.push_back(makeRow(pod));
+            m_rows.push_back(makeRow(pod, now));
+            m_unhealthyCount += m_rows.back().unhealthy;
         }
         endInsertRows();
     }
@@ -418,9 +434,13 @@ void PodTableModel::refreshAges()
         if (!created.isValid())
             continue;
         const qint64 c = created.toSecsSinceEpoch();
-        if ((beforeS - c > kStartupGraceSeconds) != (nowS - c > kStartupGraceSeconds))
+        if ((beforeS - c > kStartupGraceSeconds) != (nowS - c > kStartupGraceSeconds)) {
+            Row &row = m_rows[r];
+            m_unhealthyCount -= row.unhealthy;
+            row.unhealthy = isUnhealthy(row.pod, row.status, now);
+            m_unhealthyCount += row.unhealthy;
             graceEnded.push_back(int(r));
-        else if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
+        } else if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
             aged.push_back(int(r));
     }
     emitRowRanges(std::move(aged), Age, Age, {Qt::DisplayRole});
@@ -434,6 +454,17 @@ void PodTableModel::emitRowRanges(std::vector<int> rows, int firstColumn, int la
         return;
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    // The proxy pays a few microseconds per signal and a fraction of one per row it rescans (and
+    // a re-sort per signal that moves a row): thousands of scattered rows, as when a minute rolls
+    // over for many ages, cost less as one span than one signal each.
+    qsizetype ranges = 1;
+    for (size_t k = 1; k < rows.size(); ++k)
+        ranges += rows[k] != rows[k - 1] + 1;
+    const qsizetype span = rows.back() - rows.front() + 1;
+    if (ranges >= kMergeRangesAtLeast && ranges * kRowsPerSignal > span) {
+        Q_EMIT dataChanged(index(rows.front(), firstColumn), index(rows.back(), lastColumn), roles);
+        return;
+    }
     size_t i = 0;
     while (i < rows.size()) {
         size_t j = i;

@@ -22,7 +22,8 @@ struct PodUsage {
 
 /// The live pod table. Rows have no meaningful order (the proxy sorts);
 /// changes arrive in batches and are applied with one insert, one
-/// dataChanged per contiguous range and one remove per contiguous range.
+/// dataChanged per contiguous range (one over the whole span when thousands
+/// of scattered rows change at once) and one remove per contiguous range.
 class PodTableModel final : public QAbstractTableModel {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(PodTableModel)
@@ -53,6 +54,9 @@ public:
     /// in slices of a few milliseconds over several event-loop turns, so a
     /// metrics poll of 50,000 pods never holds the GUI thread for a frame.
     void setUsage(const QHash<QString, PodUsage> &usage);
+    /// Unhealthy pods (isUnhealthy) as of the last batch or refreshAges: kept as rows
+    /// change, so a status line need not judge every row after every batch.
+    int unhealthyCount() const { return m_unhealthyCount; }
     /// True while a setUsage pass is still spread over coming event-loop turns.
     bool usagePending() const { return m_usagePass; }
     /// Ages are relative; call about once every few seconds. Signals only the
@@ -83,9 +87,10 @@ private:
         int restarts = 0;
         int ready = 0;
         PodUsage usage;
+        bool unhealthy = false; ///< as of when the row was made or refreshAges last re-judged it
     };
 
-    Row makeRow(const kube::PodView &pod) const;
+    Row makeRow(const kube::PodView &pod, const QDateTime &now) const;
     PodUsage usageOf(const kube::PodView &pod) const;
     static bool isUnhealthy(const kube::PodView &pod, const QString &status, const QDateTime &now);
     QVariant display(const Row &row, int column) const;
@@ -96,6 +101,7 @@ private:
     std::vector<Row> m_rows;
     QHash<QString, int> m_rowByUid;
     QHash<QString, PodUsage> m_usage;
+    int m_unhealthyCount = 0;
     bool m_usagePass = false; ///< a setUsage pass is spread over event-loop turns
     size_t m_usageCursor = 0; ///< the next row that pass visits
     QTimer m_usageSlice;

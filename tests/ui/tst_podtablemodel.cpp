@@ -70,8 +70,11 @@ private Q_SLOTS:
     void refreshAgesSignalsOnlyChangedRows_data();
     void refreshAgesSignalsOnlyChangedRows();
     void usageSignalsOnlyChangedRows();
+    void scatteredChangesBecomeOneSpan_data();
+    void scatteredChangesBecomeOneSpan();
     void largeUsageIsSliced_data();
     void largeUsageIsSliced();
+    void unhealthyCountFollowsRows();
 };
 
 void TestPodTableModel::batches_data()
@@ -414,6 +417,41 @@ void TestPodTableModel::usageSignalsOnlyChangedRows()
     QCOMPARE(changed.count(), 0);
 }
 
+void TestPodTableModel::scatteredChangesBecomeOneSpan_data()
+{
+    QTest::addColumn<int>("pods");
+    QTest::addColumn<int>("every");   // every n-th row's age rolls over
+    QTest::addColumn<int>("signals"); // dataChanged signals expected
+
+    QTest::newRow("a few scattered rows: one signal each") << 1000 << 100 << 10;
+    QTest::newRow("thousands of scattered rows: one span") << 10000 << 2 << 1;
+    QTest::newRow("every row: one contiguous range anyway") << 1000 << 1 << 1;
+}
+
+void TestPodTableModel::scatteredChangesBecomeOneSpan()
+{
+    QFETCH(int, pods);
+    QFETCH(int, every);
+    QFETCH(int, signals);
+    QDateTime now = kNow;
+    PodTableModel model(nullptr, [&now] { return now; });
+    QList<PodView> list;
+    for (int i = 0; i < pods; ++i) // 10m58s old rolls over to 11m in 5 s; 10m00s stays 10m
+        list << makePod("ns", QString("p%1").arg(i), QString(), 0, i % every == 0 ? 658 : 600);
+    model.resetPods(list);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    now = now.addSecs(5);
+    model.refreshAges();
+    QCOMPARE(changed.count(), signals);
+    // Whatever the signals, every row whose text changed is inside one of them.
+    for (int r = 0; r < pods; r += every) {
+        bool covered = false;
+        for (const QList<QVariant> &args : std::as_const(changed))
+            covered |= args.at(0).toModelIndex().row() <= r && r <= args.at(1).toModelIndex().row();
+        QVERIFY2(covered, qPrintable(QString::number(r)));
+    }
+}
+
 void TestPodTableModel::largeUsageIsSliced_data()
 {
     QTest::addColumn<int>("removeDuringPass"); // rows removed right after setUsage
@@ -444,6 +482,36 @@ void TestPodTableModel::largeUsageIsSliced()
         const int i = model.pod(r)->name.mid(1).toInt();
         QCOMPARE(model.index(r, PodTableModel::Cpu).data(PodTableModel::SortRole).toLongLong(), qlonglong(i));
     }
+}
+
+void TestPodTableModel::unhealthyCountFollowsRows()
+{
+    QDateTime now = kNow;
+    PodTableModel model(nullptr, [&now] { return now; });
+    const auto counted = [&model] {
+        int n = 0;
+        for (int r = 0; r < model.rowCount(); ++r)
+            n += model.index(r, 0).data(PodTableModel::UnhealthyRole).toBool();
+        return n;
+    };
+    PodView starting = makePod("ns", "starting", QString(), 0, 30);
+    starting.ready = false;
+    starting.containers[0].ready = false;
+    model.resetPods({makePod("ns", "ok"), makePod("ns", "crash", "CrashLoopBackOff", 4), starting});
+    QCOMPARE(model.unhealthyCount(), 1);
+    QCOMPARE(model.unhealthyCount(), counted());
+    // A healthy pod starts crash-looping, the crash-looping one is deleted, a new failing one arrives.
+    model.applyChanges({makePod("ns", "ok", "CrashLoopBackOff", 1), makePod("ns", "new", "ImagePullBackOff")},
+                       {"ns/crash"});
+    QCOMPARE(model.unhealthyCount(), 2);
+    QCOMPARE(model.unhealthyCount(), counted());
+    // The starting pod is still not ready after its grace: refreshAges re-judges it.
+    now = now.addSecs(60);
+    model.refreshAges();
+    QCOMPARE(model.unhealthyCount(), 3);
+    QCOMPARE(model.unhealthyCount(), counted());
+    model.resetPods({});
+    QCOMPARE(model.unhealthyCount(), 0);
 }
 
 QTEST_MAIN(TestPodTableModel)
