@@ -22,6 +22,10 @@ constexpr qint64 kStartupGraceSeconds = 60;
 // costs the proxy more than rescanning this many rows.
 constexpr qsizetype kMergeRangesAtLeast = 64;
 constexpr qsizetype kRowsPerSignal = 32;
+// Work done in one event-loop turn by the passes spread over several (usage, ages).
+constexpr qint64 kSliceNs = 3 * 1000 * 1000;
+// refreshAges sends at most this many rows' worth of proxy rescans per signal.
+constexpr int kAgeWindowRows = 4096;
 
 QString ownerText(const kube::OwnerRef &owner)
 {
@@ -88,6 +92,9 @@ PodTableModel::PodTableModel(QObject *parent, Clock clock)
     m_usageSlice.setSingleShot(true);
     m_usageSlice.setInterval(0);
     connect(&m_usageSlice, &QTimer::timeout, this, &PodTableModel::continueUsage);
+    m_ageSlice.setSingleShot(true);
+    m_ageSlice.setInterval(0);
+    connect(&m_ageSlice, &QTimer::timeout, this, &PodTableModel::continueAges);
 }
 
 int PodTableModel::rowCount(const QModelIndex &parent) const
@@ -307,6 +314,8 @@ void PodTableModel::resetPods(const QList<kube::PodView> &pods)
     // Every row just took its usage from the current map: a pending pass has nothing left to do.
     m_usagePass = false;
     m_usageSlice.stop();
+    m_ageSpans.clear(); // every row is new: nothing stale to repaint
+    m_ageSlice.stop();
     endResetModel();
 }
 
@@ -343,6 +352,10 @@ void PodTableModel::applyChanges(const QList<kube::PodView> &upserts, const QStr
             m_rowByUid.insert(m_rows[r].pod.uid, int(r));
         if (m_usagePass)
             m_usageCursor = 0; // a pending usage pass would skip shifted rows: start it over
+        // Pending age signals name shifted rows; ages are read at paint time, and the
+        // removal repaints the view, so dropping them loses nothing.
+        m_ageSpans.clear();
+        m_ageSlice.stop();
     }
 
     const QDateTime now = m_clock();
@@ -393,7 +406,6 @@ void PodTableModel::continueUsage()
         return;
     // A slice: matching a row to its metrics costs a string hash lookup (~250 ns), and the
     // proxy then revisits every signalled row; 50,000 rows at once would take ~50 ms.
-    constexpr qint64 kSliceNs = 3 * 1000 * 1000;
     QElapsedTimer slice;
     slice.start();
     std::vector<int> changed;
@@ -443,8 +455,46 @@ void PodTableModel::refreshAges()
         } else if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
             aged.push_back(int(r));
     }
-    emitRowRanges(std::move(aged), Age, Age, {Qt::DisplayRole});
     emitRowRanges(std::move(graceEnded), 0, ColumnCount - 1);
+    // Ages: a repaint, no change of order or filter, but the proxy rescans every signalled row.
+    // When many young pods roll over a minute at once, send them a window of rows per turn.
+    m_ageSpans.clear();
+    size_t i = 0;
+    while (i < aged.size()) {
+        const int windowEnd = aged[i] - aged[i] % kAgeWindowRows + kAgeWindowRows;
+        size_t j = i;
+        qsizetype ranges = 1;
+        while (j + 1 < aged.size() && aged[j + 1] < windowEnd) {
+            ranges += aged[j + 1] != aged[j] + 1;
+            ++j;
+        }
+        if (ranges >= kMergeRangesAtLeast / 8 && ranges * kRowsPerSignal > aged[j] - aged[i] + 1) {
+            m_ageSpans.emplace_back(aged[i], aged[j]);
+        } else {
+            for (size_t k = i; k <= j; ++k) {
+                if (k > i && aged[k] == m_ageSpans.back().second + 1)
+                    m_ageSpans.back().second = aged[k];
+                else
+                    m_ageSpans.emplace_back(aged[k], aged[k]);
+            }
+        }
+        i = j + 1;
+    }
+    std::reverse(m_ageSpans.begin(), m_ageSpans.end()); // sent from the back
+    continueAges();
+}
+
+void PodTableModel::continueAges()
+{
+    QElapsedTimer slice;
+    slice.start();
+    while (!m_ageSpans.empty() && slice.nsecsElapsed() < kSliceNs) {
+        const auto [first, last] = m_ageSpans.back();
+        m_ageSpans.pop_back();
+        Q_EMIT dataChanged(index(first, Age), index(last, Age), {Qt::DisplayRole});
+    }
+    if (!m_ageSpans.empty())
+        m_ageSlice.start();
 }
 
 void PodTableModel::emitRowRanges(std::vector<int> rows, int firstColumn, int lastColumn,

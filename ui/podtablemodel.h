@@ -60,8 +60,11 @@ public:
     /// True while a setUsage pass is still spread over coming event-loop turns.
     bool usagePending() const { return m_usagePass; }
     /// Ages are relative; call about once every few seconds. Signals only the
-    /// rows whose AGE text or startup grace changed since the previous call.
+    /// rows whose AGE text or startup grace changed since the previous call;
+    /// age signals for a large table go out over a few event-loop turns.
     void refreshAges();
+    /// True while refreshAges' signals are still being sent.
+    bool agesPending() const { return !m_ageSpans.empty(); }
 
     const kube::PodView *pod(int row) const;
     int rowOfUid(const QString &uid) const;
@@ -97,6 +100,7 @@ private:
     QVariant sortValue(const Row &row, int column) const;
     void emitRowRanges(std::vector<int> rows, int firstColumn, int lastColumn, const QList<int> &roles = {});
     void continueUsage();
+    void continueAges();
 
     std::vector<Row> m_rows;
     QHash<QString, int> m_rowByUid;
@@ -106,7 +110,9 @@ private:
     size_t m_usageCursor = 0; ///< the next row that pass visits
     QTimer m_usageSlice;
     Clock m_clock;
-    QDateTime m_agesShownAt; ///< when refreshAges last brought the Age column up to date
+    QDateTime m_agesShownAt;                     ///< when refreshAges last brought the Age column up to date
+    std::vector<std::pair<int, int>> m_ageSpans; ///< rows whose Age signal is still to be sent
+    QTimer m_ageSlice;
 };
 
 } // namespace vigil::ui

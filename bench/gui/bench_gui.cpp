@@ -112,7 +112,7 @@ kube::PodView fakePod(int i, int generation, const QDateTime &now)
     p.nodeName = QString("kwok-node-%1").arg(i % 50);
     p.phase = "Running";
     p.ready = true;
-    p.created = now.addSecs(-3600 - i);
+    p.created = now.addSecs(-120 - (i * 7) % 3480); // 2 to 60 minutes old: ages roll over every minute
     p.owner = {"ReplicaSet", QString("rs-%1").arg(i / 10), QString("rs-uid-%1").arg(i / 10), true};
     kube::ContainerStatusView c;
     c.name = "app";
