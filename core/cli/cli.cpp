@@ -34,7 +34,8 @@ void printUsage(QTextStream &out)
            "              [--reason R] [--label-category C] [--label-actions A,B] [--label-must-be-blocked]\n"
            "  replay      DIR: run the reasoners and guardrails over recorded incidents and score them\n"
            "              [--provider rules|openai|anthropic|ollama] [--provider-config F]\n"
-           "              [--responses DIR] [--policy F] [--baseline F] [--write-baseline F] [-o table|json]\n"
+           "              [--responses DIR] [--policy F] [--baseline F] [--write-baseline F] [-o "
+           "table|json]\n"
            "  version     print vigilctl's version\n"
            "  help        this text\n";
 }

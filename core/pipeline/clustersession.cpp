@@ -217,7 +217,8 @@ void ClusterSession::startDiagnoser()
     m_router = setup.router;
     if (!m_router) {
         Result<reason::PromptSet> prompts = reason::loadPrompts();
-        m_router = new reason::Router(prompts ? *prompts : reason::PromptSet(), reason::RouterOptions(), this);
+        m_router =
+            new reason::Router(prompts ? *prompts : reason::PromptSet(), reason::RouterOptions(), this);
         if (setup.description.isEmpty())
             setup.description = QStringLiteral("rules only");
     }
@@ -260,7 +261,8 @@ void ClusterSession::openExecutor()
     // A decision left in Executing (the app died mid-call) is settled against the cluster, never rerun.
     m_executor->reconcile(this, [this](Result<QList<act::Decision>> settled) {
         if (!settled) {
-            Q_EMIT notice(QStringLiteral("Could not reconcile interrupted actions: %1").arg(settled.errorMessage()));
+            Q_EMIT notice(
+                QStringLiteral("Could not reconcile interrupted actions: %1").arg(settled.errorMessage()));
             return;
         }
         for (const act::Decision &d : *settled) {
@@ -271,10 +273,10 @@ void ClusterSession::openExecutor()
                                        .arg(act::stateName(d.state)));
         }
         if (!settled->isEmpty())
-            Q_EMIT notice(settled->size() == 1
-                              ? QStringLiteral("Reconciled 1 action interrupted by a restart.")
-                              : QStringLiteral("Reconciled %1 actions interrupted by a restart.")
-                                    .arg(settled->size()));
+            Q_EMIT notice(
+                settled->size() == 1
+                    ? QStringLiteral("Reconciled 1 action interrupted by a restart.")
+                    : QStringLiteral("Reconciled %1 actions interrupted by a restart.").arg(settled->size()));
     });
 }
 
@@ -309,11 +311,13 @@ void ClusterSession::proposeFor(IncidentReport &report)
                 return;
             }
             if (open) {
-                Result<act::Decision> superseded = m_executor->reject(
-                    *it, approver(),
-                    QStringLiteral("superseded by a new diagnosis (%1)").arg(report.diagnosis.source.describe()));
+                Result<act::Decision> superseded =
+                    m_executor->reject(*it, approver(),
+                                       QStringLiteral("superseded by a new diagnosis (%1)")
+                                           .arg(report.diagnosis.source.describe()));
                 if (!superseded)
-                    Q_EMIT notice(QStringLiteral("The earlier proposal stays open: %1").arg(superseded.errorMessage()));
+                    Q_EMIT notice(
+                        QStringLiteral("The earlier proposal stays open: %1").arg(superseded.errorMessage()));
             }
         }
     }
@@ -543,7 +547,8 @@ void ClusterSession::onPodDeltas(const kube::DeltaBatch &batch)
     }
     QList<kube::PodView> seen;
     for (const kube::Delta &d : batch.deltas) {
-        if (const auto *pod = std::get_if<kube::PodView>(&d.object); pod && d.type != kube::Delta::Type::Deleted)
+        if (const auto *pod = std::get_if<kube::PodView>(&d.object);
+            pod && d.type != kube::Delta::Type::Deleted)
             seen << *pod;
     }
     observe(seen, {}, {});
@@ -570,7 +575,8 @@ void ClusterSession::onNodeDeltas(const kube::DeltaBatch &batch)
 {
     QList<kube::NodeView> seen;
     for (const kube::Delta &d : batch.deltas) {
-        if (const auto *node = std::get_if<kube::NodeView>(&d.object); node && d.type != kube::Delta::Type::Deleted)
+        if (const auto *node = std::get_if<kube::NodeView>(&d.object);
+            node && d.type != kube::Delta::Type::Deleted)
             seen << *node;
     }
     observe({}, seen, {});
@@ -860,8 +866,8 @@ void ClusterSession::refreshDecision(IncidentReport &report) const
         return;
     using S = act::DecisionState;
     report.decisionState = d->state;
-    report.decisionOutcome = d->state == S::Rejected ? QStringLiteral("Rejected: %1").arg(d->rejectReason)
-                                                     : outcomeMessage(*d);
+    report.decisionOutcome =
+        d->state == S::Rejected ? QStringLiteral("Rejected: %1").arg(d->rejectReason) : outcomeMessage(*d);
     const bool ran = d->state == S::Executed || d->state == S::Verified || d->state == S::VerifyFailed;
     report.undoAvailable = ran && (d->diagnosis.action == ActionKind::ScaleDeployment ||
                                    d->diagnosis.action == ActionKind::CordonNode);
@@ -910,7 +916,8 @@ Result<AgentDecisionInfo> AgentDecisionInfo::fromJson(const json &object)
     d.rejectReason = jsonString(annotations, kRejectReason);
     const json spec = object.value("spec", json::object());
     if (!spec.is_object())
-        return Error(QStringLiteral("AgentDecision %1/%2: spec is not an object").arg(d.namespaceName, d.name));
+        return Error(
+            QStringLiteral("AgentDecision %1/%2: spec is not an object").arg(d.namespaceName, d.name));
     d.action = jsonString(spec, "action");
     d.target = jsonString(spec, "target");
     d.diagnosis = jsonString(spec, "diagnosis");
@@ -943,41 +950,40 @@ void ClusterSession::detectAgentDecisions()
     kube::ListOptions options;
     options.limit = 1;
     const kube::ResourceType type = act::AgentDecisionMirror::resourceType();
-    m_client->list(kube::ResourcePath{type, m_options.namespaceName, {}, {}}, options, this,
-                   [this, type](Result<kube::ListResult> r) {
-                       if (!r) {
-                           const int code = r.error().code;
-                           Q_EMIT agentDecisionsAvailable(
-                               false,
-                               code == 404 ? QStringLiteral("The AgentDecision CRD (agentdecisions.ai.vigil.dev) "
-                                                            "is not installed in this cluster. Install "
-                                                            "resources/crd/agentdecision.yaml to review the "
-                                                            "in-cluster agent's decisions here.")
-                               : code == 403
-                                   ? QStringLiteral("RBAC missing (403): your user may not list "
-                                                    "agentdecisions.ai.vigil.dev here.")
-                                   : QStringLiteral("AgentDecisions cannot be listed: %1").arg(r.errorMessage()));
-                           // The CRD may be installed (or access granted) later: look again.
-                           QTimer::singleShot(30000, this, &ClusterSession::detectAgentDecisions);
-                           return;
-                       }
-                       kube::InformerOptions o;
-                       o.type = type;
-                       o.namespaceName = m_options.namespaceName;
-                       o.batchIntervalMs = m_options.batchIntervalMs;
-                       // Keep the whole object (conditions, long diagnoses), not only its status.
-                       o.projector = [](const json &object) -> Result<kube::KubeObject> {
-                           Result<kube::GenericView> g = kube::projectGeneric(object, 1024 * 1024);
-                           if (!g)
-                               return g.error();
-                           return kube::KubeObject(std::move(*g));
-                       };
-                       m_agentDecisions = new kube::Informer(m_client.get(), std::move(o), this);
-                       connect(m_agentDecisions, &kube::Informer::deltas, this,
-                               &ClusterSession::onAgentDecisionDeltas);
-                       m_agentDecisions->start();
-                       Q_EMIT agentDecisionsAvailable(true, QString());
-                   });
+    m_client->list(
+        kube::ResourcePath{type, m_options.namespaceName, {}, {}}, options, this,
+        [this, type](Result<kube::ListResult> r) {
+            if (!r) {
+                const int code = r.error().code;
+                Q_EMIT agentDecisionsAvailable(
+                    false, code == 404 ? QStringLiteral("The AgentDecision CRD (agentdecisions.ai.vigil.dev) "
+                                                        "is not installed in this cluster. Install "
+                                                        "resources/crd/agentdecision.yaml to review the "
+                                                        "in-cluster agent's decisions here.")
+                           : code == 403
+                               ? QStringLiteral("RBAC missing (403): your user may not list "
+                                                "agentdecisions.ai.vigil.dev here.")
+                               : QStringLiteral("AgentDecisions cannot be listed: %1").arg(r.errorMessage()));
+                // The CRD may be installed (or access granted) later: look again.
+                QTimer::singleShot(30000, this, &ClusterSession::detectAgentDecisions);
+                return;
+            }
+            kube::InformerOptions o;
+            o.type = type;
+            o.namespaceName = m_options.namespaceName;
+            o.batchIntervalMs = m_options.batchIntervalMs;
+            // Keep the whole object (conditions, long diagnoses), not only its status.
+            o.projector = [](const json &object) -> Result<kube::KubeObject> {
+                Result<kube::GenericView> g = kube::projectGeneric(object, 1024 * 1024);
+                if (!g)
+                    return g.error();
+                return kube::KubeObject(std::move(*g));
+            };
+            m_agentDecisions = new kube::Informer(m_client.get(), std::move(o), this);
+            connect(m_agentDecisions, &kube::Informer::deltas, this, &ClusterSession::onAgentDecisionDeltas);
+            m_agentDecisions->start();
+            Q_EMIT agentDecisionsAvailable(true, QString());
+        });
 }
 
 void ClusterSession::onAgentDecisionDeltas(const kube::DeltaBatch &batch)
@@ -1031,17 +1037,20 @@ void ClusterSession::patchAgentDecision(const QString &namespaceName, const QStr
 void ClusterSession::approveAgentDecision(const QString &namespaceName, const QString &name)
 {
     const std::string who = approver().actor().toStdString() + " via desktop";
-    patchAgentDecision(namespaceName, name,
-                       {{"metadata", {{"annotations", {{kApprovedBy, who}}}}}, {"spec", {{"approved", true}}}},
-                       QStringLiteral("Approved"));
+    patchAgentDecision(
+        namespaceName, name,
+        {{"metadata", {{"annotations", {{kApprovedBy, who}}}}}, {"spec", {{"approved", true}}}},
+        QStringLiteral("Approved"));
 }
 
-void ClusterSession::rejectAgentDecision(const QString &namespaceName, const QString &name, const QString &reason)
+void ClusterSession::rejectAgentDecision(const QString &namespaceName, const QString &name,
+                                         const QString &reason)
 {
     const std::string who = approver().actor().toStdString() + " via desktop";
     patchAgentDecision(
         namespaceName, name,
-        {{"metadata", {{"annotations", {{kRejectedBy, who}, {kRejectReason, reason.left(1024).toStdString()}}}}},
+        {{"metadata",
+          {{"annotations", {{kRejectedBy, who}, {kRejectReason, reason.left(1024).toStdString()}}}}},
          {"spec", {{"approved", false}}}},
         QStringLiteral("Rejected"));
 }

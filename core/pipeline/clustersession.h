@@ -66,9 +66,9 @@ struct IncidentReport {
     Incident incident;
     /// Exactly the redacted context the reasoner was given (text, what the budget cut, tokens).
     gather::Evidence evidence;
-    bool diagnosing = false;   ///< a diagnosis is in flight (gathering or a model call)
-    QDateTime diagnosingSince; ///< when it began
-    QString diagnosingWith;    ///< the model asked ("openai/gpt-4o"); empty while gathering
+    bool diagnosing = false;      ///< a diagnosis is in flight (gathering or a model call)
+    QDateTime diagnosingSince;    ///< when it began
+    QString diagnosingWith;       ///< the model asked ("openai/gpt-4o"); empty while gathering
     bool strongRequested = false; ///< the diagnosis in flight or shown was asked of the strong model
     bool diagnosed = false;
     Diagnosis diagnosis;    ///< valid when diagnosed
@@ -79,8 +79,8 @@ struct IncidentReport {
     guard::IncidentTarget target; ///< what the proposed action acts on
     QString decisionId;           ///< the executor's decision for this proposal; empty when none
     act::DecisionState decisionState = act::DecisionState::Proposed; ///< valid with decisionId
-    QString decisionOutcome;      ///< the decision's last outcome sentence (why it failed, ...)
-    bool undoAvailable = false;   ///< the decision ran and its action has an undo
+    QString decisionOutcome;    ///< the decision's last outcome sentence (why it failed, ...)
+    bool undoAvailable = false; ///< the decision ran and its action has an undo
 };
 
 /// What the GUI receives at most once per batch interval.
@@ -245,7 +245,8 @@ Q_SIGNALS:
     void agentDecisionsAvailable(bool available, const QString &why);
     void agentDecisionsChanged(const vigil::pipeline::AgentDecisionBatch &batch);
     /// The outcome of approveAgentDecision / rejectAgentDecision.
-    void agentDecisionActed(const QString &namespaceName, const QString &name, bool ok, const QString &message);
+    void agentDecisionActed(const QString &namespaceName, const QString &name, bool ok,
+                            const QString &message);
 
 private:
     void startInformers();
@@ -277,19 +278,19 @@ private:
     kube::Connection m_connection;
     SessionOptions m_options;
     std::unique_ptr<kube::RestClient> m_client;
-    kube::Informer *m_pods = nullptr;   // child
-    kube::Informer *m_events = nullptr; // child
-    kube::Informer *m_nodes = nullptr;  // child
+    kube::Informer *m_pods = nullptr;           // child
+    kube::Informer *m_events = nullptr;         // child
+    kube::Informer *m_nodes = nullptr;          // child
     kube::Informer *m_agentDecisions = nullptr; // child, once the CRD is found
     bool m_agentDecisionsUsable = false;
-    QTimer m_flushTimer;                // parented: moves to the worker thread with the session
-    QTimer m_metricsTimer;              // parented, likewise
+    QTimer m_flushTimer;   // parented: moves to the worker thread with the session
+    QTimer m_metricsTimer; // parented, likewise
     SessionBatch m_pending;
     QHash<QString, qsizetype> m_pendingPodIndex;
     QHash<QString, qsizetype> m_pendingIncidentIndex;
     QHash<QString, kube::InformerHealth> m_health;
     SessionHealth m_lastHealth;
-    QTimer m_rescanTimer; // parented, likewise
+    QTimer m_rescanTimer;                       // parented, likewise
     gather::GatherFetcher *m_fetcher = nullptr; // child
     reason::Router *m_router = nullptr;         // child (or of the reasoner's objects)
     Diagnoser *m_diagnoser = nullptr;           // child
