@@ -1,9 +1,13 @@
 // Kubernetes client benchmarks against a real (kwok) cluster; bench/kube/run drives them.
 //   bench_kube populate K NS COUNT NODES   create COUNT tiny pods in NS, spread over kwok-node-0..NODES-1
 //   bench_kube sync K [list]               pod informer over all namespaces: sync time and VmHWM growth
-//   bench_kube latency K NS RATE SECONDS BATCHMS
-//                                          PATCH a label at RATE/s; PATCH response -> delta latency
-// Each prints one JSON line.
+//   bench_kube write K NS RATE SECONDS INFLIGHT OUT
+//                                          PATCH a label on NS's pods at RATE/s (at most INFLIGHT at once);
+//                                          writes "resourceVersion monotonic-ns" per response to OUT
+//   bench_kube latency K NS RATE SECONDS BATCHMS WRITERS
+//                                          WRITERS writer processes share RATE; PATCH response -> informer
+//                                          delta latency, and -> `kubectl get -w` line, in the same run
+// Each prints one JSON line. Times are CLOCK_MONOTONIC (steady_clock), comparable across processes.
 
 #include "core/kube/config/kubeconfig.h"
 #include "core/kube/informer.h"
@@ -11,15 +15,17 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
-#include <QMutex>
 #include <QProcess>
 #include <QThread>
 #include <QTimer>
 
 #include <algorithm>
-#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <vector>
 
 using namespace vigil;
 using namespace vigil::kube;
@@ -61,12 +67,9 @@ RestClientOptions unlimited()
 
 qint64 nowNs()
 {
-    static QElapsedTimer clock = [] {
-        QElapsedTimer t;
-        t.start();
-        return t;
-    }();
-    return clock.nsecsElapsed();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 int populate(const QString &kubeconfig, const QString &ns, int count, int nodes)
@@ -137,61 +140,80 @@ int sync(const QString &kubeconfig, bool streaming)
     return 0;
 }
 
-// The writer runs on its own thread so its 1,000 requests a second do not delay the informer's loop.
-class Writer final : public QObject {
-public:
-    Writer(Connection c, QString ns, QStringList names, int rate, int seconds)
-        : m_connection(std::move(c))
-        , m_ns(std::move(ns))
-        , m_names(std::move(names))
-        , m_rate(rate)
-        , m_seconds(seconds)
-    {
-    }
-    void run()
-    {
-        m_client = std::make_unique<RestClient>(m_connection, unlimited());
-        m_clock.start();
-        auto *timer = new QTimer(this);
-        QObject::connect(timer, &QTimer::timeout, this, [this, timer] {
-            // Catch up to the rate on each 10 ms tick.
-            const qint64 due = m_clock.elapsed() * m_rate / 1000;
-            while (m_sent < due && m_sent < static_cast<qint64>(m_rate) * m_seconds) {
-                const QString name = m_names.at(static_cast<qsizetype>(m_sent % m_names.size()));
-                ++m_sent;
-                const QByteArray patch =
-                    "{\"metadata\":{\"labels\":{\"tick\":\"" + QByteArray::number(m_sent) + "\"}}}";
-                m_client->patch(
-                    ResourcePath{ResourceType::pods(), m_ns, name, {}}, PatchType::Merge, patch, {}, this,
-                    [this](Result<nlohmann::json> r) {
-                        const qint64 at = nowNs();
-                        if (!r) {
-                            ++errors;
-                            return;
-                        }
-                        QMutexLocker lock(&mutex);
-                        responded.insert(
-                            QString::fromStdString(r->at("metadata").value("resourceVersion", "")), at);
-                    });
-            }
-            if (m_sent >= static_cast<qint64>(m_rate) * m_seconds)
-                timer->stop();
-        });
-        timer->start(10);
-    }
-    QMutex mutex;
-    QHash<QString, qint64> responded; ///< resourceVersion -> ns when the PATCH response arrived
-    std::atomic<int> errors{0};
+// One writer process: its own RestClient (no client-side QPS limit), a bounded number of PATCHes in
+// flight, and a schedule that catches up to RATE every 5 ms. What it achieved is what it reports.
+int write(const QString &kubeconfig, const QString &ns, int rate, int seconds, int inflightMax,
+          const QString &outPath)
+{
+    RestClient client(connect(kubeconfig), unlimited());
+    QObject ctx;
+    std::optional<Result<ListResult>> listed;
+    client.list(ResourcePath{ResourceType::pods(), ns, {}, {}}, {}, &ctx,
+                [&](Result<ListResult> r) { listed = std::move(r); });
+    while (!listed)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
+    if (!*listed || (*listed)->items.empty())
+        qFatal("no pods to patch in %s", qPrintable(ns));
+    QStringList names;
+    for (const nlohmann::json &item : (*listed)->items)
+        names.append(QString::fromStdString(item["metadata"].value("name", std::string())));
 
-private:
-    Connection m_connection;
-    QString m_ns;
-    QStringList m_names;
-    int m_rate, m_seconds;
-    std::unique_ptr<RestClient> m_client;
-    QElapsedTimer m_clock;
-    qint64 m_sent = 0;
-};
+    QList<QPair<QByteArray, qint64>> responded;
+    responded.reserve(static_cast<qsizetype>(rate) * seconds);
+    const qint64 total = static_cast<qint64>(rate) * seconds;
+    qint64 sent = 0;
+    int inflight = 0, errors = 0;
+    QString firstError;
+    QElapsedTimer clock;
+    clock.start();
+    const QByteArray salt = QByteArray::number(QCoreApplication::applicationPid());
+    std::function<void()> pump = [&] {
+        const qint64 due = std::min(total, clock.elapsed() * rate / 1000);
+        while (sent < due && inflight < inflightMax) {
+            const QString &name = names.at(static_cast<qsizetype>(sent % names.size()));
+            ++sent;
+            ++inflight;
+            const QByteArray patch =
+                "{\"metadata\":{\"labels\":{\"tick\":\"" + salt + "-" + QByteArray::number(sent) + "\"}}}";
+            client.patch(ResourcePath{ResourceType::pods(), ns, name, {}}, PatchType::Merge, patch, {}, &ctx,
+                         [&](Result<nlohmann::json> r) {
+                             const qint64 at = nowNs();
+                             --inflight;
+                             if (!r) {
+                                 if (errors++ == 0)
+                                     firstError = r.errorMessage();
+                             } else {
+                                 responded.append(
+                                     {QByteArray::fromStdString(
+                                          r->at("metadata").value("resourceVersion", std::string())),
+                                      at});
+                             }
+                         });
+        }
+    };
+    QTimer tick;
+    QObject::connect(&tick, &QTimer::timeout, &ctx, pump);
+    tick.start(5);
+    while (sent < total || inflight > 0) {
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 5);
+        if (clock.elapsed() > (seconds + 30) * 1000LL)
+            break; // a stuck server: report what got through
+    }
+    const double elapsedS = clock.elapsed() / 1000.0;
+    QFile out(outPath);
+    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        qFatal("%s: %s", qPrintable(outPath), qPrintable(out.errorString()));
+    for (const auto &r : std::as_const(responded))
+        out.write(r.first + ' ' + QByteArray::number(r.second) + '\n');
+    out.close();
+    printf("{\"writer\":%lld,\"target_per_s\":%d,\"sent\":%lld,\"ok\":%lld,\"errors\":%d,\"seconds\":%.1f,"
+           "\"achieved_per_s\":%.0f,\"first_error\":\"%s\"}\n",
+           static_cast<long long>(QCoreApplication::applicationPid()), rate, static_cast<long long>(sent),
+           static_cast<long long>(responded.size()), errors, elapsedS, responded.size() / elapsedS,
+           qPrintable(firstError.left(200).replace(QLatin1Char('"'), QLatin1Char('\''))));
+    fflush(stdout);
+    return 0;
+}
 
 QString percentiles(QList<double> v)
 {
@@ -208,7 +230,7 @@ QString percentiles(QList<double> v)
         .arg(v.last(), 0, 'f', 1);
 }
 
-int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds, int batchMs)
+int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds, int batchMs, int writers)
 {
     const Connection c = connect(kubeconfig);
     RestClient client(c, unlimited());
@@ -227,9 +249,6 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
     informer.start();
     while (!informer.health().synced)
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 100);
-    QStringList names;
-    for (const KubeObject &o : informer.store().objects())
-        names.append(objectName(o));
 
     // kubectl get -w, timed by when each line reaches us.
     QHash<QString, qint64> kubectlSeen;
@@ -250,28 +269,58 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
                    QStringLiteral("--watch-only"), QStringLiteral("-o"),
                    QStringLiteral("jsonpath={.metadata.resourceVersion}{\"\\n\"}")});
     kubectl.waitForStarted();
-    QThread::msleep(1500);
-    QCoreApplication::processEvents();
-
-    QThread thread;
-    Writer writer(c, ns, names, rate, seconds);
-    writer.moveToThread(&thread);
-    thread.start();
-    QMetaObject::invokeMethod(
-        &writer, [&writer] { writer.run(); }, Qt::QueuedConnection);
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < (seconds + 5) * 1000)
+    QElapsedTimer settle;
+    settle.start();
+    while (settle.elapsed() < 2000)
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
-    thread.quit();
-    thread.wait();
+
+    // Writers are separate processes, so their requests cost neither this event loop nor its CPU time.
+    std::vector<std::unique_ptr<QProcess>> procs;
+    QStringList outs;
+    for (int i = 0; i < writers; ++i) {
+        auto p = std::make_unique<QProcess>();
+        p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        outs.append(QStringLiteral("/tmp/bench_kube_writer_%1_%2.txt")
+                        .arg(QCoreApplication::applicationPid())
+                        .arg(i));
+        p->start(QCoreApplication::applicationFilePath(),
+                 {QStringLiteral("write"), kubeconfig, ns, QString::number(rate / writers),
+                  QString::number(seconds), QStringLiteral("200"), outs.last()});
+        procs.push_back(std::move(p));
+    }
+    QStringList writerReports;
+    for (auto &p : procs) {
+        while (p->state() != QProcess::NotRunning)
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        writerReports.append(QString::fromUtf8(p->readAllStandardOutput().trimmed()));
+    }
+    QElapsedTimer drain; // the last events still on their way
+    drain.start();
+    while (drain.elapsed() < 3000)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
     kubectl.kill();
     kubectl.waitForFinished();
 
+    QHash<QString, qint64> responded;
+    qint64 firstResponse = std::numeric_limits<qint64>::max(), lastResponse = 0;
+    for (const QString &path : std::as_const(outs)) {
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        for (const QByteArray &line : f.readAll().split('\n')) {
+            const QList<QByteArray> parts = line.split(' ');
+            if (parts.size() != 2)
+                continue;
+            const qint64 at = parts[1].toLongLong();
+            responded.insert(QString::fromLatin1(parts[0]), at);
+            firstResponse = std::min(firstResponse, at);
+            lastResponse = std::max(lastResponse, at);
+        }
+        f.remove();
+    }
     QList<double> ours, theirs;
     int early = 0;
-    QMutexLocker lock(&writer.mutex);
-    for (auto it = writer.responded.cbegin(); it != writer.responded.cend(); ++it) {
+    for (auto it = responded.cbegin(); it != responded.cend(); ++it) {
         if (seen.contains(it.key())) {
             const double ms = (seen.value(it.key()) - it.value()) / 1e6;
             early += ms < 0 ? 1 : 0;
@@ -280,11 +329,13 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
         if (kubectlSeen.contains(it.key()))
             theirs.append(std::max(0.0, (kubectlSeen.value(it.key()) - it.value()) / 1e6));
     }
-    printf(
-        "{\"rate\":%d,\"seconds\":%d,\"batch_ms\":%d,\"patched\":%lld,\"errors\":%d,\"before_response\":%d,"
-        "\"informer\":%s,\"kubectl_w\":%s}\n",
-        rate, seconds, batchMs, static_cast<long long>(writer.responded.size()), writer.errors.load(), early,
-        qPrintable(percentiles(ours)), qPrintable(percentiles(theirs)));
+    const double span = responded.size() > 1 ? (lastResponse - firstResponse) / 1e9 : 0;
+    printf("{\"target_per_s\":%d,\"seconds\":%d,\"batch_ms\":%d,\"writers\":%d,\"patched\":%lld,"
+           "\"achieved_per_s\":%.0f,\"before_response\":%d,\"informer\":%s,\"kubectl_w\":%s,\"writer_"
+           "reports\":[%s]}\n",
+           rate, seconds, batchMs, writers, static_cast<long long>(responded.size()),
+           span > 0 ? responded.size() / span : 0.0, early, qPrintable(percentiles(ours)),
+           qPrintable(percentiles(theirs)), qPrintable(writerReports.join(QLatin1Char(','))));
     return 0;
 }
 
@@ -298,8 +349,11 @@ int main(int argc, char **argv)
         return populate(a[2], a[3], a[4].toInt(), a[5].toInt());
     if (a.size() >= 3 && a[1] == QLatin1String("sync"))
         return sync(a[2], !(a.size() >= 4 && a[3] == QLatin1String("list")));
+    if (a.size() >= 8 && a[1] == QLatin1String("write"))
+        return write(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(), a[7]);
     if (a.size() >= 7 && a[1] == QLatin1String("latency"))
-        return latency(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt());
+        return latency(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(),
+                       a.size() >= 8 ? a[7].toInt() : 2);
     fprintf(stderr, "usage: see the header of bench/kube/bench_kube.cpp\n");
     return 2;
 }

@@ -14,8 +14,10 @@ Informer::Informer(RestClient *client, InformerOptions options, QObject *parent)
     , m_client(client)
     , m_options(std::move(options))
 {
-    if (!m_options.projector)
+    if (!m_options.projector) {
         m_options.projector = projectorFor(m_options.type);
+        m_ownProjector = true;
+    }
     m_idleTimer.setSingleShot(true);
     m_retryTimer.setSingleShot(true);
     m_batchTimer.setSingleShot(true);
@@ -92,6 +94,10 @@ void Informer::setState(InformerHealth::State state)
 
 void Informer::list()
 {
+    // Until the first sync no delta has been emitted, so a store filled in part by an abandoned list
+    // has been seen by nobody: start it afresh, and fill it in place (no second copy of the state).
+    if (!m_health.synced)
+        m_store.clear();
     if (streamsLists()) {
         streamList();
         return;
@@ -106,16 +112,22 @@ void Informer::list()
     opts.labelSelector = m_options.labelSelector;
     opts.fieldSelector = m_options.fieldSelector;
     opts.limit = m_options.pageLimit;
+    opts.dropManagedFields = m_ownProjector;
     // Project each item as it is parsed: a page of JSON documents is many times its projections' size.
     auto fresh = std::make_shared<QList<KubeObject>>();
-    opts.onItem = [this, fresh](nlohmann::json &item) {
+    const bool inPlace = !m_health.synced;
+    opts.onItem = [this, gen, fresh, inPlace](nlohmann::json &item) {
+        if (gen != m_generation)
+            return; // superseded
         Result<KubeObject> o = m_options.projector(item);
-        if (o)
-            fresh->append(std::move(*o));
-        else
+        if (!o)
             m_health.lastError = o.errorMessage();
+        else if (inPlace)
+            m_store.set(std::move(*o));
+        else
+            fresh->append(std::move(*o));
     };
-    m_client->list(collectionPath(), opts, this, [this, gen, fresh](Result<ListResult> result) {
+    m_client->list(collectionPath(), opts, this, [this, gen, fresh, inPlace](Result<ListResult> result) {
         if (gen != m_generation)
             return;
         if (!result) {
@@ -126,7 +138,7 @@ void Informer::list()
         m_resourceVersion = result->resourceVersion;
         m_health.synced = true;
         m_health.failures = 0;
-        queue(m_store.replace(std::exchange(*fresh, {})), true);
+        queue(inPlace ? m_store.added() : m_store.replace(std::exchange(*fresh, {})), true);
         watch();
     });
 }
@@ -143,9 +155,10 @@ void Informer::finishInitialEvents(const QString &resourceVersion)
     m_relistPending = false;
     if (!resourceVersion.isEmpty())
         m_resourceVersion = resourceVersion;
+    const bool inPlace = !m_health.synced;
     m_health.synced = true;
     m_health.failures = 0;
-    queue(m_store.replace(std::exchange(m_initial, {})), true);
+    queue(inPlace ? m_store.added() : m_store.replace(std::exchange(m_initial, {})), true);
     setState(InformerHealth::State::Watching);
 }
 
@@ -161,6 +174,7 @@ void Informer::watch(bool sendInitialEvents)
     w.fieldSelector = m_options.fieldSelector;
     w.allowBookmarks = true;
     w.sendInitialEvents = sendInitialEvents;
+    w.dropManagedFields = m_ownProjector;
     m_initialEvents = sendInitialEvents;
     m_initial.clear();
     const int span = std::max(0, m_options.maxWatchSeconds - m_options.minWatchSeconds);
@@ -217,6 +231,14 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
         Result<KubeObject> o = m_options.projector(ev.object);
         if (!o) {
             m_health.lastError = o.errorMessage();
+            continue;
+        }
+        if (m_initialEvents && !m_health.synced) {
+            // The first sync fills the store in place (list() emptied it).
+            if (ev.type == WatchEvent::Type::Deleted)
+                m_store.remove(objectUid(*o));
+            else
+                m_store.set(std::move(*o));
             continue;
         }
         if (m_initialEvents) {

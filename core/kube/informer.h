@@ -37,7 +37,7 @@ struct InformerOptions {
     int shortWatchMs = 1000;        ///< a watch ending sooner with no event counts as a failure
     bool streamingList = true;      ///< list via sendInitialEvents when the server allows it
     std::function<double()> random; ///< uniform in [0, 1); null = QRandomGenerator
-    Projector projector;            ///< null = projectorFor(type)
+    Projector projector;            ///< null = projectorFor(type), and managedFields are not even parsed
 };
 
 /// What the connection indicator shows.
@@ -99,6 +99,7 @@ private:
     uint64_t m_generation = 0; ///< bumped on every list/watch/stop: stale callbacks compare and bail
     bool m_running = false;
     bool m_relistPending = false;
+    bool m_ownProjector = false;     ///< projectorFor(type): it never reads managedFields
     bool m_streamingRefused = false; ///< the server rejected sendInitialEvents: LIST from now on
     bool m_initialEvents = false;    ///< a streaming list is delivering the initial state
     QList<KubeObject> m_initial;     ///< that state, applied at once at its closing bookmark

@@ -757,10 +757,17 @@ void RestClient::listPageByItem(const ResourcePath &path, const ListOptions &opt
              }
              // Parse with a callback that hands each item over at its closing brace and drops it from
              // the document: the page's DOM never holds more than one item.
-             bool inItems = false;
+             bool inItems = false, inMetadata = false;
              const auto onEvent = [&](int depth, nlohmann::json::parse_event_t event,
                                       nlohmann::json &parsed) {
                  using Event = nlohmann::json::parse_event_t;
+                 if (event == Event::key && options.dropManagedFields && inItems && parsed.is_string()) {
+                     // An item's keys are at depth 3, its metadata's at depth 4.
+                     if (depth == 3)
+                         inMetadata = parsed.get_ref<const std::string &>() == "metadata";
+                     else if (depth == 4 && inMetadata)
+                         return parsed.get_ref<const std::string &>() != "managedFields";
+                 }
                  if (depth == 1 && event == Event::key)
                      inItems = parsed.is_string() && parsed.get_ref<const std::string &>() == "items";
                  else if (depth == 1 && event == Event::array_end)
@@ -966,6 +973,7 @@ StreamHandle RestClient::watch(const ResourcePath &path, const WatchOptions &opt
     if (!options.fieldSelector.isEmpty())
         r.query.append({QStringLiteral("fieldSelector"), options.fieldSelector});
     auto decoder = std::make_shared<WatchDecoder>();
+    decoder->setDropManagedFields(options.dropManagedFields);
     return stream(
         r, context,
         [decoder, onEvents](const QByteArray &data) {

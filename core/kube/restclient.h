@@ -108,6 +108,8 @@ struct ListOptions {
     /// When set, each item goes here as soon as it is parsed, so a page is never held as a whole
     /// document (the item may be moved from). Takes precedence over onPage.
     std::function<void(nlohmann::json &item)> onItem;
+    /// With onItem: leave metadata.managedFields out of the items (skipped while parsing).
+    bool dropManagedFields = false;
 };
 
 /// Options of create/update/patch.
@@ -155,6 +157,8 @@ struct WatchOptions {
     bool allowBookmarks = true;
     /// Streaming list: sendInitialEvents=true&resourceVersionMatch=NotOlderThan.
     bool sendInitialEvents = false;
+    /// Leave metadata.managedFields out of the events' objects (skipped while parsing).
+    bool dropManagedFields = false;
 };
 
 struct RestClientOptions {

@@ -124,6 +124,21 @@ std::optional<Delta> ObjectStore::remove(const QString &uid, std::optional<KubeO
     return Delta{Delta::Type::Deleted, std::move(last)};
 }
 
+void ObjectStore::set(KubeObject object)
+{
+    QString uid = objectUid(object);
+    m_objects.insert(std::move(uid), std::move(object));
+}
+
+QList<Delta> ObjectStore::added() const
+{
+    QList<Delta> out;
+    out.reserve(m_objects.size());
+    for (auto it = m_objects.cbegin(); it != m_objects.cend(); ++it)
+        out.append(Delta{Delta::Type::Added, it.value()});
+    return out;
+}
+
 QList<Delta> ObjectStore::replace(const QList<KubeObject> &fresh)
 {
     return replace(QList<KubeObject>(fresh));

@@ -62,6 +62,12 @@ public:
     /// The same, moving the objects in (fresh is left empty).
     QList<Delta> replace(QList<KubeObject> &&fresh);
 
+    /// Inserts or replaces without a delta: for filling a store that nobody has seen yet.
+    void set(KubeObject object);
+    /// Every object as an Added delta: what consumers get once such a store is complete.
+    QList<Delta> added() const;
+    void clear() { m_objects.clear(); }
+
 private:
     QHash<QString, KubeObject> m_objects;
 };

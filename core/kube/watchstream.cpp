@@ -55,7 +55,7 @@ Error WatchDecoder::statusError(const nlohmann::json &status, const QString &pre
     return Error(QStringLiteral("%1: %2 %3: %4").arg(prefix).arg(code).arg(reason, message), code);
 }
 
-WatchEvent WatchDecoder::decodeLine(QByteArrayView line)
+WatchEvent WatchDecoder::decodeLine(QByteArrayView line, bool dropManagedFields)
 {
     // Before parsing: a deeper object would overflow the stack when copied or dumped downstream.
     if (jsonNestingDepth(line) > kMaxJsonDepth)
@@ -63,7 +63,28 @@ WatchEvent WatchDecoder::decodeLine(QByteArrayView line)
             QStringLiteral("watch stream: event nested deeper than %1 levels (%2 bytes); dropped")
                 .arg(kMaxJsonDepth)
                 .arg(line.size()));
-    nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    nlohmann::json doc;
+    if (dropManagedFields) {
+        // {"type": ..., "object": {"metadata": {"managedFields": ...}}}: keys at depth 1, 2 and 3.
+        bool inObject = false, inMetadata = false;
+        doc = nlohmann::json::parse(
+            line.begin(), line.end(),
+            [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json &parsed) {
+                if (event != nlohmann::json::parse_event_t::key)
+                    return true;
+                const bool named = parsed.is_string();
+                if (depth == 1)
+                    inObject = named && parsed.get_ref<const std::string &>() == "object";
+                else if (depth == 2)
+                    inMetadata = inObject && named && parsed.get_ref<const std::string &>() == "metadata";
+                else if (depth == 3 && inMetadata && named)
+                    return parsed.get_ref<const std::string &>() != "managedFields";
+                return true;
+            },
+            false);
+    } else {
+        doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    }
     if (doc.is_discarded() || !doc.is_object())
         return malformedEvent(
             QStringLiteral("watch stream: malformed JSON line (%1 bytes): %2")
@@ -125,7 +146,7 @@ QList<WatchEvent> WatchDecoder::feed(QByteArrayView chunk)
             line = m_buffer;
         }
         if (!line.trimmed().isEmpty())
-            out.append(decodeLine(line));
+            out.append(decodeLine(line, m_dropManagedFields));
         m_buffer.clear();
     }
     return out;
@@ -137,7 +158,7 @@ QList<WatchEvent> WatchDecoder::finish()
     if (!m_buffer.trimmed().isEmpty()) {
         // A server that ends cleanly always ends with a newline: a complete
         // JSON object without one is still accepted, anything else is cut off.
-        WatchEvent ev = decodeLine(m_buffer);
+        WatchEvent ev = decodeLine(m_buffer, m_dropManagedFields);
         if (ev.malformed)
             ev = malformedEvent(QStringLiteral("watch stream: connection ended inside an event (%1 bytes)")
                                     .arg(m_buffer.size()));

@@ -41,6 +41,10 @@ public:
 
     explicit WatchDecoder(qsizetype maxLineBytes = DefaultMaxLineBytes);
 
+    /// Leave object.metadata.managedFields out of decoded objects (often a third of a pod's bytes,
+    /// and nothing a projection reads): they are skipped while parsing, never built.
+    void setDropManagedFields(bool drop) { m_dropManagedFields = drop; }
+
     /// Feeds the next chunk; returns the events of every line it completed.
     QList<WatchEvent> feed(QByteArrayView chunk);
     /// The stream ended: a partial line left over is reported as truncated.
@@ -49,7 +53,7 @@ public:
     qsizetype pendingBytes() const { return m_buffer.size(); }
 
     /// Decodes one complete line (without its newline).
-    static WatchEvent decodeLine(QByteArrayView line);
+    static WatchEvent decodeLine(QByteArrayView line, bool dropManagedFields = false);
     /// Decodes a metav1.Status into an Error "<code> <reason>: <message>" with its code.
     static Error statusError(const nlohmann::json &status, const QString &prefix);
 
@@ -57,6 +61,7 @@ private:
     qsizetype m_maxLineBytes;
     QByteArray m_buffer;
     bool m_discarding = false; ///< inside an oversized line: drop bytes until its newline
+    bool m_dropManagedFields = false;
 };
 
 } // namespace vigil::kube

@@ -159,6 +159,8 @@ private Q_SLOTS:
     void streamingListFallsBackToList_data();
     void streamingListFallsBackToList();
     void streamingListRetriesAfterTransientFailure();
+    void abandonedFirstSyncLeavesNoTrace_data();
+    void abandonedFirstSyncLeavesNoTrace();
     void backoffDelay_data();
     void backoffDelay();
 };
@@ -358,12 +360,12 @@ void TestInformer::streamingListAppliesStateAtItsEndBookmark()
     QSignalSpy spy(&informer, &Informer::deltas);
     informer.start();
 
-    // Inside the initial state nothing is visible: not synced, empty store, no deltas.
+    // Inside the initial state nothing is announced: not synced (the store, filling in place, is not
+    // usable yet) and no deltas.
     QTRY_COMPARE(api.requests(true).size(), 1);
     QTest::qWait(150);
     QVERIFY(!informer.health().synced);
     QCOMPARE(informer.health().state, InformerHealth::State::Listing);
-    QCOMPARE(informer.store().size(), 0);
     QCOMPARE(spy.size(), 0);
 
     // The bookmark annotated k8s.io/initial-events-end applies the state at once, as a resync.
@@ -374,7 +376,9 @@ void TestInformer::streamingListAppliesStateAtItsEndBookmark()
     QTRY_COMPARE(spy.size(), 1);
     const auto first = spy.at(0).at(0).value<DeltaBatch>();
     QVERIFY(first.resynced);
-    QCOMPARE(describe(first.deltas), QStringLiteral("+a@5 +c@7"));
+    QStringList added = describe(first.deltas).split(QLatin1Char(' '));
+    added.sort(); // a resync carries the store's objects in no particular order
+    QCOMPARE(added, (QStringList{QStringLiteral("+a@5"), QStringLiteral("+c@7")}));
 
     // Changes after it are ordinary deltas on the same stream.
     QTRY_COMPARE(spy.size(), 2);
@@ -472,6 +476,52 @@ void TestInformer::streamingListRetriesAfterTransientFailure()
     QVERIFY(informer.streamsLists());
     QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@5")}));
     QCOMPARE(informer.resourceVersion(), QStringLiteral("6"));
+}
+
+void TestInformer::abandonedFirstSyncLeavesNoTrace_data()
+{
+    QTest::addColumn<bool>("streaming");
+    QTest::newRow("paged LIST fails on its second page") << false;
+    QTest::newRow("streaming list breaks before its end bookmark") << true;
+}
+
+// The first sync fills the store in place; when it is abandoned half-way, what it had put there
+// must not survive into the next attempt: the first deltas are exactly the final state, all Added.
+void TestInformer::abandonedFirstSyncLeavesNoTrace()
+{
+    QFETCH(bool, streaming);
+    FakeApi api;
+    if (streaming) {
+        api.watches = {stream({{10, watchLine("ADDED", pod("a", 5)) + watchLine("ADDED", pod("gone", 6))}},
+                              HttpExchange::Ending::Close),
+                       stream({{10, watchLine("ADDED", pod("a", 7))}, {10, bookmark(8, true)}},
+                              HttpExchange::Ending::Stall)};
+    } else {
+        api.lists = {[](HttpExchange *ex) {
+                         ex->respondJson(
+                             200, R"({"kind":"PodList","metadata":{"resourceVersion":"6","continue":"c"},)"
+                                  R"("items":[)" +
+                                      pod("a", 5) + "," + pod("gone", 6) + "]}");
+                     },
+                     [](HttpExchange *ex) {
+                         ex->respondJson(500, R"({"kind":"Status","reason":"InternalError","code":500})");
+                     },
+                     respondList(podList(8, {pod("a", 7)}))};
+        api.watches = {stream({}, HttpExchange::Ending::Stall)};
+    }
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    InformerOptions o = streaming ? streamingOptions() : fastOptions();
+    Informer informer(&client, o);
+    QSignalSpy spy(&informer, &Informer::deltas);
+    informer.start();
+    QTRY_VERIFY(informer.health().synced);
+    QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@7")}));
+    QTRY_COMPARE(spy.size(), 1);
+    const auto first = spy.at(0).at(0).value<DeltaBatch>();
+    QVERIFY(first.resynced);
+    QCOMPARE(describe(first.deltas), QStringLiteral("+a@7"));
+    QCOMPARE(informer.health().failures, 0);
 }
 
 void TestInformer::backoffDelay_data()

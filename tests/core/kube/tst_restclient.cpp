@@ -173,6 +173,10 @@ void TestRestClient::listItemByItem_data()
     QTest::addColumn<QByteArray>("firstPage");
     QTest::addColumn<QStringList>("expectedUids"); // empty: an error is expected
     QTest::addColumn<QString>("expectedError");
+    QTest::newRow("managedFields left out of items")
+        << QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"next"},"items":[)"
+                      R"({"metadata":{"uid":"a","managedFields":[{"manager":"x"}],"labels":{"k":"v"}}}]})")
+        << QStringList{"a:k=v", "c:"} << QString();
     QTest::newRow("items across pages, nested objects kept whole")
         << QByteArray(R"({"kind":"PodList","metadata":{"resourceVersion":"7","continue":"next",)"
                       R"("x":{"y":{}}},"items":[{"metadata":{"uid":"a","labels":{"k":"v"}}},)"
@@ -227,7 +231,10 @@ void TestRestClient::listItemByItem()
         if (item.contains("spec"))
             extra += QString::fromStdString(item["spec"]["containers"][0].value("name", std::string()));
         seen.append(QString::fromStdString(meta.value("uid", std::string())) + QLatin1Char(':') + extra);
+        if (meta.contains("managedFields"))
+            seen.append(QStringLiteral("managedFields kept"));
     };
+    opts.dropManagedFields = true;
     opts.onPage = [](const nlohmann::json &) { QFAIL("onItem takes precedence over onPage"); };
     std::optional<Result<ListResult>> got;
     client.list(podsIn, opts, this, [&](Result<ListResult> r) { got = std::move(r); });

@@ -54,6 +54,8 @@ private Q_SLOTS:
     void everySplitPoint();
     void errorStatusDecoded();
     void oversizedLineThenRecovers();
+    void managedFieldsDropped_data();
+    void managedFieldsDropped();
 };
 
 void TestWatchStream::framing_data()
@@ -160,6 +162,41 @@ void TestWatchStream::oversizedLineThenRecovers()
     events += decoder.finish();
     QCOMPARE(summary(events), QStringLiteral("!A9"));
     QVERIFY(events[0].error.message.contains(QLatin1String("exceeds 128 bytes")));
+}
+
+void TestWatchStream::managedFieldsDropped_data()
+{
+    QTest::addColumn<bool>("drop");
+    QTest::addColumn<QByteArray>("line");
+    QTest::addColumn<QByteArray>("expectedObject");
+    const QByteArray line =
+        R"({"type":"MODIFIED","object":{"kind":"Pod","metadata":{"name":"a","managedFields":[{"manager":"m",)"
+        R"("fieldsV1":{"f:spec":{}}}],"labels":{"managedFields":"kept"}},"spec":{"managedFields":"kept"}}})";
+    QTest::newRow("dropped: only metadata.managedFields goes")
+        << true << line
+        << QByteArray(
+               R"({"kind":"Pod","metadata":{"labels":{"managedFields":"kept"},"name":"a"},"spec":{"managedFields":"kept"}})");
+    QTest::newRow("kept when not asked")
+        << false << line
+        << QByteArray(R"({"kind":"Pod","metadata":{"labels":{"managedFields":"kept"},)"
+                      R"("managedFields":[{"fieldsV1":{"f:spec":{}},"manager":"m"}],)"
+                      R"("name":"a"},"spec":{"managedFields":"kept"}})");
+    QTest::newRow("an ERROR Status is untouched")
+        << true << QByteArray(R"({"type":"ERROR","object":{"kind":"Status","code":410,"metadata":{}}})")
+        << QByteArray(R"({"code":410,"kind":"Status","metadata":{}})");
+}
+
+void TestWatchStream::managedFieldsDropped()
+{
+    QFETCH(bool, drop);
+    QFETCH(QByteArray, line);
+    QFETCH(QByteArray, expectedObject);
+    WatchDecoder decoder;
+    decoder.setDropManagedFields(drop);
+    const QList<WatchEvent> events = decoder.feed(QByteArray(line + '\n'));
+    QCOMPARE(events.size(), 1);
+    QVERIFY(!events[0].malformed);
+    QCOMPARE(QByteArray::fromStdString(events[0].object.dump()), expectedObject);
 }
 
 QTEST_GUILESS_MAIN(TestWatchStream)
