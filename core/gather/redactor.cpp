@@ -8,12 +8,13 @@
 namespace vigil::gather {
 namespace {
 
-// A pattern redacts capture group `group` (0 = the whole match).
+// A pattern redacts capture group `group` (0 = the whole match, -1 = the
+// first group that matched, for alternatives).
 struct Pattern {
     QString kind;
     QRegularExpression re;
     int group = 0;
-    enum Gate { Always, Emails, Ips } gate = Always;
+    enum Gate { Always, Emails, Ips, NearAwsKeyId, RandomLooking } gate = Always;
 };
 
 QRegularExpression rx(const QString &pattern, bool caseInsensitive = false)
@@ -26,10 +27,20 @@ QRegularExpression rx(const QString &pattern, bool caseInsensitive = false)
 
 // Secret-looking name components, matched as whole words between _ - . or
 // camelCase boundaries are not split on purpose: "author" must not hit AUTH.
-const QString kSecretWords = QStringLiteral("(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|client[_"
-                                            "-]?secret|token|api[_-]?key|apikey|access[_-]?key"
-                                            "|private[_-]?key|credentials?|auth|authorization|dsn|conn|"
-                                            "connection[_-]?string|conn[_-]?str|sas|signature)");
+const QString kSecretWords =
+    QStringLiteral("(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|client[_"
+                   "-]?secret|token|api[_-]?key|apikey|access[_-]?key"
+                   "|private[_-]?key|credentials?|auth|authorization|dsn|conn|"
+                   "connection[_-]?string|conn[_-]?str|sas|signature|account[_-]?key|"
+                   "storage[_-]?key|master[_-]?key|shared[_-]?key)");
+
+// Words that are secret even glued to a prefix (PGPASSWORD, SessionToken).
+const QString kGluedSecretWords = QStringLiteral("(?:password|passwd|secret|token)");
+
+// A base64 run that stands alone (not part of a longer token, a path or a
+// sha512-... integrity string).
+const QString kB64Before = QStringLiteral("(?<![A-Za-z0-9/+=_.\\-])");
+const QString kB64After = QStringLiteral("(?![A-Za-z0-9/+=_-])");
 
 // Value characters: stop at whitespace, quotes and separators; never start on
 // a placeholder (« starts one) so a second pass cannot re-redact it.
@@ -40,8 +51,12 @@ const QList<Pattern> &patterns()
     static const QList<Pattern> all = [] {
         QList<Pattern> p;
         // Structured secrets first, so a later generic pattern sees placeholders.
+        // Also inside JSON that is itself a string value (\"private_key\": \"...\").
         p << Pattern{QStringLiteral("gcp_private_key"),
-                     rx(QStringLiteral("\"private_key\"\\s*:\\s*\"([^\"«][^\"]*)\"")), 1};
+                     rx(QStringLiteral(
+                         "\\\\?\"private_key\\\\?\"\\s*:\\s*\\\\?\"((?:[^\"\\\\«]|\\\\[^\"])(?:[^\"\\\\]|"
+                         "\\\\[^\"])*)")),
+                     1};
         p << Pattern{QStringLiteral("pem"),
                      rx(QStringLiteral("-----BEGIN ([A-Z0-9 ]{1,40})-----(?:[\\s\\S]{0,20000}?-----END "
                                        "\\1-----|[A-Za-z0-9+/=\\s\\\\]{0,20000})"))};
@@ -49,12 +64,19 @@ const QList<Pattern> &patterns()
                      rx(QStringLiteral("\\beyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.[A-Za-z0-9_-]*"))};
         p << Pattern{QStringLiteral("bearer"),
                      rx(QStringLiteral("\\b(?:bearer|basic)[ \\t]+([A-Za-z0-9\\-._~+/]{8,}=*)"), true), 1};
+        // A bare secret access key on the line of its access key id
+        // ("AKIA... / wJalr..."): the id, raw or already a placeholder, is the context.
+        p << Pattern{QStringLiteral("aws_secret_key"),
+                     rx(kB64Before + QStringLiteral("([A-Za-z0-9/+]{40})") + kB64After), 1,
+                     Pattern::NearAwsKeyId};
         p << Pattern{
             QStringLiteral("aws_access_key"),
             rx(QStringLiteral("\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\\b"))};
+        // aws_secret_access_key = ..., "SecretAccessKey": "...", --aws-secret-access-key ...
         p << Pattern{QStringLiteral("aws_secret_key"),
-                     rx(QStringLiteral("(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?[ "
-                                       "\\t]*[:=][ \\t]*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+                     rx(QStringLiteral("(?:aws[_-]?secret[_-]?(?:access[_-]?)?key|secret[_-]?access[_-]?key)"
+                                       "\\\\?[\"']?(?:[ \\t]*[:=]|[ \\t])[ \\t]*\\\\?[\"']?"
+                                       "([A-Za-z0-9/+=]{16,128})(?![A-Za-z0-9/+=])"),
                         true),
                      1};
         p << Pattern{QStringLiteral("gcp_api_key"),
@@ -64,11 +86,21 @@ const QList<Pattern> &patterns()
             rx(QStringLiteral("\\b(?:AccountKey|SharedAccessKey)[ \\t]*=[ \\t]*([^;\"'\\s«][^;\"'\\s]*)"),
                true),
             1};
+        // Storage and Cosmos DB account keys: 64 random bytes, 88 base64 characters.
+        p << Pattern{QStringLiteral("azure_key"),
+                     rx(kB64Before + QStringLiteral("([A-Za-z0-9/+]{86}==)") + kB64After), 1,
+                     Pattern::RandomLooking};
+        // Entra ID (Azure AD) client secrets: "xxx8Q~..." (the Q~ marks the format).
+        p << Pattern{QStringLiteral("azure_client_secret"),
+                     rx(QStringLiteral("(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\\dQ~[A-Za-z0-9_~.-]{31,34}"
+                                       "(?![A-Za-z0-9_~.-])"))};
         p << Pattern{QStringLiteral("azure_sas"),
                      rx(QStringLiteral(
                             "\\b(?:SharedAccessSignature[ \\t]*=[ \\t]*|[?&]sig=)([^;&\"'\\s«][^;&\"'\\s]*)"),
                         true),
                      1};
+        p << Pattern{QStringLiteral("gcp_client_secret"),
+                     rx(QStringLiteral("\\bGOCSPX-[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])"))};
         p << Pattern{
             QStringLiteral("github_token"),
             rx(QStringLiteral("\\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\\b"))};
@@ -83,13 +115,26 @@ const QList<Pattern> &patterns()
             rx(QStringLiteral("\\b[a-z][a-z0-9+.\\-]{0,30}://[^:/@\\s]{0,256}:([^@/\\s«][^@/\\s]{0,256})@"),
                true),
             1};
+        // Quoted values may hold spaces and semicolons: Password="a b;c" / Password='a b'.
         p << Pattern{
             QStringLiteral("conn_password"),
-            rx(QStringLiteral("\\b(?:password|passwd|pwd)[ \\t]*=[ \\t]*([^;&\\s\"'«][^;&\\s\"']*)"), true),
-            1};
+            rx(QStringLiteral("\\b(?:password|passwd|pwd)[ \\t]*=[ \\t]*(?:\"([^\"«][^\"]{0,256})\"|'([^'«]["
+                              "^']{0,256})')"),
+               true),
+            -1};
+        // PGPASSWORD=x too; DB_PASSWORD=x is left to the name=value pattern below.
+        p << Pattern{
+            QStringLiteral("conn_password"),
+            rx(QStringLiteral(
+                   "(?:\\b|(?<=[A-Za-z0-9]))(?:password|passwd)[ \\t]*=[ \\t]*([^;&\\s\"'«][^;&\\s\"']*)|"
+                   "\\bpwd[ \\t]*=[ \\t]*([^;&\\s\"'«][^;&\\s\"']*)"),
+               true),
+            -1};
         // name=value / name: value / "name": "value" with a secret-looking name.
         p << Pattern{QStringLiteral("secret"),
-                     rx(QStringLiteral("(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,64}[_.-]){0,8}") + kSecretWords +
+                     rx(QStringLiteral("(?:(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,64}[_.-]){0,8}") + kSecretWords +
+                            QStringLiteral("|(?<![A-Za-z0-9])[A-Za-z0-9]{1,32}") + kGluedSecretWords +
+                            QStringLiteral(")") +
                             QStringLiteral("(?:[_.-][A-Za-z0-9]{1,64}){0,8}[\"']?[ \\t]*[=:][ "
                                            "\\t]*[\"']?(?!(?:bearer|basic)[ \\t])") +
                             kValue,
@@ -115,9 +160,10 @@ const QList<Pattern> &patterns()
 
 const QRegularExpression &secretName()
 {
-    static const QRegularExpression re = rx(QStringLiteral("^(?:[A-Za-z0-9]+[_.-])*") + kSecretWords +
-                                                QStringLiteral("(?:[_.-][A-Za-z0-9]+)*$"),
-                                            true);
+    static const QRegularExpression re =
+        rx(QStringLiteral("^(?:[A-Za-z0-9]+[_.-])*(?:") + kSecretWords + QStringLiteral("|[A-Za-z0-9]+") +
+               kGluedSecretWords + QStringLiteral(")(?:[_.-][A-Za-z0-9]+)*$"),
+           true);
     return re;
 }
 
@@ -128,6 +174,36 @@ const QRegularExpression &secretNameCamel()
         QStringLiteral("(?:^|[a-z0-9])(?:Password|Passwd|Secret|Token|ApiKey|AccessKey|PrivateKey|"
                        "Credentials?|Auth|Dsn)(?:[A-Z0-9_]|$)|^(?:password|secret|token|apiKey|dsn|auth)"));
     return re;
+}
+
+// A random key mixes upper and lower case with digits or / and +; hex ids,
+// digests and words do not.
+bool randomLooking(QStringView s)
+{
+    bool upper = false, lower = false, other = false;
+    for (QChar c : s) {
+        upper = upper || (c >= u'A' && c <= u'Z');
+        lower = lower || (c >= u'a' && c <= u'z');
+        other = other || (c >= u'0' && c <= u'9') || c == u'/' || c == u'+';
+    }
+    return upper && lower && other;
+}
+
+// True when the line around [start, end) names an AWS access key id, raw or
+// already replaced by its placeholder, within a short distance.
+bool nearAwsKeyId(const QString &text, qsizetype start, qsizetype end)
+{
+    static const QRegularExpression id = rx(
+        QStringLiteral(
+            "\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b|«REDACTED:aws_access_key:\\d+»|aws_access_key_id|AccessKeyId"),
+        true);
+    constexpr qsizetype kWindow = 160;
+    qsizetype from = start, to = end;
+    while (from > 0 && start - from < kWindow && text.at(from - 1) != u'\n')
+        --from;
+    while (to < text.size() && to - end < kWindow && text.at(to) != u'\n')
+        ++to;
+    return QStringView(text).mid(from, to - from).contains(id);
 }
 
 // True when `pos` lies inside a placeholder we wrote ("«REDACTED:secret:1»"
@@ -184,16 +260,18 @@ bool Redactor::isPlaceholder(const QString &text)
 
 QString Redactor::placeholder(const QString &kind, const QString &secret)
 {
-    const QString key = kind + QChar(0) + secret;
-    auto it = m_placeholders.constFind(key);
+    // Keyed by the secret alone: a password seen in an env var and again in a
+    // log line is one placeholder, named after where it was first seen.
+    auto it = m_placeholders.constFind(secret);
     if (it == m_placeholders.cend()) {
         const int n = ++m_counters[kind];
-        it = m_placeholders.insert(key, QStringLiteral("«REDACTED:") + kind + u':' + QString::number(n) +
-                                            QStringLiteral("»"));
+        it = m_placeholders.insert(secret, QStringLiteral("«REDACTED:") + kind + u':' + QString::number(n) +
+                                               QStringLiteral("»"));
     }
-    m_report.counts[kind] += 1;
+    const QString named = it->mid(10, it->indexOf(u':', 10) - 10);
+    m_report.counts[named] += 1;
     if (m_callReport)
-        m_callReport->counts[kind] += 1;
+        m_callReport->counts[named] += 1;
     return *it;
 }
 
@@ -213,11 +291,22 @@ Redactor::Redacted Redactor::redact(const QString &text)
         bool any = false;
         while (it.hasNext()) {
             const QRegularExpressionMatch m = it.next();
-            const qsizetype start = m.capturedStart(p.group);
+            int group = p.group;
+            if (group < 0) {
+                group = 1;
+                while (group < m.lastCapturedIndex() && m.capturedStart(group) < 0)
+                    ++group;
+            }
+            const qsizetype start = m.capturedStart(group);
             if (start < 0 || start < copied)
                 continue;
-            const QString secret = m.captured(p.group);
+            const QString secret = m.captured(group);
             if (secret.isEmpty() || isPlaceholder(secret) || insidePlaceholder(out.text, start))
+                continue;
+            if (p.gate == Pattern::RandomLooking && !randomLooking(secret))
+                continue;
+            if (p.gate == Pattern::NearAwsKeyId &&
+                (!randomLooking(secret) || !nearAwsKeyId(out.text, start, start + secret.size())))
                 continue;
             if (!any) {
                 rebuilt.reserve(out.text.size());

@@ -49,7 +49,7 @@ public:
     /// Everything replaced since construction.
     const RedactionReport &report() const { return m_report; }
 
-    /// True for names like DB_PASSWORD, apiKey, GITHUB_TOKEN, SENTRY_DSN.
+    /// True for names like DB_PASSWORD, PGPASSWORD, apiKey, GITHUB_TOKEN, SENTRY_DSN.
     static bool looksSecretName(const QString &name);
     /// True when `text` is exactly one placeholder this class produces.
     static bool isPlaceholder(const QString &text);
@@ -58,7 +58,7 @@ private:
     QString placeholder(const QString &kind, const QString &secret);
 
     Options m_options;
-    QHash<QString, QString> m_placeholders; // kind + '\0' + secret -> placeholder
+    QHash<QString, QString> m_placeholders; // secret -> placeholder
     QHash<QString, int> m_counters;         // per kind
     RedactionReport m_report;
     RedactionReport *m_callReport = nullptr; // not owned; the report of the current call

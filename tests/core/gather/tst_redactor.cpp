@@ -17,6 +17,9 @@ private Q_SLOTS:
     void nonSecretsUntouched_data();
     void nonSecretsUntouched();
     void placeholdersAreStable();
+    void hexNextToAccessKeyKept_data();
+    void hexNextToAccessKeyKept();
+    void sameSecretOnePlaceholderAcrossKinds();
     void reportCountsPerKind();
     void hugeAndHostileInput_data();
     void hugeAndHostileInput();
@@ -79,12 +82,60 @@ void TestRedactor::secretsNeverSurvive_data()
     row("log: AWS secret key",
         QStringLiteral("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: bare AWS secret key after its access key id",
+        QStringLiteral("aws credentials: AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: bare AWS secret key after an id already redacted",
+        QStringLiteral(
+            "aws credentials: «REDACTED:aws_access_key:1» / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: bare AWS secret key before a temporary id",
+        QStringLiteral("signing with je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY for ASIAY34FZKBOKMUTVV7A"),
+        QStringLiteral("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"), "aws_secret_key");
+    row("log: key=value pair AWS_ACCESS_KEY_ID then a bare secret",
+        QStringLiteral(
+            "creds aws_access_key_id=«REDACTED:env:1» secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("event: STS credentials JSON SecretAccessKey",
+        QStringLiteral("{\"Credentials\": {\"AccessKeyId\": \"ASIAY34FZKBOKMUTVV7A\", \"SecretAccessKey\": "
+                       "\"je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\"}}"),
+        QStringLiteral("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"), "aws_secret_key");
+    row("log: env dump AWS_SECRET_ACCESS_KEY=",
+        QStringLiteral(
+            "env AWS_REGION=eu-west-1 AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: yaml secretAccessKey:",
+        QStringLiteral("s3:\n  secretAccessKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: cli flag --aws-secret-access-key",
+        QStringLiteral(
+            "exec aws-sync --aws-secret-access-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY --dry"),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: escaped JSON aws_secret_access_key",
+        QStringLiteral(
+            "msg=\"{\\\"aws_secret_access_key\\\": \\\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\\\"}\""),
+        QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "aws_secret_key");
+    row("log: AWS session token JSON SessionToken",
+        QStringLiteral("{\"SessionToken\": \"IQoJb3JpZ2luX2VjEXAMPLETOKEN\"}"),
+        QStringLiteral("IQoJb3JpZ2luX2VjEXAMPLETOKEN"), "secret");
     row("log: GCP API key", QStringLiteral("maps key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY ok"),
         QStringLiteral("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"), "gcp_api_key");
     row("log: GCP service account private_key",
         QStringLiteral("{\"type\": \"service_account\", \"private_key\": "
                        "\"MIIEvgIBADANBgkqhkiG9w0BAQEFAAS\\nAoIBAQC7\", \"client_email\": \"x\"}"),
         QStringLiteral("MIIEvgIBADANBgkqhkiG9w0BAQEFAAS"), "gcp_private_key");
+    row("log: GCP service account private_key with the whole PEM",
+        QStringLiteral("{\"type\": \"service_account\", \"private_key_id\": \"8f1c\", \"private_key\": "
+                       "\"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE "
+                       "KEY-----\\n\"}"),
+        QStringLiteral("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "gcp_private_key");
+    row("log: GCP key file printed as an escaped JSON string",
+        QStringLiteral("GOOGLE_CREDENTIALS=\"{\\\"private_key\\\": "
+                       "\\\"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\\\nAoIB\\\"}\""),
+        QStringLiteral("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "gcp_private_key");
+    row("log: GCP OAuth client secret",
+        QStringLiteral("oauth client 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 rejected"),
+        QStringLiteral("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"), "gcp_client_secret");
     row("event: Azure storage connection string",
         QStringLiteral("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey="
                        "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=core.windows.net"),
@@ -98,6 +149,24 @@ void TestRedactor::secretsNeverSurvive_data()
     row("log: Service Bus SharedAccessKey",
         QStringLiteral("Endpoint=sb://ns/;SharedAccessKeyName=Root;SharedAccessKey=K3yV4lu3+/abc="),
         QStringLiteral("K3yV4lu3+/abc="), "azure_key");
+    row("log: bare Azure storage account key",
+        QStringLiteral("blob client key Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+                       "K1SZFPTOtr/KBHBeksoGMGw== failed"),
+        QStringLiteral(
+            "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="),
+        "azure_key");
+    row("log: Cosmos DB connection string",
+        QStringLiteral("AccountEndpoint=https://db.documents.azure.com:443/;AccountKey=C2y6yDjf5/"
+                       "R+ob0N8A7Cgv30VRDJIWEHLM+"
+                       "4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==;"),
+        QStringLiteral(
+            "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="),
+        "azure_key");
+    row("log: env dump AZURE_STORAGE_KEY=", QStringLiteral("AZURE_STORAGE_KEY=c3RvcmFnZWtleQ== set"),
+        QStringLiteral("c3RvcmFnZWtleQ=="), "secret");
+    row("log: Entra ID client secret",
+        QStringLiteral("token request with Abc8Q~dEfGhIjKlMnOpQrStUvWxYz0123456789a failed"),
+        QStringLiteral("Abc8Q~dEfGhIjKlMnOpQrStUvWxYz0123456789a"), "azure_client_secret");
     row("log: GitHub ghp_", QStringLiteral("clone with ghp_1234567890abcdefghijABCDEFGHIJ123456 failed"),
         QStringLiteral("ghp_1234567890abcdefghijABCDEFGHIJ123456"), "github_token");
     row("event: GitHub fine-grained PAT",
@@ -119,6 +188,20 @@ void TestRedactor::secretsNeverSurvive_data()
         "conn_password");
     row("log: pwd= in ODBC string", QStringLiteral("DRIVER={x};UID=app;PWD=odbcSecret9;"),
         QStringLiteral("odbcSecret9"), "conn_password");
+    row("log: quoted connection string password with spaces",
+        QStringLiteral("Server=db;User Id=sa;Password=\"Pa55 w0rd;x\";Encrypt=true"),
+        QStringLiteral("Pa55 w0rd;x"), "conn_password");
+    row("log: single-quoted libpq password", QStringLiteral("host=db user=app password='p w0rd' dbname=x"),
+        QStringLiteral("p w0rd"), "conn_password");
+    row("log: PGPASSWORD glued name", QStringLiteral("exec psql with PGPASSWORD=pgS3cret! -h db"),
+        QStringLiteral("pgS3cret!"), "conn_password");
+    row("log: JDBC URL query password",
+        QStringLiteral("jdbc:mysql://db:3306/shop?user=app&password=jdbcPw9&useSSL=true"),
+        QStringLiteral("jdbcPw9"), "conn_password");
+    row("log: mongodb+srv URL password", QStringLiteral("dial mongodb+srv://svc:m0ngoPw@cluster0.x.net/db"),
+        QStringLiteral("m0ngoPw"), "url_password");
+    row("log: amqp URL password", QStringLiteral("amqp://guest:rabbitPw1@rabbit:5672/ refused"),
+        QStringLiteral("rabbitPw1"), "url_password");
     row("event: email", QStringLiteral("notify alice.smith+ops@example.co.uk failed"),
         QStringLiteral("alice.smith+ops@example.co.uk"), "email");
     row("log: IPv4 when enabled", QStringLiteral("dial tcp 10.42.7.19:5432"), QStringLiteral("10.42.7.19"),
@@ -167,6 +250,22 @@ void TestRedactor::envValues_data()
                                           << "a:b" << true;
     QTest::newRow("REDIS_CONN") << "REDIS_CONN"
                                 << "host:1" << true;
+    QTest::newRow("PGPASSWORD glued") << "PGPASSWORD"
+                                      << "pw" << true;
+    QTest::newRow("AWS_ACCESS_KEY_ID") << "AWS_ACCESS_KEY_ID"
+                                       << "AKIAIOSFODNN7EXAMPLE" << true;
+    QTest::newRow("AZURE_STORAGE_KEY") << "AZURE_STORAGE_KEY"
+                                       << "abc" << true;
+    QTest::newRow("AZURE_STORAGE_ACCOUNT_KEY") << "AZURE_STORAGE_ACCOUNT_KEY"
+                                               << "abc" << true;
+    QTest::newRow("GOOGLE_APPLICATION_CREDENTIALS") << "GOOGLE_APPLICATION_CREDENTIALS"
+                                                    << "/var/run/sa.json" << true;
+    QTest::newRow("MAX_TOKENS kept") << "MAX_TOKENS"
+                                     << "512" << false;
+    QTest::newRow("TOKENIZER_PATH kept") << "TOKENIZER_PATH"
+                                         << "/models/tok" << false;
+    QTest::newRow("AWS_REGION kept") << "AWS_REGION"
+                                     << "eu-west-1" << false;
     QTest::newRow("LOG_LEVEL kept") << "LOG_LEVEL"
                                     << "debug" << false;
     QTest::newRow("GOMAXPROCS kept") << "GOMAXPROCS"
@@ -210,6 +309,21 @@ void TestRedactor::nonSecretsUntouched_data()
     QTest::newRow("OOM message") << "Memory cgroup out of memory: Killed process 4242 (java)";
     QTest::newRow("short sk- word") << "task-runner sk-short done";
     QTest::newRow("token expired phrase") << "token expired, refreshing";
+    QTest::newRow("containerd container ID")
+        << "containerID: containerd://3b4f1c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1";
+    QTest::newRow("image pinned by digest")
+        << "Pulling image registry.example.com/shop/api@sha256:"
+           "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    QTest::newRow("pod-template-hash and pod name")
+        << "pod-template-hash=7d4b9c8f6 pod web-7d4b9c8f6-x2k9p uid 02fa420d-9a0e-4b8b-8356-cecda804a8ea";
+    QTest::newRow("git commit sha") << "build 3b4f1c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c deployed";
+    QTest::newRow("40 base64 characters with no access key id near")
+        << "request id wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done";
+    QTest::newRow("sha512 integrity")
+        << "integrity sha512-Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"
+           "/K1SZFPTOtr/KBHBeksoGMGw==";
+    QTest::newRow("OLDPWD is a directory") << "OLDPWD=/home/app";
+    QTest::newRow("AWS region and bucket") << "AWS_REGION=eu-west-1 bucket=shop-assets-prod";
 }
 
 void TestRedactor::nonSecretsUntouched()
@@ -236,6 +350,40 @@ void TestRedactor::placeholdersAreStable()
     Redactor fresh;
     QCOMPARE(fresh.redact(QStringLiteral("API_TOKEN=beta2")).text,
              QStringLiteral("API_TOKEN=«REDACTED:secret:1»"));
+}
+
+void TestRedactor::hexNextToAccessKeyKept_data()
+{
+    QTest::addColumn<QString>("hex");
+    QTest::newRow("git sha after the id") << QStringLiteral("3b4f1c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c");
+    QTest::newRow("upper-case hex after the id")
+        << QStringLiteral("3B4F1C2D9E8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C");
+    QTest::newRow("sha256 digest after the id")
+        << QStringLiteral("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+}
+
+void TestRedactor::hexNextToAccessKeyKept()
+{
+    QFETCH(QString, hex);
+    Redactor redactor;
+    const auto out = redactor.redact(QStringLiteral("AKIAIOSFODNN7EXAMPLE at ") + hex);
+    QVERIFY2(out.text.endsWith(hex), qPrintable(out.text));
+    QCOMPARE(out.report.total(), 1);
+    QCOMPARE(out.report.counts.value(QStringLiteral("aws_access_key")), 1);
+}
+
+void TestRedactor::sameSecretOnePlaceholderAcrossKinds()
+{
+    // The env var and the log line carry the same key: the model sees one name for it.
+    Redactor redactor;
+    const QString key = QStringLiteral("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    const QString env = redactor.redactEnvValue(QStringLiteral("AWS_SECRET_ACCESS_KEY"), key);
+    QCOMPARE(env, QStringLiteral("«REDACTED:env:1»"));
+    const auto log = redactor.redact(QStringLiteral("aws credentials: AKIAIOSFODNN7EXAMPLE / ") + key +
+                                     QStringLiteral(" and again ") + key);
+    QCOMPARE(log.text, QStringLiteral("aws credentials: «REDACTED:aws_access_key:1» / «REDACTED:env:1» and "
+                                      "again «REDACTED:env:1»"));
+    QCOMPARE(log.report.counts.value(QStringLiteral("env")), 2);
 }
 
 void TestRedactor::reportCountsPerKind()
