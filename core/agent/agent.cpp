@@ -56,7 +56,8 @@ QList<View> all(const kube::Informer *informer)
     return out;
 }
 
-// What the incident is about, as the pipeline observed it (never as a model claims).
+// What the incident is about, as the pipeline observed it (never as a model
+// claims).
 guard::IncidentTarget targetFor(const pipeline::Incident &incident, const gather::Evidence &evidence)
 {
     guard::IncidentTarget t;
@@ -102,7 +103,8 @@ int rank(act::DecisionState state)
     return 0;
 }
 
-// The shortest chain of allowed transitions from -> to (excluding from), empty when none.
+// The shortest chain of allowed transitions from -> to (excluding from), empty
+// when none.
 QList<act::DecisionState> pathBetween(act::DecisionState from, act::DecisionState to)
 {
     constexpr int kStates = static_cast<int>(act::DecisionState::Undone) + 1;
@@ -197,7 +199,8 @@ Result<void> Agent::open()
     m_audit = std::move(*log);
 
     m_client = new kube::RestClient(m_connection, m_options.client, this);
-    // Renewals must never wait behind other requests in a client-side rate limiter.
+    // Renewals must never wait behind other requests in a client-side rate
+    // limiter.
     kube::RestClientOptions election;
     election.qps = 0;
     election.maxRetries = 0;
@@ -247,12 +250,75 @@ void Agent::start()
         if (!installed)
             m_log->warn(QStringLiteral("cannot check for the AgentDecision CRD; starting anyway"),
                         {{"error", s(installed.errorMessage())}});
-        startInformers();
-        m_elector->start();
+        if (m_options.namespaceName.isEmpty()) {
+            startInformers(true);
+            m_elector->start();
+            return;
+        }
+        checkNodeAccess([this](bool allowed, const QString &why) {
+            if (allowed)
+                m_log->info(QStringLiteral("node incidents: only nodes that run pods of this namespace; "
+                                           "recorded here, never cordoned (a namespaced agent leaves "
+                                           "shared nodes to a person)"),
+                            {{"namespace", s(m_options.namespaceName)}});
+            else
+                m_log->warn(QStringLiteral("node incidents are out of scope for this agent: it cannot "
+                                           "list and watch nodes"),
+                            {{"namespace", s(m_options.namespaceName)}, {"why", s(why)}});
+            startInformers(allowed);
+            m_elector->start();
+        });
     });
 }
 
-void Agent::startInformers()
+void Agent::checkNodeAccess(std::function<void(bool allowed, const QString &why)> callback)
+{
+    auto left = std::make_shared<int>(2);
+    auto denied = std::make_shared<QStringList>();
+    for (const char *verb : {"list", "watch"}) {
+        const json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                             {"kind", "SelfSubjectAccessReview"},
+                             {"spec", {{"resourceAttributes", {{"resource", "nodes"}, {"verb", verb}}}}}};
+        kube::Request request;
+        request.verb = "POST";
+        request.path = QStringLiteral("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
+        request.contentType = "application/json";
+        request.body = QByteArray::fromStdString(review.dump());
+        m_client->send(request, this, [verb, left, denied, callback](Result<kube::Response> r) {
+            const QString what = QLatin1String(verb) + QStringLiteral(" nodes");
+            if (!r) {
+                denied->append(what + QStringLiteral(" (cannot ask: ") + r.errorMessage() + u')');
+            } else {
+                const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
+                const bool allowed = doc.is_object() && doc.contains("status") && doc["status"].is_object() &&
+                                     doc["status"].value("allowed", false) == true;
+                if (!allowed)
+                    denied->append(what + QStringLiteral(" denied by RBAC"));
+            }
+            if (--*left == 0)
+                callback(denied->isEmpty(), denied->join(QStringLiteral(", ")));
+        });
+    }
+}
+
+QList<kube::NodeView> Agent::nodesInScope(const QList<kube::NodeView> &nodes) const
+{
+    if (m_options.namespaceName.isEmpty() || nodes.isEmpty())
+        return nodes;
+    QSet<QString> used;
+    for (const kube::PodView &p : all<kube::PodView>(m_pods)) {
+        if (!p.nodeName.isEmpty())
+            used.insert(p.nodeName);
+    }
+    QList<kube::NodeView> out;
+    for (const kube::NodeView &n : nodes) {
+        if (used.contains(n.name))
+            out.append(n);
+    }
+    return out;
+}
+
+void Agent::startInformers(bool watchNodes)
 {
     auto make = [this](const kube::ResourceType &type, const QString &ns, const QString &fieldSelector) {
         kube::InformerOptions o;
@@ -263,8 +329,7 @@ void Agent::startInformers()
     };
     m_pods = make(kube::ResourceType::pods(), m_options.namespaceName, QString());
     m_events = make(kube::ResourceType::events(), m_options.namespaceName, QStringLiteral("type=Warning"));
-    // A namespaced agent leaves nodes alone (and needs no cluster-wide read of them).
-    if (m_options.namespaceName.isEmpty())
+    if (watchNodes)
         m_nodes = make(kube::ResourceType::nodes(), QString(), QString());
     struct Watched {
         kube::Informer *informer;
@@ -387,7 +452,8 @@ void Agent::onStoppedLeading(const QString &reason)
     m_adopting = false;
     m_claiming.clear();
     m_diagnoser = nullptr;
-    delete m_term.data(); // drops the diagnoser and every callback that would act for this term
+    delete m_term.data(); // drops the diagnoser and every callback that would act
+                          // for this term
     if (m_draining)
         m_log->info(QStringLiteral("stopped leading"), {{"reason", s(reason)}});
     else
@@ -399,7 +465,8 @@ void Agent::adoptLedger()
 {
     if (!m_term || m_draining)
         return;
-    // An action this replica started in an earlier term is still running: reconcile after it answers.
+    // An action this replica started in an earlier term is still running:
+    // reconcile after it answers.
     if (!m_inFlight.isEmpty()) {
         QTimer::singleShot(500, m_term, [this] { adoptLedger(); });
         return;
@@ -433,7 +500,8 @@ void Agent::syncFromLedger(const LedgerEntry &entry)
     if (!entry.decision)
         return;
     act::Decision remote = *entry.decision;
-    // A claim without an outcome: the claimant may have acted. Never run it again; reconcile it.
+    // A claim without an outcome: the claimant may have acted. Never run it
+    // again; reconcile it.
     if (!entry.claimedBy.isEmpty() && rank(remote.state) < rank(act::DecisionState::Executing) &&
         remote.state != act::DecisionState::Rejected)
         remote.state = act::DecisionState::Executing;
@@ -486,9 +554,61 @@ void Agent::beginActing()
     m_acting = true;
     m_log->info(QStringLiteral("acting as leader"),
                 {{"mode", s(guard::policyModeName(m_options.policy.mode))}});
-    observe(all<kube::PodView>(m_pods), all<kube::NodeView>(m_nodes), all<kube::EventView>(m_events));
+    observe(all<kube::PodView>(m_pods), nodesInScope(all<kube::NodeView>(m_nodes)),
+            all<kube::EventView>(m_events));
     for (const LedgerEntry &e : m_ledger->entries())
         considerEntry(e);
+    if (m_options.decisionTtlMs > 0) {
+        auto *sweeper = new QTimer(m_term);
+        sweeper->setInterval(
+            static_cast<int>(std::clamp<qint64>(m_options.decisionTtlMs / 4, 1000, 10 * 60 * 1000)));
+        connect(sweeper, &QTimer::timeout, this, &Agent::sweepExpired);
+        sweeper->start();
+        sweepExpired();
+    }
+}
+
+void Agent::sweepExpired()
+{
+    if (!canAct())
+        return;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    for (const LedgerEntry &e : m_ledger->entries()) {
+        if (!expired(e, now, m_options.decisionTtlMs) || m_deleting.contains(e.decisionId) ||
+            m_inFlight.contains(e.decisionId) || m_claiming.contains(e.decisionId))
+            continue;
+        m_deleting.insert(e.decisionId);
+        m_ledger->remove(e, m_term, [this, e, now](Result<void> r) {
+            m_deleting.remove(e.decisionId);
+            if (!r) {
+                // 409: it changed since (an approval, a write): the next sweep looks
+                // again.
+                if (r.error().code != 409 && r.error().code != 404)
+                    m_log->warn(QStringLiteral("cannot delete an expired AgentDecision"),
+                                {{"decision", s(e.decisionId)}, {"error", s(r.errorMessage())}});
+                return;
+            }
+            const qint64 age = now - finishedAtMs(e).value_or(now);
+            audit::AuditEvent a;
+            a.decisionId = e.decisionId;
+            a.kind = QStringLiteral("expired");
+            a.actor = QStringLiteral("agent:") + identity();
+            a.namespaceName = e.namespaceName;
+            a.target = e.decision ? e.decision->targetKey() : QString();
+            a.action = e.decision ? actionName(e.decision->diagnosis.action) : QString();
+            a.outcome = QStringLiteral("deleted");
+            a.payload = {{"agentDecision", s(e.namespaceName + u'/' + e.name)},
+                         {"phase", s(e.phase)},
+                         {"finishedAgoMs", age},
+                         {"ttlMs", m_options.decisionTtlMs}};
+            (void)m_audit->append(std::move(a));
+            m_log->info(QStringLiteral("deleted an expired AgentDecision"),
+                        {{"decision", s(e.decisionId)},
+                         {"object", s(e.namespaceName + u'/' + e.name)},
+                         {"phase", s(e.phase)},
+                         {"finishedAgoMs", age}});
+        });
+    }
 }
 
 // --- watch -> diagnose -> propose -------------------------------------------
@@ -500,7 +620,7 @@ void Agent::onPodDeltas(const kube::DeltaBatch &batch)
 
 void Agent::onNodeDeltas(const kube::DeltaBatch &batch)
 {
-    observe({}, changed<kube::NodeView>(batch), {});
+    observe({}, nodesInScope(changed<kube::NodeView>(batch)), {});
 }
 
 void Agent::onEventDeltas(const kube::DeltaBatch &batch)
@@ -557,7 +677,9 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
                                               {"confidence", diagnosis.confidence},
                                               {"source", s(diagnosis.source.describe())},
                                               {"fallback", s(diagnosis.fallbackReason)}});
-    if (!m_options.namespaceName.isEmpty() && incident.namespaceName != m_options.namespaceName)
+    const bool nodeIncident = incident.latest.object.kind == u"Node";
+    if (!m_options.namespaceName.isEmpty() && incident.namespaceName != m_options.namespaceName &&
+        !nodeIncident)
         return;
     if (diagnosis.action == ActionKind::None) {
         audit::AuditEvent e;
@@ -578,7 +700,11 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
                      {{"incident", s(incident.fingerprint)}});
         return;
     }
-    const guard::IncidentTarget target = targetFor(incident, evidence);
+    guard::IncidentTarget target = targetFor(incident, evidence);
+    // A namespaced agent records a node's incident in its own namespace (where
+    // its RBAC reaches).
+    if (nodeIncident && !m_options.namespaceName.isEmpty())
+        target.namespaceName = m_options.namespaceName;
     QList<guard::ExecutionRecord> history;
     if (Result<QList<act::Decision>> decisions = m_store->list()) {
         for (const act::Decision &d : *decisions) {
@@ -589,9 +715,18 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
                      d.diagnosis.action, d.targetKey()});
         }
     }
-    const guard::Verdict verdict =
-        guard::evaluate(guard::Proposal{diagnosis, QString(), target},
-                        {m_options.policy, QDateTime::currentDateTimeUtc(), history});
+    guard::Verdict verdict = guard::evaluate(guard::Proposal{diagnosis, QString(), target},
+                                             {m_options.policy, QDateTime::currentDateTimeUtc(), history});
+    if (diagnosis.action == ActionKind::CordonNode && !m_options.namespaceName.isEmpty()) {
+        verdict.decision = guard::Verdict::Blocked;
+        verdict.reasons.append({QStringLiteral("scope.node"),
+                                QStringLiteral("this agent is restricted to namespace %1 and never "
+                                               "cordons a node: nodes are "
+                                               "shared with other namespaces (run a cluster-wide "
+                                               "agent, or a person cordons it)")
+                                    .arg(m_options.namespaceName),
+                                true});
+    }
     m_metrics.count(m_metrics.decisions, guard::decisionName(verdict.decision));
     Result<act::Decision> proposed =
         m_executor->propose(act::newDecision(incident.fingerprint, target, diagnosis, verdict));
@@ -650,8 +785,14 @@ void Agent::considerEntry(const LedgerEntry &entry)
     if (!entry.claimedBy.isEmpty()) {
         if (entry.claimedBy != identity() && rank(local->state) < rank(act::DecisionState::Executing))
             syncFromLedger(entry); // another replica claimed it: this one never runs it
+        if (entry.approved && !entry.hasCondition(QStringLiteral("ApprovalRefused")))
+            refuseApproval(entry, *local, QString());
         return;
     }
+    // A rejection wins over an approval, whichever came first, as long as nothing
+    // ran.
+    if (entry.rejected && handleRejection(entry, *local))
+        return;
     if (entry.approved &&
         (local->state == act::DecisionState::Proposed || local->state == act::DecisionState::Previewed)) {
         act::Approver approver;
@@ -660,11 +801,7 @@ void Agent::considerEntry(const LedgerEntry &entry)
         approver.via = QStringLiteral("AgentDecision");
         Result<act::Decision> approved = m_executor->approve(entry.decisionId, approver);
         if (!approved) {
-            if (!m_refused.contains(entry.decisionId)) {
-                m_refused.insert(entry.decisionId);
-                m_log->warn(QStringLiteral("approval through the AgentDecision refused"),
-                            {{"decision", s(entry.decisionId)}, {"error", s(approved.errorMessage())}});
-            }
+            refuseApproval(entry, *local, approved.errorMessage());
             return;
         }
         m_log->info(QStringLiteral("approved through the AgentDecision"),
@@ -673,8 +810,121 @@ void Agent::considerEntry(const LedgerEntry &entry)
         claimAndExecute(entry.decisionId);
         return;
     }
-    if (local->state == act::DecisionState::Approved)
+    if (local->state == act::DecisionState::Approved) {
         claimAndExecute(entry.decisionId);
+        return;
+    }
+    if (entry.approved)
+        refuseApproval(entry, *local, QString());
+}
+
+bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local)
+{
+    using S = act::DecisionState;
+    const QString why = entry.rejectReason.isEmpty() ? QStringLiteral("no reason given") : entry.rejectReason;
+    act::Approver rejecter;
+    rejecter.kubeUser = entry.rejectedBy;
+    rejecter.via = QStringLiteral("AgentDecision");
+    switch (local.state) {
+    case S::Rejected:
+        if (entry.approved)
+            refuseApproval(entry, local, QString());
+        return true;
+    case S::Proposed:
+    case S::Previewed: {
+        Result<act::Decision> rejected = m_executor->reject(local.id, rejecter, why);
+        if (!rejected) {
+            m_log->error(QStringLiteral("cannot record the rejection"),
+                         {{"decision", s(local.id)}, {"error", s(rejected.errorMessage())}});
+            return true;
+        }
+        m_log->info(QStringLiteral("rejected through the AgentDecision"),
+                    {{"decision", s(local.id)}, {"by", s(entry.rejectedBy)}, {"reason", s(why)}});
+        record(*rejected);
+        return true;
+    }
+    case S::Approved: {
+        // Approved, never claimed (the claim re-reads the object and refuses a
+        // rejected one). The state machine has no Approved -> Rejected: it ends
+        // Failed, with the rejection as outcome.
+        if (m_claiming.contains(local.id) || m_inFlight.contains(local.id))
+            return true; // the claim answers first; the next delta comes back here
+        act::Decision rejected = local;
+        rejected.state = S::Failed;
+        rejected.rejectReason = why;
+        rejected.outcome = {{"status", "rejected"},
+                            {"message", s(QStringLiteral("rejected by %1 after approval, before it ran: %2")
+                                              .arg(entry.rejectedBy, why))}};
+        if (Result<void> r = m_store->transition(rejected, S::Approved); !r) {
+            m_log->error(QStringLiteral("cannot record the rejection"),
+                         {{"decision", s(local.id)}, {"error", s(r.errorMessage())}});
+            return true;
+        }
+        audit::AuditEvent e;
+        e.decisionId = local.id;
+        e.kind = QStringLiteral("rejected");
+        e.actor = rejecter.actor();
+        e.namespaceName = local.target.namespaceName;
+        e.target = local.targetKey();
+        e.action = actionName(local.diagnosis.action);
+        e.outcome = QStringLiteral("rejected");
+        e.payload = {{"reason", s(why)}, {"note", "rejected after approval, before it was claimed"}};
+        (void)m_audit->append(std::move(e));
+        m_log->info(QStringLiteral("rejected through the AgentDecision after approval"),
+                    {{"decision", s(local.id)}, {"by", s(entry.rejectedBy)}, {"reason", s(why)}});
+        record(rejected);
+        return true;
+    }
+    case S::Executing:
+    case S::Executed:
+    case S::Verified:
+    case S::VerifyFailed:
+    case S::Failed:
+    case S::Undone:
+        break;
+    }
+    if (!entry.hasCondition(QStringLiteral("RejectionRefused")) && !m_refused.contains(u'r' + local.id)) {
+        m_refused.insert(u'r' + local.id);
+        const DecisionCondition c{QStringLiteral("RejectionRefused"), QStringLiteral("True"),
+                                  QStringLiteral("TooLate"),
+                                  QStringLiteral("rejection by %1 came after the decision was %2; "
+                                                 "nothing was undone")
+                                      .arg(entry.rejectedBy, act::stateName(local.state))};
+        m_log->warn(QStringLiteral("rejection through the AgentDecision came too late"),
+                    {{"decision", s(local.id)}, {"state", s(act::stateName(local.state))}});
+        ++m_pendingWrites;
+        m_ledger->setCondition(local, c, this, [this, id = local.id](Result<void> r) {
+            --m_pendingWrites;
+            if (!r)
+                m_log->warn(QStringLiteral("cannot write the AgentDecision's condition"),
+                            {{"decision", s(id)}, {"error", s(r.errorMessage())}});
+            maybeFinish();
+        });
+    }
+    return true;
+}
+
+void Agent::refuseApproval(const LedgerEntry &entry, const act::Decision &local, const QString &error)
+{
+    // Our own approvals (the executor's Approved state came from this
+    // AgentDecision) are no refusal.
+    if (error.isEmpty() && local.state != act::DecisionState::Rejected &&
+        local.approver.via == u"AgentDecision")
+        return;
+    if (m_refused.contains(local.id) || entry.hasCondition(QStringLiteral("ApprovalRefused")))
+        return;
+    m_refused.insert(local.id);
+    const DecisionCondition c = approvalRefused(local, error);
+    m_log->warn(QStringLiteral("approval through the AgentDecision refused"),
+                {{"decision", s(local.id)}, {"reason", s(c.reason)}, {"message", s(c.message)}});
+    ++m_pendingWrites;
+    m_ledger->setCondition(local, c, this, [this, id = local.id](Result<void> r) {
+        --m_pendingWrites;
+        if (!r)
+            m_log->warn(QStringLiteral("cannot write the AgentDecision's condition"),
+                        {{"decision", s(id)}, {"error", s(r.errorMessage())}});
+        maybeFinish();
+    });
 }
 
 void Agent::claimAndExecute(const QString &id)
@@ -685,7 +935,8 @@ void Agent::claimAndExecute(const QString &id)
     if (!local || local->state != act::DecisionState::Approved)
         return;
     m_claiming.insert(id);
-    // The claim carries the preconditions' facts, so a later leader can reconcile without this replica.
+    // The claim carries the preconditions' facts, so a later leader can reconcile
+    // without this replica.
     m_runner->preconditions(
         act::actionRequest(*local), m_term, [this, d = *local](Result<act::ActionOutcome> pre) {
             act::Decision executing = d;
@@ -698,17 +949,18 @@ void Agent::claimAndExecute(const QString &id)
                 if (!claimed) {
                     m_log->warn(QStringLiteral("claim refused; not executing"),
                                 {{"decision", s(id)}, {"error", s(claimed.errorMessage())}});
-                    // 409: the object moved on, and the informer brings the news. Anything else
-                    // (a timeout, a 5xx) brings nothing: try again later.
+                    // 409: the object moved on, and the informer brings the news.
+                    // Anything else (a timeout, a 5xx) brings nothing: try again
+                    // later.
                     if (claimed.error().code != 409)
                         QTimer::singleShot(m_options.election.retryPeriodMs, m_term,
                                            [this, id] { claimAndExecute(id); });
                     return;
                 }
                 if (!canAct()) {
-                    m_log->warn(
-                        QStringLiteral("lost the lease right after claiming; the next leader reconciles"),
-                        {{"decision", s(id)}});
+                    m_log->warn(QStringLiteral("lost the lease right after claiming; the "
+                                               "next leader reconciles"),
+                                {{"decision", s(id)}});
                     return;
                 }
                 Result<act::Decision> d = m_store->load(id);
@@ -723,8 +975,8 @@ void Agent::execute(const act::Decision &claimed)
     const QString id = claimed.id;
     m_inFlight.insert(id, QDateTime::currentMSecsSinceEpoch());
     m_log->info(QStringLiteral("executing"), decisionFields(claimed));
-    // Context `this`, not the term: an action that started must be recorded even if the lease is lost
-    // meanwhile.
+    // Context `this`, not the term: an action that started must be recorded even
+    // if the lease is lost meanwhile.
     m_executor->execute(id, this, [this, id](Result<act::Decision> done) {
         if (!m_inFlight.remove(id))
             return; // already recorded as interrupted by the shutdown
@@ -822,7 +1074,8 @@ void Agent::interruptInFlight()
         Result<act::Decision> d = m_store->load(id);
         if (!d)
             continue;
-        // Executing is already durable; say why it has no outcome. The next leader reconciles it.
+        // Executing is already durable; say why it has no outcome. The next leader
+        // reconciles it.
         audit::AuditEvent e;
         e.decisionId = id;
         e.kind = QStringLiteral("interrupted");
@@ -831,9 +1084,9 @@ void Agent::interruptInFlight()
         e.target = d->targetKey();
         e.action = actionName(d->diagnosis.action);
         e.outcome = QStringLiteral("shutdown");
-        e.payload = {
-            {"decision", d->toJson()},
-            {"note", "the agent stopped while the action was running; the next leader reconciles it"}};
+        e.payload = {{"decision", d->toJson()},
+                     {"note", "the agent stopped while the action was running; the "
+                              "next leader reconciles it"}};
         (void)m_audit->append(std::move(e));
         m_metrics.count(m_metrics.actions, QStringLiteral("interrupted"));
         m_log->warn(QStringLiteral("action interrupted by shutdown"), decisionFields(*d));

@@ -17,6 +17,18 @@
 // again. A replica that loses the lease drops its diagnoser at once and
 // starts nothing new.
 //
+// A person rejects through the AgentDecision (spec.rejected / the desktop's
+// annotations): the decision moves to rejected with a Rejected condition naming
+// who and why, and is never claimed. An approval that cannot be carried out
+// (rejected, blocked, already executed) is answered with an ApprovalRefused
+// condition. The leader deletes finished AgentDecisions older than
+// decisionTtlMs; proposed, approved and executing ones are never deleted.
+//
+// A namespaced agent watches nodes only if RBAC lets it list and watch them
+// (it says at start when node incidents are out of scope), looks only at the
+// nodes its namespace's pods run on, records their incidents in its own
+// namespace and never cordons: a node is shared with other namespaces.
+//
 // shutdown() (SIGTERM): stop taking work, let a running action finish within
 // the grace period or record it as interrupted (the next leader reconciles
 // it), release the Lease, then finished(0).
@@ -38,6 +50,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 namespace vigil::act {
@@ -74,6 +87,8 @@ struct AgentOptions {
     int shutdownGraceMs = 15000; ///< how long a running action may take after SIGTERM
     /// A decision for an incident is not proposed again while one is open or for this long after.
     qint64 repeatWindowMs = 10 * 60 * 1000;
+    /// Finished AgentDecisions older than this are deleted by the leader; 0 keeps them.
+    qint64 decisionTtlMs = 7LL * 24 * 3600 * 1000;
 };
 
 class Agent final : public QObject {
@@ -111,7 +126,12 @@ private:
     void adoptLedger();
     void syncFromLedger(const LedgerEntry &entry);
     void beginActing();
-    void startInformers();
+    void startInformers(bool watchNodes);
+    void checkNodeAccess(std::function<void(bool allowed, const QString &why)> callback);
+    QList<kube::NodeView> nodesInScope(const QList<kube::NodeView> &nodes) const;
+    bool handleRejection(const LedgerEntry &entry, const act::Decision &local);
+    void refuseApproval(const LedgerEntry &entry, const act::Decision &local, const QString &error);
+    void sweepExpired();
     void onPodDeltas(const kube::DeltaBatch &batch);
     void onNodeDeltas(const kube::DeltaBatch &batch);
     void onEventDeltas(const kube::DeltaBatch &batch);
@@ -157,7 +177,8 @@ private:
     bool m_draining = false;
     bool m_finished = false;
     QString m_kubeUser;
-    QSet<QString> m_refused;           ///< approvals the executor refused (logged once)
+    QSet<QString> m_refused;           ///< approvals refused (answered once)
+    QSet<QString> m_deleting;          ///< expired AgentDecisions being deleted
     QSet<QString> m_claiming;          ///< decision ids between claim and execute's answer
     QHash<QString, qint64> m_inFlight; ///< decision id -> when its execute() started
     int m_pendingWrites = 0;           ///< AgentDecision writes not answered yet

@@ -171,8 +171,11 @@ void TestKubernetesManifests::clusterRoleStaysAway()
         ++roles;
         for (const json &rule : item["rules"]) {
             const std::string dump = rule.dump();
+            // The one delete: its own AgentDecisions, once finished and past the TTL.
+            const bool decisionsOnly = rule["apiGroups"] == json::array({"ai.vigil.dev"}) &&
+                                       rule["resources"] == json::array({"agentdecisions"});
             for (const json &verb : rule["verbs"]) {
-                QVERIFY2(verb != "delete" && verb != "deletecollection" && verb != "*" &&
+                QVERIFY2((verb != "delete" || decisionsOnly) && verb != "deletecollection" && verb != "*" &&
                              verb != "escalate" && verb != "bind" && verb != "impersonate",
                          dump.c_str());
             }
@@ -209,6 +212,13 @@ void TestKubernetesManifests::permissions_data()
         << QStringList{"list", "poddisruptionbudgets.policy", "-n", "default"} << true;
     QTest::newRow("mirror a decision")
         << QStringList{"patch", "agentdecisions.ai.vigil.dev", "-n", "default"} << true;
+    QTest::newRow("write a decision's status conditions")
+        << QStringList{"patch", "agentdecisions.ai.vigil.dev", "--subresource=status", "-n", "default"}
+        << true;
+    QTest::newRow("delete an expired decision")
+        << QStringList{"delete", "agentdecisions.ai.vigil.dev", "-n", "default"} << true;
+    QTest::newRow("read nodes for a namespaced agent's node incidents")
+        << QStringList{"watch", "nodes"} << true;
     QTest::newRow("read pod metrics") << QStringList{"list", "pods.metrics.k8s.io", "-A"} << true;
     // What it never does.
     QTest::newRow("delete a pod outright") << QStringList{"delete", "pods", "-n", "default"} << false;
@@ -222,6 +232,10 @@ void TestKubernetesManifests::permissions_data()
     QTest::newRow("update a deployment's spec")
         << QStringList{"update", "deployments.apps", "-n", "default"} << false;
     QTest::newRow("delete a node") << QStringList{"delete", "nodes"} << false;
+    QTest::newRow("delete every decision at once")
+        << QStringList{"deletecollection", "agentdecisions.ai.vigil.dev", "-n", "default"} << false;
+    QTest::newRow("replace a decision (update)")
+        << QStringList{"update", "agentdecisions.ai.vigil.dev", "-n", "default"} << false;
 }
 
 void TestKubernetesManifests::permissions()

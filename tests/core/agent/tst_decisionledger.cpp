@@ -1,7 +1,10 @@
 // DecisionLedger against an in-process API server: what an AgentDecision
 // entry reads as, the claim's optimistic concurrency (the resourceVersion it
 // read travels in the patch; a claimed or finished object is refused before
-// any write; a 409 is a refusal), and writes for one decision kept in order.
+// any write; a 409 is a refusal; a rejected object is never claimed), writes
+// for one decision kept in order, rejections read from spec.rejected or the
+// desktop's annotations, the status conditions the agent writes, and which
+// finished decisions expire.
 
 #include "core/agent/decisionledger.h"
 
@@ -90,6 +93,15 @@ private Q_SLOTS:
     void claim_data();
     void claim();
     void recordsOneDecisionInOrder();
+    void rejection_data();
+    void rejection();
+    void claimRefusesARejectedDecision();
+    void expiry_data();
+    void expiry();
+    void conditions_data();
+    void conditions();
+    void setConditionKeepsTheAgentsOtherConditions();
+    void removeIsGuardedByTheResourceVersion();
 };
 
 void TestDecisionLedger::entry_data()
@@ -292,6 +304,309 @@ void TestDecisionLedger::recordsOneDecisionInOrder()
         "application/merge-patch+json proposed", "application/apply-patch+yaml",
         "application/apply-patch+yaml approved", "application/merge-patch+json approved"};
     QCOMPARE(trail, expected);
+}
+
+void TestDecisionLedger::rejection_data()
+{
+    QTest::addColumn<QString>("variant");
+    QTest::addColumn<bool>("rejected");
+    QTest::addColumn<QString>("rejectedBy");
+    QTest::addColumn<QString>("reason");
+    QTest::newRow("kubectl sets spec.rejected and spec.rejectReason: the field manager is named")
+        << "kubectl" << true << "field-manager:kubectl-patch"
+        << "DB is down, a restart will not help";
+    QTest::newRow("the desktop's annotations name the person")
+        << "desktop" << true << "os:alice k8s:admin via desktop"
+        << "not during the sale";
+    QTest::newRow("spec.rejectReason wins over the annotation's reason")
+        << "both" << true << "os:alice k8s:admin via desktop"
+        << "DB is down, a restart will not help";
+    QTest::newRow("spec.rejected false and no annotation: not rejected")
+        << "none" << false << QString() << QString();
+}
+
+void TestDecisionLedger::rejection()
+{
+    QFETCH(QString, variant);
+    QFETCH(bool, rejected);
+    QFETCH(QString, rejectedBy);
+    QFETCH(QString, reason);
+    const act::Decision d = sampleDecision();
+    json o = agentDecision(d, "proposed", QString(), "5");
+    o["spec"]["approved"] = false;
+    if (variant == "kubectl" || variant == "both") {
+        o["spec"]["rejected"] = true;
+        o["spec"]["rejectReason"] = "DB is down, a restart will not help";
+        o["metadata"]["managedFields"][1]["fieldsV1"]["f:spec"] = {{"f:rejected", json::object()},
+                                                                   {"f:rejectReason", json::object()}};
+    }
+    if (variant == "desktop" || variant == "both") {
+        o["metadata"]["annotations"]["vigil.dev/rejected-by"] = "os:alice k8s:admin via desktop";
+        o["metadata"]["annotations"]["vigil.dev/reject-reason"] = "not during the sale";
+    }
+    if (variant == "none")
+        o["spec"]["rejected"] = false;
+    for (const bool projected : {false, true}) {
+        json doc = o;
+        if (projected) {
+            Result<kube::KubeObject> p = DecisionLedger::projector()(o);
+            QVERIFY(p);
+            doc = json::parse(std::get<kube::GenericView>(*p).json.toStdString());
+        }
+        const Result<LedgerEntry> e = LedgerEntry::fromObject(doc);
+        QVERIFY(e);
+        QCOMPARE(e->rejected, rejected);
+        QCOMPARE(e->rejectedBy, rejectedBy);
+        QCOMPARE(e->rejectReason, reason);
+        QVERIFY(!e->approved);
+    }
+}
+
+void TestDecisionLedger::claimRefusesARejectedDecision()
+{
+    act::Decision d = sampleDecision();
+    int patches = 0;
+    HttpTestServer server([&](HttpExchange *ex) {
+        if (ex->request().method == "GET") {
+            json o = agentDecision(d, "approved", QString(), "9");
+            o["spec"]["rejected"] = true;
+            return ex->respondJson(200, QByteArray::fromStdString(o.dump()));
+        }
+        ++patches;
+        ex->respondJson(200, "{}");
+    });
+    QVERIFY(server.listen());
+    auto client = clientFor(server);
+    DecisionLedger ledger(client.get(), nullptr, "vigil-agent", "agent-a", "shop");
+    act::Decision executing = d;
+    executing.state = act::DecisionState::Executing;
+    std::optional<Result<void>> result;
+    ledger.claim(executing, nullptr, [&](Result<void> r) { result = r; });
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), 5000);
+    QVERIFY(!result->ok());
+    QCOMPARE(result->error().code, 409);
+    QVERIFY2(result->errorMessage().contains("was rejected by field-manager:"),
+             qPrintable(result->errorMessage()));
+    QCOMPARE(patches, 0);
+}
+
+void TestDecisionLedger::expiry_data()
+{
+    QTest::addColumn<QString>("state");
+    QTest::addColumn<qint64>("finishedAgoMs");
+    QTest::addColumn<qint64>("ttlMs");
+    QTest::addColumn<bool>("expired");
+    const qint64 day = 24LL * 3600 * 1000;
+    QTest::newRow("verified 8 days ago, TTL 7 days: expired") << "verified" << 8 * day << 7 * day << true;
+    QTest::newRow("verified 6 days ago, TTL 7 days: kept") << "verified" << 6 * day << 7 * day << false;
+    QTest::newRow("rejected past the TTL: expired") << "rejected" << 8 * day << 7 * day << true;
+    QTest::newRow("failed past the TTL: expired") << "failed" << 8 * day << 7 * day << true;
+    QTest::newRow("executed, never verified, past the TTL: expired")
+        << "executed" << 8 * day << 7 * day << true;
+    QTest::newRow("undone past the TTL: expired") << "undone" << 8 * day << 7 * day << true;
+    QTest::newRow("proposed (pending) is never deleted") << "proposed" << 80 * day << 7 * day << false;
+    QTest::newRow("approved, not executed, is never deleted") << "approved" << 80 * day << 7 * day << false;
+    QTest::newRow("executing (to reconcile) is never deleted") << "executing" << 80 * day << 7 * day << false;
+    QTest::newRow("TTL 0 keeps everything") << "verified" << 80 * day << qint64(0) << false;
+    QTest::newRow("no readable decision: never deleted") << "" << 80 * day << 7 * day << false;
+}
+
+void TestDecisionLedger::expiry()
+{
+    QFETCH(QString, state);
+    QFETCH(qint64, finishedAgoMs);
+    QFETCH(qint64, ttlMs);
+    QFETCH(bool, expired);
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    act::Decision d = sampleDecision();
+    if (!state.isEmpty())
+        QVERIFY(act::parseStateName(state, &d.state));
+    d.updatedMs = now - finishedAgoMs;
+    json o = agentDecision(d, state, QString(), "3");
+    if (state.isEmpty())
+        o["metadata"]["annotations"]["vigil.dev/decision"] = "{not json";
+    const Result<LedgerEntry> e = LedgerEntry::fromObject(o);
+    QVERIFY(e);
+    QCOMPARE(agent::expired(*e, now, ttlMs), expired);
+    if (expired)
+        QCOMPARE(*finishedAtMs(*e), d.updatedMs);
+}
+
+void TestDecisionLedger::conditions_data()
+{
+    QTest::addColumn<QString>("state");
+    QTest::addColumn<QString>("outcomeStatus");
+    QTest::addColumn<QString>("via");
+    QTest::addColumn<int>("verdict");
+    QTest::addColumn<QString>("error");
+    QTest::addColumn<QString>("stateType"); // from stateCondition, empty: none
+    QTest::addColumn<QString>("stateReason");
+    QTest::addColumn<QString>("refusalReason"); // from approvalRefused
+    QTest::addColumn<QString>("mentions");
+    const int needs = guard::Verdict::NeedsApproval;
+    QTest::newRow("rejected: who and why; an approval after it is refused") << "rejected"
+                                                                            << ""
+                                                                            << "AgentDecision" << needs << ""
+                                                                            << "Rejected"
+                                                                            << "RejectedByUser"
+                                                                            << "AlreadyRejected"
+                                                                            << "DB is down";
+    QTest::newRow("executed by the policy: a person's approval is ignored, executed at most once")
+        << "verified"
+        << ""
+        << "policy" << needs << ""
+        << ""
+        << ""
+        << "AlreadyExecuted"
+        << "at most once";
+    QTest::newRow("guardrails refused at execution: Failed, BlockedByGuardrails")
+        << "failed"
+        << "refused"
+        << "AgentDecision" << needs << ""
+        << "Failed"
+        << "BlockedByGuardrails"
+        << "AlreadyFailed"
+        << "cooldown";
+    QTest::newRow("a disruption budget refused the eviction") << "failed"
+                                                              << "blocked"
+                                                              << "AgentDecision" << needs << ""
+                                                              << "Failed"
+                                                              << "BlockedByDisruptionBudget"
+                                                              << "AlreadyFailed"
+                                                              << "cooldown";
+    QTest::newRow("rejected after approval, before it ran: a Rejected condition")
+        << "failed"
+        << "rejected"
+        << "AgentDecision" << needs << ""
+        << "Rejected"
+        << "RejectedByUser"
+        << "AlreadyFailed"
+        << "cooldown";
+    QTest::newRow("a blocked verdict cannot be approved")
+        << "proposed"
+        << ""
+        << "" << int(guard::Verdict::Blocked)
+        << "cannot approve decision x: the guardrails blocked it: protected"
+        << ""
+        << ""
+        << "BlockedByGuardrails"
+        << "the guardrails blocked it";
+    QTest::newRow("suggest-only refuses every approval")
+        << "proposed"
+        << ""
+        << "" << needs << "cannot approve decision x: the policy is suggest-only (read-only)"
+        << ""
+        << ""
+        << "SuggestOnly"
+        << "suggest-only";
+}
+
+void TestDecisionLedger::conditions()
+{
+    QFETCH(QString, state);
+    QFETCH(QString, outcomeStatus);
+    QFETCH(QString, via);
+    QFETCH(int, verdict);
+    QFETCH(QString, error);
+    QFETCH(QString, stateType);
+    QFETCH(QString, stateReason);
+    QFETCH(QString, refusalReason);
+    QFETCH(QString, mentions);
+    act::Decision d = sampleDecision();
+    QVERIFY(act::parseStateName(state, &d.state));
+    d.verdict.decision = guard::Verdict::Decision(verdict);
+    d.approver.kubeUser = "field-manager:kubectl-patch";
+    d.approver.via = via;
+    if (state == "rejected")
+        d.rejectReason = "DB is down";
+    if (!outcomeStatus.isEmpty())
+        d.outcome = {{"status", outcomeStatus.toStdString()},
+                     {"message", "cooldown: pod/shop/x acted on 20s ago"}};
+    const std::optional<DecisionCondition> c = stateCondition(d);
+    QCOMPARE(c.has_value(), !stateType.isEmpty());
+    if (c) {
+        QCOMPARE(c->type, stateType);
+        QCOMPARE(c->status, QString("True"));
+        QCOMPARE(c->reason, stateReason);
+        QVERIFY2(c->message.contains(state == "rejected" ? QString("field-manager:kubectl-patch")
+                                                         : QString("cooldown")),
+                 qPrintable(c->message));
+    }
+    const DecisionCondition refused = approvalRefused(d, error);
+    QCOMPARE(refused.type, QString("ApprovalRefused"));
+    QCOMPARE(refused.reason, refusalReason);
+    QVERIFY2(refused.message.contains(mentions), qPrintable(refused.message));
+}
+
+void TestDecisionLedger::setConditionKeepsTheAgentsOtherConditions()
+{
+    const act::Decision d = sampleDecision();
+    QList<HttpRequest> applies;
+    HttpTestServer server([&](HttpExchange *ex) {
+        applies << ex->request();
+        // Echo the applied status as the object, with a condition someone else owns.
+        json body = json::parse(ex->request().body.toStdString(), nullptr, false);
+        body["status"]["conditions"].push_back({{"type", "Reviewed"}, {"status", "True"}});
+        ex->respondJson(200, QByteArray::fromStdString(body.dump()));
+    });
+    QVERIFY(server.listen());
+    auto client = clientFor(server);
+    DecisionLedger ledger(client.get(), nullptr, "vigil-agent", "agent-a", "shop");
+    int done = 0;
+    QStringList errors;
+    auto cb = [&](Result<void> r) {
+        ++done;
+        if (!r)
+            errors << r.errorMessage();
+    };
+    ledger.setCondition(d, {"Rejected", "True", "RejectedByUser", "rejected by bob: no"}, nullptr, cb);
+    ledger.setCondition(d, {"ApprovalRefused", "True", "AlreadyRejected", "approval refused"}, nullptr, cb);
+    QTRY_COMPARE_WITH_TIMEOUT(done, 2, 5000);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join('\n')));
+    QCOMPARE(applies.size(), 2);
+    const HttpRequest &second = applies.last();
+    QCOMPARE(second.method, QByteArray("PATCH"));
+    QCOMPARE(second.path,
+             "/apis/ai.vigil.dev/v1alpha1/namespaces/shop/agentdecisions/vigil-" + d.id + "/status");
+    QCOMPARE(second.header("content-type"), QByteArray("application/apply-patch+yaml"));
+    QCOMPARE(second.queryValue("fieldManager"), QString("vigil-agent"));
+    QCOMPARE(second.queryValue("force"), QString("true"));
+    const json body = json::parse(second.body.toStdString());
+    QVERIFY(!body["status"].contains("phase")); // the mirror owns the phase
+    QStringList types;
+    for (const json &c : body["status"]["conditions"]) {
+        types << QString::fromStdString(c["type"].get<std::string>());
+        QVERIFY(c.contains("lastTransitionTime"));
+    }
+    // Its own earlier condition stays in its apply; one it does not own is not claimed.
+    QCOMPARE(types, QStringList({"Rejected", "ApprovalRefused"}));
+    QCOMPARE(body["status"]["conditions"][1]["message"].get<std::string>(), std::string("approval refused"));
+}
+
+void TestDecisionLedger::removeIsGuardedByTheResourceVersion()
+{
+    act::Decision d = sampleDecision();
+    d.state = act::DecisionState::Verified;
+    QList<HttpRequest> deletes;
+    HttpTestServer server([&](HttpExchange *ex) {
+        deletes << ex->request();
+        ex->respondJson(409, R"({"kind":"Status","reason":"Conflict","code":409})");
+    });
+    QVERIFY(server.listen());
+    auto client = clientFor(server);
+    DecisionLedger ledger(client.get(), nullptr, "vigil-agent", "agent-a", "shop");
+    const Result<LedgerEntry> e = LedgerEntry::fromObject(agentDecision(d, "verified", QString(), "123"));
+    QVERIFY(e);
+    std::optional<Result<void>> result;
+    ledger.remove(*e, nullptr, [&](Result<void> r) { result = r; });
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), 5000);
+    QVERIFY(!result->ok());
+    QCOMPARE(result->error().code, 409);
+    QVERIFY2(result->errorMessage().contains("shop/vigil-" + d.id), qPrintable(result->errorMessage()));
+    QCOMPARE(deletes.size(), 1);
+    QCOMPARE(deletes.first().method, QByteArray("DELETE"));
+    const json body = json::parse(deletes.first().body.toStdString());
+    QCOMPARE(body["preconditions"]["resourceVersion"].get<std::string>(), std::string("123"));
 }
 
 QTEST_GUILESS_MAIN(TestDecisionLedger)
