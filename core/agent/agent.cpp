@@ -56,8 +56,7 @@ QList<View> all(const kube::Informer *informer)
     return out;
 }
 
-// What the incident is about, as the pipeline observed it (never as a model
-// claims).
+// What the incident is about, as the pipeline observed it (never as a model claims).
 guard::IncidentTarget targetFor(const pipeline::Incident &incident, const gather::Evidence &evidence)
 {
     guard::IncidentTarget t;
@@ -103,8 +102,7 @@ int rank(act::DecisionState state)
     return 0;
 }
 
-// The shortest chain of allowed transitions from -> to (excluding from), empty
-// when none.
+// The shortest chain of allowed transitions from -> to (excluding from), empty when none.
 QList<act::DecisionState> pathBetween(act::DecisionState from, act::DecisionState to)
 {
     constexpr int kStates = static_cast<int>(act::DecisionState::Undone) + 1;
@@ -199,8 +197,7 @@ Result<void> Agent::open()
     m_audit = std::move(*log);
 
     m_client = new kube::RestClient(m_connection, m_options.client, this);
-    // Renewals must never wait behind other requests in a client-side rate
-    // limiter.
+    // Renewals must never wait behind other requests in a client-side rate limiter.
     kube::RestClientOptions election;
     election.qps = 0;
     election.maxRetries = 0;
@@ -452,8 +449,7 @@ void Agent::onStoppedLeading(const QString &reason)
     m_adopting = false;
     m_claiming.clear();
     m_diagnoser = nullptr;
-    delete m_term.data(); // drops the diagnoser and every callback that would act
-                          // for this term
+    delete m_term.data(); // drops the diagnoser and every callback that would act for this term
     if (m_draining)
         m_log->info(QStringLiteral("stopped leading"), {{"reason", s(reason)}});
     else
@@ -465,8 +461,7 @@ void Agent::adoptLedger()
 {
     if (!m_term || m_draining)
         return;
-    // An action this replica started in an earlier term is still running:
-    // reconcile after it answers.
+    // An action this replica started in an earlier term is still running: reconcile after it answers.
     if (!m_inFlight.isEmpty()) {
         QTimer::singleShot(500, m_term, [this] { adoptLedger(); });
         return;
@@ -500,8 +495,7 @@ void Agent::syncFromLedger(const LedgerEntry &entry)
     if (!entry.decision)
         return;
     act::Decision remote = *entry.decision;
-    // A claim without an outcome: the claimant may have acted. Never run it
-    // again; reconcile it.
+    // A claim without an outcome: the claimant may have acted. Never run it again; reconcile it.
     if (!entry.claimedBy.isEmpty() && rank(remote.state) < rank(act::DecisionState::Executing) &&
         remote.state != act::DecisionState::Rejected)
         remote.state = act::DecisionState::Executing;
@@ -581,8 +575,7 @@ void Agent::sweepExpired()
         m_ledger->remove(e, m_term, [this, e, now](Result<void> r) {
             m_deleting.remove(e.decisionId);
             if (!r) {
-                // 409: it changed since (an approval, a write): the next sweep looks
-                // again.
+                // 409: it changed since (an approval, a write): the next sweep looks again.
                 if (r.error().code != 409 && r.error().code != 404)
                     m_log->warn(QStringLiteral("cannot delete an expired AgentDecision"),
                                 {{"decision", s(e.decisionId)}, {"error", s(r.errorMessage())}});
@@ -701,8 +694,7 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
         return;
     }
     guard::IncidentTarget target = targetFor(incident, evidence);
-    // A namespaced agent records a node's incident in its own namespace (where
-    // its RBAC reaches).
+    // A namespaced agent records a node's incident in its own namespace (where its RBAC reaches).
     if (nodeIncident && !m_options.namespaceName.isEmpty())
         target.namespaceName = m_options.namespaceName;
     QList<guard::ExecutionRecord> history;
@@ -719,13 +711,12 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
                                              {m_options.policy, QDateTime::currentDateTimeUtc(), history});
     if (diagnosis.action == ActionKind::CordonNode && !m_options.namespaceName.isEmpty()) {
         verdict.decision = guard::Verdict::Blocked;
-        verdict.reasons.append({QStringLiteral("scope.node"),
-                                QStringLiteral("this agent is restricted to namespace %1 and never "
-                                               "cordons a node: nodes are "
-                                               "shared with other namespaces (run a cluster-wide "
-                                               "agent, or a person cordons it)")
-                                    .arg(m_options.namespaceName),
-                                true});
+        verdict.reasons.append(
+            {QStringLiteral("scope.node"),
+             QStringLiteral("this agent is restricted to namespace %1 and never cordons a node: nodes are "
+                            "shared with other namespaces (run a cluster-wide agent, or a person cordons it)")
+                 .arg(m_options.namespaceName),
+             true});
     }
     m_metrics.count(m_metrics.decisions, guard::decisionName(verdict.decision));
     Result<act::Decision> proposed =
@@ -789,8 +780,7 @@ void Agent::considerEntry(const LedgerEntry &entry)
             refuseApproval(entry, *local, QString());
         return;
     }
-    // A rejection wins over an approval, whichever came first, as long as nothing
-    // ran.
+    // A rejection wins over an approval, whichever came first, as long as nothing ran.
     if (entry.rejected && handleRejection(entry, *local))
         return;
     if (entry.approved &&
@@ -844,9 +834,8 @@ bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local
         return true;
     }
     case S::Approved: {
-        // Approved, never claimed (the claim re-reads the object and refuses a
-        // rejected one). The state machine has no Approved -> Rejected: it ends
-        // Failed, with the rejection as outcome.
+        // Approved, never claimed (the claim re-reads the object and refuses a rejected one). The
+        // state machine has no Approved -> Rejected: it ends Failed, with the rejection as outcome.
         if (m_claiming.contains(local.id) || m_inFlight.contains(local.id))
             return true; // the claim answers first; the next delta comes back here
         act::Decision rejected = local;
@@ -885,11 +874,10 @@ bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local
     }
     if (!entry.hasCondition(QStringLiteral("RejectionRefused")) && !m_refused.contains(u'r' + local.id)) {
         m_refused.insert(u'r' + local.id);
-        const DecisionCondition c{QStringLiteral("RejectionRefused"), QStringLiteral("True"),
-                                  QStringLiteral("TooLate"),
-                                  QStringLiteral("rejection by %1 came after the decision was %2; "
-                                                 "nothing was undone")
-                                      .arg(entry.rejectedBy, act::stateName(local.state))};
+        const DecisionCondition c{
+            QStringLiteral("RejectionRefused"), QStringLiteral("True"), QStringLiteral("TooLate"),
+            QStringLiteral("rejection by %1 came after the decision was %2; nothing was undone")
+                .arg(entry.rejectedBy, act::stateName(local.state))};
         m_log->warn(QStringLiteral("rejection through the AgentDecision came too late"),
                     {{"decision", s(local.id)}, {"state", s(act::stateName(local.state))}});
         ++m_pendingWrites;
@@ -906,8 +894,7 @@ bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local
 
 void Agent::refuseApproval(const LedgerEntry &entry, const act::Decision &local, const QString &error)
 {
-    // Our own approvals (the executor's Approved state came from this
-    // AgentDecision) are no refusal.
+    // Our own approvals (the executor's Approved state came from this AgentDecision) are no refusal.
     if (error.isEmpty() && local.state != act::DecisionState::Rejected &&
         local.approver.via == u"AgentDecision")
         return;
@@ -935,8 +922,7 @@ void Agent::claimAndExecute(const QString &id)
     if (!local || local->state != act::DecisionState::Approved)
         return;
     m_claiming.insert(id);
-    // The claim carries the preconditions' facts, so a later leader can reconcile
-    // without this replica.
+    // The claim carries the preconditions' facts, so a later leader can reconcile without this replica.
     m_runner->preconditions(
         act::actionRequest(*local), m_term, [this, d = *local](Result<act::ActionOutcome> pre) {
             act::Decision executing = d;
@@ -949,18 +935,17 @@ void Agent::claimAndExecute(const QString &id)
                 if (!claimed) {
                     m_log->warn(QStringLiteral("claim refused; not executing"),
                                 {{"decision", s(id)}, {"error", s(claimed.errorMessage())}});
-                    // 409: the object moved on, and the informer brings the news.
-                    // Anything else (a timeout, a 5xx) brings nothing: try again
-                    // later.
+                    // 409: the object moved on, and the informer brings the news. Anything else
+                    // (a timeout, a 5xx) brings nothing: try again later.
                     if (claimed.error().code != 409)
                         QTimer::singleShot(m_options.election.retryPeriodMs, m_term,
                                            [this, id] { claimAndExecute(id); });
                     return;
                 }
                 if (!canAct()) {
-                    m_log->warn(QStringLiteral("lost the lease right after claiming; the "
-                                               "next leader reconciles"),
-                                {{"decision", s(id)}});
+                    m_log->warn(
+                        QStringLiteral("lost the lease right after claiming; the next leader reconciles"),
+                        {{"decision", s(id)}});
                     return;
                 }
                 Result<act::Decision> d = m_store->load(id);
@@ -975,8 +960,8 @@ void Agent::execute(const act::Decision &claimed)
     const QString id = claimed.id;
     m_inFlight.insert(id, QDateTime::currentMSecsSinceEpoch());
     m_log->info(QStringLiteral("executing"), decisionFields(claimed));
-    // Context `this`, not the term: an action that started must be recorded even
-    // if the lease is lost meanwhile.
+    // Context `this`, not the term: an action that started must be recorded even if the lease is lost
+    // meanwhile.
     m_executor->execute(id, this, [this, id](Result<act::Decision> done) {
         if (!m_inFlight.remove(id))
             return; // already recorded as interrupted by the shutdown
@@ -1074,8 +1059,7 @@ void Agent::interruptInFlight()
         Result<act::Decision> d = m_store->load(id);
         if (!d)
             continue;
-        // Executing is already durable; say why it has no outcome. The next leader
-        // reconciles it.
+        // Executing is already durable; say why it has no outcome. The next leader reconciles it.
         audit::AuditEvent e;
         e.decisionId = id;
         e.kind = QStringLiteral("interrupted");
@@ -1084,9 +1068,9 @@ void Agent::interruptInFlight()
         e.target = d->targetKey();
         e.action = actionName(d->diagnosis.action);
         e.outcome = QStringLiteral("shutdown");
-        e.payload = {{"decision", d->toJson()},
-                     {"note", "the agent stopped while the action was running; the "
-                              "next leader reconciles it"}};
+        e.payload = {
+            {"decision", d->toJson()},
+            {"note", "the agent stopped while the action was running; the next leader reconciles it"}};
         (void)m_audit->append(std::move(e));
         m_metrics.count(m_metrics.actions, QStringLiteral("interrupted"));
         m_log->warn(QStringLiteral("action interrupted by shutdown"), decisionFields(*d));

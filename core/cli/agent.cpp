@@ -32,8 +32,7 @@ std::string s(const QString &text)
     return text.toStdString();
 }
 
-// Seconds (fractions allowed, for tests) as milliseconds; -1 when not a
-// positive number.
+// Seconds (fractions allowed, for tests) as milliseconds; -1 when not a positive number.
 int secondsToMs(const QString &text)
 {
     bool ok = false;
@@ -43,8 +42,7 @@ int secondsToMs(const QString &text)
     return static_cast<int>(std::lround(seconds * 1000));
 }
 
-// "7d", "12h", "30m", "90s" or plain seconds as milliseconds; 0 ("0") keeps
-// forever; -1 when invalid.
+// "7d", "12h", "30m", "90s" or plain seconds as milliseconds; 0 ("0") keeps forever; -1 when invalid.
 qint64 durationToMs(const QString &text)
 {
     QString number = text.trimmed();
@@ -91,28 +89,25 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
 {
     Q_UNUSED(out);
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Run the headless agent: watch, diagnose, judge and act "
-                                                    "within the policy, with leader "
-                                                    "election, probes, metrics and JSON logs."));
+    parser.setApplicationDescription(QStringLiteral(
+        "Run the headless agent: watch, diagnose, judge and act within the policy, with leader "
+        "election, probes, metrics and JSON logs."));
     addKubeOptions(parser);
-    parser.addOption({{QStringLiteral("A"), QStringLiteral("all-namespaces")},
-                      QStringLiteral("Watch every namespace (default: the "
-                                     "context's or service account's).")});
+    parser.addOption(
+        {{QStringLiteral("A"), QStringLiteral("all-namespaces")},
+         QStringLiteral("Watch every namespace (default: the context's or service account's).")});
     parser.addOption({QStringLiteral("policy"), QStringLiteral("Guardrail policy YAML (default: built in)."),
                       QStringLiteral("file")});
     parser.addOption({QStringLiteral("mode"),
-                      QStringLiteral("suggest-only | approve | auto-within-policy (default: "
-                                     "the policy's)."),
+                      QStringLiteral("suggest-only | approve | auto-within-policy (default: the policy's)."),
                       QStringLiteral("mode")});
     parser.addOption({QStringLiteral("lease-name"), QStringLiteral("The Lease used for leader election."),
                       QStringLiteral("name"), QStringLiteral("vigil-agent")});
     parser.addOption({QStringLiteral("lease-namespace"),
-                      QStringLiteral("The Lease's namespace (default: the "
-                                     "watched or context namespace)."),
+                      QStringLiteral("The Lease's namespace (default: the watched or context namespace)."),
                       QStringLiteral("ns")});
     parser.addOption({QStringLiteral("identity"),
-                      QStringLiteral("This replica's holder identity (default: "
-                                     "$POD_NAME, else host_pid)."),
+                      QStringLiteral("This replica's holder identity (default: $POD_NAME, else host_pid)."),
                       QStringLiteral("id")});
     parser.addOption({QStringLiteral("lease-duration"), QStringLiteral("Seconds (15)."), QStringLiteral("s"),
                       QStringLiteral("15")});
@@ -124,11 +119,11 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
                       QStringLiteral("Address of /healthz, /readyz and /metrics (default 127.0.0.1:8080; "
                                      "0.0.0.0:8080 in a cluster)."),
                       QStringLiteral("addr:port")});
-    parser.addOption({QStringLiteral("data-dir"),
-                      QStringLiteral("Where decisions.db and audit.db live "
-                                     "(default: $VIGIL_DATA_DIR or the app "
-                                     "data dir)."),
-                      QStringLiteral("dir")});
+    parser.addOption(
+        {QStringLiteral("data-dir"),
+         QStringLiteral("Where decisions.db and audit.db live (default: $VIGIL_DATA_DIR or the app "
+                        "data dir)."),
+         QStringLiteral("dir")});
     parser.addOption({QStringLiteral("provider-config"),
                       QStringLiteral("Provider settings YAML (default: rules only)."),
                       QStringLiteral("file")});
@@ -139,8 +134,7 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
                       QStringLiteral("Seconds a running action may take after SIGTERM."), QStringLiteral("s"),
                       QStringLiteral("15")});
     parser.addOption({QStringLiteral("decision-ttl"),
-                      QStringLiteral("Delete finished AgentDecisions this long after they finished: 7d, "
-                                     "12h, "
+                      QStringLiteral("Delete finished AgentDecisions this long after they finished: 7d, 12h, "
                                      "30m, 90s; 0 keeps them (7d). Open ones are never deleted."),
                       QStringLiteral("age"), QStringLiteral("7d")});
     parser.addOption({QStringLiteral("alert-webhook"),
@@ -196,8 +190,7 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
         else if (mode == u"auto-within-policy")
             options.policy.mode = guard::PolicyMode::AutoWithinPolicy;
         else {
-            err << "vigilctl agent: --mode must be suggest-only, approve or "
-                   "auto-within-policy\n";
+            err << "vigilctl agent: --mode must be suggest-only, approve or auto-within-policy\n";
             return 2;
         }
     }
@@ -236,14 +229,12 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     options.dataDir = parser.value(QStringLiteral("data-dir"));
     options.decisionTtlMs = durationToMs(parser.value(QStringLiteral("decision-ttl")));
     if (options.decisionTtlMs < 0) {
-        err << "vigilctl agent: --decision-ttl must be a duration like 7d, 12h, "
-               "30m or 90s (at most 366d), "
+        err << "vigilctl agent: --decision-ttl must be a duration like 7d, 12h, 30m or 90s (at most 366d), "
                "or 0\n";
         return 2;
     }
 
-    // No settings file: the rules alone (an agent never picks up a person's
-    // desktop settings).
+    // No settings file: the rules alone (an agent never picks up a person's desktop settings).
     Result<llm::ProviderSettings> settings =
         parser.isSet(QStringLiteral("provider-config"))
             ? llm::loadProviderSettings(parser.value(QStringLiteral("provider-config")))
@@ -281,8 +272,7 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     options.client.qps = 20;
     options.client.burst = 40;
 
-    // API keys come from the environment (in a cluster: a Secret mapped into
-    // env).
+    // API keys come from the environment (in a cluster: a Secret mapped into env).
     llm::EnvSecretStore secrets;
     const QString cacheDb =
         QDir(act::dataDirectory(options.dataDir)).filePath(QStringLiteral("diagnoses.sqlite"));
