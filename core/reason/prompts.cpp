@@ -53,7 +53,7 @@ Result<PromptSet> loadPrompts(const QString &directory)
     set.userTemplate = *user;
     set.schemaText = *schema;
     try {
-        set.schema = nlohmann::json::parse(set.schemaText.toStdString());
+        set.schema = nlohmann::ordered_json::parse(set.schemaText.toStdString());
     } catch (const nlohmann::json::exception &e) {
         return Error(QStringLiteral("prompt file %1/reply.schema.json: invalid JSON: %2")
                          .arg(directory, QString::fromUtf8(e.what())));

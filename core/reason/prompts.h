@@ -22,8 +22,8 @@ struct PromptSet {
     QString system;
     QString userTemplate;
     QString schemaText;
-    nlohmann::json schema; ///< schemaText parsed
-    QString version;       ///< promptVersion(system, userTemplate, schemaText)
+    nlohmann::ordered_json schema; ///< schemaText parsed, keys in the file's order
+    QString version;               ///< promptVersion(system, userTemplate, schemaText)
 };
 
 /// Resource directory of the compiled-in prompts.

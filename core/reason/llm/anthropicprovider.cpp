@@ -171,9 +171,9 @@ Result<QUrl> AnthropicProvider::endpoint() const
     return joinUrl(*base, QStringLiteral("/v1/messages"));
 }
 
-nlohmann::json AnthropicProvider::buildBody(const LlmRequest &request) const
+nlohmann::ordered_json AnthropicProvider::buildBody(const LlmRequest &request) const
 {
-    using nlohmann::json;
+    using json = nlohmann::ordered_json; // fields, and the schema's properties, in the order written
     json body{
         {"model", request.model.toStdString()},
         {"max_tokens", request.maxTokens > 0 ? request.maxTokens : 1024},

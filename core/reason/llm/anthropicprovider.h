@@ -46,7 +46,7 @@ public:
 
     Result<QUrl> endpoint() const;
     /// The /v1/messages body: system, one user message, and the forced tool or output_config.
-    nlohmann::json buildBody(const LlmRequest &request) const;
+    nlohmann::ordered_json buildBody(const LlmRequest &request) const;
 
 private:
     struct StreamState;

@@ -16,7 +16,8 @@ struct LlmRequest {
     QString system;
     QString user;
     QString schemaName = QStringLiteral("diagnosis"); ///< a-z, A-Z, 0-9, '_' or '-', at most 64
-    nlohmann::json schema = nlohmann::json::object();
+    /// Keys keep their order on the wire: the model reads diagnosis before action and reasoning.
+    nlohmann::ordered_json schema = nlohmann::ordered_json::object();
     QString model;
     int maxTokens = 1024;
     double temperature = 0.0; ///< negative: leave it out (some reasoning models reject it)

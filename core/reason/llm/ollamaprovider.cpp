@@ -34,9 +34,9 @@ Result<QUrl> OllamaProvider::endpoint() const
     return joinUrl(url, QStringLiteral("/api/chat"));
 }
 
-nlohmann::json OllamaProvider::buildBody(const LlmRequest &request) const
+nlohmann::ordered_json OllamaProvider::buildBody(const LlmRequest &request) const
 {
-    using nlohmann::json;
+    using json = nlohmann::ordered_json; // fields, and the schema's properties, in the order written
     json options = json::object();
     if (request.temperature >= 0)
         options["temperature"] = request.temperature;

@@ -33,7 +33,7 @@ public:
     LlmCall *complete(const LlmRequest &request) override;
 
     Result<QUrl> endpoint() const;
-    nlohmann::json buildBody(const LlmRequest &request) const;
+    nlohmann::ordered_json buildBody(const LlmRequest &request) const;
 
 private:
     LlmReply parseReply(const HttpExchange &ex, const LlmRequest &request) const;

@@ -176,9 +176,9 @@ Result<QUrl> OpenAiProvider::endpoint() const
     return joinUrl(*base, QStringLiteral("/chat/completions"));
 }
 
-nlohmann::json OpenAiProvider::buildBody(const LlmRequest &request) const
+nlohmann::ordered_json OpenAiProvider::buildBody(const LlmRequest &request) const
 {
-    using nlohmann::json;
+    using json = nlohmann::ordered_json; // fields, and the schema's properties, in the order written
     json body = json::object();
     body["model"] = request.model.toStdString();
     body["messages"] = json::array({

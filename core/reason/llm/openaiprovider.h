@@ -54,7 +54,7 @@ public:
     /// The chat/completions URL this provider posts to.
     Result<QUrl> endpoint() const;
     /// The request body complete() sends (a CreateChatCompletionRequest).
-    nlohmann::json buildBody(const LlmRequest &request) const;
+    nlohmann::ordered_json buildBody(const LlmRequest &request) const;
 
 private:
     struct StreamState;

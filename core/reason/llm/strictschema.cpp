@@ -8,8 +8,6 @@
 namespace vigil::llm {
 namespace {
 
-using nlohmann::json;
-
 // Bounds strict mode does not enforce: kept as words in the description.
 const std::vector<std::string> kDescribedKeywords{
     "minLength", "maxLength",        "pattern",          "format",       "minimum",
@@ -31,8 +29,10 @@ const std::set<std::string> kDropped{"$schema",
                                      "then",
                                      "else"};
 
+template<typename json>
 json strictNode(const json &schema, int depth);
 
+template<typename json>
 std::string typeOfEnum(const json &values)
 {
     std::string type;
@@ -50,6 +50,7 @@ std::string typeOfEnum(const json &values)
     return type;
 }
 
+template<typename json>
 bool isObjectSchema(const json &schema)
 {
     return schema.is_object() && (schema.value("type", json()) == "object" || schema.contains("properties"));
@@ -57,6 +58,7 @@ bool isObjectSchema(const json &schema)
 
 // A root-level branch that only pins a property to values (const/enum) adds
 // nothing the root's own schema for it does not already say.
+template<typename json>
 bool onlyPinsValues(const json &schema)
 {
     if (!schema.is_object())
@@ -69,6 +71,7 @@ bool onlyPinsValues(const json &schema)
 }
 
 // {properties of the root} refined by the oneOf/anyOf branches, folded into one object.
+template<typename json>
 json foldBranches(const json &root)
 {
     json out = root;
@@ -96,6 +99,7 @@ json foldBranches(const json &root)
     return out;
 }
 
+template<typename json>
 std::string describeBounds(const json &schema)
 {
     std::string words;
@@ -105,11 +109,12 @@ std::string describeBounds(const json &schema)
             continue;
         if (!words.empty())
             words += "; ";
-        words += k + " " + (it->is_string() ? it->get<std::string>() : it->dump());
+        words += k + " " + (it->is_string() ? it->template get<std::string>() : it->dump());
     }
     return words;
 }
 
+template<typename json>
 json strictNode(const json &schema, int depth)
 {
     if (!schema.is_object() || depth > 64)
@@ -169,7 +174,7 @@ json strictNode(const json &schema, int depth)
         if (in.contains("required") && in["required"].is_array()) {
             for (const json &r : in["required"]) {
                 if (r.is_string())
-                    required.insert(r.get<std::string>());
+                    required.insert(r.template get<std::string>());
             }
         }
         json all = json::array();
@@ -199,7 +204,12 @@ json strictNode(const json &schema, int depth)
 
 } // namespace
 
-json strictJsonSchema(const json &schema)
+nlohmann::json strictJsonSchema(const nlohmann::json &schema)
+{
+    return strictNode(schema, 0);
+}
+
+nlohmann::ordered_json strictJsonSchema(const nlohmann::ordered_json &schema)
 {
     return strictNode(schema, 0);
 }

@@ -22,6 +22,8 @@ namespace vigil::llm {
 ///   $schema, ...) are dropped, their bounds moved into the description so
 ///   the model still reads them.
 /// A schema already in the subset comes back unchanged.
+/// The ordered form keeps every object's keys in their input order.
 nlohmann::json strictJsonSchema(const nlohmann::json &schema);
+nlohmann::ordered_json strictJsonSchema(const nlohmann::ordered_json &schema);
 
 } // namespace vigil::llm

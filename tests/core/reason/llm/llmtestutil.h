@@ -51,7 +51,7 @@ inline llm::LlmRequest sampleRequest()
     r.system = QStringLiteral("You are Vigil. Answer with JSON only.");
     r.user = QStringLiteral("Pod web-1 in CrashLoopBackOff; last log: panic: nil map");
     r.schemaName = QStringLiteral("diagnosis");
-    r.schema = nlohmann::json::parse(R"({"type":"object","additionalProperties":false,
+    r.schema = nlohmann::ordered_json::parse(R"({"type":"object","additionalProperties":false,
         "required":["diagnosis","confidence","action"],
         "properties":{"diagnosis":{"type":"string"},"confidence":{"type":"number"},
                       "action":{"type":"string","enum":["none","restart_pod"]}}})");

@@ -189,7 +189,7 @@ void TestAnthropicProvider::requestUsesForcedTool()
     QVERIFY(req.header("content-type").startsWith("application/json"));
     const auto body = nlohmann::json::parse(req.body.toStdString());
     QVERIFY(body["tools"][0]["name"] == "diagnosis");
-    QVERIFY(body["tools"][0]["input_schema"] == strictJsonSchema(request.schema));
+    QVERIFY(body["tools"][0]["input_schema"] == nlohmann::json(strictJsonSchema(request.schema)));
     QVERIFY(body["tool_choice"] == (nlohmann::json{{"type", "tool"}, {"name", "diagnosis"}}));
     QVERIFY(body["system"] == request.system.toStdString());
     QVERIFY(body["messages"].size() == 1 && body["messages"][0]["role"] == "user");
@@ -313,7 +313,7 @@ void TestAnthropicProvider::requestUsesOutputConfig()
     QVERIFY(!body.contains("tool_choice"));
     QVERIFY(body["output_config"]["format"]["type"] == "json_schema");
     const auto &schema = body["output_config"]["format"]["schema"];
-    QVERIFY(schema == strictJsonSchema(prompts->schema));
+    QVERIFY(schema == nlohmann::json(strictJsonSchema(prompts->schema)));
     // The Vigil schema goes out closed and without a top-level union.
     const QStringList strict = test::strictModeViolations(schema);
     QVERIFY2(strict.isEmpty(), qPrintable(strict.join(u'\n')));

@@ -88,7 +88,7 @@ void TestOllamaProvider::replies()
     const auto sent = nlohmann::json::parse(server.requests()[0].body.toStdString());
     QCOMPARE(server.requests()[0].path, QStringLiteral("/api/chat"));
     QVERIFY(sent["stream"] == false);
-    QVERIFY(sent["format"] == strictJsonSchema(request.schema));
+    QVERIFY(sent["format"] == nlohmann::json(strictJsonSchema(request.schema)));
     QVERIFY(sent["messages"][0]["role"] == "system" && sent["messages"][1]["role"] == "user");
     QVERIFY(sent["options"]["num_predict"] == 400);
     QVERIFY(sent["model"] == "qwen2.5:7b");

@@ -303,7 +303,8 @@ void TestOpenAiProvider::requestBodiesFollowTheContract()
     QVERIFY(body["response_format"]["type"] == "json_schema");
     QVERIFY(body["response_format"]["json_schema"]["name"] == "diagnosis");
     QVERIFY(body["response_format"]["json_schema"]["strict"] == true);
-    QVERIFY(body["response_format"]["json_schema"]["schema"] == strictJsonSchema(request.schema));
+    QVERIFY(body["response_format"]["json_schema"]["schema"] ==
+            nlohmann::json(strictJsonSchema(request.schema)));
     QVERIFY(!body["response_format"].contains("schema"));
     QVERIFY(body["messages"][0]["role"] == "system");
     QVERIFY(body["messages"][1]["content"] == request.user.toStdString());
@@ -334,7 +335,7 @@ void TestOpenAiProvider::replySchemaGoesOutStrict()
     const QStringList strict = test::strictModeViolations(schema);
     QVERIFY2(strict.isEmpty(), qPrintable(strict.join(u'\n')));
     QVERIFY(!test::strictModeViolations(prompts->schema).isEmpty());
-    QVERIFY(schema == strictJsonSchema(prompts->schema));
+    QVERIFY(schema == nlohmann::json(strictJsonSchema(prompts->schema)));
 }
 
 void TestOpenAiProvider::azureUsesDeploymentUrlAndApiKeyHeader()
