@@ -3,6 +3,7 @@
 #include "core/kube/restclient.h"
 
 #include "core/act/jsonfield.h"
+#include "core/guard/policy.h"
 
 #include <QDateTime>
 #include <QDeadlineTimer>
@@ -13,6 +14,7 @@
 #include <QTimer>
 #include <QUuid>
 
+#include <algorithm>
 #include <memory>
 
 namespace vigil::act {
@@ -170,11 +172,43 @@ QString outcomeStatusName(ActionOutcome::Status status)
 
 Result<QUrl> parseAlertUrl(const QString &text, const QString &what)
 {
-    const QUrl url(text, QUrl::StrictMode);
-    const QString scheme = url.scheme().toLower();
-    if (!url.isValid() || (scheme != u"http" && scheme != u"https") || url.host().isEmpty())
-        return Error(QStringLiteral("%1 '%2' is not an http:// or https:// URL with a host").arg(what, text));
+    Result<QUrl> url = guard::checkAlertUrl(text);
+    if (!url)
+        return Error(what + u' ' + url.errorMessage());
     return url;
+}
+
+Result<AlertConfig> alertConfig(const guard::AlertDestinations &destinations, const QProcessEnvironment &env)
+{
+    AlertConfig config;
+    config.alertmanagerUrl = destinations.alertmanagerUrl;
+    config.slackWebhookUrl = destinations.slackWebhookUrl;
+    config.webhookUrl = destinations.webhookUrl;
+    const std::pair<const char *, QUrl *> urls[] = {{"VIGIL_ALERTMANAGER_URL", &config.alertmanagerUrl},
+                                                    {"VIGIL_SLACK_WEBHOOK_URL", &config.slackWebhookUrl},
+                                                    {"VIGIL_WEBHOOK_URL", &config.webhookUrl}};
+    for (const auto &[name, into] : urls) {
+        const QString value = env.value(QLatin1String(name)).trimmed();
+        if (value.isEmpty())
+            continue;
+        Result<QUrl> url =
+            parseAlertUrl(value, QStringLiteral("environment variable %1").arg(QLatin1String(name)));
+        if (!url)
+            return url.error();
+        *into = *url;
+    }
+    const std::pair<const char *, QByteArray *> tokens[] = {
+        {"VIGIL_ALERTMANAGER_TOKEN", &config.alertmanagerToken},
+        {"VIGIL_WEBHOOK_TOKEN", &config.webhookToken}};
+    for (const auto &[name, into] : tokens) {
+        const QByteArray value = env.value(QLatin1String(name)).trimmed().toUtf8();
+        // A header value cannot carry line breaks or other control bytes.
+        if (std::any_of(value.begin(), value.end(), [](char c) { return uchar(c) < 0x20 || c == 0x7f; }))
+            return Error(
+                QStringLiteral("environment variable %1 holds a control character").arg(QLatin1String(name)));
+        *into = value;
+    }
+    return config;
 }
 
 json alertDocument(const ActionRequest &r)
@@ -535,19 +569,21 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         QString sink;
         QUrl url;
         QByteArray body;
+        QByteArray token;
     };
     auto queue = std::make_shared<QList<Send>>();
     if (!m_alerts.alertmanagerUrl.isEmpty()) {
         QUrl u = m_alerts.alertmanagerUrl;
         u.setPath(u.path().chopped(u.path().endsWith(u'/') ? 1 : 0) + QStringLiteral("/api/v2/alerts"));
-        queue->append({QStringLiteral("alertmanager"), u, QByteArray::fromStdString(alertmanager.dump())});
+        queue->append({QStringLiteral("alertmanager"), u, QByteArray::fromStdString(alertmanager.dump()),
+                       m_alerts.alertmanagerToken});
     }
     if (!m_alerts.slackWebhookUrl.isEmpty())
         queue->append(
-            {QStringLiteral("slack"), m_alerts.slackWebhookUrl, QByteArray::fromStdString(slack.dump())});
+            {QStringLiteral("slack"), m_alerts.slackWebhookUrl, QByteArray::fromStdString(slack.dump()), {}});
     if (!m_alerts.webhookUrl.isEmpty())
-        queue->append(
-            {QStringLiteral("webhook"), m_alerts.webhookUrl, QByteArray::fromStdString(doc.dump())});
+        queue->append({QStringLiteral("webhook"), m_alerts.webhookUrl, QByteArray::fromStdString(doc.dump()),
+                       m_alerts.webhookToken});
 
     auto state = std::make_shared<json>(std::move(response));
     auto failures = std::make_shared<QStringList>();
@@ -568,6 +604,9 @@ void ActionRunner::sendSinks(const ActionRequest &r, json response, QObject *, C
         const Send one = queue->takeFirst();
         QNetworkRequest request(one.url);
         request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        if (!one.token.isEmpty())
+            request.setRawHeader(QByteArrayLiteral("Authorization"),
+                                 QByteArrayLiteral("Bearer ") + one.token);
         request.setTransferTimeout(m_alerts.timeoutMs);
         QNetworkReply *reply = m_nam->post(request, one.body);
         connect(reply, &QNetworkReply::finished, this, [reply, one, state, failures, next = weak.lock()]() {

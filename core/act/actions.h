@@ -14,10 +14,13 @@
 //
 // Results follow RestClient's convention: a callback plus a context QObject.
 
+#include "core/guard/policy.h"
 #include "core/reason/diagnosis.h"
 #include "core/util/result.h"
 
+#include <QByteArray>
 #include <QObject>
+#include <QProcessEnvironment>
 #include <QString>
 #include <QUrl>
 
@@ -35,15 +38,24 @@ namespace vigil::act {
 
 /// Where create_alert also goes besides the Kubernetes Event; empty URLs are off.
 struct AlertConfig {
-    QUrl alertmanagerUrl; ///< base URL; alerts are POSTed to <base>/api/v2/alerts
-    QUrl slackWebhookUrl; ///< Slack-compatible: {"text": ...}
-    QUrl webhookUrl;      ///< generic JSON: the whole alert document
+    QUrl alertmanagerUrl;         ///< base URL; alerts are POSTed to <base>/api/v2/alerts
+    QUrl slackWebhookUrl;         ///< Slack-compatible: {"text": ...}
+    QUrl webhookUrl;              ///< generic JSON: the whole alert document
+    QByteArray alertmanagerToken; ///< sent as "Authorization: Bearer <token>" when set
+    QByteArray webhookToken;      ///< likewise, to webhookUrl
     int timeoutMs = 10000;
 };
 
 /// Checks one alert destination given as text (a flag, a setting): an absolute http or https URL
-/// with a host. `what` ("--slack-webhook-url") starts the error.
+/// with a host and no user:password (guard::checkAlertUrl). `what` ("--slack-webhook-url") starts the error.
 Result<QUrl> parseAlertUrl(const QString &text, const QString &what);
+
+/// The one loader of alert destinations that vigilctl act, the agent and the desktop share: the
+/// policy's `alerts:` URLs, each replaced by VIGIL_ALERTMANAGER_URL, VIGIL_SLACK_WEBHOOK_URL or
+/// VIGIL_WEBHOOK_URL when set (a webhook URL is often a secret itself, so it may stay out of the
+/// file), and bearer tokens from VIGIL_ALERTMANAGER_TOKEN and VIGIL_WEBHOOK_TOKEN (never from a
+/// file). Command-line flags, where a program has them, override the result. Errors name the variable.
+Result<AlertConfig> alertConfig(const guard::AlertDestinations &destinations, const QProcessEnvironment &env);
 
 /// One action to run, taken from a decision whose parameters passed the guardrails.
 struct ActionRequest {

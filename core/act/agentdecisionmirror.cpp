@@ -84,6 +84,9 @@ json AgentDecisionMirror::specManifest(const Decision &d)
         {"action", s(actionName(d.diagnosis.action))},
         {"parameters", d.diagnosis.parameters.is_object() ? d.diagnosis.parameters : json::object()},
         {"target", s(d.targetKey().left(512))},
+        {"reasoning", s(d.diagnosis.reasoning.left(8192))},
+        {"provider", s(d.diagnosis.source.provider.left(128))},
+        {"model", s(d.diagnosis.source.model.left(256))},
         {"confidence", d.diagnosis.confidence},
         {"executed", d.state == DecisionState::Executed || d.state == DecisionState::Verified ||
                          d.state == DecisionState::VerifyFailed || d.state == DecisionState::Undone}};

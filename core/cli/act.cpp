@@ -12,6 +12,8 @@
 #include "core/kube/restclient.h"
 
 #include <QCommandLineParser>
+#include <QDateTime>
+#include <QProcessEnvironment>
 #include <QTextStream>
 #include <QUrl>
 
@@ -41,7 +43,8 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     parser.addOption({QStringLiteral("verify-timeout"), QStringLiteral("seconds to wait for verification"),
                       QStringLiteral("s"), QStringLiteral("60")});
     parser.addOption({QStringLiteral("alertmanager-url"),
-                      QStringLiteral("create_alert also posts to this Alertmanager (v2 API base URL)"),
+                      QStringLiteral("create_alert also posts to this Alertmanager (v2 API base URL; "
+                                     "overrides the policy's alerts.alertmanagerUrl)"),
                       QStringLiteral("url")});
     parser.addOption(
         {QStringLiteral("slack-webhook-url"),
@@ -68,7 +71,21 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         return 2;
     }
 
-    act::AlertConfig alerts;
+    Result<guard::Policy> policy = parser.isSet(QStringLiteral("policy"))
+                                       ? guard::loadPolicyFile(parser.value(QStringLiteral("policy")))
+                                       : Result<guard::Policy>(guard::defaultPolicy());
+    if (!policy) {
+        err << "vigilctl act: " << policy.errorMessage() << '\n';
+        return 1;
+    }
+    // The policy's alerts: section and the environment, then the flags on top.
+    Result<act::AlertConfig> configured =
+        act::alertConfig(policy->alerts, QProcessEnvironment::systemEnvironment());
+    if (!configured) {
+        err << "vigilctl act: " << configured.errorMessage() << '\n';
+        return 2;
+    }
+    act::AlertConfig alerts = *configured;
     const struct {
         const char *flag;
         QUrl *url;
@@ -87,13 +104,6 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
         *sink.url = *url;
     }
 
-    Result<guard::Policy> policy = parser.isSet(QStringLiteral("policy"))
-                                       ? guard::loadPolicyFile(parser.value(QStringLiteral("policy")))
-                                       : Result<guard::Policy>(guard::defaultPolicy());
-    if (!policy) {
-        err << "vigilctl act: " << policy.errorMessage() << '\n';
-        return 1;
-    }
     const QString dir = act::dataDirectory(parser.value(QStringLiteral("db")));
     auto store = act::DecisionStore::open(act::decisionsPath(dir));
     if (!store) {
@@ -104,6 +114,13 @@ int actCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
     if (!log) {
         err << "vigilctl act: " << log.errorMessage() << '\n';
         return 1;
+    }
+    if (policy->auditRetentionDays > 0) {
+        // Retention never blocks acting: a log that cannot be pruned is still appended to.
+        Result<qint64> dropped = (*log)->applyRetention(
+            policy->auditRetentionDays, QDateTime::currentDateTimeUtc(), audit::osUserActor());
+        if (!dropped)
+            err << "vigilctl act: audit retention not applied: " << dropped.errorMessage() << '\n';
     }
     act::Approver approver;
     approver.osUser = audit::osUserActor().mid(3);

@@ -2,6 +2,7 @@
 
 #include "core/act/datapaths.h"
 #include "core/audit/auditlog.h"
+#include "core/guard/policy.h"
 
 #include <QCommandLineParser>
 #include <QDateTime>
@@ -44,7 +45,8 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
 {
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Read, export and verify Vigil's audit log."));
-    parser.addPositionalArgument(QStringLiteral("verb"), QStringLiteral("list | show ID | export | verify"));
+    parser.addPositionalArgument(QStringLiteral("verb"),
+                                 QStringLiteral("list | show ID | export | verify | prune"));
     parser.addOption(
         {QStringLiteral("db"),
          QStringLiteral("Data directory holding audit.db (default: $VIGIL_DATA_DIR or the app data dir)."),
@@ -71,15 +73,49 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     parser.addOption({QStringLiteral("input"),
                       QStringLiteral("verify a JSONL export instead of the database"),
                       QStringLiteral("file")});
+    parser.addOption(
+        {QStringLiteral("days"), QStringLiteral("prune: drop rows older than N days"), QStringLiteral("n")});
+    parser.addOption({QStringLiteral("policy"),
+                      QStringLiteral("prune: take the days from this policy's audit.retentionDays"),
+                      QStringLiteral("file")});
     if (!parser.parse(arguments)) {
         err << "vigilctl audit: " << parser.errorText() << '\n';
         return 2;
     }
     const QStringList args = parser.positionalArguments();
     const QString verb = args.value(0);
-    if (verb != u"list" && verb != u"show" && verb != u"export" && verb != u"verify") {
-        err << "vigilctl audit: expected list, show ID, export or verify\n";
+    if (verb != u"list" && verb != u"show" && verb != u"export" && verb != u"verify" && verb != u"prune") {
+        err << "vigilctl audit: expected list, show ID, export, verify or prune\n";
         return 2;
+    }
+    int pruneDays = 0;
+    if (verb == u"prune") {
+        const bool byDays = parser.isSet(QStringLiteral("days"));
+        if (byDays == parser.isSet(QStringLiteral("policy"))) {
+            err << "vigilctl audit prune: give either --days N or --policy FILE\n";
+            return 2;
+        }
+        if (byDays) {
+            bool ok = false;
+            pruneDays = parser.value(QStringLiteral("days")).toInt(&ok);
+            if (!ok || pruneDays < 1 || pruneDays > guard::kMaxAuditRetentionDays) {
+                err << "vigilctl audit prune: --days '" << parser.value(QStringLiteral("days"))
+                    << "' is not a whole number of days in 1.." << guard::kMaxAuditRetentionDays << '\n';
+                return 2;
+            }
+        } else {
+            Result<guard::Policy> policy = guard::loadPolicyFile(parser.value(QStringLiteral("policy")));
+            if (!policy) {
+                err << "vigilctl audit prune: " << policy.errorMessage() << '\n';
+                return 1;
+            }
+            if (policy->auditRetentionDays == 0) {
+                out << "nothing to prune: " << parser.value(QStringLiteral("policy"))
+                    << " keeps every row (audit.retentionDays is 0 or not set)\n";
+                return 0;
+            }
+            pruneDays = policy->auditRetentionDays;
+        }
     }
 
     if (verb == u"verify" && parser.isSet(QStringLiteral("input"))) {
@@ -107,6 +143,18 @@ int auditCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     if (!log) {
         err << "vigilctl audit: " << log.errorMessage() << '\n';
         return 1;
+    }
+
+    if (verb == u"prune") {
+        Result<qint64> dropped =
+            (*log)->applyRetention(pruneDays, QDateTime::currentDateTimeUtc(), audit::osUserActor());
+        if (!dropped) {
+            err << "vigilctl audit prune: " << dropped.errorMessage() << '\n';
+            return 1;
+        }
+        out << "dropped " << *dropped << " rows older than " << pruneDays << " days (" << path << ")";
+        out << (*dropped > 0 ? "; a retention checkpoint keeps the chain verifiable\n" : "\n");
+        return 0;
     }
 
     if (verb == u"verify") {

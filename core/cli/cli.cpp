@@ -24,6 +24,7 @@ void printUsage(QTextStream &out)
            "              [--alertmanager-url U] [--slack-webhook-url U] [--webhook-url U]\n"
            "  audit       list | show ID | export --format jsonl|csv [-o F] | verify [--input F.jsonl]\n"
            "              [--since T] [--until T] [-n NS] [--action A] [--outcome O] [--db DIR]\n"
+           "              | prune --days N|--policy F [--db DIR]: drop old rows, keep the chain verifiable\n"
            "  doctor      check the kubeconfig, the connection and Vigil's permissions\n"
            "              [--kubeconfig F] [--context C] [--offline] [-o json]\n"
            "  diagnose    NAMESPACE/POD | --all -n NS: propose a diagnosis (no execution)\n"

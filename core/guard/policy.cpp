@@ -285,7 +285,8 @@ Result<Policy> Loader::load(const YAML::Node &root) const
                       {QStringLiteral("mode"), QStringLiteral("allowedActions"), QStringLiteral("scale"),
                        QStringLiteral("namespaces"), QStringLiteral("protectedLabels"),
                        QStringLiteral("minConfidence"), QStringLiteral("cooldown"),
-                       QStringLiteral("maxActionsPerHour"), QStringLiteral("autoApprove")});
+                       QStringLiteral("maxActionsPerHour"), QStringLiteral("autoApprove"),
+                       QStringLiteral("audit"), QStringLiteral("alerts")});
         !r)
         return r.error();
 
@@ -466,6 +467,41 @@ Result<Policy> Loader::load(const YAML::Node &root) const
                                            [&](ActionKind k) { return !p.allowedActions.contains(k); }),
                             p.autoApprove.end());
     }
+
+    if (const YAML::Node n = root["audit"]) {
+        if (auto r = keys(n, QStringLiteral("audit"), {QStringLiteral("retentionDays")}); !r)
+            return r.error();
+        if (const YAML::Node v = n["retentionDays"]) {
+            auto i = integer(v, QStringLiteral("audit.retentionDays"), 0, kMaxAuditRetentionDays);
+            if (!i)
+                return i.error();
+            p.auditRetentionDays = int(*i);
+        }
+    }
+
+    if (const YAML::Node n = root["alerts"]) {
+        if (auto r = keys(n, QStringLiteral("alerts"),
+                          {QStringLiteral("alertmanagerUrl"), QStringLiteral("slackWebhookUrl"),
+                           QStringLiteral("webhookUrl")});
+            !r)
+            return r.error();
+        const std::pair<const char *, QUrl *> urls[] = {{"alertmanagerUrl", &p.alerts.alertmanagerUrl},
+                                                        {"slackWebhookUrl", &p.alerts.slackWebhookUrl},
+                                                        {"webhookUrl", &p.alerts.webhookUrl}};
+        for (const auto &[key, into] : urls) {
+            const YAML::Node v = n[key];
+            if (!v)
+                continue;
+            const QString field = QStringLiteral("alerts.") + QLatin1String(key);
+            auto text = string(v, field);
+            if (!text)
+                return text.error();
+            auto url = checkAlertUrl(*text);
+            if (!url)
+                return fail(v, field, url.errorMessage());
+            *into = *url;
+        }
+    }
     return p;
 }
 
@@ -588,6 +624,21 @@ bool Policy::namespaceAllowed(const QString &namespaceName) const
         return true;
     return std::any_of(namespaceAllow.begin(), namespaceAllow.end(),
                        [&](const QString &g) { return globMatch(g, namespaceName); });
+}
+
+Result<QUrl> checkAlertUrl(const QString &text)
+{
+    const QUrl url(text, QUrl::StrictMode);
+    const QString scheme = url.scheme().toLower();
+    const QString shown = u'\'' + url.toString(QUrl::RemoveUserInfo).left(200) + u'\'';
+    if (!url.isValid() || (scheme != u"http" && scheme != u"https") || url.host().isEmpty())
+        return Error(u'\'' + text.left(200) +
+                     QStringLiteral("' is not an http:// or https:// URL with a host"));
+    if (!url.userInfo().isEmpty())
+        return Error(shown +
+                     QStringLiteral(" carries a user name or password; credentials never go into a URL "
+                                    "setting (give them through the environment)"));
+    return url;
 }
 
 bool globMatch(const QString &pattern, const QString &text)

@@ -13,6 +13,12 @@
 // - the label vigil.dev/protected=true always protects its object (the
 //   policy's protectedLabels are added to it).
 // Omitted keys take the built-in default (the values of a default Policy).
+//
+// Two sections are settings rather than guardrails but live here because the
+// policy file is the one file vigilctl, the agent and the desktop all load:
+// `audit.retentionDays` (how long the audit log keeps rows) and `alerts`
+// (where create_alert also goes: URLs only, never credentials; see
+// act::alertConfig for the environment variables that carry secrets).
 
 #include "core/reason/diagnosis.h"
 #include "core/util/result.h"
@@ -22,6 +28,7 @@
 #include <QMap>
 #include <QString>
 #include <QStringList>
+#include <QUrl>
 
 namespace vigil::guard {
 
@@ -29,12 +36,23 @@ inline constexpr int kHardMinReplicas = 1;
 inline constexpr int kHardMaxReplicas = 50;
 inline constexpr int kMaxPolicyBytes = 256 * 1024;
 inline constexpr int kMaxPolicyDepth = 64;
+inline constexpr int kMaxAuditRetentionDays = 36500;
 
 /// Who acts: nobody, a person, or the policy itself for autoApprove actions.
 enum class PolicyMode { SuggestOnly, Approve, AutoWithinPolicy };
 
 /// "suggest-only", "approve", "auto-within-policy".
 QString policyModeName(PolicyMode mode);
+
+/// Where create_alert also goes besides the Kubernetes Event (`alerts:`); empty URLs are off.
+/// Each is an absolute http(s) URL with a host and without user:password.
+struct AlertDestinations {
+    QUrl alertmanagerUrl; ///< alerts.alertmanagerUrl: Alertmanager's base URL (v2 API)
+    QUrl slackWebhookUrl; ///< alerts.slackWebhookUrl: a Slack-compatible incoming webhook
+    QUrl webhookUrl;      ///< alerts.webhookUrl: a generic JSON webhook
+
+    bool operator==(const AlertDestinations &) const = default;
+};
 
 /// A validated policy. Default-constructed, it is the built-in default.
 struct Policy {
@@ -53,6 +71,10 @@ struct Policy {
     qint64 cooldownPerTargetMs = 10 * 60 * 1000;
     int maxActionsPerHour = 10;
     QList<ActionKind> autoApprove{ActionKind::CreateAlert}; ///< subset of allowedActions
+    /// audit.retentionDays: audit rows older than this many days are dropped when the log is
+    /// opened and daily after (leaving a checkpoint row, so the chain still verifies); 0 keeps all.
+    int auditRetentionDays = 0;
+    AlertDestinations alerts;
 
     bool allows(ActionKind kind) const;
     bool autoApproves(ActionKind kind) const;
@@ -72,6 +94,10 @@ Result<Policy> loadPolicyFile(const QString &path);
 QByteArray defaultPolicyYaml();
 /// The built-in default policy, parsed from defaultPolicyYaml().
 Policy defaultPolicy();
+
+/// Checks one alert destination: an absolute http or https URL with a host and no user
+/// information (credentials never belong in a file). The error says what is wrong, without a prefix.
+Result<QUrl> checkAlertUrl(const QString &text);
 
 /// Shell-style glob match of * and ? over a whole string.
 bool globMatch(const QString &pattern, const QString &text);

@@ -6,12 +6,15 @@
 #include "core/act/decisionstore.h"
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
+#include "core/audit/retention.h"
 #include "core/gather/fetcher.h"
 #include "core/kube/config/execcredential.h"
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
+#include "core/pipeline/incidenttarget.h"
 #include "core/reason/router.h"
 
+#include <QProcessEnvironment>
 #include <QRegularExpression>
 
 #include <yaml-cpp/yaml.h>
@@ -172,6 +175,8 @@ ClusterSession::~ClusterSession()
 {
     // The executor and runner hold raw pointers to the client, store and log;
     // informers, the fetcher and the diagnoser to the client: they all go first.
+    delete m_mirror; // follows the executor
+    m_mirror = nullptr;
     m_executor.reset();
     m_runner.reset();
     delete m_diagnoser;
@@ -248,7 +253,18 @@ void ClusterSession::openExecutor()
     }
     m_decisions = std::move(*store);
     m_audit = std::move(*log);
-    m_runner = std::make_unique<act::ActionRunner>(m_client.get(), act::AlertConfig());
+    // The policy's audit.retentionDays, now and daily; a failed pass is said, never fatal.
+    m_retention = std::make_unique<audit::RetentionSchedule>(
+        m_audit.get(), m_options.policy.auditRetentionDays, audit::osUserActor());
+    connect(m_retention.get(), &audit::RetentionSchedule::failed, this, [this](const QString &why) {
+        Q_EMIT notice(QStringLiteral("Audit retention not applied: %1").arg(why));
+    });
+    (void)m_retention->start(); // failed() reports it
+    Result<act::AlertConfig> alerts =
+        act::alertConfig(m_options.policy.alerts, QProcessEnvironment::systemEnvironment());
+    if (!alerts)
+        Q_EMIT notice(QStringLiteral("Alerts go to Kubernetes Events only: %1").arg(alerts.errorMessage()));
+    m_runner = std::make_unique<act::ActionRunner>(m_client.get(), alerts ? *alerts : act::AlertConfig());
     guard::Policy policy = m_options.policy;
     if (m_options.readOnly)
         policy.mode = guard::PolicyMode::SuggestOnly;
@@ -258,6 +274,34 @@ void ClusterSession::openExecutor()
         if (user)
             m_kubeUser = *user;
     });
+    if (!m_options.mirrorDecisions) {
+        reconcile();
+        return;
+    }
+    // Mirroring starts first so the states reconcile settles reach the cluster too.
+    act::AgentDecisionMirror::start(
+        m_client.get(), m_executor.get(), m_options.namespaceName, this,
+        [this](Result<act::AgentDecisionMirror *> mirror) {
+            if (!mirror) {
+                Q_EMIT decisionsMirrored(false, mirror.errorMessage());
+                Q_EMIT notice(QStringLiteral("Decisions are %1.").arg(mirror.errorMessage()));
+            } else {
+                m_mirror = *mirror;
+                connect(m_mirror, &act::AgentDecisionMirror::failed, this, [this](const QString &why) {
+                    Q_EMIT notice(QStringLiteral("AgentDecision mirror: %1").arg(why));
+                });
+                connect(m_mirror, &act::AgentDecisionMirror::approved, this,
+                        &ClusterSession::onMirrorApproved);
+                Q_EMIT decisionsMirrored(true,
+                                         QStringLiteral("Decisions are mirrored into the cluster as "
+                                                        "AgentDecisions; spec.approved: true approves."));
+            }
+            reconcile();
+        });
+}
+
+void ClusterSession::reconcile()
+{
     // A decision left in Executing (the app died mid-call) is settled against the cluster, never rerun.
     m_executor->reconcile(this, [this](Result<QList<act::Decision>> settled) {
         if (!settled) {
@@ -371,9 +415,26 @@ void ClusterSession::approve(const QString &fingerprint)
         Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, approved.errorMessage());
         return;
     }
+    executeApproved(fingerprint, *approved);
+}
+
+void ClusterSession::onMirrorApproved(const QString &decisionId, const QString &by)
+{
+    // The mirror already ran Executor::approve (state machine and verdict decide); what is left
+    // is what the Approve button does after approving.
+    Result<act::Decision> approved = m_decisions->load(decisionId);
+    if (!approved || approved->state != act::DecisionState::Approved)
+        return;
+    Q_EMIT notice(QStringLiteral("Decision %1 was approved in the cluster (by %2).").arg(decisionId, by));
+    executeApproved(approved->incidentFingerprint, *approved);
+}
+
+void ClusterSession::executeApproved(const QString &fingerprint, const act::Decision &approved)
+{
+    const QString id = approved.id;
     Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Executing,
                            QStringLiteral("Executing %1 on %2…")
-                               .arg(actionName(approved->diagnosis.action), approved->targetKey()));
+                               .arg(actionName(approved.diagnosis.action), approved.targetKey()));
     m_executor->execute(id, this, [this, fingerprint, id](Result<act::Decision> done) {
         if (!done) {
             Q_EMIT decisionUpdated(fingerprint, act::DecisionState::Failed, done.errorMessage());
@@ -791,20 +852,7 @@ void ClusterSession::onDiagnosed(const Incident &incident, const gather::Evidenc
 
     guard::Proposal proposal;
     proposal.diagnosis = diagnosis;
-    proposal.target.namespaceName = incident.namespaceName;
-    proposal.target.ownerKind = incident.workload.kind;
-    proposal.target.ownerName = incident.workload.name;
-    if (incident.latest.object.kind == u"Node") {
-        proposal.target.nodeName = incident.latest.object.name;
-    } else {
-        proposal.target.podName = evidence.pod ? evidence.pod->name : incident.latest.object.name;
-        if (evidence.pod) {
-            proposal.target.nodeName = evidence.pod->nodeName;
-            proposal.target.podLabels = evidence.pod->labels;
-        }
-    }
-    if (evidence.node)
-        proposal.target.nodeLabels = evidence.node->labels;
+    proposal.target = incidentTarget(incident, evidence);
     guard::GuardContext ctx;
     ctx.policy = m_options.policy; // as written: read-only is the executor's refusal, not a verdict
     ctx.now = QDateTime::currentDateTimeUtc();

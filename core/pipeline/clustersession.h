@@ -38,9 +38,11 @@ class RestClient;
 }
 namespace vigil::audit {
 class AuditLog;
-}
+class RetentionSchedule;
+} // namespace vigil::audit
 namespace vigil::act {
 class ActionRunner;
+class AgentDecisionMirror;
 class DecisionStore;
 class Executor;
 } // namespace vigil::act
@@ -180,9 +182,12 @@ struct SessionOptions {
     /// live and die there). Empty, or no router returned: a rules-only Router.
     std::function<ReasonerSetup(QObject *parent)> reasoner;
     int maxWarnings = 500;
-    QString dataDir;              ///< decisions.db lives here; empty: act::dataDirectory()
-    QString auditPath;            ///< empty: act::auditPath(dataDir)
-    bool readOnly = false;        ///< suggest only: the executor refuses to act
+    QString dataDir;       ///< decisions.db lives here; empty: act::dataDirectory()
+    QString auditPath;     ///< empty: act::auditPath(dataDir)
+    bool readOnly = false; ///< suggest only: the executor refuses to act
+    /// Mirror decisions into the cluster as AgentDecisions (act::AgentDecisionMirror::start) when the
+    /// CRD is installed and RBAC allows; decisionsMirrored() says whether, or why not.
+    bool mirrorDecisions = true;
     int verifyTimeoutMs = 120000; ///< how long verify() waits for the effect
 };
 
@@ -241,6 +246,9 @@ Q_SIGNALS:
     void reasonerReady(const QString &description);
     /// Something a person should read in the status bar (reconciled decisions, store errors, ...).
     void notice(const QString &message);
+    /// Whether this session's own decisions are mirrored as AgentDecisions, or why not
+    /// ("not mirrored because the AgentDecision CRD is not installed ..."); also sent as a notice.
+    void decisionsMirrored(bool mirrored, const QString &message);
     /// Whether the AgentDecision CRD can be listed here; why not ("not installed", 403, ...).
     void agentDecisionsAvailable(bool available, const QString &why);
     void agentDecisionsChanged(const vigil::pipeline::AgentDecisionBatch &batch);
@@ -271,6 +279,9 @@ private:
     void queueReport(const IncidentReport &report);
     void refreshDecision(IncidentReport &report) const;
     void openExecutor();
+    void reconcile();
+    void onMirrorApproved(const QString &decisionId, const QString &by);
+    void executeApproved(const QString &fingerprint, const act::Decision &approved);
     void proposeFor(IncidentReport &report);
     act::Approver approver() const;
     QString decisionFor(const QString &fingerprint, const QString &verb);
@@ -299,8 +310,10 @@ private:
     // Decisions: opened on the worker thread (QtSql connections are per thread).
     std::unique_ptr<act::DecisionStore> m_decisions;
     std::unique_ptr<audit::AuditLog> m_audit;
+    std::unique_ptr<audit::RetentionSchedule> m_retention; // after m_audit: goes first
     std::unique_ptr<act::ActionRunner> m_runner;
     std::unique_ptr<act::Executor> m_executor;
+    act::AgentDecisionMirror *m_mirror = nullptr; // child, once started
     QString m_executorError;
     QString m_kubeUser;
     QHash<QString, QString> m_decisionIds; // incident fingerprint -> decision id

@@ -2,6 +2,7 @@
 
 #include "core/cli/await.h"
 #include "core/guard/policy.h"
+#include "core/pipeline/incidenttarget.h"
 #include "core/reason/prompts.h"
 
 #include <QEventLoop>
@@ -589,26 +590,6 @@ QStringList mutations(const test::HttpTestServer &server, qsizetype from)
 
 // --- the pipeline -------------------------------------------------------------
 
-guard::IncidentTarget targetFor(const pipeline::Incident &incident, const gather::Evidence &evidence)
-{
-    guard::IncidentTarget t;
-    t.namespaceName = incident.namespaceName;
-    t.ownerKind = incident.workload.kind;
-    t.ownerName = incident.workload.name;
-    if (incident.latest.object.kind == QLatin1String("Node")) {
-        t.nodeName = incident.latest.object.name;
-    } else {
-        t.podName = incident.latest.object.name;
-        if (evidence.pod) {
-            t.nodeName = evidence.pod->nodeName;
-            t.podLabels = evidence.pod->labels;
-        }
-    }
-    if (evidence.node)
-        t.nodeLabels = evidence.node->labels;
-    return t;
-}
-
 Rig::Rig(const kube::Connection &api, const QString &dataDir)
     : m_api(api)
     , m_dir(dataDir)
@@ -721,7 +702,7 @@ Outcome Rig::run(const kube::PodView &pod, const QList<kube::EventView> &events,
     if (!o.error.isEmpty())
         return o;
 
-    o.target = targetFor(o.incident, o.evidence);
+    o.target = pipeline::incidentTarget(o.incident, o.evidence);
     QList<guard::ExecutionRecord> history;
     if (Result<QList<act::Decision>> all = m_store->list()) {
         for (const act::Decision &d : *all) {

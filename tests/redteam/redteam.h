@@ -171,9 +171,6 @@ private:
     std::unique_ptr<act::Executor> m_executor;
 };
 
-/// The incident's own object as the pipeline observed it (never as a model names it).
-guard::IncidentTarget targetFor(const pipeline::Incident &incident, const gather::Evidence &evidence);
-
 /// Asserts one case (QVERIFY inside: check QTest::currentTestFailed() after it).
 /// `seen` are the mutating requests the API server saw while the case ran.
 void checkCase(const Case &c, const Names &names, const Outcome &o, const QStringList &seen,

@@ -167,6 +167,10 @@ Decision alertDecision()
     d.confidence = 0.9;
     d.action = ActionKind::CreateAlert;
     d.parameters = {{"severity", "warning"}, {"summary", "web is not ready"}};
+    d.reasoning = "the readiness probe fails since the cache moved";
+    d.source.kind = DiagnosisSource::Llm;
+    d.source.provider = "openai";
+    d.source.model = "gpt-4o-mini";
     guard::Verdict v;
     v.decision = guard::Verdict::NeedsApproval;
     return newDecision("fp", t, d, v);
@@ -281,6 +285,9 @@ void TestAgentDecisionMirror::startedMirrorFollowsTheExecutor()
         if (r.method == "PATCH" && r.path.endsWith("/vigil-" + d->id)) {
             const json spec = json::parse(r.body.toStdString())["spec"];
             QVERIFY(!spec.contains("approved"));
+            // The CRD's reasoning and provider/model travel with the spec.
+            QVERIFY(spec["reasoning"] == "the readiness probe fails since the cache moved");
+            QVERIFY(spec["provider"] == "openai" && spec["model"] == "gpt-4o-mini");
             QCOMPARE(r.header("content-type"), QByteArray("application/apply-patch+yaml"));
         }
     }

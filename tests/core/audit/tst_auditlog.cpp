@@ -1,5 +1,7 @@
 #include "core/audit/auditlog.h"
 
+#include "core/audit/retention.h"
+
 #include <QBuffer>
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -129,6 +131,8 @@ private Q_SLOTS:
     void csvExport();
     void retention();
     void retentionRefusesBrokenChain();
+    void retentionSchedule_data();
+    void retentionSchedule();
     void survivesKill9();
     void osActor();
 
@@ -607,6 +611,81 @@ void TestAuditLog::retentionRefusesBrokenChain()
     QVERIFY2(dropped.errorMessage().contains(QStringLiteral("row 2 was edited")),
              qPrintable(dropped.errorMessage()));
     QCOMPARE((*log)->query()->size(), 6);
+}
+
+void TestAuditLog::retentionSchedule_data()
+{
+    QTest::addColumn<int>("days");
+    QTest::addColumn<int>("keptAtStart"); // rows left after start(), the checkpoint included
+    QTest::addColumn<int>("keptNextDay"); // after the daily pass, a day later
+
+    // Rows 10..1 days old (less a second). 4 days: the 6 rows 10..5 days old go at once (4 rows and
+    // the checkpoint stay), the 4-day-old one the next day (with a second checkpoint).
+    QTest::newRow("4 days: old rows go on open, one more the next day") << 4 << 5 << 5;
+    QTest::newRow("30 days: nothing old enough, no checkpoint") << 30 << 10 << 10;
+    QTest::newRow("0 keeps every row, never runs") << 0 << 10 << 10;
+}
+
+void TestAuditLog::retentionSchedule()
+{
+    QFETCH(int, days);
+    QFETCH(int, keptAtStart);
+    QFETCH(int, keptNextDay);
+    auto log = AuditLog::open(m_path);
+    QVERIFY(log.ok());
+    for (int age = 10; age >= 1; --age) {
+        QVERIFY((*log)
+                    ->append(makeEvent(QStringLiteral("observed"), QStringLiteral("shop"), QString(),
+                                       QString(), QStringLiteral("d-%1").arg(age),
+                                       kNow.toMSecsSinceEpoch() - age * kDay + 1000))
+                    .ok());
+    }
+    QDateTime now = kNow;
+    // A short interval stands in for the day; the injected clock says a day passed.
+    RetentionSchedule schedule(
+        log->get(), days, QStringLiteral("agent"), nullptr, [&now] { return now; }, 50);
+    QList<qint64> applied;
+    QStringList failed;
+    connect(&schedule, &RetentionSchedule::applied, this, [&](qint64 n) { applied << n; });
+    connect(&schedule, &RetentionSchedule::failed, this, [&](const QString &why) { failed << why; });
+
+    const vigil::Result<qint64> first = schedule.start();
+    QVERIFY2(first.ok(), qPrintable(first.errorMessage()));
+    QCOMPARE((*log)->query()->size(), keptAtStart);
+    auto report = (*log)->verify();
+    QVERIFY2(report->ok, qPrintable(report->message));
+
+    now = kNow.addDays(1);
+    QTest::qWait(200); // several passes: only the first one a day later finds rows to drop
+    QCOMPARE((*log)->query()->size(), keptNextDay);
+    report = (*log)->verify();
+    QVERIFY2(report->ok, qPrintable(report->message));
+    QVERIFY2(failed.isEmpty(), qPrintable(failed.join(u'\n')));
+    if (days == 4) {
+        QCOMPARE(applied, (QList<qint64>{6, 1}));
+        const auto events = (*log)->query();
+        QCOMPARE(events->last().kind, QStringLiteral("retention"));
+        QCOMPARE(events->last().actor, QStringLiteral("agent"));
+    } else {
+        QVERIFY(applied.isEmpty());
+        QCOMPARE(*first, qint64(0));
+        AuditFilter checkpoints;
+        checkpoints.kind = QStringLiteral("retention");
+        QVERIFY((*log)->query(checkpoints)->isEmpty());
+    }
+
+    // A chain that stops verifying is reported on the next pass, and nothing is dropped.
+    if (days == 4) {
+        {
+            RawDb raw(m_path);
+            QVERIFY(raw.exec(QStringLiteral("DROP TRIGGER events_no_update")).isEmpty());
+            QVERIFY(raw.exec(QStringLiteral("UPDATE events SET outcome='fine' WHERE id=9")).isEmpty());
+        }
+        now = kNow.addDays(30);
+        QTRY_VERIFY(!failed.isEmpty());
+        QVERIFY2(failed.first().contains(QStringLiteral("refusing retention")), qPrintable(failed.first()));
+        QCOMPARE((*log)->query()->size(), keptNextDay);
+    }
 }
 
 void TestAuditLog::survivesKill9()

@@ -1,7 +1,9 @@
 // vigilctl act against a scripted API server (and alert sinks on the same
 // server): approve → preview → execute → verify, reject with a reason,
 // --dry-run, --undo, unknown ids, a decision already executed, suggest-only,
-// and the create_alert destinations given as flags, with the Alertmanager v2
+// and the create_alert destinations given as flags or configured in the policy's
+// alerts: section (environment variables override the file and carry bearer
+// tokens; flags override both), with the Alertmanager v2
 // body checked against the postableAlerts definition of Alertmanager's
 // OpenAPI spec (api/v2/openapi.yaml) and the Slack-compatible body.
 
@@ -97,7 +99,7 @@ private:
                                                                   {"spec", {{"replicas", replicas}}},
                                                                   {"status", {{"readyReplicas", replicas}}}}
                                                                  .dump()));
-        if (r.path == "/am/api/v2/alerts" || r.path == "/slack" || r.path == "/hook")
+        if (r.path == "/am/api/v2/alerts" || r.path == "/slack" || r.path == "/hook" || r.path == "/other")
             return ex->respond(200, "ok", {{"Content-Type", "text/plain"}});
         ex->respondJson(404, R"({"kind":"Status","code":404,"reason":"NotFound","message":"not scripted"})");
     }
@@ -159,6 +161,10 @@ class TestActCli final : public QObject {
 private Q_SLOTS:
     void init();
     void approveRunsPreviewExecuteVerifyAndNotifiesEverySink();
+    void alertDestinationsFromThePolicy_data();
+    void alertDestinationsFromThePolicy();
+    void badAlertSettings_data();
+    void badAlertSettings();
     void rejectRecordsTheReason();
     void dryRunOnlyPreviews();
     void undoRestoresTheScale();
@@ -300,6 +306,111 @@ void TestActCli::approveRunsPreviewExecuteVerifyAndNotifiesEverySink()
     QVERIFY(sinks["alertmanager"]["status"] == 200);
 }
 
+void TestActCli::alertDestinationsFromThePolicy_data()
+{
+    // BASE stands for the scripted server's URL.
+    QTest::addColumn<QString>("alerts"); // the policy's alerts: section
+    QTest::addColumn<QStringList>("flags");
+    QTest::addColumn<QStringList>("env");   // NAME=value
+    QTest::addColumn<QStringList>("posts"); // sink paths that received the alert, in order
+    QTest::addColumn<QString>("hookAuth");  // the Authorization header /hook got ("" none)
+
+    QTest::newRow("every destination from the policy file")
+        << "alerts:\n  alertmanagerUrl: BASE/am\n  slackWebhookUrl: BASE/slack\n  webhookUrl: BASE/hook\n"
+        << QStringList() << QStringList() << QStringList{"/am/api/v2/alerts", "/slack", "/hook"} << "";
+    QTest::newRow("a flag overrides the file")
+        << "alerts:\n  webhookUrl: BASE/other\n"
+        << QStringList{"--webhook-url", "BASE/hook"} << QStringList() << QStringList{"/hook"} << "";
+    QTest::newRow("the environment overrides the file and carries the token")
+        << "alerts:\n  webhookUrl: BASE/other\n"
+        << QStringList() << QStringList{"VIGIL_WEBHOOK_URL=BASE/hook", "VIGIL_WEBHOOK_TOKEN=t0k3n"}
+        << QStringList{"/hook"} << "Bearer t0k3n";
+    QTest::newRow("a Slack URL kept out of the file")
+        << "mode: approve\n"
+        << QStringList() << QStringList{"VIGIL_SLACK_WEBHOOK_URL=BASE/slack"} << QStringList{"/slack"} << "";
+    QTest::newRow("no destinations: the Event only") << "mode: approve\n"
+                                                     << QStringList() << QStringList() << QStringList() << "";
+}
+
+void TestActCli::alertDestinationsFromThePolicy()
+{
+    QFETCH(QString, alerts);
+    QFETCH(QStringList, flags);
+    QFETCH(QStringList, env);
+    QFETCH(QStringList, posts);
+    QFETCH(QString, hookAuth);
+    const QString base = m_api->server.url().toString();
+    const QString policy = m_dir->filePath("policy.yaml");
+    QFile f(policy);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QString(alerts).replace("BASE", base).toUtf8());
+    f.close();
+    for (const QString &e : env)
+        qputenv(e.section('=', 0, 0).toLatin1(), e.section('=', 1).replace("BASE", base).toUtf8());
+    const QString id =
+        propose(ActionKind::CreateAlert, {{"severity", "warning"}, {"summary", "web is not ready"}});
+    QStringList args{id, "--approve", "--policy", policy, "--verify-timeout", "5"};
+    for (const QString &flag : flags)
+        args << QString(flag).replace("BASE", base);
+    QString out, err;
+    const int code = run(args, &out, &err);
+    for (const QString &e : env)
+        qunsetenv(e.section('=', 0, 0).toLatin1());
+    QVERIFY2(code == 0, qPrintable(out + err));
+    QStringList sent;
+    for (const QString &change : m_api->changes()) {
+        if (change != "POST " + kEvents)
+            sent << change.mid(5);
+    }
+    QCOMPARE(sent, posts);
+    if (posts.contains("/hook"))
+        QCOMPARE(QString::fromLatin1(m_api->server.requestsTo("/hook").first().header("authorization")),
+                 hookAuth);
+}
+
+void TestActCli::badAlertSettings_data()
+{
+    QTest::addColumn<QString>("policy");
+    QTest::addColumn<QString>("env"); // NAME=value or empty
+    QTest::addColumn<int>("code");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("password in the policy file names file, line and field")
+        << "mode: approve\nalerts:\n  alertmanagerUrl: http://admin:pw@am.example:9093\n"
+        << "" << 1
+        << "policy.yaml:3: field 'alerts.alertmanagerUrl': 'http://am.example:9093' carries a user name or "
+           "password";
+    QTest::newRow("environment URL with another scheme names the variable")
+        << "mode: approve\n"
+        << "VIGIL_ALERTMANAGER_URL=ftp://am.example" << 2
+        << "environment variable VIGIL_ALERTMANAGER_URL 'ftp://am.example' is not an http";
+    QTest::newRow("token with a line break")
+        << "mode: approve\n"
+        << "VIGIL_WEBHOOK_TOKEN=a\nX-Evil: 1" << 2
+        << "environment variable VIGIL_WEBHOOK_TOKEN holds a control character";
+}
+
+void TestActCli::badAlertSettings()
+{
+    QFETCH(QString, policy);
+    QFETCH(QString, env);
+    QFETCH(int, code);
+    QFETCH(QString, message);
+    const QString path = m_dir->filePath("policy.yaml");
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(policy.toUtf8());
+    f.close();
+    if (!env.isEmpty())
+        qputenv(env.section('=', 0, 0).toLatin1(), env.section('=', 1).toUtf8());
+    QString out, err;
+    const int got = run({"x", "--approve", "--policy", path}, &out, &err);
+    if (!env.isEmpty())
+        qunsetenv(env.section('=', 0, 0).toLatin1());
+    QCOMPARE(got, code);
+    QVERIFY2(err.contains(message), qPrintable(err));
+    QVERIFY(m_api->server.requests().isEmpty());
+}
+
 void TestActCli::rejectRecordsTheReason()
 {
     const QString id =
@@ -436,6 +547,9 @@ void TestActCli::badArguments_data()
         << QStringList{"x", "--approve", "--alertmanager-url", "http://"} << "--alertmanager-url 'http://'";
     QTest::newRow("webhook url that is no url")
         << QStringList{"x", "--approve", "--webhook-url", "not a url"} << "--webhook-url 'not a url'";
+    QTest::newRow("webhook url with a password")
+        << QStringList{"x", "--approve", "--webhook-url", "https://bot:pw@hooks.example/x"}
+        << "--webhook-url 'https://hooks.example/x' carries a user name or password";
     QTest::newRow("reject without a reason") << QStringList{"x", "--reject"} << "--reject needs --reason";
     QTest::newRow("dry run of a rejection")
         << QStringList{"x", "--reject", "--reason", "r", "--dry-run"} << "use it with --approve";

@@ -135,6 +135,45 @@ void TestPolicy::invalid_data()
     QTest::newRow("autoApprove unknown action")
         << QByteArray("autoApprove: [delete_namespace]\n") << 1 << QStringLiteral("autoApprove[0]")
         << QStringLiteral("is not an action Vigil can take");
+    QTest::newRow("retention negative")
+        << QByteArray("mode: approve\naudit:\n  retentionDays: -1\n") << 3
+        << QStringLiteral("audit.retentionDays") << QStringLiteral("-1 is out of range 0..36500");
+    QTest::newRow("retention with a unit")
+        << QByteArray("audit:\n  retentionDays: 30d\n") << 2 << QStringLiteral("audit.retentionDays")
+        << QStringLiteral("expected an integer, got '30d'");
+    QTest::newRow("retention fractional")
+        << QByteArray("audit: {retentionDays: 1.5}\n") << 1 << QStringLiteral("audit.retentionDays")
+        << QStringLiteral("expected an integer, got '1.5'");
+    QTest::newRow("retention quoted")
+        << QByteArray("audit:\n  retentionDays: \"30\"\n") << 2 << QStringLiteral("audit.retentionDays")
+        << QStringLiteral("expected an integer, got the string '30'");
+    QTest::newRow("retention beyond a century")
+        << QByteArray("audit:\n  retentionDays: 40000\n") << 2 << QStringLiteral("audit.retentionDays")
+        << QStringLiteral("out of range 0..36500");
+    QTest::newRow("retention null") << QByteArray("audit:\n  retentionDays:\n") << 2
+                                    << QStringLiteral("audit.retentionDays")
+                                    << QStringLiteral("got nothing (null)");
+    QTest::newRow("audit unknown key")
+        << QByteArray("audit:\n  keepDays: 30\n") << 2 << QStringLiteral("audit.keepDays")
+        << QStringLiteral("unknown key (expected one of: retentionDays)");
+    QTest::newRow("audit as a number")
+        << QByteArray("audit: 30\n") << 1 << QStringLiteral("audit") << QStringLiteral("expected a mapping");
+    QTest::newRow("alert url with another scheme")
+        << QByteArray("alerts:\n  slackWebhookUrl: ftp://hooks.example/T/B\n") << 2
+        << QStringLiteral("alerts.slackWebhookUrl") << QStringLiteral("is not an http:// or https:// URL");
+    QTest::newRow("alert url without a host")
+        << QByteArray("alerts:\n  alertmanagerUrl: \"http://\"\n") << 2
+        << QStringLiteral("alerts.alertmanagerUrl") << QStringLiteral("with a host");
+    QTest::newRow("alert url with a password is refused")
+        << QByteArray("mode: approve\nalerts:\n  webhookUrl: https://bot:s3cret@hooks.example/x\n") << 3
+        << QStringLiteral("alerts.webhookUrl")
+        << QStringLiteral("'https://hooks.example/x' carries a user name or password");
+    QTest::newRow("alert token key is not a setting")
+        << QByteArray("alerts:\n  webhookToken: abc\n") << 2 << QStringLiteral("alerts.webhookToken")
+        << QStringLiteral("unknown key");
+    QTest::newRow("alert url as list")
+        << QByteArray("alerts:\n  webhookUrl: [http://a]\n") << 2 << QStringLiteral("alerts.webhookUrl")
+        << QStringLiteral("expected a string, got a list");
 }
 
 void TestPolicy::invalid()
@@ -184,6 +223,19 @@ void TestPolicy::valid_data()
     QTest::newRow("action order is catalog order")
         << QByteArray("allowedActions: [create_alert, restart_pod]\nautoApprove: []\n")
         << QStringLiteral("allowed=restart_pod,create_alert;auto=");
+    QTest::newRow("retention days") << QByteArray("audit:\n  retentionDays: 90\n")
+                                    << QStringLiteral("retention=90");
+    QTest::newRow("retention zero keeps all")
+        << QByteArray("audit: {retentionDays: 0}\n") << QStringLiteral("retention=0");
+    QTest::newRow("alert destinations")
+        << QByteArray("alerts:\n  alertmanagerUrl: http://alertmanager.monitoring:9093\n"
+                      "  slackWebhookUrl: https://hooks.example/services/T/B\n"
+                      "  webhookUrl: https://ops.example/vigil?team=web\n")
+        << QStringLiteral("alerts=http://alertmanager.monitoring:9093 https://hooks.example/services/T/B "
+                          "https://ops.example/vigil?team=web");
+    QTest::newRow("one alert destination")
+        << QByteArray("alerts: {webhookUrl: \"http://127.0.0.1:8080/h\"}\n")
+        << QStringLiteral("alerts=- - http://127.0.0.1:8080/h");
 }
 
 static QString describe(const Policy &p, const QString &what)
@@ -218,6 +270,13 @@ static QString describe(const Policy &p, const QString &what)
         return QString::number(p.maxActionsPerHour);
     if (what == QLatin1String("allowed"))
         return actions(p.allowedActions) + QStringLiteral(";auto=") + actions(p.autoApprove);
+    if (what == QLatin1String("retention"))
+        return QString::number(p.auditRetentionDays);
+    if (what == QLatin1String("alerts")) {
+        auto url = [](const QUrl &u) { return u.isEmpty() ? QStringLiteral("-") : u.toString(); };
+        return url(p.alerts.alertmanagerUrl) + u' ' + url(p.alerts.slackWebhookUrl) + u' ' +
+               url(p.alerts.webhookUrl);
+    }
     return QString();
 }
 
@@ -241,6 +300,9 @@ void TestPolicy::defaultsWhenOmitted()
     QCOMPARE(d.minReplicas, 2);
     QCOMPARE(d.maxReplicas, 20);
     QCOMPARE(d.maxActionsPerHour, 10);
+    QCOMPARE(d.auditRetentionDays, 0); // an audit log keeps everything unless told otherwise
+    QVERIFY(d.alerts.alertmanagerUrl.isEmpty() && d.alerts.slackWebhookUrl.isEmpty() &&
+            d.alerts.webhookUrl.isEmpty());
     QCOMPARE(d.cooldownPerTargetMs, qint64(600000));
     QCOMPARE(d.defaultMinConfidence, 0.6);
     QCOMPARE(d.minConfidenceFor(ActionKind::RestartPod), 0.7);

@@ -1,13 +1,24 @@
 #include "core/pipeline/clustersession.h"
 
+#include "core/act/actions.h"
+#include "core/act/datapaths.h"
+#include "core/act/decisionstore.h"
+#include "core/act/executor.h"
+#include "core/audit/auditlog.h"
+#include "httptestserver.h"
+
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <nlohmann/json.hpp>
 
 using nlohmann::json;
+using namespace vigil;
 using vigil::kube::InformerHealth;
 using vigil::pipeline::ClusterSession;
 using vigil::pipeline::SessionHealth;
+using vigil::test::HttpExchange;
+using vigil::test::HttpTestServer;
 
 class TestClusterSession final : public QObject {
     Q_OBJECT
@@ -22,7 +33,93 @@ private Q_SLOTS:
     void yaml();
     void agentDecision_data();
     void agentDecision();
+    void mirrorsDecisions_data();
+    void mirrorsDecisions();
+    void clusterApprovalExecutes();
 };
+
+namespace {
+
+const QString kDiscovery = "/apis/ai.vigil.dev/v1alpha1";
+const QString kReviews = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+
+// A scripted API server for a whole ClusterSession: empty lists, quiet watches, the
+// AgentDecision discovery and access reviews as the row says, events accepted.
+struct ApiServer {
+    ApiServer()
+        : server([this](HttpExchange *ex) { handle(ex); })
+    {
+    }
+
+    void handle(HttpExchange *ex)
+    {
+        const test::HttpRequest &r = ex->request();
+        if (r.path == kDiscovery) {
+            if (!crdInstalled)
+                return ex->respondJson(
+                    404,
+                    R"({"kind":"Status","code":404,"message":"the server could not find the requested resource"})");
+            const json doc = {
+                {"kind", "APIResourceList"},
+                {"groupVersion", "ai.vigil.dev/v1alpha1"},
+                {"resources", json::array({{{"name", "agentdecisions"}, {"namespaced", true}},
+                                           {{"name", "agentdecisions/status"}, {"namespaced", true}}})}};
+            return ex->respondJson(200, QByteArray::fromStdString(doc.dump()));
+        }
+        if (r.path == kReviews) {
+            json review = json::parse(r.body.toStdString());
+            const std::string verb = review["spec"]["resourceAttributes"].value("verb", std::string());
+            const bool allowed = !denied.contains(QString::fromStdString(verb));
+            review["status"] = {{"allowed", allowed}};
+            return ex->respondJson(201, QByteArray::fromStdString(review.dump()));
+        }
+        if (r.method == "POST" && r.path.endsWith("/events")) {
+            json event = json::parse(r.body.toStdString());
+            event["metadata"]["uid"] = "e1";
+            return ex->respondJson(201, QByteArray::fromStdString(event.dump()));
+        }
+        if (r.method == "PATCH" && r.path.contains("/agentdecisions/"))
+            return ex->respondJson(200, r.body);
+        if (r.method == "GET" && r.queryValue("watch") == "true") {
+            ex->beginChunked(200, {{"Content-Type", "application/json"}});
+            // The mirror's own watch (no resourceVersion, no initial events) carries the approval.
+            if (r.path.endsWith("/agentdecisions") && !r.query.hasQueryItem("resourceVersion") &&
+                r.queryValue("sendInitialEvents") != "true" && !approval.is_null())
+                ex->sendChunk(
+                    QByteArray::fromStdString(json{{"type", "ADDED"}, {"object", approval}}.dump()) + '\n');
+            return;
+        }
+        if (r.method == "GET") {
+            const json list = {
+                {"kind", "List"}, {"metadata", {{"resourceVersion", "5"}}}, {"items", json::array()}};
+            return ex->respondJson(200, QByteArray::fromStdString(list.dump()));
+        }
+        ex->respondJson(404, R"({"kind":"Status","code":404,"message":"not scripted"})");
+    }
+
+    int requestsTo(const QString &path) const { return int(server.requestsTo(path).size()); }
+
+    HttpTestServer server;
+    bool crdInstalled = true;
+    QStringList denied;
+    json approval; // an AgentDecision the mirror's watch delivers
+};
+
+// A session over the scripted server with its data in dir; diagnosis off.
+std::unique_ptr<pipeline::ClusterSession> makeSession(ApiServer &api, const QString &dir, bool mirror)
+{
+    kube::Connection c;
+    c.server = api.server.url();
+    pipeline::SessionOptions o;
+    o.diagnose = false;
+    o.dataDir = dir;
+    o.mirrorDecisions = mirror;
+    o.metricsIntervalMs = 600000;
+    o.verifyTimeoutMs = 2000;
+    return std::make_unique<pipeline::ClusterSession>(c, o);
+}
+
+} // namespace
 
 void TestClusterSession::health_data()
 {
@@ -146,8 +243,9 @@ void TestClusterSession::yaml()
 void TestClusterSession::agentDecision_data()
 {
     QTest::addColumn<QString>("object");
-    QTest::addColumn<QString>("error");    // empty: parses
-    QTest::addColumn<QString>("summary");  // action|target|phase|approved|awaiting|approvedBy|rejectedBy|conditions
+    QTest::addColumn<QString>("error"); // empty: parses
+    QTest::addColumn<QString>(
+        "summary"); // action|target|phase|approved|awaiting|approvedBy|rejectedBy|conditions
     const char *full = R"({"apiVersion":"ai.vigil.dev/v1alpha1","kind":"AgentDecision",
       "metadata":{"name":"vigil-1","namespace":"shop","uid":"u1","resourceVersion":"7",
         "creationTimestamp":"2026-11-25T12:00:00Z","labels":{"vigil.dev/decision":"1"},
@@ -158,29 +256,38 @@ void TestClusterSession::agentDecision_data()
         "message":"pod shop/web-1 evicted","lastTransitionTime":"2026-11-25T12:01:00Z"},
         {"type":"Verified","status":"True"}]}})";
     QTest::newRow("approved and verified, with conditions")
-        << full << "" << "restart_pod|pod/shop/web-1|verified|1|0|os:alice via desktop||Executed,Verified";
+        << full << ""
+        << "restart_pod|pod/shop/web-1|verified|1|0|os:alice via desktop||Executed,Verified";
     QTest::newRow("fresh proposal awaits a person")
         << R"({"metadata":{"name":"vigil-2","namespace":"shop","uid":"u2"},"spec":{"action":"scale_deployment",
               "target":"deployment/shop/web"},"status":{"phase":"proposed"}})"
-        << "" << "scale_deployment|deployment/shop/web|proposed|0|1|||";
+        << ""
+        << "scale_deployment|deployment/shop/web|proposed|0|1|||";
     QTest::newRow("no status yet still awaits")
         << R"({"metadata":{"name":"vigil-3","namespace":"shop","uid":"u3"},"spec":{"action":"none","target":"x"}})"
-        << "" << "none|x||0|1|||";
+        << ""
+        << "none|x||0|1|||";
     QTest::newRow("rejected through the annotations awaits nothing")
         << R"({"metadata":{"name":"vigil-4","namespace":"shop","uid":"u4","annotations":{
               "vigil.dev/rejected-by":"os:bob","vigil.dev/reject-reason":"no"}},
               "spec":{"action":"restart_pod","target":"pod/shop/a"},"status":{"phase":"proposed"}})"
-        << "" << "restart_pod|pod/shop/a|proposed|0|0||os:bob|";
+        << ""
+        << "restart_pod|pod/shop/a|proposed|0|0||os:bob|";
     QTest::newRow("approved as a string is not approved")
         << R"({"metadata":{"name":"vigil-5","namespace":"shop","uid":"u5"},"spec":{"action":"restart_pod",
               "target":"pod/shop/a","approved":"true"},"status":{"phase":"proposed","conditions":"bad"}})"
-        << "" << "restart_pod|pod/shop/a|proposed|0|1|||";
+        << ""
+        << "restart_pod|pod/shop/a|proposed|0|1|||";
     QTest::newRow("no uid is an error") << R"({"metadata":{"name":"vigil-6"},"spec":{}})"
-                                        << "metadata.uid or metadata.name missing" << "";
+                                        << "metadata.uid or metadata.name missing"
+                                        << "";
     QTest::newRow("spec not an object is an error")
         << R"({"metadata":{"name":"vigil-7","namespace":"shop","uid":"u7"},"spec":[1]})"
-        << "spec is not an object" << "";
-    QTest::newRow("not an object is an error") << "[1,2]" << "not an object" << "";
+        << "spec is not an object"
+        << "";
+    QTest::newRow("not an object is an error") << "[1,2]"
+                                               << "not an object"
+                                               << "";
 }
 
 void TestClusterSession::agentDecision()
@@ -208,6 +315,132 @@ void TestClusterSession::agentDecision()
                                     conditions.join(',')}
                             .join('|');
     QCOMPARE(got, summary);
+}
+
+void TestClusterSession::mirrorsDecisions_data()
+{
+    QTest::addColumn<bool>("mirror");
+    QTest::addColumn<bool>("crdInstalled");
+    QTest::addColumn<QStringList>("denied");
+    QTest::addColumn<int>("mirrored"); // -1: no answer (mirroring off), 0: not mirrored, 1: mirrored
+    QTest::addColumn<QString>("message");
+
+    QTest::newRow("CRD missing reaches the user")
+        << true << false << QStringList() << 0
+        << "not mirrored because the AgentDecision CRD is not installed";
+    QTest::newRow("RBAC denying create reaches the user")
+        << true << true << QStringList{"create"} << 0
+        << "not mirrored because RBAC denies create agentdecisions cluster-wide";
+    QTest::newRow("installed and allowed mirrors")
+        << true << true << QStringList() << 1 << "mirrored into the cluster as AgentDecisions";
+    QTest::newRow("off asks nothing") << false << true << QStringList() << -1 << "";
+}
+
+void TestClusterSession::mirrorsDecisions()
+{
+    QFETCH(bool, mirror);
+    QFETCH(bool, crdInstalled);
+    QFETCH(QStringList, denied);
+    QFETCH(int, mirrored);
+    QFETCH(QString, message);
+
+    ApiServer api;
+    QVERIFY(api.server.listen());
+    api.crdInstalled = crdInstalled;
+    api.denied = denied;
+    QTemporaryDir dir;
+    auto session = makeSession(api, dir.path(), mirror);
+    QList<QPair<bool, QString>> answers;
+    QStringList notices;
+    connect(session.get(), &pipeline::ClusterSession::decisionsMirrored, this,
+            [&](bool ok, const QString &why) {
+                answers.append({ok, why});
+            });
+    connect(session.get(), &pipeline::ClusterSession::notice, this,
+            [&](const QString &text) { notices << text; });
+    session->start();
+
+    if (mirrored < 0) {
+        QTRY_VERIFY(api.requestsTo("/api/v1/pods") > 0);
+        QTest::qWait(300);
+        QCOMPARE(api.requestsTo(kDiscovery), 0);
+        QCOMPARE(api.requestsTo(kReviews), 0);
+        QVERIFY(answers.isEmpty());
+        return;
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answers.size(), 1, 5000);
+    QCOMPARE(answers.first().first, mirrored == 1);
+    QVERIFY2(answers.first().second.contains(message), qPrintable(answers.first().second));
+    QCOMPARE(api.requestsTo(kReviews), crdInstalled ? 6 : 0);
+    if (mirrored == 0) {
+        // The status bar gets the same reason, as a sentence.
+        const QString expected = "Decisions are " + answers.first().second + '.';
+        QVERIFY2(notices.contains(expected), qPrintable(notices.join(" / ")));
+    }
+}
+
+void TestClusterSession::clusterApprovalExecutes()
+{
+    // A decision the desktop proposed earlier, approved in the cluster through its AgentDecision
+    // (kubectl patch spec.approved: true): the session's mirror approves it and the session runs it.
+    QTemporaryDir dir;
+    QString id;
+    const QString fingerprint = "fp-alert";
+    {
+        auto store = std::move(act::DecisionStore::open(act::decisionsPath(dir.path())).value());
+        auto log = std::move(audit::AuditLog::open(act::auditPath(dir.path())).value());
+        act::ActionRunner runner(nullptr, act::AlertConfig{});
+        act::Executor executor(store.get(), log.get(), &runner, guard::Policy{});
+        guard::IncidentTarget target;
+        target.namespaceName = "shop";
+        target.podName = "web-1";
+        Diagnosis d;
+        d.diagnosis = "web-1 keeps crashing";
+        d.confidence = 0.9;
+        d.action = ActionKind::CreateAlert;
+        d.parameters = {{"summary", "web-1 keeps crashing"}, {"severity", "warning"}};
+        guard::Verdict verdict;
+        verdict.decision = guard::Verdict::NeedsApproval;
+        auto proposed = executor.propose(act::newDecision(fingerprint, target, d, verdict));
+        QVERIFY2(proposed, qPrintable(proposed.errorMessage()));
+        id = proposed->id;
+    }
+
+    ApiServer api;
+    QVERIFY(api.server.listen());
+    api.approval = {
+        {"apiVersion", "ai.vigil.dev/v1alpha1"},
+        {"kind", "AgentDecision"},
+        {"metadata",
+         {{"name", QString("vigil-" + id).toStdString()},
+          {"namespace", "shop"},
+          {"labels", {{"vigil.dev/decision", id.toStdString()}}},
+          {"managedFields", json::array({{{"manager", "kubectl-patch"},
+                                          {"fieldsV1", {{"f:spec", {{"f:approved", json::object()}}}}}}})}}},
+        {"spec", {{"approved", true}, {"action", "create_alert"}}}};
+    auto session = makeSession(api, dir.path(), true);
+    QList<int> states;
+    connect(session.get(), &pipeline::ClusterSession::decisionUpdated, this,
+            [&](const QString &fp, act::DecisionState state, const QString &) {
+                if (fp == fingerprint)
+                    states << int(state);
+            });
+    session->start();
+    QTRY_VERIFY_WITH_TIMEOUT(states.contains(int(act::DecisionState::Executing)), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(states.contains(int(act::DecisionState::Executed)) ||
+                                 states.contains(int(act::DecisionState::Verified)),
+                             5000);
+    int created = 0;
+    for (const test::HttpRequest &r : api.server.requestsTo("/api/v1/namespaces/shop/events"))
+        created += r.method == "POST" && !r.query.hasQueryItem("dryRun");
+    QCOMPARE(created, 1);
+    session.reset();
+
+    auto store = std::move(act::DecisionStore::open(act::decisionsPath(dir.path())).value());
+    auto d = store->load(id);
+    QVERIFY2(d, qPrintable(d.errorMessage()));
+    QVERIFY2(d->approver.via == "AgentDecision", qPrintable(d->approver.via));
+    QCOMPARE(d->approver.kubeUser, QString("field-manager:kubectl-patch"));
 }
 
 QTEST_GUILESS_MAIN(TestClusterSession)
