@@ -8,8 +8,10 @@
 #include "core/agent/decisionledger.h"
 #include "core/agent/structuredlog.h"
 #include "core/audit/auditlog.h"
+#include "core/audit/retention.h"
 #include "core/gather/fetcher.h"
 #include "core/guard/guardrails.h"
+#include "core/pipeline/incidenttarget.h"
 #include "core/reason/router.h"
 
 #include <QDateTime>
@@ -54,27 +56,6 @@ QList<View> all(const kube::Informer *informer)
             out.append(*v);
     }
     return out;
-}
-
-// What the incident is about, as the pipeline observed it (never as a model claims).
-guard::IncidentTarget targetFor(const pipeline::Incident &incident, const gather::Evidence &evidence)
-{
-    guard::IncidentTarget t;
-    t.namespaceName = incident.namespaceName;
-    t.ownerKind = incident.workload.kind;
-    t.ownerName = incident.workload.name;
-    if (incident.latest.object.kind == u"Node") {
-        t.nodeName = incident.latest.object.name;
-    } else {
-        t.podName = incident.latest.object.name;
-        if (evidence.pod) {
-            t.nodeName = evidence.pod->nodeName;
-            t.podLabels = evidence.pod->labels;
-        }
-    }
-    if (evidence.node)
-        t.nodeLabels = evidence.node->labels;
-    return t;
 }
 
 // Progress order, to move a local copy only forward to what the ledger says.
@@ -195,6 +176,16 @@ Result<void> Agent::open()
         return log.error();
     m_store = std::move(*store);
     m_audit = std::move(*log);
+    // The policy's audit.retentionDays, now and daily; a failed pass is logged, never fatal.
+    auto *retention = new audit::RetentionSchedule(m_audit.get(), m_options.policy.auditRetentionDays,
+                                                   QStringLiteral("agent"), this);
+    connect(retention, &audit::RetentionSchedule::applied, this, [this](qint64 dropped) {
+        m_log->info(QStringLiteral("audit retention dropped old rows"), {{"rows", dropped}});
+    });
+    connect(retention, &audit::RetentionSchedule::failed, this, [this](const QString &why) {
+        m_log->warn(QStringLiteral("audit retention not applied"), {{"error", why.toStdString()}});
+    });
+    (void)retention->start(); // failed() reports it
 
     m_client = new kube::RestClient(m_connection, m_options.client, this);
     // Renewals must never wait behind other requests in a client-side rate limiter.
@@ -693,7 +684,7 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
                      {{"incident", s(incident.fingerprint)}});
         return;
     }
-    guard::IncidentTarget target = targetFor(incident, evidence);
+    guard::IncidentTarget target = pipeline::incidentTarget(incident, evidence);
     // A namespaced agent records a node's incident in its own namespace (where its RBAC reaches).
     if (nodeIncident && !m_options.namespaceName.isEmpty())
         target.namespaceName = m_options.namespaceName;

@@ -5,6 +5,7 @@
 
 #include "core/cli/commands.h"
 
+#include "core/act/actions.h"
 #include "core/act/datapaths.h"
 #include "core/agent/agent.h"
 #include "core/agent/httpendpoint.h"
@@ -19,10 +20,12 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QEventLoop>
+#include <QProcessEnvironment>
 #include <QSysInfo>
 #include <QTextStream>
 
 #include <cmath>
+#include <utility>
 
 namespace vigil::cli {
 namespace {
@@ -215,17 +218,27 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
             return 2;
         }
     }
-    for (const char *flag : {"alert-webhook", "alertmanager-url", "slack-webhook"}) {
+    // The policy's alerts: section and the environment (act::alertConfig), then the flags on top.
+    Result<act::AlertConfig> alerts =
+        act::alertConfig(options.policy.alerts, QProcessEnvironment::systemEnvironment());
+    if (!alerts) {
+        err << "vigilctl agent: " << alerts.errorMessage() << '\n';
+        return 2;
+    }
+    options.alerts = *alerts;
+    for (const auto &[flag, into] : {std::pair{"alert-webhook", &options.alerts.webhookUrl},
+                                     std::pair{"alertmanager-url", &options.alerts.alertmanagerUrl},
+                                     std::pair{"slack-webhook", &options.alerts.slackWebhookUrl}}) {
         const QString value = parser.value(QString::fromLatin1(flag));
-        const QUrl url(value, QUrl::StrictMode);
-        if (!value.isEmpty() && (!url.isValid() || (url.scheme() != u"http" && url.scheme() != u"https"))) {
-            err << "vigilctl agent: --" << flag << " '" << value << "' is not an http(s) URL\n";
+        if (value.isEmpty())
+            continue;
+        Result<QUrl> url = act::parseAlertUrl(value, QStringLiteral("--") + QLatin1String(flag));
+        if (!url) {
+            err << "vigilctl agent: " << url.errorMessage() << '\n';
             return 2;
         }
+        *into = *url;
     }
-    options.alerts.webhookUrl = QUrl(parser.value(QStringLiteral("alert-webhook")));
-    options.alerts.alertmanagerUrl = QUrl(parser.value(QStringLiteral("alertmanager-url")));
-    options.alerts.slackWebhookUrl = QUrl(parser.value(QStringLiteral("slack-webhook")));
     options.dataDir = parser.value(QStringLiteral("data-dir"));
     options.decisionTtlMs = durationToMs(parser.value(QStringLiteral("decision-ttl")));
     if (options.decisionTtlMs < 0) {
