@@ -9,6 +9,7 @@
 #include "testcluster.h"
 
 #include <QDateTime>
+#include <QFile>
 #include <QMap>
 #include <QRandomGenerator>
 #include <QTest>
@@ -85,6 +86,41 @@ public:
     static QString uniqueName(const QString &prefix)
     {
         return prefix + QString::number(QRandomGenerator::global()->generate() % 0xffffffu, 16);
+    }
+
+    /// Applies resources/crd/agentdecision.yaml and waits until it is Established. Shared by every
+    /// test on the cluster: idempotent, never deleted. The source tree comes from VIGIL_SOURCE_DIR.
+    Result<void> installAgentDecisionCrd()
+    {
+        QFile crd(qEnvironmentVariable("VIGIL_SOURCE_DIR") +
+                  QStringLiteral("/resources/crd/agentdecision.yaml"));
+        if (!crd.open(QIODevice::ReadOnly))
+            return Error(crd.fileName() + QStringLiteral(": ") + crd.errorString());
+        const QByteArray manifest = crd.readAll();
+        const kube::ResourceType crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+        const kube::ResourcePath path{crds, {}, QStringLiteral("agentdecisions.ai.vigil.dev"), {}};
+        kube::ApplyOptions options;
+        options.force = true;
+        Result<json> applied =
+            cli::await<json>([&](QObject *ctx, auto cb) { client->apply(path, manifest, options, ctx, cb); });
+        if (!applied)
+            return applied.error();
+        const bool established = waitFor(
+            [&] {
+                Result<json> got = get(path);
+                if (!got)
+                    return false;
+                for (const json &cond :
+                     got->value("status", json::object()).value("conditions", json::array()))
+                    if (cond.value("type", std::string()) == "Established" &&
+                        cond.value("status", std::string()) == "True")
+                        return true;
+                return false;
+            },
+            30000);
+        if (!established)
+            return Error(QStringLiteral("the AgentDecision CRD never became Established"));
+        return {};
     }
 
     Result<json> createNamespace(const QString &name)

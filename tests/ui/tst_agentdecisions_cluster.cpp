@@ -84,29 +84,8 @@ void TestAgentDecisionsCluster::initTestCase()
     Result<json> ns = m_api.createNamespace(m_ns);
     QVERIFY2(ns, qPrintable(ns.errorMessage()));
 
-    // Shared by every test on this cluster: applied idempotently, never deleted.
-    QFile crd(qEnvironmentVariable("VIGIL_SOURCE_DIR") + "/resources/crd/agentdecision.yaml");
-    QVERIFY2(crd.open(QIODevice::ReadOnly), qPrintable(crd.fileName()));
-    const QByteArray manifest = crd.readAll();
-    const kube::ResourceType crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-    kube::ApplyOptions options;
-    options.force = true;
-    Result<json> applied = cli::await<json>([&](QObject *ctx, auto cb) {
-        m_api.client->apply({crds, {}, "agentdecisions.ai.vigil.dev", {}}, manifest, options, ctx, cb);
-    });
-    QVERIFY2(applied, qPrintable(applied.errorMessage()));
-    QVERIFY(ClusterApi::waitFor(
-        [&] {
-            Result<json> got = m_api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
-            if (!got)
-                return false;
-            for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
-                if (cond.value("type", std::string()) == "Established" &&
-                    cond.value("status", std::string()) == "True")
-                    return true;
-            return false;
-        },
-        30000));
+    Result<void> crd = m_api.installAgentDecisionCrd();
+    QVERIFY2(crd, qPrintable(crd.errorMessage()));
 }
 
 void TestAgentDecisionsCluster::cleanupTestCase()
@@ -135,19 +114,24 @@ void TestAgentDecisionsCluster::listApproveReject()
         QVERIFY2(m, qPrintable(m.errorMessage()));
     }
     // What the agent did so far, as a condition on the first one's status.
-    const kube::ResourcePath first{act::AgentDecisionMirror::resourceType(), m_ns,
-                                   act::AgentDecisionMirror::objectName(toApprove.id), {}};
-    const kube::ResourcePath second{act::AgentDecisionMirror::resourceType(), m_ns,
-                                    act::AgentDecisionMirror::objectName(toReject.id), {}};
+    const kube::ResourcePath first{act::AgentDecisionMirror::resourceType(),
+                                   m_ns,
+                                   act::AgentDecisionMirror::objectName(toApprove.id),
+                                   {}};
+    const kube::ResourcePath second{act::AgentDecisionMirror::resourceType(),
+                                    m_ns,
+                                    act::AgentDecisionMirror::objectName(toReject.id),
+                                    {}};
     kube::ResourcePath firstStatus = first;
     firstStatus.subresource = "status";
     Result<json> cond = m_api.patch(
-        firstStatus, {{"status",
-                       {{"conditions", json::array({{{"type", "Previewed"},
-                                                     {"status", "True"},
-                                                     {"reason", "DryRunAccepted"},
-                                                     {"message", "the server accepted a dry-run eviction of web-1"},
-                                                     {"lastTransitionTime", "2026-11-25T12:00:00Z"}}})}}}});
+        firstStatus,
+        {{"status",
+          {{"conditions", json::array({{{"type", "Previewed"},
+                                        {"status", "True"},
+                                        {"reason", "DryRunAccepted"},
+                                        {"message", "the server accepted a dry-run eviction of web-1"},
+                                        {"lastTransitionTime", "2026-11-25T12:00:00Z"}}})}}}});
     QVERIFY2(cond, qPrintable(cond.errorMessage()));
     QSignalSpy approved(&mirror, &act::AgentDecisionMirror::approved);
     mirror.watch(m_ns);
@@ -169,9 +153,11 @@ void TestAgentDecisionsCluster::listApproveReject()
     QVERIFY2(view->statusText().startsWith("AgentDecisions in this cluster"), qPrintable(view->statusText()));
 
     // The first: what the agent proposed and did, then one click approves it.
-    const QString firstUid = QString::fromStdString(m_api.get(first)->at("metadata").value("uid", std::string()));
+    const QString firstUid =
+        QString::fromStdString(m_api.get(first)->at("metadata").value("uid", std::string()));
     QVERIFY(view->select(firstUid));
-    QTRY_VERIFY_WITH_TIMEOUT(view->detailsText().contains("the server accepted a dry-run eviction of web-1"), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(view->detailsText().contains("the server accepted a dry-run eviction of web-1"),
+                             10000);
     QVERIFY2(view->detailsText().contains("crash loop in web-1"), qPrintable(view->detailsText()));
     auto *approve = view->findChild<QPushButton *>("approveAgentDecision");
     QVERIFY(approve && approve->isEnabled());
@@ -185,8 +171,9 @@ void TestAgentDecisionsCluster::listApproveReject()
     Result<json> obj = m_api.get(first);
     QVERIFY(obj);
     QCOMPARE((*obj)["spec"].value("approved", false), true);
-    const QString by = QString::fromStdString(
-        (*obj)["metadata"].value("annotations", json::object()).value("vigil.dev/approved-by", std::string()));
+    const QString by = QString::fromStdString((*obj)["metadata"]
+                                                  .value("annotations", json::object())
+                                                  .value("vigil.dev/approved-by", std::string()));
     QVERIFY2(by.endsWith("via desktop") && by.startsWith("os:"), qPrintable(by));
     // The view follows: approved by whom, and the phase the agent wrote.
     const int row = view->model()->rowOfUid(firstUid);
@@ -206,13 +193,15 @@ void TestAgentDecisionsCluster::listApproveReject()
     reason->setText("web-2 is being debugged");
     QVERIFY(reject->isEnabled());
     reject->click();
-    QTRY_VERIFY_WITH_TIMEOUT(!view->model()->decision(view->model()->rowOfUid(secondUid))->rejectedBy.isEmpty(),
-                             20000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !view->model()->decision(view->model()->rowOfUid(secondUid))->rejectedBy.isEmpty(), 20000);
     obj = m_api.get(second);
     QVERIFY(obj);
     const json annotations = (*obj)["metadata"].value("annotations", json::object());
-    QCOMPARE(annotations.value("vigil.dev/reject-reason", std::string()), std::string("web-2 is being debugged"));
-    QVERIFY(QString::fromStdString(annotations.value("vigil.dev/rejected-by", std::string())).endsWith("via desktop"));
+    QCOMPARE(annotations.value("vigil.dev/reject-reason", std::string()),
+             std::string("web-2 is being debugged"));
+    QVERIFY(QString::fromStdString(annotations.value("vigil.dev/rejected-by", std::string()))
+                .endsWith("via desktop"));
     QCOMPARE((*obj)["spec"].value("approved", true), false);
     QTest::qWait(1000);
     QCOMPARE(approved.count(), 1);

@@ -10,7 +10,6 @@
 #include "core/act/executor.h"
 #include "core/audit/auditlog.h"
 
-#include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -43,32 +42,8 @@ void TestAgentDecisionMirrorCluster::initTestCase()
     Result<json> ns = m_api.createNamespace(m_ns);
     QVERIFY2(ns, qPrintable(ns.errorMessage()));
 
-    // Shared by every test on this cluster: applied idempotently, never deleted.
-    QString source = qEnvironmentVariable("VIGIL_SOURCE_DIR");
-    if (source.isEmpty())
-        source = QStringLiteral(QT_TESTCASE_SOURCEDIR) + "/../../..";
-    QFile crd(source + "/resources/crd/agentdecision.yaml");
-    QVERIFY2(crd.open(QIODevice::ReadOnly), qPrintable(crd.fileName()));
-    const QByteArray manifest = crd.readAll();
-    const kube::ResourceType crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-    kube::ApplyOptions options;
-    options.force = true;
-    Result<json> applied = cli::await<json>([&](QObject *ctx, auto cb) {
-        m_api.client->apply({crds, {}, "agentdecisions.ai.vigil.dev", {}}, manifest, options, ctx, cb);
-    });
-    QVERIFY2(applied, qPrintable(applied.errorMessage()));
-    QVERIFY(ClusterApi::waitFor(
-        [&] {
-            Result<json> got = m_api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
-            if (!got)
-                return false;
-            for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
-                if (cond.value("type", std::string()) == "Established" &&
-                    cond.value("status", std::string()) == "True")
-                    return true;
-            return false;
-        },
-        30000));
+    Result<void> crd = m_api.installAgentDecisionCrd();
+    QVERIFY2(crd, qPrintable(crd.errorMessage()));
 }
 
 void TestAgentDecisionMirrorCluster::cleanupTestCase()

@@ -163,32 +163,7 @@ inline QString clusterKubeconfig()
 /// Applies the AgentDecision CRD (shared by every test on the cluster: idempotent, never deleted).
 inline Result<void> installAgentDecisionCrd(ClusterApi &api)
 {
-    QFile crd(sourceDir() + QStringLiteral("/resources/crd/agentdecision.yaml"));
-    if (!crd.open(QIODevice::ReadOnly))
-        return Error(crd.fileName() + QStringLiteral(": ") + crd.errorString());
-    const QByteArray manifest = crd.readAll();
-    const kube::ResourceType crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-    kube::ApplyOptions options;
-    options.force = true;
-    Result<json> applied = cli::await<json>([&](QObject *ctx, auto cb) {
-        api.client->apply({crds, {}, "agentdecisions.ai.vigil.dev", {}}, manifest, options, ctx, cb);
-    });
-    if (!applied)
-        return applied.error();
-    const bool established = ClusterApi::waitFor(
-        [&] {
-            Result<json> got = api.get({crds, {}, "agentdecisions.ai.vigil.dev", {}});
-            if (!got)
-                return false;
-            for (const json &cond : got->value("status", json::object()).value("conditions", json::array()))
-                if (cond.value("type", std::string()) == "Established" &&
-                    cond.value("status", std::string()) == "True")
-                    return true;
-            return false;
-        },
-        30000);
-    return established ? Result<void>()
-                       : Result<void>(Error("the AgentDecision CRD never became Established"));
+    return api.installAgentDecisionCrd();
 }
 
 /// tests/scenarios/apply --only <scenario> into namespace; empty on success, else its output.
