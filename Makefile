@@ -50,3 +50,21 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@packaging/install-deps.sh --fuzz
 	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+# The long chaos soak (tests/hardening/tst_chaos_soak_cluster.cpp): SOAK_FAULTS
+# faults over SOAK_SECONDS against a cluster of its own, always brought down;
+# the figures land in build/soak/figures.json (BENCHMARKS.md, Hardening).
+# `make test` runs the short version (40 faults) as an integration test.
+SOAK_FAULTS ?= 250
+SOAK_SECONDS ?= 720
+SOAK_CLUSTER ?= vigil-soak
+.PHONY: soak
+soak: build cluster-bin
+	@mkdir -p build/soak
+	@$(CLUSTER) up --name $(SOAK_CLUSTER) --workdir $(CURDIR)/build/soak/cluster \
+	  --write-path $(CURDIR)/build/soak/kubeconfig.path >/dev/null
+	@VIGIL_TEST_CLUSTER_FILE=$(CURDIR)/build/soak/kubeconfig.path VIGIL_SOURCE_DIR=$(CURDIR) \
+	  VIGIL_SOAK_FAULTS=$(SOAK_FAULTS) VIGIL_SOAK_SECONDS=$(SOAK_SECONDS) \
+	  VIGIL_SOAK_REPORT=$(CURDIR)/build/soak/figures.json \
+	  $(BUILD_DIR)/tests/hardening/tst_chaos_soak_cluster; rc=$$?; \
+	  $(CLUSTER) down --name $(SOAK_CLUSTER) --workdir $(CURDIR)/build/soak/cluster; exit $$rc

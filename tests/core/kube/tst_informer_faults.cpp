@@ -1,5 +1,6 @@
 #include "core/kube/informer.h"
 
+#include "apiservercontrol.h"
 #include "tcpproxy.h"
 #include "testcluster.h"
 
@@ -67,11 +68,6 @@ private:
     QStringList freshList();
     /// A few creates, updates and deletes through the direct client; returns how many succeeded.
     int writeBurst(int operations);
-    bool restartApiServer(QString *error);
-    bool waitApiServerReady(int ms);
-    std::optional<qint64> etcdRevision();
-    bool compactEtcd(qint64 revision);
-    QByteArray etcdPost(const QString &path, const QByteArray &body);
 
     template<typename T>
     Result<T> wait(std::optional<Result<T>> &slot, int ms = 30000)
@@ -85,14 +81,12 @@ private:
     std::unique_ptr<RestClient> m_client; // direct, for the writer and the fresh lists
     QString m_namespace;
     QString m_node;
-    QString m_clusterDir;
-    quint16 m_etcdPort = 0;
     QStringList m_live; // pod names the writer created and has not deleted
     int m_nextPod = 0;
     int m_faults = 0;
     int m_recovered = 0;
     qint64 m_maxRecoveryMs = 0;
-    QNetworkAccessManager m_etcd;
+    test::ApiServerControl m_control;
 };
 
 std::unique_ptr<TestInformerFaults::Subject> TestInformerFaults::makeSubject(int idleTimeoutMs)
@@ -239,19 +233,9 @@ void TestInformerFaults::initTestCase()
     fast.timeoutMs = 10000;
     m_client = std::make_unique<RestClient>(m_connection, fast);
 
-    // The kwok cluster directory holds the kubeconfig, the pid files and the components' logs.
-    QFile pointer(qEnvironmentVariable("VIGIL_TEST_CLUSTER_FILE"));
-    QVERIFY(pointer.open(QIODevice::ReadOnly));
-    m_clusterDir = QFileInfo(QString::fromUtf8(pointer.readAll().trimmed())).absolutePath();
-    QFile pidFile(m_clusterDir + QStringLiteral("/pids/kube-apiserver.pid"));
-    QVERIFY2(pidFile.open(QIODevice::ReadOnly), qPrintable(pidFile.fileName()));
-    QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(QString::fromUtf8(pidFile.readAll().trimmed())));
-    QVERIFY2(cmdline.open(QIODevice::ReadOnly), "the API server named by its pid file is not running");
-    const QRegularExpression etcd(QStringLiteral("--etcd-servers=http://127\\.0\\.0\\.1:(\\d+)"));
-    const auto match = etcd.match(QString::fromUtf8(cmdline.readAll()));
-    QVERIFY2(match.hasMatch(), "no --etcd-servers on the API server's command line");
-    m_etcdPort = static_cast<quint16>(match.captured(1).toUInt());
-    QVERIFY2(etcdRevision().has_value(), "etcd's JSON gateway did not answer");
+    // The kwok cluster's pid files and etcd, for restarts and compactions.
+    const Result<void> control = m_control.init(m_client.get());
+    QVERIFY2(control.ok(), qPrintable(control.errorMessage()));
 
     std::optional<Result<ListResult>> nodes;
     m_client->list(ResourcePath{ResourceType::nodes(), {}, {}, {}}, {}, this,
@@ -339,18 +323,18 @@ void TestInformerFaults::recoversFromFault()
             s->proxy->refuseFor(60000);
             s->proxy->cut(TcpProxy::CutMode::Reset);
             QVERIFY(writeBurst(6) > 0);
-            const auto rev = etcdRevision();
+            const auto rev = m_control.etcdRevision();
             QVERIFY(rev.has_value());
-            QVERIFY2(compactEtcd(*rev), "etcd refused the compaction");
+            QVERIFY2(m_control.compactEtcd(*rev), "etcd refused the compaction");
             // The watch cache still holds the window; a restart makes the old resourceVersion 410 Gone.
             QString error;
-            QVERIFY2(restartApiServer(&error), qPrintable(error));
+            QVERIFY2(m_control.restart(&error), qPrintable(error));
             s->proxy->refuseFor(0);
             break;
         }
         case Fault::ApiServerRestart: {
             QString error;
-            QVERIFY2(restartApiServer(&error), qPrintable(error));
+            QVERIFY2(m_control.restart(&error), qPrintable(error));
             break;
         }
         }
@@ -396,109 +380,6 @@ void TestInformerFaults::halfOpenWithDefaultWatchdog()
     QVERIFY(sinceFault.elapsed() <= 75000);
     QVERIFY2(sinceFault.elapsed() >= 60000, "recovered before the 70 s watchdog could have fired");
     s->informer->stop();
-}
-
-bool TestInformerFaults::waitApiServerReady(int ms)
-{
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < ms) {
-        Request r;
-        r.path = QStringLiteral("/readyz");
-        r.accept = "*/*";
-        r.timeoutMs = 2000;
-        std::optional<Result<Response>> slot;
-        m_client->send(r, this, [&](Result<Response> resp) { slot = std::move(resp); });
-        if (wait(slot, 5000).ok())
-            return true;
-        QTest::qWait(200);
-    }
-    return false;
-}
-
-bool TestInformerFaults::restartApiServer(QString *error)
-{
-    const QString pidPath = m_clusterDir + QStringLiteral("/pids/kube-apiserver.pid");
-    QFile pidFile(pidPath);
-    if (!pidFile.open(QIODevice::ReadOnly)) {
-        *error = pidPath + QStringLiteral(": ") + pidFile.errorString();
-        return false;
-    }
-    const qint64 pid = pidFile.readAll().trimmed().toLongLong();
-    pidFile.close();
-    QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(pid));
-    if (pid <= 0 || !cmdline.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("the API server (pid %1 from %2) is not running").arg(pid).arg(pidPath);
-        return false;
-    }
-    QStringList args;
-    for (const QByteArray &a : cmdline.readAll().split('\0'))
-        if (!a.isEmpty())
-            args.append(QString::fromLocal8Bit(a));
-    if (args.isEmpty() || !args.first().endsWith(QStringLiteral("kube-apiserver"))) {
-        *error =
-            QStringLiteral("pid %1 is not a kube-apiserver: %2").arg(pid).arg(args.join(QLatin1Char(' ')));
-        return false;
-    }
-    ::kill(static_cast<pid_t>(pid), SIGKILL);
-    if (!QTest::qWaitFor([&] { return !QFile::exists(QStringLiteral("/proc/%1/cmdline").arg(pid)); }, 5000)) {
-        *error = QStringLiteral("the API server (pid %1) survived kill -9 for 5 s").arg(pid);
-        return false;
-    }
-
-    // Same command line, own session (outlives this test), output appended to kwok's log.
-    QProcess p;
-    p.setProgram(QStringLiteral("setsid"));
-    p.setArguments(args);
-    p.setWorkingDirectory(m_clusterDir);
-    p.setStandardInputFile(QProcess::nullDevice());
-    p.setStandardOutputFile(m_clusterDir + QStringLiteral("/logs/kube-apiserver.log"), QIODevice::Append);
-    p.setStandardErrorFile(m_clusterDir + QStringLiteral("/logs/kube-apiserver.log"), QIODevice::Append);
-    qint64 newPid = 0;
-    if (!p.startDetached(&newPid)) {
-        *error = QStringLiteral("could not restart the API server: %1").arg(args.join(QLatin1Char(' ')));
-        return false;
-    }
-    if (pidFile.open(QIODevice::WriteOnly | QIODevice::Truncate))
-        pidFile.write(QByteArray::number(newPid));
-    pidFile.close();
-    if (!waitApiServerReady(60000)) {
-        *error = QStringLiteral("the restarted API server (pid %1) was not ready within 60 s").arg(newPid);
-        return false;
-    }
-    return true;
-}
-
-QByteArray TestInformerFaults::etcdPost(const QString &path, const QByteArray &body)
-{
-    QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_etcdPort).arg(path)));
-    req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    req.setTransferTimeout(5000);
-    QNetworkReply *reply = m_etcd.post(req, body);
-    if (!QTest::qWaitFor([&] { return reply->isFinished(); }, 10000))
-        reply->abort();
-    const QByteArray out = reply->error() == QNetworkReply::NoError ? reply->readAll() : QByteArray();
-    reply->deleteLater();
-    return out;
-}
-
-std::optional<qint64> TestInformerFaults::etcdRevision()
-{
-    // A range over the key "\0" returns nothing but the header with the store's revision.
-    const QByteArray reply =
-        etcdPost(QStringLiteral("/v3/kv/range"), QByteArrayLiteral("{\"key\":\"AA==\"}"));
-    const auto doc = nlohmann::json::parse(reply.toStdString(), nullptr, false);
-    if (doc.is_discarded() || !doc.contains("header"))
-        return std::nullopt;
-    return std::stoll(doc["header"].value("revision", std::string("0")));
-}
-
-bool TestInformerFaults::compactEtcd(qint64 revision)
-{
-    const QByteArray reply = etcdPost(QStringLiteral("/v3/kv/compaction"),
-                                      QByteArrayLiteral("{\"physical\":true,\"revision\":") +
-                                          QByteArray::number(revision) + QByteArrayLiteral("}"));
-    return reply.contains("header");
 }
 
 void TestInformerFaults::cleanupTestCase()
