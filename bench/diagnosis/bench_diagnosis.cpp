@@ -237,7 +237,8 @@ int main(int argc, char **argv)
             const Result<QString> user = reason::renderUserPrompt(*prompts, ev);
             const Result<Diagnosis> d = rules.diagnose(ev);
             reasonMs << static_cast<double>(t.nsecsElapsed()) / 1e6;
-            tokens = gather::estimateTokens(prompts->system) + gather::estimateTokens(prompts->schemaText) +
+            tokens = gather::estimateTokens(prompts->system) +
+                     gather::estimateTokens(prompts->wireSchemaText) +
                      gather::estimateTokens(user ? *user : ev.text);
             if (d && sample.text.isEmpty() && subject.reason.contains(QLatin1String("Crash")))
                 sample = ev;
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
           << ms(p99) << " | p50 ≤ 50 ms |\n";
     out() << "| Prompt tokens per incident, max over " << tokenRows.size() << " scenario incidents | "
           << maxTokens << " | ≤ 3,000 |\n\n";
-    out() << "Prompt tokens per incident (system + user prompt + reply schema, ~4 chars/token):\n\n";
+    out() << "Prompt tokens per incident (system + user prompt + reply schema in the strict form sent, "
+             "~4 chars/token):\n\n";
     for (const QString &row : tokenRows)
         out() << "- " << row << '\n';
     out().flush();

@@ -1,6 +1,7 @@
 #include "core/reason/prompts.h"
 
 #include "core/gather/evidence.h"
+#include "core/reason/llm/strictschema.h"
 
 #include <QCryptographicHash>
 #include <QFile>
@@ -60,6 +61,7 @@ Result<PromptSet> loadPrompts(const QString &directory)
     }
     if (!set.schema.is_object())
         return Error(QStringLiteral("prompt file %1/reply.schema.json: not a JSON object").arg(directory));
+    set.wireSchemaText = QString::fromStdString(llm::strictJsonSchema(set.schema).dump());
     set.version = promptVersion(set.system, set.userTemplate, set.schemaText);
     return set;
 }

@@ -23,7 +23,10 @@ struct PromptSet {
     QString userTemplate;
     QString schemaText;
     nlohmann::ordered_json schema; ///< schemaText parsed, keys in the file's order
-    QString version;               ///< promptVersion(system, userTemplate, schemaText)
+    /// The schema as the providers send it: llm::strictJsonSchema(schema), compact.
+    /// Count this, not schemaText, for the tokens a request costs.
+    QString wireSchemaText;
+    QString version; ///< promptVersion(system, userTemplate, schemaText)
 };
 
 /// Resource directory of the compiled-in prompts.

@@ -49,8 +49,8 @@ int evidenceTokenBudget(const PromptSet &prompts, int promptTokenBudget)
     QString templ = prompts.userTemplate;
     templ.remove(QStringLiteral("{{evidence}}"));
     constexpr int kSlack = 40; // the filled-in names, counts and the escaping of the evidence block
-    const int fixed = gather::estimateTokens(prompts.system) + gather::estimateTokens(prompts.schemaText) +
-                      gather::estimateTokens(templ) + kSlack;
+    const int fixed = gather::estimateTokens(prompts.system) +
+                      gather::estimateTokens(prompts.wireSchemaText) + gather::estimateTokens(templ) + kSlack;
     return std::max(200, promptTokenBudget - fixed);
 }
 

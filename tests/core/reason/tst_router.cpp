@@ -151,7 +151,8 @@ struct Rig {
                   const gather::Evidence &ev = evidence(), reason::RouteMode mode = reason::RouteMode::Auto)
     {
         std::optional<Diagnosis> out;
-        router->diagnose(fingerprint, ev, nullptr, [&out](const Diagnosis &d) { out = d; }, mode);
+        router->diagnose(
+            fingerprint, ev, nullptr, [&out](const Diagnosis &d) { out = d; }, mode);
         if (!QTest::qWaitFor([&out] { return out.has_value(); }, 15000))
             return Diagnosis{};
         return *out;
@@ -403,11 +404,13 @@ void TestRouter::strongModeAsksTheStrongModel_data()
     QTest::addColumn<QString>("source");
     QTest::addColumn<QString>("fallback");
     QTest::newRow("cached small answer is skipped; the strong model answers")
-        << true << 0.95 << 2 << "openai/gpt-4o" << "";
+        << true << 0.95 << 2 << "openai/gpt-4o"
+        << "";
     QTest::newRow("a strong answer less confident than the threshold still wins over the rules")
-        << true << 0.4 << 2 << "openai/gpt-4o" << "";
-    QTest::newRow("no strong tier: the rules answer and say why")
-        << false << 0.0 << 1 << "rules" << "none is configured";
+        << true << 0.4 << 2 << "openai/gpt-4o"
+        << "";
+    QTest::newRow("no strong tier: the rules answer and say why") << false << 0.0 << 1 << "rules"
+                                                                  << "none is configured";
 }
 
 void TestRouter::strongModeAsksTheStrongModel()
@@ -590,7 +593,9 @@ void TestRouter::evidenceBudgetLeavesRoomForPrompts()
     QVERIFY(prompts.ok());
     const int budget = reason::evidenceTokenBudget(*prompts, 3000);
     QVERIFY(budget > 1000);
-    const int fixed = gather::estimateTokens(prompts->system) + gather::estimateTokens(prompts->schemaText) +
+    // The schema counts as sent (its strict form), not as the file is written.
+    const int fixed = gather::estimateTokens(prompts->system) +
+                      gather::estimateTokens(prompts->wireSchemaText) +
                       gather::estimateTokens(prompts->userTemplate);
     QVERIFY(budget + fixed <= 3000);
 }

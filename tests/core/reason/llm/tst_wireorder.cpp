@@ -110,6 +110,8 @@ void TestWireOrder::schemaPropertiesKeepPromptOrder()
     const ordered_json &schema = body.at(ordered_json::json_pointer(schemaPointer.toStdString()));
     QCOMPARE(keysOf(schema["properties"]), promptOrder);
     QCOMPARE(stringsOf(schema["required"]), promptOrder);
+    // What the prompt-token budget and benchmark count is exactly what is sent.
+    QCOMPARE(QString::fromStdString(schema.dump()), prompts->wireSchemaText);
     // The raw bytes too: "diagnosis" is named before "action", "reasoning" after "parameters".
     const QByteArray raw = server.requests()[0].body;
     const qsizetype at = raw.indexOf("\"properties\"");
