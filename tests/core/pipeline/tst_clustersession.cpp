@@ -73,6 +73,8 @@ struct ApiServer {
             review["status"] = {{"allowed", allowed}};
             return ex->respondJson(201, QByteArray::fromStdString(review.dump()));
         }
+        if (r.method == "POST" && r.path == "/hook")
+            return ex->respond(200, "ok", {{"Content-Type", "text/plain"}});
         if (r.method == "POST" && r.path.endsWith("/events")) {
             json event = json::parse(r.body.toStdString());
             event["metadata"]["uid"] = "e1";
@@ -106,11 +108,13 @@ struct ApiServer {
 };
 
 // A session over the scripted server with its data in dir; diagnosis off.
-std::unique_ptr<pipeline::ClusterSession> makeSession(ApiServer &api, const QString &dir, bool mirror)
+std::unique_ptr<pipeline::ClusterSession> makeSession(ApiServer &api, const QString &dir, bool mirror,
+                                                      const guard::Policy &policy = {})
 {
     kube::Connection c;
     c.server = api.server.url();
     pipeline::SessionOptions o;
+    o.policy = policy;
     o.diagnose = false;
     o.dataDir = dir;
     o.mirrorDecisions = mirror;
@@ -383,12 +387,18 @@ void TestClusterSession::clusterApprovalExecutes()
 {
     // A decision the desktop proposed earlier, approved in the cluster through its AgentDecision
     // (kubectl patch spec.approved: true): the session's mirror approves it and the session runs it.
+    // The session also takes the policy's settings: the alert reaches alerts.webhookUrl, and the
+    // audit log drops rows older than audit.retentionDays when it is opened.
     QTemporaryDir dir;
     QString id;
     const QString fingerprint = "fp-alert";
     {
         auto store = std::move(act::DecisionStore::open(act::decisionsPath(dir.path())).value());
         auto log = std::move(audit::AuditLog::open(act::auditPath(dir.path())).value());
+        audit::AuditEvent old;
+        old.tsMs = QDateTime::currentMSecsSinceEpoch() - 10LL * 86400000;
+        old.kind = "observed";
+        QVERIFY(log->append(old).ok());
         act::ActionRunner runner(nullptr, act::AlertConfig{});
         act::Executor executor(store.get(), log.get(), &runner, guard::Policy{});
         guard::IncidentTarget target;
@@ -418,7 +428,10 @@ void TestClusterSession::clusterApprovalExecutes()
           {"managedFields", json::array({{{"manager", "kubectl-patch"},
                                           {"fieldsV1", {{"f:spec", {{"f:approved", json::object()}}}}}}})}}},
         {"spec", {{"approved", true}, {"action", "create_alert"}}}};
-    auto session = makeSession(api, dir.path(), true);
+    guard::Policy policy;
+    policy.alerts.webhookUrl = QUrl(api.server.url().toString() + "/hook");
+    policy.auditRetentionDays = 3;
+    auto session = makeSession(api, dir.path(), true, policy);
     QList<int> states;
     connect(session.get(), &pipeline::ClusterSession::decisionUpdated, this,
             [&](const QString &fp, act::DecisionState state, const QString &) {
@@ -434,7 +447,19 @@ void TestClusterSession::clusterApprovalExecutes()
     for (const test::HttpRequest &r : api.server.requestsTo("/api/v1/namespaces/shop/events"))
         created += r.method == "POST" && !r.query.hasQueryItem("dryRun");
     QCOMPARE(created, 1);
+    QCOMPARE(api.server.requestsTo("/hook").size(), 1);
+    const json hook = json::parse(api.server.requestsTo("/hook").first().body.toStdString());
+    QVERIFY2(hook["decision"] == id.toStdString(), hook.dump().c_str());
     session.reset();
+
+    // The 10-day-old row went when the session opened the log; the chain still verifies.
+    auto log = std::move(audit::AuditLog::open(act::auditPath(dir.path())).value());
+    auto events = log->query();
+    QVERIFY(!events->isEmpty());
+    QCOMPARE(events->first().kind, QString("proposed"));
+    QVERIFY(std::any_of(events->begin(), events->end(),
+                        [](const audit::AuditEvent &e) { return e.kind == "retention"; }));
+    QVERIFY2(log->verify()->ok, qPrintable(log->verify()->message));
 
     auto store = std::move(act::DecisionStore::open(act::decisionsPath(dir.path())).value());
     auto d = store->load(id);
