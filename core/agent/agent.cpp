@@ -567,7 +567,7 @@ void Agent::sweepExpired()
             m_deleting.remove(e.decisionId);
             if (!r) {
                 // 409: it changed since (an approval, a write): the next sweep looks again.
-                if (r.error().code != 409 && r.error().code != 404)
+                if (r.error().code != 404)
                     m_log->warn(QStringLiteral("cannot delete an expired AgentDecision"),
                                 {{"decision", s(e.decisionId)}, {"error", s(r.errorMessage())}});
                 return;
@@ -599,7 +599,21 @@ void Agent::sweepExpired()
 
 void Agent::onPodDeltas(const kube::DeltaBatch &batch)
 {
-    observe(changed<kube::PodView>(batch), {}, {});
+    const QList<kube::PodView> pods = changed<kube::PodView>(batch);
+    QList<kube::NodeView> nodes;
+    // A namespaced agent sees nodes through its pods: a pod that lands on a bad node brings the node along.
+    if (!m_options.namespaceName.isEmpty() && m_nodes) {
+        QSet<QString> names;
+        for (const kube::PodView &p : pods) {
+            if (!p.nodeName.isEmpty())
+                names.insert(p.nodeName);
+        }
+        for (const kube::NodeView &n : all<kube::NodeView>(m_nodes)) {
+            if (names.contains(n.name))
+                nodes.append(n);
+        }
+    }
+    observe(pods, nodes, {});
 }
 
 void Agent::onNodeDeltas(const kube::DeltaBatch &batch)

@@ -99,6 +99,8 @@ private:
     json waitForDecision(const std::function<bool(const json &object, const json &decision)> &pred,
                          int timeoutMs);
     json current(const json &object);
+    // The agent's log lines that mention any of words (for failure messages).
+    QString relevantLog(const QStringList &words) const;
 
     ClusterApi m_api;
     QString m_kubeconfig;
@@ -240,6 +242,20 @@ json TestAgentDecisionsCluster::waitForDecision(
         },
         timeoutMs);
     return found;
+}
+
+QString TestAgentDecisionsCluster::relevantLog(const QStringList &words) const
+{
+    QStringList out;
+    for (const QString &line : m_agent->logText().split('\n')) {
+        for (const QString &w : words) {
+            if (line.contains(w)) {
+                out << line;
+                break;
+            }
+        }
+    }
+    return out.join('\n');
 }
 
 json TestAgentDecisionsCluster::current(const json &object)
@@ -428,18 +444,26 @@ void TestAgentDecisionsCluster::finishedDecisionsExpirePendingOnesStay()
     QVERIFY(m_rejectedDecision.is_object() && m_llmDecision.is_object() && m_pendingDecision.is_object());
     const QString rejectedName = str(m_rejectedDecision, {"metadata", "name"});
     const QString executedName = str(m_llmDecision, {"metadata", "name"});
-    QVERIFY2(ClusterApi::waitFor(
-                 [&] {
-                     bool rejectedLeft = false;
-                     bool executedLeft = false;
-                     for (const json &o : decisions()) {
-                         rejectedLeft = rejectedLeft || str(o, {"metadata", "name"}) == rejectedName;
-                         executedLeft = executedLeft || str(o, {"metadata", "name"}) == executedName;
-                     }
-                     return !rejectedLeft && !executedLeft;
-                 },
-                 (kTtlSeconds + 20) * 1000),
-             qPrintable(m_agent->logText()));
+    const bool gone = ClusterApi::waitFor(
+        [&] {
+            bool rejectedLeft = false;
+            bool executedLeft = false;
+            for (const json &o : decisions()) {
+                rejectedLeft = rejectedLeft || str(o, {"metadata", "name"}) == rejectedName;
+                executedLeft = executedLeft || str(o, {"metadata", "name"}) == executedName;
+            }
+            return !rejectedLeft && !executedLeft;
+        },
+        (kTtlSeconds + 20) * 1000);
+    if (!gone) {
+        // QtTest cuts long messages: the whole story goes to the test's output.
+        qWarning().noquote() << relevantLog({"delete", "expired", "AgentDecision", "claim", "verif"});
+        for (const json &o : decisions())
+            qWarning().noquote() << str(o, {"metadata", "name"}) << str(o, {"status", "phase"})
+                                 << QString::fromStdString(decisionOf(o).value("state", std::string()))
+                                 << decisionOf(o).value("updatedMs", 0LL);
+    }
+    QVERIFY(gone);
     // Deleted by the TTL (not by anything else), and recorded.
     QCOMPARE(m_agent->audit(str(m_rejectedDecision, {"metadata", "labels", "vigil.dev/decision"}), "expired")
                  .size(),
