@@ -138,6 +138,9 @@ void ChartsPanel::buildCharts()
     m_costAxis = new QValueAxis(llm);
     m_costAxis->setLabelFormat(QStringLiteral("$%.2f"));
     m_costAxis->setTickCount(5);
+    // With an axis on each side Qt Charts elides the tick labels to "..." in a narrow dock.
+    m_callCount->setTruncateLabels(false);
+    m_costAxis->setTruncateLabels(false);
     llm->addAxis(m_llmTime, Qt::AlignBottom);
     llm->addAxis(m_callCount, Qt::AlignLeft);
     llm->addAxis(m_costAxis, Qt::AlignRight);

@@ -1,10 +1,15 @@
-// Renders the main window (light and dark), the diagnosis panel and the
-// audit view to PNG files under the build tree for a reviewer to look at.
+// Renders the main window (light and dark, with the charts dock), the
+// diagnosis panel (proposed, blocked, waiting for a model), the audit view and
+// the Agent decisions tab to PNG files under the build tree for a reviewer to
+// look at; docs/screenshots holds copies for the README.
 
 #include "fakecluster.h"
 
 #include "core/audit/auditlog.h"
+#include "ui/agentdecisionmodel.h"
+#include "ui/agentdecisionview.h"
 #include "ui/auditview.h"
+#include "ui/chartspanel.h"
 #include "ui/diagnosispanel.h"
 #include "ui/incidentmodel.h"
 #include "ui/mainwindow.h"
@@ -118,6 +123,8 @@ private Q_SLOTS:
     void initTestCase();
     void mainWindowPanelAndAudit();
     void llmDiagnosisPanel();
+    void pendingDiagnosisPanel();
+    void agentDecisions();
 
 private:
     QTemporaryDir m_dir;
@@ -144,7 +151,7 @@ void TestScreenshots::mainWindowPanelAndAudit()
     fillAudit(o.auditPath);
 
     MainWindow w(o);
-    w.resize(1480, 900);
+    w.resize(1480, 1040);
     w.show();
     QVERIFY(QTest::qWaitForWindowExposed(&w));
     QTRY_VERIFY_WITH_TIMEOUT(w.podModel()->rowCount() >= 20, 10000);
@@ -153,6 +160,12 @@ void TestScreenshots::mainWindowPanelAndAudit()
         !w.podModel()->index(0, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty() ||
             !w.podModel()->index(1, vigil::ui::PodTableModel::Cpu).data().toString().isEmpty(),
         10000);
+    // The rules' diagnosis and a charts refresh with the pods' health, so the picture shows both.
+    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0) && !w.incidentModel()->report(0)->diagnosing,
+                             20000);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.chartsPanel()->namespaceHealth().isEmpty(), 10000);
+    const int refreshes = w.chartsPanel()->refreshCount();
+    QTRY_VERIFY_WITH_TIMEOUT(w.chartsPanel()->refreshCount() > refreshes, 5000);
     w.incidentView()->selectRow(0);
     const QModelIndex crash =
         w.podView()->model()->index(3, 0); // a healthy row: the unhealthy tint stays visible
@@ -220,6 +233,79 @@ void TestScreenshots::llmDiagnosisPanel()
     QVERIFY(QTest::qWaitForWindowExposed(&panel));
     QString why;
     QVERIFY2(save(&panel, "diagnosis-panel-blocked.png", &why), qPrintable(why));
+}
+
+void TestScreenshots::pendingDiagnosisPanel()
+{
+    DiagnosisPanel panel;
+    vigil::ui::DiagnosisPanelData d;
+    d.title = "CrashLoopBackOff · Deployment/payments-api";
+    d.subtitle = "payments · 1 pod · 4 occurrences · first seen 3m ago";
+    d.pendingWith = "openai/gpt-4o";
+    d.evidenceText = "incident: CrashLoopBackOff in payments/Deployment payments-api (4 times, 1 pod)\n"
+                     "previous log: panic: dial tcp 10.0.0.12:5432: connect: connection refused\n";
+    d.evidenceTokens = 1210;
+    panel.setData(d);
+    panel.setPendingSince(QDateTime::currentDateTimeUtc().addSecs(-9));
+    panel.setState(DiagnosisPanel::State::Pending);
+    panel.resize(640, 560);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QString why;
+    QVERIFY2(save(&panel, "diagnosis-panel-pending.png", &why), qPrintable(why));
+}
+
+void TestScreenshots::agentDecisions()
+{
+    vigil::ui::AgentDecisionView view;
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    auto make = [&now](const char *uid, const char *ns, const char *action, const char *target,
+                       double confidence, const char *phase, int minutesAgo) {
+        vigil::pipeline::AgentDecisionInfo d;
+        d.uid = uid;
+        d.namespaceName = ns;
+        d.name = QString("vigil-%1").arg(uid);
+        d.decisionId = uid;
+        d.action = action;
+        d.target = target;
+        d.confidence = confidence;
+        d.phase = phase;
+        d.provider = "anthropic";
+        d.model = "claude-sonnet-4-5";
+        d.created = now.addSecs(-60 * minutesAgo);
+        return d;
+    };
+    auto pending =
+        make("5b1e0c2a-77d4", "shop", "scale_deployment", "deployment/shop/checkout", 0.86, "previewed", 2);
+    pending.diagnosis = "checkout runs out of memory under the evening load; more replicas spread it.";
+    pending.reasoning =
+        "Every replica reaches its 256Mi limit within minutes; load per pod halves at 6 replicas.";
+    pending.conditions << vigil::pipeline::AgentDecisionInfo::Condition{
+        "Previewed", "True", "DryRunAccepted", "the server accepted scaling deployment shop/checkout to 6",
+        now.addSecs(-100)};
+    auto done = make("9c4f1d0e-1a2b", "payments", "restart_pod", "pod/payments/payments-api-7d9f-x2k9p", 0.78,
+                     "verified", 41);
+    done.approved = true;
+    done.executed = true;
+    done.approvedBy = "os:alice k8s:alice@example.com via desktop";
+    done.conditions << vigil::pipeline::AgentDecisionInfo::Condition{"Executed", "True", "Evicted",
+                                                                     "pod evicted", now.addSecs(-2400)}
+                    << vigil::pipeline::AgentDecisionInfo::Condition{
+                           "Verified", "True", "ReplacementReady",
+                           "replacement pod payments-api-7d9f-q8m3z is Ready", now.addSecs(-2380)};
+    auto rejected = make("2d8a6b3c-4e5f", "batch", "cordon_node", "node/kwok-node-2", 0.91, "rejected", 95);
+    rejected.rejectedBy = "os:bob via desktop";
+    rejected.rejectReason = "node is being drained by the platform team";
+    vigil::pipeline::AgentDecisionBatch b;
+    b.upserted = {pending, done, rejected};
+    view.setAvailability(true, {});
+    view.apply(b);
+    view.select(pending.uid);
+    view.resize(1280, 640);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QString why;
+    QVERIFY2(save(&view, "agent-decisions.png", &why), qPrintable(why));
 }
 
 QTEST_MAIN(TestScreenshots)
