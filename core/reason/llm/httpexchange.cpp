@@ -7,6 +7,7 @@
 #include <QTimer>
 
 #include <memory>
+#include <utility>
 
 namespace vigil::llm {
 
@@ -59,14 +60,110 @@ HttpExchange exchangeOf(QNetworkReply *reply, const QString &what, int timeoutMs
     return ex;
 }
 
-bool isEventStream(QNetworkReply *reply)
+bool isStreamOf(QNetworkReply *reply, QLatin1String contentType)
 {
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     return status >= 200 && status < 300 &&
            reply->header(QNetworkRequest::ContentTypeHeader)
                .toString()
-               .startsWith(QLatin1String("text/event-stream"), Qt::CaseInsensitive);
+               .startsWith(contentType, Qt::CaseInsensitive);
 }
+
+// A streamed reply of one content type, read as it arrives: `feed` takes the
+// next bytes, counts the events they complete and returns true once the
+// stream has said all it will.
+struct StreamFeed {
+    QByteArray accept;
+    QLatin1String contentType;
+    std::function<bool(QByteArrayView bytes, int *events)> feed;
+    std::function<bool()> overflowed;
+};
+
+LlmCall *postStream(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body,
+                    const QString &what, int timeoutMs, QObject *parent, StreamFeed feed,
+                    std::function<LlmReply(const HttpExchange &)> parse)
+{
+    auto *call = new LlmCall(parent);
+    request.setRawHeader("Accept", feed.accept);
+    const Pending p = send(nam, std::move(request), body, timeoutMs, call);
+    struct Stream {
+        StreamFeed feed;
+        QByteArray kept; ///< the bytes as received, for the reply's rawBody
+        int events = 0;
+        bool ended = false;    ///< the feed said the stream is complete
+        bool reported = false; ///< parse ran
+    };
+    auto stream = std::make_shared<Stream>();
+    stream->feed = std::move(feed);
+    auto report = [call, p, stream, what, timeoutMs, parse = std::move(parse)]() {
+        if (stream->reported)
+            return;
+        stream->reported = true;
+        p.deadline->stop();
+        HttpExchange ex = exchangeOf(p.reply, what, timeoutMs, *p.timedOut);
+        if (isStreamOf(p.reply, stream->feed.contentType))
+            ex.body = stream->kept;
+        else if (p.reply->isOpen())
+            ex.body = p.reply->readAll();
+        ex.events = stream->events;
+        ex.overflow = stream->feed.overflowed();
+        call->finish(parse(ex));
+        // Nothing more is read: a server that keeps the connection open after its end marker is not waited
+        // for.
+        QObject::disconnect(p.reply, nullptr, call, nullptr);
+        if (p.reply->isRunning())
+            p.reply->abort();
+        p.reply->deleteLater();
+    };
+    // Events are handled as they arrive; an error body (non-2xx) is read whole at the end.
+    auto drain = [reply = p.reply, stream]() {
+        if (stream->ended || !isStreamOf(reply, stream->feed.contentType) || !reply->isOpen())
+            return;
+        const QByteArray bytes = reply->readAll();
+        if (stream->kept.size() < kMaxKeptStreamBytes)
+            stream->kept += bytes.left(kMaxKeptStreamBytes - stream->kept.size());
+        stream->ended = stream->feed.feed(bytes, &stream->events);
+    };
+    QObject::connect(p.reply, &QNetworkReply::readyRead, call, [drain, report, stream]() {
+        drain();
+        if (stream->ended)
+            report();
+    });
+    QObject::connect(p.reply, &QNetworkReply::finished, call, [drain, report]() {
+        drain();
+        report();
+    });
+    return call;
+}
+
+// Newline-delimited JSON: one object a line; a line longer than the SSE limit stops it.
+class LineSplitter final {
+public:
+    QList<QByteArray> feed(QByteArrayView bytes)
+    {
+        QList<QByteArray> lines;
+        if (m_overflowed)
+            return lines;
+        for (char c : bytes) {
+            if (c == '\n') {
+                if (m_line.endsWith('\r'))
+                    m_line.chop(1);
+                lines.append(std::exchange(m_line, {}));
+            } else if (m_line.size() >= SseParser::kMaxLineBytes) {
+                m_overflowed = true;
+                return lines;
+            } else {
+                m_line += c;
+            }
+        }
+        return lines;
+    }
+    bool overflowed() const { return m_overflowed; }
+
+private:
+    QByteArray m_line;
+    bool m_overflowed = false;
+};
 
 } // namespace
 
@@ -93,62 +190,41 @@ LlmCall *postSse(QNetworkAccessManager *nam, QNetworkRequest request, const QByt
                  std::function<bool(const SseEvent &)> onEvent,
                  std::function<LlmReply(const HttpExchange &)> parse)
 {
-    auto *call = new LlmCall(parent);
-    request.setRawHeader("Accept", "text/event-stream");
-    const Pending p = send(nam, std::move(request), body, timeoutMs, call);
-    struct Stream {
-        SseParser parser;
-        QByteArray kept; ///< the bytes as received, for the reply's rawBody
-        int events = 0;
-        bool ended = false;    ///< onEvent said the stream is complete
-        bool reported = false; ///< parse ran
-    };
-    auto stream = std::make_shared<Stream>();
-    auto report = [call, p, stream, what, timeoutMs, parse = std::move(parse)]() {
-        if (stream->reported)
-            return;
-        stream->reported = true;
-        p.deadline->stop();
-        HttpExchange ex = exchangeOf(p.reply, what, timeoutMs, *p.timedOut);
-        if (isEventStream(p.reply))
-            ex.body = stream->kept;
-        else if (p.reply->isOpen())
-            ex.body = p.reply->readAll();
-        ex.events = stream->events;
-        ex.overflow = stream->parser.overflowed();
-        call->finish(parse(ex));
-        // Nothing more is read: a server that keeps the connection open after its end marker is not waited
-        // for.
-        QObject::disconnect(p.reply, nullptr, call, nullptr);
-        if (p.reply->isRunning())
-            p.reply->abort();
-        p.reply->deleteLater();
-    };
-    // Events are handled as they arrive; an error body (non-2xx) is read whole at the end.
-    auto drain = [reply = p.reply, stream, onEvent = std::move(onEvent)]() {
-        if (stream->ended || !isEventStream(reply) || !reply->isOpen())
-            return;
-        const QByteArray bytes = reply->readAll();
-        if (stream->kept.size() < kMaxKeptStreamBytes)
-            stream->kept += bytes.left(kMaxKeptStreamBytes - stream->kept.size());
-        for (const SseEvent &e : stream->parser.feed(bytes)) {
-            ++stream->events;
-            if (onEvent(e)) {
-                stream->ended = true;
-                return;
-            }
-        }
-    };
-    QObject::connect(p.reply, &QNetworkReply::readyRead, call, [drain, report, stream]() {
-        drain();
-        if (stream->ended)
-            report();
-    });
-    QObject::connect(p.reply, &QNetworkReply::finished, call, [drain, report]() {
-        drain();
-        report();
-    });
-    return call;
+    auto parser = std::make_shared<SseParser>();
+    StreamFeed feed{QByteArrayLiteral("text/event-stream"), QLatin1String("text/event-stream"),
+                    [parser, onEvent = std::move(onEvent)](QByteArrayView bytes, int *events) {
+                        for (const SseEvent &e : parser->feed(bytes)) {
+                            ++*events;
+                            if (onEvent(e))
+                                return true;
+                        }
+                        return false;
+                    },
+                    [parser] { return parser->overflowed(); }};
+    return postStream(nam, std::move(request), body, what, timeoutMs, parent, std::move(feed),
+                      std::move(parse));
+}
+
+LlmCall *postNdjson(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body,
+                    const QString &what, int timeoutMs, QObject *parent,
+                    std::function<bool(const QByteArray &line)> onLine,
+                    std::function<LlmReply(const HttpExchange &)> parse)
+{
+    auto splitter = std::make_shared<LineSplitter>();
+    StreamFeed feed{QByteArrayLiteral("application/x-ndjson"), QLatin1String("application/x-ndjson"),
+                    [splitter, onLine = std::move(onLine)](QByteArrayView bytes, int *events) {
+                        for (const QByteArray &line : splitter->feed(bytes)) {
+                            if (line.trimmed().isEmpty())
+                                continue;
+                            ++*events;
+                            if (onLine(line))
+                                return true;
+                        }
+                        return false;
+                    },
+                    [splitter] { return splitter->overflowed(); }};
+    return postStream(nam, std::move(request), body, what, timeoutMs, parent, std::move(feed),
+                      std::move(parse));
 }
 
 bool transportFailure(const HttpExchange &ex, LlmReply *reply)

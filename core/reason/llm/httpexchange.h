@@ -29,8 +29,8 @@ struct HttpExchange {
     QString networkErrorString;
     bool timedOut = false;
     int timeoutMs = 0;
-    int events = 0;        ///< server-sent events read (postSse)
-    bool overflow = false; ///< the event stream broke the parser's line limit (postSse)
+    int events = 0;        ///< server-sent events (postSse) or JSON lines (postNdjson) read
+    bool overflow = false; ///< the stream broke the parser's line limit (postSse, postNdjson)
 };
 
 /// Posts `body` as JSON; `parse` turns the exchange into a reply on the caller's thread.
@@ -49,6 +49,14 @@ LlmCall *postSse(QNetworkAccessManager *nam, QNetworkRequest request, const QByt
                  const QString &what, int timeoutMs, QObject *parent,
                  std::function<bool(const SseEvent &)> onEvent,
                  std::function<LlmReply(const HttpExchange &)> parse);
+
+/// Posts `body` and reads a newline-delimited JSON reply (application/x-ndjson,
+/// Ollama's native stream) as it arrives: each non-empty line goes to `onLine`,
+/// which returns true once the stream has said all it will; otherwise as postSse.
+LlmCall *postNdjson(QNetworkAccessManager *nam, QNetworkRequest request, const QByteArray &body,
+                    const QString &what, int timeoutMs, QObject *parent,
+                    std::function<bool(const QByteArray &line)> onLine,
+                    std::function<LlmReply(const HttpExchange &)> parse);
 
 /// Fills reply with the transport failure and returns true when the exchange
 /// never produced a complete HTTP response (refused, reset, closed mid-body, timed out).

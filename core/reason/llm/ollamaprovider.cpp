@@ -4,10 +4,69 @@
 #include "core/reason/llm/providerutil.h"
 #include "core/reason/llm/secretstore.h"
 #include "core/reason/llm/strictschema.h"
+#include "core/util/jsondepth.h"
 
 #include <QNetworkAccessManager>
 
+#include <memory>
+
 namespace vigil::llm {
+
+// What the lines of a streamed /api/chat add up to: message.content pieces,
+// then a last line with "done": true, done_reason and the token counts.
+struct OllamaProvider::StreamState {
+    QString model;
+    QString content;
+    QString doneReason;
+    int promptTokens = 0;
+    int completionTokens = 0;
+    StreamEnd end{false, {}, {}, {}, QStringLiteral("\"done\": true")};
+
+    /// Returns true once the stream has said all it will.
+    bool add(const QByteArray &line)
+    {
+        if (jsonNestingDepth(line) > kMaxJsonDepth) {
+            end.protocolError = QStringLiteral("a line nested deeper than %1 levels").arg(kMaxJsonDepth);
+            return true;
+        }
+        const auto chunk =
+            nlohmann::json::parse(line.constData(), line.constData() + line.size(), nullptr, false);
+        if (chunk.is_discarded() || !chunk.is_object()) {
+            end.protocolError = QStringLiteral("a line is not a JSON object: ") +
+                                QString::fromUtf8(line.left(120)).simplified();
+            return true;
+        }
+        try {
+            if (const auto err = chunk.find("error"); err != chunk.end()) {
+                // Ollama reports a failure after the 200 as a line {"error": "..."}.
+                end.errorType = QStringLiteral("error");
+                end.errorMessage = jsonText(*err);
+                return true;
+            }
+            if (const auto m = chunk.find("model"); m != chunk.end() && m->is_string())
+                model = jsonText(*m);
+            if (const auto msg = chunk.find("message"); msg != chunk.end()) {
+                if (!msg->is_object()) {
+                    end.protocolError = QStringLiteral("a line's message is not an object");
+                    return true;
+                }
+                if (const auto piece = msg->find("content"); piece != msg->end() && piece->is_string())
+                    content += jsonText(*piece);
+            }
+            if (chunk.value("done", false) == true) {
+                doneReason = jsonText(chunk.value("done_reason", nlohmann::json()));
+                promptTokens = chunk.value("prompt_eval_count", 0);
+                completionTokens = chunk.value("eval_count", 0);
+                end.done = true;
+                return true;
+            }
+        } catch (const nlohmann::json::exception &e) {
+            end.protocolError = QString::fromUtf8(e.what());
+            return true;
+        }
+        return false;
+    }
+};
 
 OllamaProvider::OllamaProvider(OllamaConfig config, const SecretStore *secrets, QNetworkAccessManager *nam,
                                QObject *parent)
@@ -44,7 +103,7 @@ nlohmann::ordered_json OllamaProvider::buildBody(const LlmRequest &request) cons
         options["num_predict"] = request.maxTokens;
     return json{
         {"model", request.model.toStdString()},
-        {"stream", false},
+        {"stream", m_config.stream},
         {"format", strictJsonSchema(request.schema)},
         {"messages", json::array({json{{"role", "system"}, {"content", request.system.toStdString()}},
                                   json{{"role", "user"}, {"content", request.user.toStdString()}}})},
@@ -65,8 +124,38 @@ LlmCall *OllamaProvider::complete(const LlmRequest &request)
     const QByteArray body = QByteArray::fromStdString(buildBody(request).dump());
     const QString what =
         QStringLiteral("%1: POST %2").arg(m_config.name, url->toString(QUrl::RemoveUserInfo));
+    if (m_config.stream) {
+        auto state = std::make_shared<StreamState>();
+        return postNdjson(
+            m_nam, req, body, what, request.timeoutMs, this,
+            [state](const QByteArray &line) { return state->add(line); },
+            [this, request, state](const HttpExchange &ex) { return parseStream(ex, *state, request); });
+    }
     return postJson(m_nam, req, body, what, request.timeoutMs, this,
                     [this, request](const HttpExchange &ex) { return parseReply(ex, request); });
+}
+
+LlmReply OllamaProvider::parseStream(const HttpExchange &ex, const StreamState &state,
+                                     const LlmRequest &request) const
+{
+    // Nothing streamed: an HTTP error, a transport failure, or a server that
+    // answered with one whole JSON object instead; the whole-reply path knows those.
+    const bool ndjson = ex.headers.value(QByteArrayLiteral("content-type"))
+                            .toLower()
+                            .startsWith(QByteArrayLiteral("application/x-ndjson"));
+    if (ex.events == 0 && !(ndjson && ex.status >= 200 && ex.status < 300))
+        return parseReply(ex, request);
+    LlmReply r;
+    r.provider = m_config.name;
+    r.model = state.model.isEmpty() ? request.model : state.model;
+    r.rawBody = ex.body;
+    if (streamFailure(ex, state.end, &r))
+        return r;
+    r.content = state.content;
+    r.promptTokens = state.promptTokens;
+    r.completionTokens = state.completionTokens;
+    r.finishReasonRaw = state.doneReason;
+    return finishReply(std::move(r), ex, request);
 }
 
 LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &request) const
@@ -107,6 +196,12 @@ LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
     } catch (const nlohmann::json::exception &e) {
         return bad(QString::fromUtf8(e.what()));
     }
+    return finishReply(std::move(r), ex, request);
+}
+
+LlmReply OllamaProvider::finishReply(LlmReply r, const HttpExchange &ex, const LlmRequest &request) const
+{
+    r.httpStatus = ex.status;
     if (r.finishReasonRaw == QLatin1String("length")) {
         r.finishReason = FinishReason::Length;
         r.errorKind = LlmErrorKind::Truncated;
@@ -120,8 +215,13 @@ LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
     r.finishReason = r.finishReasonRaw == QLatin1String("stop") || r.finishReasonRaw.isEmpty()
                          ? FinishReason::Stop
                          : FinishReason::Unknown;
-    if (r.content.trimmed().isEmpty())
-        return bad(QStringLiteral("reply has empty content (done_reason %1)").arg(r.finishReasonRaw));
+    if (r.content.trimmed().isEmpty()) {
+        r.errorKind = LlmErrorKind::BadReply;
+        r.error = Error(QStringLiteral("%1: reply has empty content (done_reason %2) (HTTP %3)")
+                            .arg(ex.what, r.finishReasonRaw)
+                            .arg(ex.status),
+                        ex.status);
+    }
     return r;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
-// Ollama's native /api/chat (non-streaming) with `format: <schema>`.
+// Ollama's native /api/chat with `format: <schema>`, answered whole or, when
+// configured, streamed as newline-delimited JSON.
 
 #include "core/reason/llm/llmprovider.h"
 
@@ -16,6 +17,9 @@ struct HttpExchange;
 struct OllamaConfig {
     QString name = QStringLiteral("ollama");
     QString host; ///< empty: the OLLAMA_HOST secret, else http://127.0.0.1:11434
+    /// Stream the reply (stream: true, application/x-ndjson); only a stream
+    /// that reaches its "done": true line is used.
+    bool stream = false;
 };
 
 class OllamaProvider final : public LlmProvider {
@@ -36,7 +40,11 @@ public:
     nlohmann::ordered_json buildBody(const LlmRequest &request) const;
 
 private:
+    struct StreamState;
     LlmReply parseReply(const HttpExchange &ex, const LlmRequest &request) const;
+    LlmReply parseStream(const HttpExchange &ex, const StreamState &state, const LlmRequest &request) const;
+    /// The checks a complete reply passes, whole or streamed: truncation, empty content.
+    LlmReply finishReply(LlmReply r, const HttpExchange &ex, const LlmRequest &request) const;
 
     OllamaConfig m_config;
     const SecretStore *m_secrets;

@@ -291,10 +291,10 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
     }
     if (const YAML::Node n = root["stream"]) {
         VIGIL_TRY(v, boolean(n, QStringLiteral("stream")));
-        if (*v && s.provider != QLatin1String("openai") && s.provider != QLatin1String("anthropic"))
-            return fail(
-                n, QStringLiteral("stream"),
-                QStringLiteral("applies to provider: openai or anthropic only (got %1)").arg(s.provider));
+        if (*v && !s.usesModel())
+            return fail(n, QStringLiteral("stream"),
+                        QStringLiteral("applies to provider: openai, anthropic or ollama only (got %1)")
+                            .arg(s.provider));
         s.stream = *v;
     }
     if (const YAML::Node n = root["azure"]) {
@@ -532,7 +532,7 @@ Result<void> selectProvider(ProviderSettings *settings, const QString &provider,
     settings->azureDeployment.clear();
     settings->azureApiVersion = fresh.azureApiVersion;
     settings->structuredOutput = fresh.structuredOutput;
-    if (provider != QLatin1String("openai") && provider != QLatin1String("anthropic"))
+    if (provider == QLatin1String("rules"))
         settings->stream = false;
     return applyEnvironment(settings, environment);
 }
@@ -630,6 +630,7 @@ Result<std::unique_ptr<ReasoningStack>> ReasoningStack::create(const ProviderSet
     } else {
         OllamaConfig c;
         c.host = s.baseUrl;
+        c.stream = s.stream;
         stack->m_raw = new OllamaProvider(c, secrets, nullptr, stack.get());
     }
 

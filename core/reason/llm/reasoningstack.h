@@ -49,7 +49,7 @@ struct ProviderSettings {
     /// Anthropic: "tool" (a forced tool, the default) or "output_config" (json_schema output format).
     QString structuredOutput = QStringLiteral("tool");
 
-    bool stream = false; ///< openai, anthropic: stream the reply as server-sent events
+    bool stream = false; ///< stream the reply: server-sent events (openai, anthropic), NDJSON (ollama)
 
     RateLimits limits;   ///< requests/min, tokens/min, concurrency; 0 = unlimited
     int maxAttempts = 3; ///< per model request, including the first

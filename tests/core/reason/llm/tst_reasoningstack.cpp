@@ -167,6 +167,10 @@ void TestReasoningStack::loadsGoodFiles_data()
                                                  << ""
                                                  << ""
                                                  << "llama3.1";
+    QTest::newRow("ollama may stream") << QByteArray("provider: ollama\nstream: true\n") << none << "ollama"
+                                       << ""
+                                       << ""
+                                       << "llama3.1";
     QTest::newRow("naming only the strong model turns the small tier off")
         << QByteArray("provider: openai\nmodels:\n  strong: gpt-4.1\n") << none << "openai"
         << ""
@@ -334,9 +338,9 @@ void TestReasoningStack::refusesBadFiles_data()
     QTest::newRow("unknown structuredOutput")
         << QByteArray("provider: anthropic\nstructuredOutput: json_mode\n") << none
         << "field 'structuredOutput': 'json_mode' is not one of: tool, output_config";
-    QTest::newRow("stream for ollama")
-        << QByteArray("provider: ollama\nstream: true\n") << none
-        << "p.yaml:2: field 'stream': applies to provider: openai or anthropic only (got ollama)";
+    QTest::newRow("stream for the rules")
+        << QByteArray("provider: rules\nstream: true\n") << none
+        << "p.yaml:2: field 'stream': applies to provider: openai, anthropic or ollama only (got rules)";
     QTest::newRow("not a mapping") << QByteArray("- openai\n") << none
                                    << "p.yaml:1: expected a mapping of settings";
     QTest::newRow("empty") << QByteArray("# nothing\n") << none << "p.yaml: the file is empty";

@@ -1,11 +1,12 @@
 // Streaming replies (server-sent events) from OpenAI chat completions and
-// Anthropic messages, served by the scriptable HTTP server in pieces that
-// split events anywhere: a stream counts only when it reaches its end
-// marker; an error event, a cut connection or a garbled stream is an error
-// with no partial content.
+// Anthropic messages, and Ollama's native newline-delimited JSON, served by
+// the scriptable HTTP server in pieces that split events anywhere: a stream
+// counts only when it reaches its end marker; an error event, a cut
+// connection or a garbled stream is an error with no partial content.
 
 #include "core/reason/llm/anthropicprovider.h"
 #include "core/reason/llm/costmeter.h"
+#include "core/reason/llm/ollamaprovider.h"
 #include "core/reason/llm/openaiprovider.h"
 #include "core/reason/llm/resilientprovider.h"
 #include "core/reason/llm/secretstore.h"
@@ -128,6 +129,38 @@ QByteArray anthropicStream(bool tool, const char *stop = "end_turn", bool withSt
     return out;
 }
 
+const test::HttpHeaders kNdjson{{"Content-Type", "application/x-ndjson"}};
+
+// Ollama's /api/chat stream: one JSON object a line, the content in pieces,
+// then the line with done: true, done_reason and the counts.
+QByteArray ollamaStream(const std::string &content = kAnswer, const char *doneReason = "stop",
+                        bool withDone = true)
+{
+    QByteArray out;
+    const std::size_t third = content.size() / 3;
+    for (const std::string &piece :
+         {content.substr(0, third), content.substr(third, third), content.substr(2 * third)}) {
+        out += QByteArray::fromStdString(json{
+                   {"model", "qwen2.5:7b"},
+                   {"created_at", "2026-11-25T08:00:00.1Z"},
+                   {"message", {{"role", "assistant"}, {"content", piece}}},
+                   {"done", false}}.dump()) +
+               '\n';
+    }
+    if (withDone)
+        out += QByteArray::fromStdString(json{
+                   {"model", "qwen2.5:7b"},
+                   {"created_at", "2026-11-25T08:00:00.9Z"},
+                   {"message", {{"role", "assistant"}, {"content", ""}}},
+                   {"done", true},
+                   {"done_reason", doneReason},
+                   {"total_duration", 912000000},
+                   {"prompt_eval_count", 210},
+                   {"eval_count", 33}}.dump()) +
+               '\n';
+    return out;
+}
+
 // `stream` cut into pieces of `size` bytes, sent as separate chunks.
 QList<QPair<int, QByteArray>> pieces(const QByteArray &stream, int size, int delayMs = 0)
 {
@@ -160,12 +193,16 @@ private Q_SLOTS:
     void anthropicStreams_data();
     void anthropicStreams();
     void anthropicRequestAsksForAStream();
+    void ollamaStreams_data();
+    void ollamaStreams();
+    void ollamaRequestAsksForAStream();
     void endMarkerEndsTheCallWithoutWaitingForClose();
     void cutStreamIsRetriedWholeNeverPatched();
 
 private:
     LlmReply runOpenAi(const Script &script, int timeoutMs = 5000);
     LlmReply runAnthropic(const Script &script, AnthropicConfig::StructuredOutput route);
+    LlmReply runOllama(const Script &script, int timeoutMs = 5000);
     void serve(const Script &script);
 
     std::optional<test::OpenApiSchemas> m_spec;
@@ -213,6 +250,19 @@ LlmReply TestStreaming::runAnthropic(const Script &script, AnthropicConfig::Stru
     config.structuredOutput = route;
     AnthropicProvider provider(config, &secrets);
     return test::awaitReply(provider.complete(test::sampleRequest()));
+}
+
+LlmReply TestStreaming::runOllama(const Script &script, int timeoutMs)
+{
+    serve(script);
+    OllamaConfig config;
+    config.host = m_server->url().toString();
+    config.stream = true;
+    OllamaProvider provider(config, nullptr);
+    LlmRequest request = test::sampleRequest();
+    request.model = QStringLiteral("qwen2.5:7b");
+    request.timeoutMs = timeoutMs;
+    return test::awaitReply(provider.complete(request));
 }
 
 void TestStreaming::openAiStreams_data()
@@ -446,6 +496,133 @@ void TestStreaming::anthropicRequestAsksForAStream()
     const json body = json::parse(req.body.toStdString());
     QVERIFY(body["stream"] == true);
     QVERIFY(body.contains("output_config"));
+}
+
+void TestStreaming::ollamaStreams_data()
+{
+    QTest::addColumn<Script>("script");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<int>("finish");
+    QTest::addColumn<QString>("content");
+    QTest::addColumn<QString>("messagePart");
+    const QString answer = QString::fromStdString(kAnswer);
+    const QByteArray whole = ollamaStream();
+    const int none = int(LlmErrorKind::None);
+    for (int size : {1, 13, 0})
+        QTest::newRow(
+            qPrintable(size ? QStringLiteral("split every %1 bytes").arg(size) : QStringLiteral("one piece")))
+            << Script{200, kNdjson, whole, size, Ending::End} << none << int(FinishReason::Stop) << answer
+            << QString();
+    QByteArray crlf = whole;
+    crlf.replace("\n", "\r\n");
+    QTest::newRow("CRLF line endings and blank lines")
+        << Script{200, kNdjson, "\r\n" + crlf + "\r\n", 3, Ending::End} << none << int(FinishReason::Stop)
+        << answer << QString();
+    QTest::newRow("done line, then the server keeps the connection open")
+        << Script{200, kNdjson, whole, 0, Ending::Stall} << none << int(FinishReason::Stop) << answer
+        << QString();
+    const QByteArray partial = ollamaStream(kAnswer, "stop", false);
+    QTest::newRow("connection cut mid-line")
+        << Script{200, kNdjson, partial + "{\"model\":\"qwen", 11, Ending::Close}
+        << int(LlmErrorKind::Network) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("the partial reply is discarded");
+    QTest::newRow("stream ends cleanly without done: true")
+        << Script{200, kNdjson, partial, 17, Ending::End} << int(LlmErrorKind::Network)
+        << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("the event stream ended before \"done\": true (3 events)");
+    QTest::newRow("error line mid-stream")
+        << Script{200, kNdjson,
+                  partial.left(partial.indexOf('\n') + 1) +
+                      R"({"error":"an error was encountered while running the model: unexpected EOF"})" +
+                      "\n",
+                  19, Ending::Stall}
+        << int(LlmErrorKind::Network) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("error event mid-stream: error: an error was encountered while running the model");
+    QTest::newRow("garbled line")
+        << Script{200, kNdjson, partial.left(partial.indexOf('\n') + 1) + "{not json\n" + whole, 7,
+                  Ending::End}
+        << int(LlmErrorKind::Network) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("the event stream is garbled: a line is not a JSON object: {not json");
+    QTest::newRow("a line longer than 1 MiB")
+        << Script{200, kNdjson, QByteArray(1024 * 1024 + 10, 'x'), 65536, Ending::End}
+        << int(LlmErrorKind::Network) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("garbled: a line longer than 1048576 bytes");
+    QTest::newRow("done_reason length is truncation")
+        << Script{200, kNdjson, ollamaStream(kAnswer.substr(0, 40), "length"), 0, Ending::End}
+        << int(LlmErrorKind::Truncated) << int(FinishReason::Length)
+        << QString::fromStdString(kAnswer.substr(0, 40)) << QStringLiteral("truncated at num_predict (400)");
+    QTest::newRow("done with no content is a bad reply")
+        << Script{200, kNdjson, ollamaStream(""), 0, Ending::End} << int(LlmErrorKind::BadReply)
+        << int(FinishReason::Stop) << QString()
+        << QStringLiteral("reply has empty content (done_reason stop)");
+    QTest::newRow("404 before the stream quotes ollama")
+        << Script{404,
+                  {{"Content-Type", "application/json"}},
+                  R"({"error":"model \"qwen2.5:7b\" not found, try pulling it first"})",
+                  0,
+                  Ending::End}
+        << int(LlmErrorKind::Http) << int(FinishReason::Unknown) << QString()
+        << QStringLiteral("returned HTTP 404: model \"qwen2.5:7b\" not found");
+    QTest::newRow("a server that ignores stream and answers one JSON object")
+        << Script{200,
+                  {{"Content-Type", "application/json"}},
+                  QByteArray::fromStdString(json{
+                      {"model", "qwen2.5:7b"},
+                      {"message", {{"role", "assistant"}, {"content", kAnswer}}},
+                      {"done", true},
+                      {"done_reason", "stop"},
+                      {"prompt_eval_count", 210},
+                      {"eval_count", 33}}.dump()),
+                  0,
+                  Ending::End}
+        << none << int(FinishReason::Stop) << answer << QString();
+}
+
+void TestStreaming::ollamaStreams()
+{
+    QFETCH(Script, script);
+    QFETCH(int, kind);
+    QFETCH(int, finish);
+    QFETCH(QString, content);
+    QFETCH(QString, messagePart);
+    QElapsedTimer timer;
+    timer.start();
+    const LlmReply reply = runOllama(script, 10000);
+    QCOMPARE(int(reply.errorKind), kind);
+    QCOMPARE(int(reply.finishReason), finish);
+    QCOMPARE(reply.content, content);
+    if (messagePart.isEmpty()) {
+        QVERIFY2(reply.ok(), qPrintable(reply.error.message));
+        QCOMPARE(reply.promptTokens, 210);
+        QCOMPARE(reply.completionTokens, 33);
+        QCOMPARE(reply.model, QStringLiteral("qwen2.5:7b"));
+    } else {
+        QVERIFY2(reply.error.message.contains(messagePart), qPrintable(reply.error.message));
+    }
+    // A stalled connection never holds the call past what the stream said.
+    QVERIFY2(timer.elapsed() < 8000, qPrintable(QString::number(timer.elapsed())));
+    // A failed stream never hands on what it had so far.
+    if (kind != int(LlmErrorKind::None) && kind != int(LlmErrorKind::Truncated))
+        QVERIFY(reply.content.isEmpty());
+}
+
+void TestStreaming::ollamaRequestAsksForAStream()
+{
+    const LlmReply reply = runOllama(Script{200, kNdjson, ollamaStream(), 0, Ending::End});
+    QVERIFY2(reply.ok(), qPrintable(reply.error.message));
+    QCOMPARE(m_server->requests().size(), 1);
+    const test::HttpRequest &req = m_server->requests().first();
+    QCOMPARE(req.path, QStringLiteral("/api/chat"));
+    QCOMPARE(req.header("accept"), QByteArray("application/x-ndjson"));
+    const json body = json::parse(req.body.toStdString());
+    QVERIFY(body["stream"] == true);
+    QVERIFY(body["format"].is_object());
+    QVERIFY(body["options"]["num_predict"] == 400);
+    // The audit keeps the stream as it came.
+    QCOMPARE(reply.rawBody, ollamaStream());
+    // Off by default: the same provider without stream asks for one JSON reply.
+    OllamaProvider plain(OllamaConfig{QStringLiteral("ollama"), m_server->url().toString()}, nullptr);
+    QVERIFY(plain.buildBody(test::sampleRequest())["stream"] == false);
 }
 
 void TestStreaming::endMarkerEndsTheCallWithoutWaitingForClose()
