@@ -69,6 +69,9 @@ const QStringList kSecrets{
     QStringLiteral("ghp_1234567890abcdefghijABCDEFGHIJ123456"),
     QStringLiteral("sk-proj-AbCdEf0123456789GhIjKlMnOpQr"),
     QStringLiteral("abcdef0123456789xyz"),
+    QStringLiteral("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="),
+    QStringLiteral("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+    QStringLiteral("pgS3cret!"),
 };
 
 gather::Evidence evidence(const QString &podName = QStringLiteral("web-7d4b9c8f6-x2k9p"))
@@ -102,14 +105,18 @@ gather::Evidence evidence(const QString &podName = QStringLiteral("web-7d4b9c8f6
            << gather::EnvVar{QStringLiteral("app"), QStringLiteral("AWS_SECRET_ACCESS_KEY"), kSecrets[1]}
            << gather::EnvVar{QStringLiteral("app"), QStringLiteral("GITHUB_TOKEN"), kSecrets[5]};
     in.previousLog =
-        QStringLiteral("boot with token %1\nERROR connect postgres://app:S3cret!pw@db:5432/orders: "
-                       "connection refused\nopenai key %2\n")
-            .arg(kSecrets[2], kSecrets[6]);
+        QStringLiteral(
+            "boot with token %1\nERROR connect postgres://app:S3cret!pw@db:5432/orders: "
+            "connection refused\nopenai key %2\naws credentials: %3 / %4\n"
+            "{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n%5\\n"
+            "-----END PRIVATE KEY-----\\n\"}\npsql with PGPASSWORD=%6 failed\n")
+            .arg(kSecrets[2], kSecrets[6], kSecrets[0], kSecrets[1], kSecrets[9], kSecrets[10]);
     kube::EventView e;
     e.uid = QStringLiteral("e1");
     e.type = QStringLiteral("Warning");
     e.reason = QStringLiteral("BackOff");
-    e.message = QStringLiteral("probe sent Authorization: Bearer abcdef0123456789xyz");
+    e.message = QStringLiteral("probe sent Authorization: Bearer abcdef0123456789xyz; storage "
+                               "AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;");
     e.involved =
         kube::ObjectRef{QStringLiteral("Pod"), QStringLiteral("v1"), QStringLiteral("shop"), podName, {}};
     e.firstSeen = e.lastSeen = kNow.addSecs(-30);
