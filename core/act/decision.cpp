@@ -1,6 +1,8 @@
 #include "core/act/decision.h"
 
 #include "core/act/jsonfield.h"
+#include "core/gather/evidence.h"
+#include "core/reason/prompts.h"
 
 #include <QDateTime>
 #include <QUuid>
@@ -57,6 +59,30 @@ QMap<QString, QString> labels(const json &doc)
         }
     }
     return out;
+}
+
+json strings(const QStringList &list)
+{
+    json out = json::array();
+    for (const QString &item : list)
+        out.push_back(s(item));
+    return out;
+}
+
+// The model labels ("openai/gpt-4o-mini") a route asked, in order; rules, cache and bookkeeping
+// steps are not models.
+QStringList modelLabels(const QStringList &route)
+{
+    QStringList labels;
+    for (const QString &step : route) {
+        if (step.startsWith(u"rules ") || step.startsWith(u"cache ") || step.startsWith(u"joined ") ||
+            step.startsWith(u"not cached"))
+            continue;
+        const QString label = step.section(u' ', 0, 0);
+        if (label.contains(u'/') && !labels.contains(label))
+            labels << label;
+    }
+    return labels;
 }
 
 } // namespace
@@ -155,7 +181,13 @@ json Decision::toJson() const
               {"source", int(diagnosis.source.kind)},
               {"provider", s(diagnosis.source.provider)},
               {"model", s(diagnosis.source.model)},
-              {"promptVersion", s(diagnosis.promptVersion)}}},
+              {"promptVersion", s(diagnosis.promptVersion)},
+              {"promptTokens", diagnosis.promptTokens},
+              {"completionTokens", diagnosis.completionTokens},
+              {"costUsd", diagnosis.costUsd},
+              {"rawReply", s(diagnosis.rawReply)},
+              {"route", strings(diagnosis.route)},
+              {"fallbackReason", s(diagnosis.fallbackReason)}}},
             {"verdict", {{"decision", s(guard::decisionName(verdict.decision))}, {"reasons", reasons}}},
             {"state", s(stateName(state))},
             {"preview", s(preview)},
@@ -199,6 +231,15 @@ Result<Decision> Decision::fromJson(const json &doc)
     d.diagnosis.source.provider = q(g, "provider");
     d.diagnosis.source.model = q(g, "model");
     d.diagnosis.promptVersion = q(g, "promptVersion");
+    d.diagnosis.promptTokens = field(g, "promptTokens", 0);
+    d.diagnosis.completionTokens = field(g, "completionTokens", 0);
+    d.diagnosis.costUsd = field(g, "costUsd", 0.0);
+    d.diagnosis.rawReply = q(g, "rawReply");
+    for (const json &step : field(g, "route", json::array())) {
+        if (step.is_string())
+            d.diagnosis.route << QString::fromStdString(step.get<std::string>());
+    }
+    d.diagnosis.fallbackReason = q(g, "fallbackReason");
     const json v = field(doc, "verdict", json::object());
     const QString vd = q(v, "decision");
     d.verdict.decision = vd == u"allowed"          ? guard::Verdict::Allowed
@@ -232,6 +273,60 @@ Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &ta
     d.createdMs = QDateTime::currentMSecsSinceEpoch();
     d.updatedMs = d.createdMs;
     return d;
+}
+
+QString routeTier(const Diagnosis &diagnosis)
+{
+    switch (diagnosis.source.kind) {
+    case DiagnosisSource::Cache:
+        return QStringLiteral("cache");
+    case DiagnosisSource::Rules:
+        return diagnosis.fallbackReason.isEmpty() && modelLabels(diagnosis.route).isEmpty()
+                   ? QStringLiteral("rules")
+                   : QStringLiteral("fallback");
+    case DiagnosisSource::Llm:
+        break;
+    }
+    const QStringList labels = modelLabels(diagnosis.route);
+    const QString taken = diagnosis.source.provider + u'/' + diagnosis.source.model;
+    return labels.indexOf(taken) > 0 ? QStringLiteral("strong") : QStringLiteral("small");
+}
+
+json reasoningContext(const Diagnosis &diagnosis, const gather::Evidence &evidence,
+                      const reason::PromptSet &prompts)
+{
+    const QString tier = routeTier(diagnosis);
+    // A model saw the prompt whenever the route asked one, also when the rules' answer was kept.
+    QString sent = tier == u"cache" ? QStringLiteral("cache") : QStringLiteral("rules");
+    QString version = diagnosis.promptVersion;
+    if (!modelLabels(diagnosis.route).isEmpty()) {
+        if (version.isEmpty())
+            version = prompts.version;
+        Result<QString> user = reason::renderUserPrompt(prompts, evidence);
+        sent =
+            user ? *user : QStringLiteral("(the prompt could not be rendered: %1)").arg(user.errorMessage());
+    }
+    json redactions = json::object();
+    for (auto it = evidence.redactions.counts.begin(); it != evidence.redactions.counts.end(); ++it)
+        redactions[s(it.key())] = it.value();
+    return {{"sent", s(sent)},
+            {"evidence",
+             {{"text", s(evidence.text)},
+              {"estimatedTokens", evidence.estimatedTokens},
+              {"tokenBudget", evidence.tokenBudget},
+              {"cut", strings(evidence.cut)},
+              {"redactions", redactions}}},
+            {"rawReply", s(diagnosis.rawReply)},
+            {"provider", s(diagnosis.source.provider)},
+            {"model", s(diagnosis.source.model)},
+            {"source", s(diagnosis.source.describe())},
+            {"promptVersion", s(version)},
+            {"promptTokens", diagnosis.promptTokens},
+            {"completionTokens", diagnosis.completionTokens},
+            {"costUsd", diagnosis.costUsd},
+            {"tier", s(tier)},
+            {"route", strings(diagnosis.route)},
+            {"fallbackReason", s(diagnosis.fallbackReason)}};
 }
 
 } // namespace vigil::act

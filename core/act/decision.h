@@ -21,6 +21,13 @@
 
 #include <nlohmann/json.hpp>
 
+namespace vigil::gather {
+struct Evidence;
+}
+namespace vigil::reason {
+struct PromptSet;
+}
+
 namespace vigil::act {
 
 enum class DecisionState {
@@ -80,6 +87,19 @@ struct Decision {
 /// A new Proposed decision with a fresh uuid.
 Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target,
                      const Diagnosis &diagnosis, const guard::Verdict &verdict);
+
+/// How a diagnosis was reached: "cache", "rules", "fallback" (a model was asked but the rules
+/// answered), "small" or "strong" (the model tier whose answer was taken: the first or a later model
+/// in its route; a single model asked counts as "small").
+QString routeTier(const Diagnosis &diagnosis);
+
+/// The full reasoning context of one diagnosis, for the audit row that records it: "sent" is the
+/// rendered, redacted user prompt that went to the model (system prompt and schema are named by
+/// promptVersion), or "rules"/"cache" when no model was asked; "evidence" the redacted evidence text
+/// with its token estimate, budget cuts and redaction counts; then rawReply, provider, model,
+/// promptVersion, promptTokens, completionTokens, costUsd, tier (routeTier), route and fallbackReason.
+nlohmann::json reasoningContext(const Diagnosis &diagnosis, const gather::Evidence &evidence,
+                                const reason::PromptSet &prompts);
 
 } // namespace vigil::act
 

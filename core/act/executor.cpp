@@ -130,14 +130,14 @@ Result<Decision> Executor::loadIn(const QString &id, std::initializer_list<Decis
                      .arg(verb, d->id, stateName(d->state), names.join(QStringLiteral(" or "))));
 }
 
-Result<Decision> Executor::propose(const Decision &decision)
+Result<Decision> Executor::propose(const Decision &decision, const json &context)
 {
     Decision d = decision;
     d.state = DecisionState::Proposed;
     if (Result<void> r = m_store->insert(d); !r)
         return r.error();
-    if (Result<void> r =
-            audit(d, QStringLiteral("proposed"), guard::decisionName(d.verdict.decision), json::object());
+    if (Result<void> r = audit(d, QStringLiteral("proposed"), guard::decisionName(d.verdict.decision),
+                               context.is_object() ? context : json::object());
         !r)
         return r.error();
     Q_EMIT decisionChanged(d);

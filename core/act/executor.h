@@ -45,8 +45,10 @@ public:
              QObject *parent = nullptr);
     ~Executor() override;
 
-    /// Stores a new Proposed decision and audits it with its verdict.
-    Result<Decision> propose(const Decision &decision);
+    /// Stores a new Proposed decision and audits it with its verdict. context's keys join the
+    /// "proposed" row's payload (reasoningContext(): what the model was sent and answered).
+    Result<Decision> propose(const Decision &decision,
+                             const nlohmann::json &context = nlohmann::json::object());
     /// Preconditions and the server-side dry run; Proposed|Previewed -> Previewed with the preview text.
     void preview(const QString &id, QObject *context, Callback callback);
     /// Proposed|Previewed -> Approved. Refused for blocked verdicts and in suggest-only mode.

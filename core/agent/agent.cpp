@@ -725,7 +725,8 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
     }
     m_metrics.count(m_metrics.decisions, guard::decisionName(verdict.decision));
     Result<act::Decision> proposed =
-        m_executor->propose(act::newDecision(incident.fingerprint, target, diagnosis, verdict));
+        m_executor->propose(act::newDecision(incident.fingerprint, target, diagnosis, verdict),
+                            act::reasoningContext(diagnosis, evidence, m_router->prompts()));
     if (!proposed) {
         m_log->error(QStringLiteral("cannot record a decision"),
                      {{"incident", s(incident.fingerprint)}, {"error", s(proposed.errorMessage())}});

@@ -4,7 +4,9 @@
 #include "core/act/decisionstore.h"
 #include "core/audit/auditlog.h"
 #include "core/cli/await.h"
+#include "core/gather/gatherer.h"
 #include "core/kube/restclient.h"
+#include "core/reason/prompts.h"
 #include "httptestserver.h"
 
 #include <QTemporaryDir>
@@ -183,6 +185,8 @@ private Q_SLOTS:
     void undoScaleRestoresPreviousCount();
     void alertPayloads();
     void kubeUserFromSelfSubjectReview();
+    void proposedRowCarriesReasoningContext_data();
+    void proposedRowCarriesReasoningContext();
 };
 
 void TestExecutor::executesAtMostOnce_data()
@@ -460,6 +464,150 @@ void TestExecutor::kubeUserFromSelfSubjectReview()
     QCOMPARE(*user, QString("kubernetes-admin"));
     const auto sent = json::parse(rig.api.server.requests().first().body.toStdString());
     QCOMPARE_JSON(sent["kind"], json("SelfSubjectReview"));
+}
+
+namespace {
+
+// Secrets in the unredacted inputs; none may reach the audit log.
+const QStringList kSecrets{"hunter2pw", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "s3cr3t-Value-42"};
+
+gather::Evidence redactedEvidence()
+{
+    gather::GatherInput input;
+    input.now = QDateTime::currentDateTimeUtc();
+    input.subject.reason = "CrashLoopBackOff";
+    input.subject.namespaceName = "shop";
+    input.subject.workloadKind = "Deployment";
+    input.subject.workloadName = "web";
+    input.subject.podName = "web-1";
+    input.subject.message = "back-off 5m0s restarting failed container=app";
+    kube::PodView pod;
+    pod.namespaceName = "shop";
+    pod.name = "web-1";
+    pod.phase = "Running";
+    pod.owner = kube::OwnerRef{"ReplicaSet", "web-7d4b9c8f6", "rs", true};
+    input.pods << pod;
+    input.previousLog =
+        "INFO starting\n"
+        "ERROR cannot connect to postgres://orders:hunter2pw@db:5432/orders: connection refused\n"
+        "DEBUG aws_access_key_id=AKIAIOSFODNN7EXAMPLE "
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+    input.env << gather::EnvVar{"app", "DB_PASSWORD", "s3cr3t-Value-42"};
+    gather::Redactor redactor;
+    return gather::Gatherer().gather(input, redactor);
+}
+
+} // namespace
+
+void TestExecutor::proposedRowCarriesReasoningContext_data()
+{
+    QTest::addColumn<int>("source");
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<QStringList>("route");
+    QTest::addColumn<QString>("fallbackReason");
+    QTest::addColumn<QString>("rawReply");
+    QTest::addColumn<int>("promptTokens");
+    QTest::addColumn<int>("completionTokens");
+    QTest::addColumn<double>("cost");
+    QTest::addColumn<QString>("tier");
+    QTest::addColumn<bool>("modelAsked");
+    const QString reply = R"({"diagnosis":"db refuses","confidence":0.82,"action":"create_alert"})";
+    QTest::newRow("rules answered alone: sent 'rules', the evidence summary kept")
+        << int(DiagnosisSource::Rules) << QString() << QStringList{"rules 0.80 (accepted)"} << QString()
+        << QString() << 0 << 0 << 0.0 << "rules" << false;
+    QTest::newRow("small model answered: its prompt, reply, tokens and cost")
+        << int(DiagnosisSource::Llm) << "gpt-4o-mini"
+        << QStringList{"rules 0.55", "openai/gpt-4o-mini 0.82 (accepted)"} << QString() << reply << 912 << 64
+        << 0.00018 << "small" << true;
+    QTest::newRow("strong model after the small one")
+        << int(DiagnosisSource::Llm) << "gpt-4o"
+        << QStringList{"rules 0.55", "openai/gpt-4o-mini 0.60", "openai/gpt-4o 0.91 (accepted)"} << QString()
+        << reply << 1830 << 130 << 0.0061 << "strong" << true;
+    QTest::newRow("model failed, rules kept: the prompt still went out")
+        << int(DiagnosisSource::Rules) << QString()
+        << QStringList{"rules 0.55 (accepted)", "openai/gpt-4o-mini failed (timeout: no answer in 60 s)"}
+        << "openai/gpt-4o-mini: timeout" << QString() << 0 << 0 << 0.0 << "fallback" << true;
+    QTest::newRow("cache hit: nothing sent, nothing spent")
+        << int(DiagnosisSource::Cache) << "gpt-4o-mini"
+        << QStringList{"cache hit: openai/gpt-4o-mini 0.82 (accepted)"} << QString() << reply << 0 << 0 << 0.0
+        << "cache" << false;
+}
+
+void TestExecutor::proposedRowCarriesReasoningContext()
+{
+    QFETCH(int, source);
+    QFETCH(QString, model);
+    QFETCH(QStringList, route);
+    QFETCH(QString, fallbackReason);
+    QFETCH(QString, rawReply);
+    QFETCH(int, promptTokens);
+    QFETCH(int, completionTokens);
+    QFETCH(double, cost);
+    QFETCH(QString, tier);
+    QFETCH(bool, modelAsked);
+
+    const Result<reason::PromptSet> prompts = reason::loadPrompts();
+    QVERIFY2(prompts.ok(), qPrintable(prompts.errorMessage()));
+    const gather::Evidence evidence = redactedEvidence();
+    QVERIFY(evidence.redactions.total() >= 3);
+    QVERIFY(evidence.text.contains("connection refused"));
+
+    Decision d = decisionFor(ActionKind::CreateAlert);
+    d.diagnosis.source.kind = DiagnosisSource::Kind(source);
+    d.diagnosis.source.provider = model.isEmpty() ? QString() : QStringLiteral("openai");
+    d.diagnosis.source.model = model;
+    d.diagnosis.route = route;
+    d.diagnosis.fallbackReason = fallbackReason;
+    d.diagnosis.rawReply = rawReply;
+    d.diagnosis.promptTokens = promptTokens;
+    d.diagnosis.completionTokens = completionTokens;
+    d.diagnosis.costUsd = cost;
+    d.diagnosis.promptVersion = modelAsked ? prompts->version : QString();
+
+    Rig rig;
+    const Result<Decision> proposed =
+        rig.executor->propose(d, reasoningContext(d.diagnosis, evidence, *prompts));
+    QVERIFY2(proposed.ok(), qPrintable(proposed.errorMessage()));
+    const Result<QList<audit::AuditEvent>> events = rig.audit->query();
+    QVERIFY(events.ok());
+    QCOMPARE(events->size(), 1);
+    const audit::AuditEvent &row = events->first();
+    QCOMPARE(row.kind, QString("proposed"));
+    const json &p = row.payload;
+
+    const Result<QString> user = reason::renderUserPrompt(*prompts, evidence);
+    QVERIFY(user.ok());
+    const QString expectedSent = modelAsked ? *user : tier == "cache" ? QString("cache") : QString("rules");
+    QCOMPARE_JSON(p["sent"], json(expectedSent.toStdString()));
+    if (modelAsked)
+        QVERIFY(user->contains(evidence.text));
+    QCOMPARE_JSON(p["evidence"]["text"], json(evidence.text.toStdString()));
+    QCOMPARE_JSON(p["evidence"]["redactions"].size(), json(evidence.redactions.counts.size()));
+    QCOMPARE_JSON(p["rawReply"], json(rawReply.toStdString()));
+    QCOMPARE_JSON(p["provider"], json(d.diagnosis.source.provider.toStdString()));
+    QCOMPARE_JSON(p["model"], json(model.toStdString()));
+    QCOMPARE_JSON(p["promptVersion"], json(modelAsked ? prompts->version.toStdString() : std::string()));
+    QCOMPARE_JSON(p["promptTokens"], json(promptTokens));
+    QCOMPARE_JSON(p["completionTokens"], json(completionTokens));
+    QCOMPARE_JSON(p["costUsd"], json(cost));
+    QCOMPARE_JSON(p["tier"], json(tier.toStdString()));
+    QCOMPARE_JSON(p["route"].size(), json(route.size()));
+    QCOMPARE_JSON(p["fallbackReason"], json(fallbackReason.toStdString()));
+    // The decision itself keeps the same (it is stored and mirrored from this JSON).
+    const json &g = p["decision"]["diagnosis"];
+    QCOMPARE_JSON(g["rawReply"], json(rawReply.toStdString()));
+    QCOMPARE_JSON(g["promptTokens"], json(promptTokens));
+    QCOMPARE_JSON(g["completionTokens"], json(completionTokens));
+    QCOMPARE_JSON(g["costUsd"], json(cost));
+    QCOMPARE_JSON(g["route"].size(), json(route.size()));
+    const Result<Decision> stored = rig.store->load(proposed->id);
+    QVERIFY(stored.ok());
+    QCOMPARE(stored->diagnosis.route, route);
+    QCOMPARE(stored->diagnosis.rawReply, rawReply);
+
+    const QString whole = QString::fromStdString(audit::toJson(row).dump());
+    for (const QString &secret : kSecrets)
+        QVERIFY2(!whole.contains(secret), qPrintable("secret in the audit row: " + secret));
 }
 
 QTEST_GUILESS_MAIN(TestExecutor)
