@@ -633,5 +633,16 @@ void TestChaosSoakCluster::cleanupTestCase()
     }
 }
 
-QTEST_GUILESS_MAIN(TestChaosSoakCluster)
+// QTEST_GUILESS_MAIN, except that QtTest's watchdog (5 minutes per test function) must outlast the soak,
+// whose length is a parameter; the watchdog reads its timeout before the first test function runs.
+int main(int argc, char **argv)
+{
+    if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT",
+                QByteArray::number((envInt("VIGIL_SOAK_SECONDS", 45) + 300) * 1000));
+    QCoreApplication app(argc, argv);
+    TestChaosSoakCluster test;
+    QTEST_SET_MAIN_SOURCE_PATH
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_chaos_soak_cluster.moc"
