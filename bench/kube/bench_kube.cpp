@@ -1,7 +1,7 @@
 // Kubernetes client benchmarks against a real (kwok) cluster; bench/kube/run drives them.
 //   bench_kube populate K NS COUNT NODES   create COUNT tiny pods in NS, spread over kwok-node-0..NODES-1
-//   bench_kube sync K [list]               pod informer over all namespaces: sync time and VmHWM growth
-//   bench_kube write K NS RATE SECONDS INFLIGHT OUT
+//   bench_kube sync K [list|stream [NS]]   pod informer over all namespaces (or NS): sync time and VmHWM
+//   growth bench_kube write K NS RATE SECONDS INFLIGHT OUT
 //                                          PATCH a label on NS's pods at RATE/s (at most INFLIGHT at once);
 //                                          writes "resourceVersion monotonic-ns" per response to OUT
 //   bench_kube latency K NS RATE SECONDS BATCHMS WRITERS
@@ -114,11 +114,12 @@ int populate(const QString &kubeconfig, const QString &ns, int count, int nodes)
     return failed == 0 ? 0 : 1;
 }
 
-int sync(const QString &kubeconfig, bool streaming)
+int sync(const QString &kubeconfig, bool streaming, const QString &ns)
 {
     RestClient client(connect(kubeconfig), unlimited());
     InformerOptions options;
     options.type = ResourceType::pods();
+    options.namespaceName = ns;
     options.streamingList = streaming;
     Informer informer(&client, options);
     const long hwmBefore = statusKb("VmHWM:");
@@ -131,10 +132,11 @@ int sync(const QString &kubeconfig, bool streaming)
     const long hwmAfter = statusKb("VmHWM:");
     const long rssAfter = statusKb("VmRSS:");
     const auto pods = informer.store().size();
-    printf("{\"mode\":\"%s\",\"streamed\":%s,\"pods\":%lld,\"sync_ms\":%lld,\"hwm_before_kb\":%ld,\"hwm_"
+    printf("{\"mode\":\"%s\",\"namespace\":\"%s\",\"streamed\":%s,\"pods\":%lld,\"sync_ms\":%lld,\"hwm_"
+           "before_kb\":%ld,\"hwm_"
            "after_kb\":%ld,"
            "\"rss_after_kb\":%ld,\"peak_bytes_per_pod\":%.0f}\n",
-           streaming ? "stream" : "list", informer.streamsLists() ? "true" : "false",
+           streaming ? "stream" : "list", qPrintable(ns), informer.streamsLists() ? "true" : "false",
            static_cast<long long>(pods), static_cast<long long>(ms), hwmBefore, hwmAfter, rssAfter,
            pods ? (hwmAfter - hwmBefore) * 1024.0 / static_cast<double>(pods) : 0.0);
     return 0;
@@ -348,7 +350,8 @@ int main(int argc, char **argv)
     if (a.size() >= 6 && a[1] == QLatin1String("populate"))
         return populate(a[2], a[3], a[4].toInt(), a[5].toInt());
     if (a.size() >= 3 && a[1] == QLatin1String("sync"))
-        return sync(a[2], !(a.size() >= 4 && a[3] == QLatin1String("list")));
+        return sync(a[2], !(a.size() >= 4 && a[3] == QLatin1String("list")),
+                    a.size() >= 5 ? a[4] : QString());
     if (a.size() >= 8 && a[1] == QLatin1String("write"))
         return write(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(), a[7]);
     if (a.size() >= 7 && a[1] == QLatin1String("latency"))

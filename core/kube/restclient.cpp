@@ -461,8 +461,10 @@ void RestClient::dispatch(uint64_t id)
     }
     call->reply = reply;
     call->timedOut = false;
-    if (call->streaming)
+    if (call->streaming) {
+        reply->setReadBufferSize(m_options.streamReadBufferBytes);
         connect(reply, &QNetworkReply::readyRead, this, [this, id] { onReadyRead(id); });
+    }
     connect(reply, &QNetworkReply::finished, this, [this, id] { onFinished(id); });
 
     const int timeoutMs = call->streaming ? 0 : (r.timeoutMs >= 0 ? r.timeoutMs : m_options.timeoutMs);

@@ -167,6 +167,10 @@ struct RestClientOptions {
     int timeoutMs = 30000; ///< per request, not for streams
     int maxRetries = 3;    ///< 429/503 with Retry-After
     int maxRetryAfterMs = 60000;
+    /// Bytes a watch/stream reply may hold unread before Qt stops reading its socket (back-pressure
+    /// when the consumer falls behind a streaming list); 0 = unbounded. Over HTTP/1.1; a streaming
+    /// list over HTTP/2 peaked no lower with it on Qt 6.4 (BENCHMARKS.md, Kubernetes client).
+    qint64 streamReadBufferBytes = 1024 * 1024;
     std::function<int64_t()> clockMs; ///< monotonic milliseconds; null = steady clock
 };
 

@@ -1,5 +1,7 @@
 #include "core/kube/config/credentials.h"
 
+#include "core/kube/config/yamlguard.h"
+
 #include <QFile>
 #include <QFileInfo>
 
@@ -59,7 +61,7 @@ Result<Credentials> TokenFileCredentialSource::credentials()
         QFile file(m_path);
         if (!file.open(QIODevice::ReadOnly))
             return Error(QStringLiteral("token file %1 cannot be read: %2").arg(m_path, file.errorString()));
-        const QString token = QString::fromUtf8(file.read(1024 * 1024)).trimmed();
+        const QString token = QString::fromUtf8(readAtMost(file, 1024 * 1024)).trimmed();
         if (token.isEmpty())
             return Error(QStringLiteral("token file %1 is empty").arg(m_path));
         m_token = token;

@@ -100,7 +100,7 @@ public:
         if (!f.open(QIODevice::ReadOnly))
             return error(QString::fromLatin1(key),
                          QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
-        return f.read(kMaxKubeconfigBytes);
+        return readAtMost(f);
     }
     const QString &where() const { return m_where; }
 
@@ -742,7 +742,7 @@ Result<Connection> inClusterConnection(const QString &rootDir, const QProcessEnv
     QFile ca(dir.filePath(QStringLiteral("ca.crt")));
     if (!ca.open(QIODevice::ReadOnly))
         return Error(QStringLiteral("in-cluster: cannot read %1: %2").arg(ca.fileName(), ca.errorString()));
-    auto certs = parsePemCertificates(ca.read(kMaxKubeconfigBytes));
+    auto certs = parsePemCertificates(readAtMost(ca));
     if (!certs)
         return Error(QStringLiteral("in-cluster: %1: %2").arg(ca.fileName(), certs.errorMessage()));
     conn.caCertificates = *certs;

@@ -7,6 +7,7 @@
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/node/parse.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace vigil::kube {
@@ -166,6 +167,13 @@ Result<YAML::Node> parseYaml(const QByteArray &text, const QString &fileName)
     }
 }
 
+QByteArray readAtMost(QIODevice &device, qint64 max)
+{
+    if (device.isSequential() || device.size() <= 0)
+        return device.read(max); // a pipe or /proc file: its size is unknown up front
+    return device.read(std::min(max, device.size() - device.pos()));
+}
+
 Result<YAML::Node> loadYamlFile(const QString &fileName)
 {
     QFile file(fileName);
@@ -179,7 +187,7 @@ Result<YAML::Node> loadYamlFile(const QString &fileName)
         return Error(QStringLiteral("%1: file is larger than %2 MiB; refusing to read it")
                          .arg(fileName)
                          .arg(kMaxKubeconfigBytes / (1024 * 1024)));
-    return parseYaml(file.read(kMaxKubeconfigBytes + 1), fileName);
+    return parseYaml(readAtMost(file, kMaxKubeconfigBytes + 1), fileName);
 }
 
 } // namespace vigil::kube

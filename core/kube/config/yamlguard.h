@@ -7,6 +7,7 @@
 #include "core/util/result.h"
 
 #include <QByteArray>
+#include <QIODevice>
 #include <QString>
 
 #include <yaml-cpp/node/node.h>
@@ -22,6 +23,9 @@ int yamlNestingDepth(const QByteArray &text, int limit = kMaxYamlDepth);
 
 /// Parses `text`; errors name `fileName` and, for syntax errors, the line and column.
 Result<YAML::Node> parseYaml(const QByteArray &text, const QString &fileName);
+
+/// At most `max` bytes of an open device, reserving only what a file holds (read(max) reserves max).
+QByteArray readAtMost(QIODevice &device, qint64 max = kMaxKubeconfigBytes);
 
 /// Reads and parses a file with the size and depth guards.
 Result<YAML::Node> loadYamlFile(const QString &fileName);

@@ -65,6 +65,8 @@ private Q_SLOTS:
     void tokenBucket();
     void rateLimitDelaysRequests();
     void watchDeliversEventsAndClose();
+    void smallStreamReadBufferDeliversEveryEvent_data();
+    void smallStreamReadBufferDeliversEveryEvent();
 };
 
 void TestRestClient::resourcePaths_data()
@@ -637,6 +639,46 @@ void TestRestClient::watchDeliversEventsAndClose()
     const auto &req = server.requests().at(0);
     QCOMPARE(req.query.toString(QUrl::FullyDecoded),
              QStringLiteral("watch=true&resourceVersion=4&allowWatchBookmarks=true&timeoutSeconds=321"));
+}
+
+void TestRestClient::smallStreamReadBufferDeliversEveryEvent_data()
+{
+    QTest::addColumn<qint64>("readBuffer");
+    QTest::newRow("4 KiB buffer, 600 KiB in one chunk: back-pressure without loss") << qint64(4096);
+    QTest::newRow("unbounded buffer") << qint64(0);
+}
+
+void TestRestClient::smallStreamReadBufferDeliversEveryEvent()
+{
+    QFETCH(qint64, readBuffer);
+    // Far more than the read buffer, sent at once: Qt must stop and resume reading the socket.
+    QByteArray body;
+    const int count = 5000;
+    for (int i = 1; i <= count; ++i)
+        body += R"({"type":"ADDED","object":{"metadata":{"uid":"u)" + QByteArray::number(i) +
+                R"(","resourceVersion":")" + QByteArray::number(i) + R"(","padding":")" +
+                QByteArray(60, 'x') + "\"}}}\n";
+    HttpTestServer server([&body](HttpExchange *ex) {
+        ex->streamChunks(200, {{"Content-Type", "application/json"}}, {{0, body}}, HttpExchange::Ending::End);
+    });
+    QVERIFY(server.listen());
+    RestClientOptions options;
+    options.streamReadBufferBytes = readBuffer;
+    RestClient client(connectionTo(server.url()), options);
+    QStringList seen;
+    std::optional<Result<void>> closed;
+    StreamHandle handle = client.watch(
+        podsIn, WatchOptions(), this,
+        [&](const QList<WatchEvent> &events) {
+            for (const auto &e : events)
+                seen.append(e.resourceVersion());
+        },
+        [&](Result<void> r) { closed = std::move(r); });
+    QTRY_VERIFY_WITH_TIMEOUT(closed.has_value(), 20000);
+    QVERIFY2(closed->ok(), qPrintable(closed->errorMessage()));
+    QCOMPARE(seen.size(), count);
+    for (int i = 0; i < count; ++i)
+        QCOMPARE(seen.at(i), QString::number(i + 1));
 }
 
 QTEST_GUILESS_MAIN(TestRestClient)
