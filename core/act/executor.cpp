@@ -140,6 +140,16 @@ Result<Decision> Executor::propose(const Decision &decision, const json &context
                                context.is_object() ? context : json::object());
         !r)
         return r.error();
+    // The guardrails' judgement is its own event: code decided it, not the model that proposed.
+    json reasons = json::array();
+    for (const guard::VerdictReason &reason : d.verdict.reasons)
+        reasons.push_back(
+            {{"code", s(reason.code)}, {"message", s(reason.message)}, {"blocking", reason.blocking}});
+    if (Result<void> r =
+            audit(d, QStringLiteral("verdict"), guard::decisionName(d.verdict.decision),
+                  {{"verdict", s(guard::decisionName(d.verdict.decision))}, {"reasons", reasons}});
+        !r)
+        return r.error();
     Q_EMIT decisionChanged(d);
     return d;
 }

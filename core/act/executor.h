@@ -45,8 +45,9 @@ public:
              QObject *parent = nullptr);
     ~Executor() override;
 
-    /// Stores a new Proposed decision and audits it with its verdict. context's keys join the
-    /// "proposed" row's payload (reasoningContext(): what the model was sent and answered).
+    /// Stores a new Proposed decision and audits it: a "proposed" row, whose payload also takes
+    /// context's keys (reasoningContext(): what the model was sent and answered), then a "verdict"
+    /// row with the guardrails' decision and every reason.
     Result<Decision> propose(const Decision &decision,
                              const nlohmann::json &context = nlohmann::json::object());
     /// Preconditions and the server-side dry run; Proposed|Previewed -> Previewed with the preview text.

@@ -11,6 +11,7 @@
 #include "core/audit/retention.h"
 #include "core/gather/fetcher.h"
 #include "core/guard/guardrails.h"
+#include "core/pipeline/incidentaudit.h"
 #include "core/pipeline/incidenttarget.h"
 #include "core/reason/router.h"
 
@@ -635,6 +636,7 @@ void Agent::observe(const QList<kube::PodView> &pods, const QList<kube::NodeView
         m_diagnoser->observe(pods, nodes, events, QDateTime::currentDateTimeUtc());
     for (const pipeline::Incident &i : opened) {
         m_metrics.incidents += 1;
+        (void)m_audit->append(pipeline::observedEvent(i, QStringLiteral("agent:") + identity()));
         m_log->info(QStringLiteral("incident opened"),
                     {{"incident", s(i.fingerprint)},
                      {"reason", s(i.reason)},
@@ -679,20 +681,10 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
     if (!m_options.namespaceName.isEmpty() && incident.namespaceName != m_options.namespaceName &&
         !nodeIncident)
         return;
-    if (diagnosis.action == ActionKind::None) {
-        audit::AuditEvent e;
-        e.kind = QStringLiteral("diagnosed");
-        e.actor = QStringLiteral("agent:") + identity();
-        e.namespaceName = incident.namespaceName;
-        e.target = incident.workload.kind + u'/' + incident.workload.name;
-        e.action = actionName(ActionKind::None);
-        e.outcome = QStringLiteral("no-action");
-        e.payload = {{"incident", s(incident.fingerprint)},
-                     {"diagnosis", s(diagnosis.diagnosis)},
-                     {"source", s(diagnosis.source.describe())}};
-        (void)m_audit->append(std::move(e));
+    (void)m_audit->append(pipeline::diagnosedEvent(incident, evidence, diagnosis, m_router->prompts(),
+                                                   QStringLiteral("agent:") + identity()));
+    if (diagnosis.action == ActionKind::None)
         return;
-    }
     if (recentlyDecided(incident.fingerprint)) {
         m_log->debug(QStringLiteral("incident already has a decision"),
                      {{"incident", s(incident.fingerprint)}});

@@ -11,6 +11,7 @@
 #include "core/kube/config/execcredential.h"
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
+#include "core/pipeline/incidentaudit.h"
 #include "core/pipeline/incidenttarget.h"
 #include "core/reason/router.h"
 
@@ -781,6 +782,8 @@ void ClusterSession::observe(const QList<kube::PodView> &pods, const QList<kube:
     const QList<Incident> opened = m_diagnoser->observe(pods, nodes, events, now);
     QSet<QString> fresh;
     for (const Incident &incident : opened) {
+        if (m_audit)
+            (void)m_audit->append(observedEvent(incident, audit::osUserActor()));
         IncidentReport report;
         report.incident = incident;
         report.diagnosing = true;
@@ -850,6 +853,9 @@ void ClusterSession::onDiagnosed(const Incident &incident, const gather::Evidenc
     report.diagnosed = true;
     report.diagnosis = diagnosis;
     report.diagnosisError.clear();
+    if (m_audit)
+        (void)m_audit->append(
+            diagnosedEvent(incident, evidence, diagnosis, m_router->prompts(), audit::osUserActor()));
 
     guard::Proposal proposal;
     proposal.diagnosis = diagnosis;

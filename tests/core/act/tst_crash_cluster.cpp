@@ -250,7 +250,7 @@ void TestCrashCluster::killedWhileExecutingIsReconciledNotRepeated()
     QVERIFY2(events, qPrintable(events.errorMessage()));
     for (const audit::AuditEvent &e : *events)
         kinds << e.kind;
-    QCOMPARE(kinds, QStringList({"proposed", "approved", "executing", "reconciled"}));
+    QCOMPARE(kinds, QStringList({"proposed", "verdict", "approved", "executing", "reconciled"}));
 }
 
 int main(int argc, char **argv)

@@ -399,9 +399,9 @@ void TestExecutor::undoScaleRestoresPreviousCount()
     QCOMPARE(undone->state, DecisionState::Undone);
     QCOMPARE(patchedTo, (QList<int>{4, 3}));
     QCOMPARE(rig.auditKinds().join(","),
-             QString("proposed,approved,executing,executed,undo_requested,undone"));
+             QString("proposed,verdict,approved,executing,executed,undo_requested,undone"));
     const auto events = *rig.audit->query();
-    QCOMPARE(events[1].actor, QString("os:alice k8s:system:admin"));
+    QCOMPARE(events[2].actor, QString("os:alice k8s:system:admin"));
 }
 
 void TestExecutor::alertPayloads()
@@ -563,6 +563,7 @@ void TestExecutor::proposedRowCarriesReasoningContext()
     d.diagnosis.completionTokens = completionTokens;
     d.diagnosis.costUsd = cost;
     d.diagnosis.promptVersion = modelAsked ? prompts->version : QString();
+    d.verdict.reasons.append({"mode.approve", "a person approves every action in approve mode", false});
 
     Rig rig;
     const Result<Decision> proposed =
@@ -570,9 +571,15 @@ void TestExecutor::proposedRowCarriesReasoningContext()
     QVERIFY2(proposed.ok(), qPrintable(proposed.errorMessage()));
     const Result<QList<audit::AuditEvent>> events = rig.audit->query();
     QVERIFY(events.ok());
-    QCOMPARE(events->size(), 1);
+    QCOMPARE(events->size(), 2);
     const audit::AuditEvent &row = events->first();
     QCOMPARE(row.kind, QString("proposed"));
+    // The guardrails' verdict follows as its own row, with every reason.
+    const audit::AuditEvent &verdict = events->at(1);
+    QCOMPARE(verdict.kind, QString("verdict"));
+    QCOMPARE(verdict.decisionId, proposed->id);
+    QCOMPARE(verdict.outcome, guard::decisionName(d.verdict.decision));
+    QCOMPARE_JSON(verdict.payload["reasons"].size(), json(d.verdict.reasons.size()));
     const json &p = row.payload;
 
     const Result<QString> user = reason::renderUserPrompt(*prompts, evidence);

@@ -36,6 +36,8 @@ private Q_SLOTS:
     void mirrorsDecisions_data();
     void mirrorsDecisions();
     void clusterApprovalExecutes();
+    void auditsIncidentWalk_data();
+    void auditsIncidentWalk();
 };
 
 namespace {
@@ -84,6 +86,18 @@ struct ApiServer {
             return ex->respondJson(200, r.body);
         if (r.method == "GET" && r.queryValue("watch") == "true") {
             ex->beginChunked(200, {{"Content-Type", "application/json"}});
+            // A streamed pod list: the pod, then the bookmark that ends the initial state.
+            if (!pod.is_null() && r.path == "/api/v1/pods" && r.queryValue("sendInitialEvents") == "true") {
+                ex->sendChunk(QByteArray::fromStdString(json{{"type", "ADDED"}, {"object", pod}}.dump()) +
+                              '\n');
+                const json end = {
+                    {"kind", "Pod"},
+                    {"apiVersion", "v1"},
+                    {"metadata",
+                     {{"resourceVersion", "5"}, {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+                ex->sendChunk(QByteArray::fromStdString(json{{"type", "BOOKMARK"}, {"object", end}}.dump()) +
+                              '\n');
+            }
             // The mirror's own watch (no resourceVersion, no initial events) carries the approval.
             if (r.path.endsWith("/agentdecisions") && !r.query.hasQueryItem("resourceVersion") &&
                 r.queryValue("sendInitialEvents") != "true" && !approval.is_null())
@@ -91,9 +105,15 @@ struct ApiServer {
                     QByteArray::fromStdString(json{{"type", "ADDED"}, {"object", approval}}.dump()) + '\n');
             return;
         }
+        if (r.method == "GET" && !pod.is_null() && r.path == "/api/v1/namespaces/shop/pods/web-1")
+            return ex->respondJson(200, QByteArray::fromStdString(pod.dump()));
+        if (r.method == "GET" && r.path.endsWith("/log"))
+            return ex->respond(200, "ERROR cannot connect to postgres://orders:hunter2pw@db:5432: refused\n",
+                               {{"Content-Type", "text/plain"}});
         if (r.method == "GET") {
-            const json list = {
-                {"kind", "List"}, {"metadata", {{"resourceVersion", "5"}}}, {"items", json::array()}};
+            const json items =
+                !pod.is_null() && r.path == "/api/v1/pods" ? json::array({pod}) : json::array();
+            const json list = {{"kind", "List"}, {"metadata", {{"resourceVersion", "5"}}}, {"items", items}};
             return ex->respondJson(200, QByteArray::fromStdString(list.dump()));
         }
         ex->respondJson(404, R"({"kind":"Status","code":404,"message":"not scripted"})");
@@ -105,7 +125,35 @@ struct ApiServer {
     bool crdInstalled = true;
     QStringList denied;
     json approval; // an AgentDecision the mirror's watch delivers
+    json pod;      // shop/web-1 in the pod list and on its own, when set
 };
+
+// shop/web-1, its container crash-looping (or running).
+json podDoc(bool crashing)
+{
+    const QString started = QDateTime::currentDateTimeUtc().addSecs(-600).toString(Qt::ISODate);
+    const QString died = QDateTime::currentDateTimeUtc().addSecs(-20).toString(Qt::ISODate);
+    json state = crashing ? json{{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 5m0s"}}}}
+                          : json{{"running", {{"startedAt", started.toStdString()}}}};
+    json status = {{"name", "app"},
+                   {"image", "registry.example/web:1.4"},
+                   {"ready", !crashing},
+                   {"restartCount", crashing ? 6 : 0},
+                   {"state", state}};
+    if (crashing)
+        status["lastState"] = {
+            {"terminated", {{"reason", "Error"}, {"exitCode", 1}, {"finishedAt", died.toStdString()}}}};
+    return {{"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata",
+             {{"name", "web-1"},
+              {"namespace", "shop"},
+              {"uid", "uid-web-1"},
+              {"resourceVersion", "4"},
+              {"creationTimestamp", started.toStdString()}}},
+            {"spec", {{"nodeName", "worker-1"}, {"containers", json::array({{{"name", "app"}}})}}},
+            {"status", {{"phase", "Running"}, {"containerStatuses", json::array({status})}}}};
+}
 
 // A session over the scripted server with its data in dir; diagnosis off.
 std::unique_ptr<pipeline::ClusterSession> makeSession(ApiServer &api, const QString &dir, bool mirror,
@@ -466,6 +514,81 @@ void TestClusterSession::clusterApprovalExecutes()
     QVERIFY2(d, qPrintable(d.errorMessage()));
     QVERIFY2(d->approver.via == "AgentDecision", qPrintable(d->approver.via));
     QCOMPARE(d->approver.kubeUser, QString("field-manager:kubectl-patch"));
+}
+
+void TestClusterSession::auditsIncidentWalk_data()
+{
+    QTest::addColumn<bool>("crashing");
+    QTest::addColumn<QStringList>("kinds"); // the audit rows' kinds, in order, up to the dry run
+    QTest::newRow("crash loop: observed once (rescans too), diagnosed, proposed, verdict")
+        << true << QStringList{"observed", "diagnosed", "proposed", "verdict"};
+    QTest::newRow("healthy pod: nothing to audit") << false << QStringList();
+}
+
+void TestClusterSession::auditsIncidentWalk()
+{
+    QFETCH(bool, crashing);
+    QFETCH(QStringList, kinds);
+
+    ApiServer api;
+    QVERIFY(api.server.listen());
+    api.crdInstalled = false;
+    api.pod = podDoc(crashing);
+    QTemporaryDir dir;
+    kube::Connection c;
+    c.server = api.server.url();
+    pipeline::SessionOptions o;
+    o.dataDir = dir.path();
+    o.mirrorDecisions = false;
+    o.metricsIntervalMs = 600000;
+    o.rescanIntervalMs = 100; // several observation passes over the same pod
+    auto session = std::make_unique<pipeline::ClusterSession>(c, o);
+    QStringList diagnosed;
+    QStringList seen; // what the session reported, for a failure message
+    connect(session.get(), &pipeline::ClusterSession::batchReady, this,
+            [&](const pipeline::SessionBatch &batch) {
+                for (const pipeline::IncidentReport &r : batch.incidents) {
+                    if (r.diagnosed && !r.decisionId.isEmpty())
+                        diagnosed << r.decisionId;
+                    seen << r.incident.reason + ": " + (r.diagnosed ? actionName(r.diagnosis.action) : "-") +
+                                " " + r.diagnosisError;
+                }
+            });
+    session->start();
+    if (crashing)
+        QTRY_VERIFY2_WITH_TIMEOUT(!diagnosed.isEmpty(), qPrintable(seen.join(" | ")), 10000);
+    else
+        QTRY_VERIFY_WITH_TIMEOUT(api.requestsTo("/api/v1/pods") > 0, 5000);
+    QTest::qWait(500); // rescans keep observing the same incident
+    session.reset();
+
+    auto log = std::move(audit::AuditLog::open(act::auditPath(dir.path())).value());
+    const auto events = log->query();
+    QVERIFY(events.ok());
+    QStringList got;
+    for (const audit::AuditEvent &e : *events)
+        if (e.kind != "previewed")
+            got << e.kind;
+    QCOMPARE(got.mid(0, kinds.size()), kinds);
+    QCOMPARE(got.count("observed"), kinds.count("observed"));
+    QCOMPARE(got.count("diagnosed"), kinds.count("diagnosed"));
+    QVERIFY2(log->verify()->ok, qPrintable(log->verify()->message));
+    if (!crashing)
+        return;
+    const audit::AuditEvent &observed = events->at(0);
+    QCOMPARE(observed.outcome, QString("CrashLoopBackOff"));
+    QCOMPARE(observed.namespaceName, QString("shop"));
+    QVERIFY(observed.payload.value("count", 0) >= 1);
+    const audit::AuditEvent &diagnosis = events->at(1);
+    QCOMPARE(diagnosis.outcome, QString("rules"));
+    QCOMPARE(QString::fromStdString(diagnosis.payload.value("sent", std::string())), QString("rules"));
+    QVERIFY(diagnosis.payload.contains("evidence"));
+    // The proposed and verdict rows belong to the decision the session reported.
+    QCOMPARE(events->at(2).decisionId, diagnosed.first());
+    QCOMPARE(events->at(3).decisionId, diagnosed.first());
+    QCOMPARE(events->at(3).outcome, events->at(2).outcome);
+    const QString whole = QString::fromStdString(audit::toJson(diagnosis).dump());
+    QVERIFY2(!whole.contains("hunter2pw"), qPrintable(whole));
 }
 
 QTEST_GUILESS_MAIN(TestClusterSession)
