@@ -107,7 +107,8 @@ void TestDiagnoseCluster::initTestCase()
     // Healthy only waits for metrics numbers; its pods are Ready long before.
     QCOMPARE(tool(QStringLiteral("check"),
                   {QStringLiteral("--only"),
-                   QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,notready-node"),
+                   QStringLiteral("crashloop,oomkilled,imagepull,pending,readiness,notready-node,"
+                                  "configerror,createerror,invalidimage,runerror,evicted,node-pressure"),
                    QStringLiteral("--timeout"), QStringLiteral("120")}),
              0);
     QString out, err;
@@ -148,6 +149,22 @@ void TestDiagnoseCluster::everyScenario_data()
                                << QStringList{"create_alert", "restart_pod"};
     QTest::newRow("notready-node") << "kwok-node-bad" << QStringList{"NodeNotReady"}
                                    << QStringList{"cordon_node", "create_alert"};
+    // Spec or config mistakes: retrying or restarting cannot help, a person must fix the spec.
+    QTest::newRow("configerror") << "billing-sync" << QStringList{"CreateContainerConfigError"}
+                                 << QStringList{"create_alert"};
+    QTest::newRow("createerror") << "audit-shipper" << QStringList{"CreateContainerError"}
+                                 << QStringList{"create_alert"};
+    QTest::newRow("invalidimage") << "search-indexer" << QStringList{"InvalidImageName"}
+                                  << QStringList{"create_alert"};
+    QTest::newRow("runerror") << "pdf-renderer" << QStringList{"RunContainerError"}
+                              << QStringList{"create_alert"};
+    // A standalone evicted pod: the pressure behind it needs a person, not a restart.
+    QTest::newRow("evicted") << "cache-warmer" << QStringList{"Evicted"} << QStringList{"create_alert"};
+    // The kubelet already taints and evicts under pressure; cordoning adds nothing.
+    QTest::newRow("memory-pressure") << "kwok-node-mem" << QStringList{"NodeMemoryPressure"}
+                                     << QStringList{"create_alert"};
+    QTest::newRow("disk-pressure") << "kwok-node-disk" << QStringList{"NodeDiskPressure"}
+                                   << QStringList{"create_alert"};
 }
 
 void TestDiagnoseCluster::everyScenario()
