@@ -79,14 +79,17 @@ QString AgentDecisionMirror::objectNamespace(const Decision &decision)
 json AgentDecisionMirror::specManifest(const Decision &d)
 {
     json doc = header(d);
+    // A diagnosis without a model (the rules, or their fallback) still says where it came from.
+    const bool rules = d.diagnosis.source.provider.isEmpty();
     doc["spec"] = {
+        {"observation", s(d.observation.left(8192))},
         {"diagnosis", s(d.diagnosis.diagnosis.left(8192))},
         {"action", s(actionName(d.diagnosis.action))},
         {"parameters", d.diagnosis.parameters.is_object() ? d.diagnosis.parameters : json::object()},
         {"target", s(d.targetKey().left(512))},
         {"reasoning", s(d.diagnosis.reasoning.left(8192))},
-        {"provider", s(d.diagnosis.source.provider.left(128))},
-        {"model", s(d.diagnosis.source.model.left(256))},
+        {"provider", rules ? std::string("rules") : s(d.diagnosis.source.provider.left(128))},
+        {"model", rules ? std::string("rules") : s(d.diagnosis.source.model.left(256))},
         {"confidence", d.diagnosis.confidence},
         {"executed", d.state == DecisionState::Executed || d.state == DecisionState::Verified ||
                          d.state == DecisionState::VerifyFailed || d.state == DecisionState::Undone}};

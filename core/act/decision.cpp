@@ -162,6 +162,7 @@ json Decision::toJson() const
         reasons.push_back({{"code", s(r.code)}, {"message", s(r.message)}, {"blocking", r.blocking}});
     return {{"id", s(id)},
             {"incidentFingerprint", s(incidentFingerprint)},
+            {"observation", s(observation)},
             {"target",
              {{"namespace", s(target.namespaceName)},
               {"pod", s(target.podName)},
@@ -209,6 +210,7 @@ Result<Decision> Decision::fromJson(const json &doc)
     if (d.id.isEmpty())
         return Error(QStringLiteral("decision: field 'id' is missing"));
     d.incidentFingerprint = q(doc, "incidentFingerprint");
+    d.observation = q(doc, "observation");
     const json t = field(doc, "target", json::object());
     d.target.namespaceName = q(t, "namespace");
     d.target.podName = q(t, "pod");

@@ -65,6 +65,8 @@ struct Approver {
 struct Decision {
     QString id; ///< uuid, lowercase without braces
     QString incidentFingerprint;
+    /// What was seen, short and redacted: "CrashLoopBackOff on Deployment shop/web (6 times): back-off ...".
+    QString observation;
     guard::IncidentTarget target;
     Diagnosis diagnosis; ///< action and parameters live here
     guard::Verdict verdict;

@@ -716,9 +716,10 @@ void Agent::onDiagnosed(const pipeline::Incident &incident, const gather::Eviden
              true});
     }
     m_metrics.count(m_metrics.decisions, guard::decisionName(verdict.decision));
+    act::Decision proposal = act::newDecision(incident.fingerprint, target, diagnosis, verdict);
+    proposal.observation = pipeline::incidentObservation(incident);
     Result<act::Decision> proposed =
-        m_executor->propose(act::newDecision(incident.fingerprint, target, diagnosis, verdict),
-                            act::reasoningContext(diagnosis, evidence, m_router->prompts()));
+        m_executor->propose(proposal, act::reasoningContext(diagnosis, evidence, m_router->prompts()));
     if (!proposed) {
         m_log->error(QStringLiteral("cannot record a decision"),
                      {{"incident", s(incident.fingerprint)}, {"error", s(proposed.errorMessage())}});

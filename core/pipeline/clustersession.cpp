@@ -366,9 +366,10 @@ void ClusterSession::proposeFor(IncidentReport &report)
             }
         }
     }
-    Result<act::Decision> d =
-        m_executor->propose(act::newDecision(fp, report.target, report.diagnosis, report.verdict),
-                            act::reasoningContext(report.diagnosis, report.evidence, m_router->prompts()));
+    act::Decision proposal = act::newDecision(fp, report.target, report.diagnosis, report.verdict);
+    proposal.observation = incidentObservation(report.incident);
+    Result<act::Decision> d = m_executor->propose(
+        proposal, act::reasoningContext(report.diagnosis, report.evidence, m_router->prompts()));
     if (!d) {
         Q_EMIT previewReady(fp, QStringLiteral("Not proposed: %1").arg(d.errorMessage()));
         return;

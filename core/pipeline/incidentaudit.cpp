@@ -25,6 +25,23 @@ QString incidentAuditTarget(const Incident &incident)
     return kind + u'/' + incident.namespaceName + u'/' + incident.workload.name;
 }
 
+QString incidentObservation(const Incident &incident)
+{
+    const QString where = incident.namespaceName.isEmpty()
+                              ? incident.workload.name
+                              : incident.namespaceName + u'/' + incident.workload.name;
+    QString line = QStringLiteral("%1 on %2 %3 (%4 times)")
+                       .arg(incident.reason, incident.workload.kind, where)
+                       .arg(incident.count);
+    gather::Redactor redactor;
+    QString message = redactor.redact(incident.latest.message).text.simplified();
+    if (message.size() > 300)
+        message = message.left(299) + QChar(0x2026);
+    if (!message.isEmpty())
+        line += QStringLiteral(": ") + message;
+    return line;
+}
+
 audit::AuditEvent observedEvent(const Incident &incident, const QString &actor)
 {
     audit::AuditEvent e;

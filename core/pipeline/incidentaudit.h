@@ -20,6 +20,10 @@ namespace vigil::pipeline {
 /// "deployment/shop/web", "node/worker-1": the workload an incident is about.
 QString incidentAuditTarget(const Incident &incident);
 
+/// One short line for Decision::observation and the AgentDecision's spec.observation: reason,
+/// workload, count and the latest message (redacted, at most ~300 characters).
+QString incidentObservation(const Incident &incident);
+
 /// The "observed" row: outcome the incident reason; payload fingerprint, reason, message (redacted),
 /// container, image, count, pods and first/last seen.
 audit::AuditEvent observedEvent(const Incident &incident, const QString &actor);

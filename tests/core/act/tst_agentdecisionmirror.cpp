@@ -186,6 +186,8 @@ private Q_SLOTS:
     void notMirroredSaysWhy();
     void reviewsAskExactlyWhatTheMirrorDoes();
     void startedMirrorFollowsTheExecutor();
+    void specCarriesObservationAndSource_data();
+    void specCarriesObservationAndSource();
 };
 
 void TestAgentDecisionMirror::notMirroredSaysWhy_data()
@@ -291,6 +293,53 @@ void TestAgentDecisionMirror::startedMirrorFollowsTheExecutor()
             QCOMPARE(r.header("content-type"), QByteArray("application/apply-patch+yaml"));
         }
     }
+}
+
+void TestAgentDecisionMirror::specCarriesObservationAndSource_data()
+{
+    QTest::addColumn<int>("source");
+    QTest::addColumn<QString>("observation");
+    QTest::addColumn<QString>("provider");
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<int>("observationSize");
+    const QString seen = "CrashLoopBackOff on Deployment shop/web (6 times): back-off 5m0s";
+    QTest::newRow("model's decision: its provider and model") << int(DiagnosisSource::Llm) << seen << "openai"
+                                                              << "gpt-4o-mini" << int(seen.size());
+    QTest::newRow("rules' decision (the agent without a model): provider and model say rules")
+        << int(DiagnosisSource::Rules) << seen << "rules"
+        << "rules" << int(seen.size());
+    QTest::newRow("cached model answer keeps the model that gave it")
+        << int(DiagnosisSource::Cache) << seen << "openai"
+        << "gpt-4o-mini" << int(seen.size());
+    QTest::newRow("observation longer than the CRD allows is cut to 8192")
+        << int(DiagnosisSource::Llm) << QString(9000, 'x') << "openai"
+        << "gpt-4o-mini" << 8192;
+}
+
+void TestAgentDecisionMirror::specCarriesObservationAndSource()
+{
+    QFETCH(int, source);
+    QFETCH(QString, observation);
+    QFETCH(QString, provider);
+    QFETCH(QString, model);
+    QFETCH(int, observationSize);
+    Decision d = alertDecision();
+    d.observation = observation;
+    d.diagnosis.source.kind = DiagnosisSource::Kind(source);
+    if (source == int(DiagnosisSource::Rules)) {
+        d.diagnosis.source.provider.clear();
+        d.diagnosis.source.model.clear();
+    }
+    const json spec = AgentDecisionMirror::specManifest(d)["spec"];
+    QCOMPARE(QString::fromStdString(spec.value("observation", std::string())).size(), observationSize);
+    QVERIFY(
+        QString::fromStdString(spec.value("observation", std::string())).startsWith(observation.left(100)));
+    QCOMPARE(QString::fromStdString(spec.value("provider", std::string())), provider);
+    QCOMPARE(QString::fromStdString(spec.value("model", std::string())), model);
+    // The observation survives the decision's own JSON (store, annotations, audit).
+    const Result<Decision> back = Decision::fromJson(d.toJson());
+    QVERIFY(back.ok());
+    QCOMPARE(back->observation, observation);
 }
 
 QTEST_GUILESS_MAIN(TestAgentDecisionMirror)

@@ -587,6 +587,10 @@ void TestClusterSession::auditsIncidentWalk()
     QCOMPARE(events->at(2).decisionId, diagnosed.first());
     QCOMPARE(events->at(3).decisionId, diagnosed.first());
     QCOMPARE(events->at(3).outcome, events->at(2).outcome);
+    // The decision says what was seen (it becomes the AgentDecision's spec.observation).
+    const QString observation =
+        QString::fromStdString(events->at(2).payload["decision"].value("observation", std::string()));
+    QVERIFY2(observation.startsWith("CrashLoopBackOff on "), qPrintable(observation));
     const QString whole = QString::fromStdString(audit::toJson(diagnosis).dump());
     QVERIFY2(!whole.contains("hunter2pw"), qPrintable(whole));
 }
