@@ -377,7 +377,7 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
                      [&](const pipeline::Incident &i, const gather::Evidence &e, const Diagnosis &d) {
                          const Result<QString> user = reason::renderUserPrompt(*prompts, e);
                          const int promptTokens = gather::estimateTokens(prompts->system) +
-                                                  gather::estimateTokens(prompts->schemaText) +
+                                                  gather::estimateTokens(prompts->wireSchemaText) +
                                                   gather::estimateTokens(user ? *user : e.text);
                          outcomes << Outcome{i, e, d, {}, promptTokens};
                          if (outcomes.size() == incidents.size())

@@ -5,6 +5,8 @@
 // prompt within 3000 tokens.
 
 #include "core/cli/cli.h"
+#include "core/gather/evidence.h"
+#include "core/reason/prompts.h"
 
 #include <QDir>
 #include <QFile>
@@ -190,6 +192,24 @@ void TestDiagnoseCluster::everyScenario()
     QVERIFY(d["context"]["sent"] == false);
     QVERIFY(!d["context"]["text"].get<std::string>().empty());
     QVERIFY2(d["context"]["promptTokensEstimate"].get<int>() <= 3000, d["context"].dump().c_str());
+
+    // The estimate counts the reply schema as sent (strict wire form), not the file as written.
+    const auto prompts = vigil::reason::loadPrompts();
+    QVERIFY2(prompts, qPrintable(prompts.errorMessage()));
+    QVERIFY(prompts->wireSchemaText != prompts->schemaText);
+    vigil::gather::Evidence ev;
+    ev.text = QString::fromStdString(d["context"]["text"]);
+    ev.subject.reason = QString::fromStdString(d["incident"]["reason"]);
+    ev.subject.namespaceName = QString::fromStdString(d["incident"]["namespace"]);
+    ev.subject.workloadKind = QString::fromStdString(d["incident"]["workload"]["kind"]);
+    ev.subject.workloadName = QString::fromStdString(d["incident"]["workload"]["name"]);
+    ev.subject.count = d["incident"]["count"].get<int>();
+    const auto user = vigil::reason::renderUserPrompt(*prompts, ev);
+    QVERIFY2(user, qPrintable(user.errorMessage()));
+    QCOMPARE(d["context"]["promptTokensEstimate"].get<int>(),
+             vigil::gather::estimateTokens(prompts->system) +
+                 vigil::gather::estimateTokens(prompts->wireSchemaText) +
+                 vigil::gather::estimateTokens(*user));
 }
 
 void TestDiagnoseCluster::healthyWorkloadsHaveNoIncident()
