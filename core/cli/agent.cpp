@@ -256,6 +256,7 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
         err << "vigilctl agent: " << settings.errorMessage() << '\n';
         return 1;
     }
+    options.diagnoser.redactor = settings->redact;
 
     Result<ResolvedKube> resolved = resolveKube(kubeFlags(parser), QProcessEnvironment::systemEnvironment());
     if (!resolved) {

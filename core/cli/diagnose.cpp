@@ -272,6 +272,7 @@ int diagnoseCommand(const QStringList &arguments, QTextStream &out, QTextStream 
     gather::GatherFetcher fetcher(&client);
     pipeline::DiagnoserOptions diagnoserOptions;
     diagnoserOptions.autoDiagnose = false;
+    diagnoserOptions.redactor = settings.redact;
     // Asked explicitly: an unschedulable pod is news now, not after the watcher's grace period.
     diagnoserOptions.detector.pendingGrace = std::chrono::seconds(0);
     if (!all)

@@ -205,14 +205,14 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
         return fail(root, QString(),
                     QStringLiteral("expected a mapping of settings (provider, models, ...), got ") +
                         describe(root));
-    VIGIL_TRY(top,
-              keys(root, QString(),
-                   {QStringLiteral("provider"), QStringLiteral("baseUrl"), QStringLiteral("models"),
-                    QStringLiteral("escalationThreshold"), QStringLiteral("timeoutMs"),
-                    QStringLiteral("maxTokens"), QStringLiteral("local"), QStringLiteral("apiKeyEnv"),
-                    QStringLiteral("structuredOutput"), QStringLiteral("stream"), QStringLiteral("azure"),
-                    QStringLiteral("rateLimits"), QStringLiteral("retry"), QStringLiteral("circuitBreaker"),
-                    QStringLiteral("prices"), QStringLiteral("budget"), QStringLiteral("cache")}));
+    VIGIL_TRY(top, keys(root, QString(),
+                        {QStringLiteral("provider"), QStringLiteral("baseUrl"), QStringLiteral("models"),
+                         QStringLiteral("escalationThreshold"), QStringLiteral("timeoutMs"),
+                         QStringLiteral("maxTokens"), QStringLiteral("local"), QStringLiteral("apiKeyEnv"),
+                         QStringLiteral("structuredOutput"), QStringLiteral("stream"),
+                         QStringLiteral("azure"), QStringLiteral("rateLimits"), QStringLiteral("retry"),
+                         QStringLiteral("circuitBreaker"), QStringLiteral("prices"), QStringLiteral("budget"),
+                         QStringLiteral("cache"), QStringLiteral("redact")}));
 
     if (const YAML::Node n = root["provider"]) {
         VIGIL_TRY(p, string(n, QStringLiteral("provider")));
@@ -335,6 +335,19 @@ Result<ProviderSettings> Loader::load(const YAML::Node &root) const
         if (const YAML::Node v = n["maxConcurrent"]) {
             VIGIL_TRY(i, integer(v, QStringLiteral("rateLimits.maxConcurrent"), 0, 1000));
             s.limits.maxConcurrent = int(*i);
+        }
+    }
+    if (const YAML::Node n = root["redact"]) {
+        if (auto m = map(n, QStringLiteral("redact")); !m)
+            return m.error();
+        VIGIL_TRY(k, keys(n, QStringLiteral("redact"), {QStringLiteral("emails"), QStringLiteral("ips")}));
+        if (const YAML::Node v = n["emails"]) {
+            VIGIL_TRY(b, boolean(v, QStringLiteral("redact.emails")));
+            s.redact.emails = *b;
+        }
+        if (const YAML::Node v = n["ips"]) {
+            VIGIL_TRY(b, boolean(v, QStringLiteral("redact.ips")));
+            s.redact.ipAddresses = *b;
         }
     }
     if (const YAML::Node n = root["retry"]) {

@@ -5,6 +5,7 @@
 // stack they build — provider, production controls, cache, cost meter and
 // the Router the pipeline calls.
 
+#include "core/gather/redactor.h"
 #include "core/reason/llm/circuitbreaker.h"
 #include "core/reason/llm/costmeter.h"
 #include "core/reason/llm/ratelimiter.h"
@@ -57,6 +58,9 @@ struct ProviderSettings {
     PriceTable prices = PriceTable::defaults(); ///< the file's prices are laid over these
     CostBudget budget;                          ///< USD per UTC day and per session; 0 = no cap
     qint64 cacheTtlMs = 3600 * 1000;            ///< 0 disables the diagnosis cache
+    /// What evidence redaction replaces besides secrets (`redact: {emails, ips}`); the caller
+    /// that builds the Diagnoser copies it into DiagnoserOptions::redactor.
+    gather::RedactorOptions redact;
 
     QString source; ///< the file it was read from, or "<defaults>"
 

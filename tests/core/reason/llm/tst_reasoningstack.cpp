@@ -128,6 +128,8 @@ private Q_SLOTS:
     void loadsGoodFiles_data();
     void loadsGoodFiles();
     void everyFieldIsRead();
+    void redactOptions_data();
+    void redactOptions();
     void refusesBadFiles_data();
     void refusesBadFiles();
     void missingFileNamesThePath();
@@ -273,6 +275,29 @@ void TestReasoningStack::everyFieldIsRead()
     QCOMPARE(s->cacheTtlMs, 600000);
 }
 
+void TestReasoningStack::redactOptions_data()
+{
+    QTest::addColumn<QByteArray>("yaml");
+    QTest::addColumn<bool>("emails");
+    QTest::addColumn<bool>("ips");
+    QTest::newRow("unset: e-mails redacted, IPs kept") << QByteArray("provider: rules\n") << true << false;
+    QTest::newRow("ips turned on") << QByteArray("redact: {ips: true}\n") << true << true;
+    QTest::newRow("emails turned off") << QByteArray("redact:\n  emails: false\n") << false << false;
+    QTest::newRow("both set") << QByteArray("redact: {emails: false, ips: true}\n") << false << true;
+    QTest::newRow("an empty mapping keeps the defaults") << QByteArray("redact: {}\n") << true << false;
+}
+
+void TestReasoningStack::redactOptions()
+{
+    QFETCH(QByteArray, yaml);
+    QFETCH(bool, emails);
+    QFETCH(bool, ips);
+    const Result<ProviderSettings> s = parseProviderSettings(yaml, "providers.yaml", env());
+    QVERIFY2(s.ok(), qPrintable(s.errorMessage()));
+    QCOMPARE(s->redact.emails, emails);
+    QCOMPARE(s->redact.ipAddresses, ips);
+}
+
 void TestReasoningStack::refusesBadFiles_data()
 {
     QTest::addColumn<QByteArray>("yaml");
@@ -341,6 +366,13 @@ void TestReasoningStack::refusesBadFiles_data()
     QTest::newRow("stream for the rules")
         << QByteArray("provider: rules\nstream: true\n") << none
         << "p.yaml:2: field 'stream': applies to provider: openai, anthropic or ollama only (got rules)";
+    QTest::newRow("redact not a mapping")
+        << QByteArray("redact: true\n") << none << "p.yaml:1: field 'redact': expected a mapping";
+    QTest::newRow("redact of an unknown kind")
+        << QByteArray("redact:\n  phones: true\n") << none
+        << "p.yaml:2: field 'redact.phones': unknown field; expected one of: emails, ips";
+    QTest::newRow("redact.ips not a boolean") << QByteArray("provider: rules\nredact:\n  ips: yes\n") << none
+                                              << "p.yaml:3: field 'redact.ips': expected true or false";
     QTest::newRow("not a mapping") << QByteArray("- openai\n") << none
                                    << "p.yaml:1: expected a mapping of settings";
     QTest::newRow("empty") << QByteArray("# nothing\n") << none << "p.yaml: the file is empty";
