@@ -96,7 +96,8 @@ stackReasoner(const llm::ProviderSettings &settings, QHash<QString, QString> sec
             llm::ReasoningStack::create(settings, &holder->store, cacheDb, holder);
         if (!stack) {
             delete holder;
-            return pipeline::ReasonerSetup{nullptr, QStringLiteral("rules only (%1)").arg(stack.errorMessage())};
+            return pipeline::ReasonerSetup{nullptr,
+                                           QStringLiteral("rules only (%1)").arg(stack.errorMessage())};
         }
         llm::ReasoningStack *owned = stack->release(); // a child of holder from here on
         return pipeline::ReasonerSetup{owned->router(), describe(settings)};
@@ -449,8 +450,8 @@ void MainWindow::buildActions()
             if (auto *b = m_panel->findChild<QPushButton *>(QStringLiteral("approve")); b && b->isEnabled())
                 b->click();
     });
-    QAction *record = incident->addAction(QIcon::fromTheme(QStringLiteral("document-save")),
-                                          tr("Re&cord Incident…"));
+    QAction *record =
+        incident->addAction(QIcon::fromTheme(QStringLiteral("document-save")), tr("Re&cord Incident…"));
     record->setObjectName(QStringLiteral("recordIncident"));
     record->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     record->setToolTip(tr("Save the incident's redacted context as a record for vigilctl replay"));
@@ -612,10 +613,12 @@ void MainWindow::startSession(kube::Connection connection)
     const QString file =
         m_options.providerFile.isEmpty() ? llm::defaultProviderSettingsPath() : m_options.providerFile;
     if (!QFileInfo::exists(file)) {
+        m_redact = gather::RedactorOptions();
         launchSession(std::move(connection), rulesOnly(tr("rules only")));
         return;
     }
     Result<llm::ProviderSettings> settings = llm::loadProviderSettings(file, m_options.env);
+    m_redact = settings ? settings->redact : gather::RedactorOptions();
     if (!settings) {
         launchSession(std::move(connection), rulesOnly(tr("rules only (%1)").arg(settings.errorMessage())));
         return;
@@ -663,6 +666,7 @@ void MainWindow::launchSession(kube::Connection connection,
     so.auditPath = m_auditPath;
     so.readOnly = m_options.readOnly;
     so.reasoner = std::move(reasoner);
+    so.diagnoser.redactor = m_redact;
     so.verifyTimeoutMs = m_options.verifyTimeoutMs;
     auto *session = new pipeline::ClusterSession(std::move(connection), so);
     session->moveToThread(&m_thread);
@@ -804,10 +808,12 @@ void MainWindow::onBatch(const pipeline::SessionBatch &batch)
         const QDateTime now = QDateTime::currentDateTimeUtc();
         for (const pipeline::IncidentReport &r : batch.incidents) {
             // A model's answer arriving (not a cached one): one call on the LLM chart.
-            const pipeline::IncidentReport *before = m_incidentModel->report(m_incidentModel->rowOf(r.incident.fingerprint));
+            const pipeline::IncidentReport *before =
+                m_incidentModel->report(m_incidentModel->rowOf(r.incident.fingerprint));
             const bool answered = r.diagnosed && !r.diagnosing && (!before || before->diagnosing);
             if (answered && r.diagnosis.source.kind == DiagnosisSource::Llm)
-                m_charts->addLlmCall(now, r.diagnosis.costUsd, r.diagnosis.promptTokens + r.diagnosis.completionTokens);
+                m_charts->addLlmCall(now, r.diagnosis.costUsd,
+                                     r.diagnosis.promptTokens + r.diagnosis.completionTokens);
         }
         const QStringList opened = m_incidentModel->upsert(batch.incidents);
         for (const QString &fp : opened) {
@@ -1053,10 +1059,11 @@ void MainWindow::recordSelectedIncident()
         Q_EMIT incidentRecorded(QString(), false, why);
         return;
     }
-    replay::IncidentRecord record = replay::makeRecord(r->incident, r->evidence,
-                                                       QDateTime::currentDateTimeUtc(), m_clusterVersion);
+    replay::IncidentRecord record =
+        replay::makeRecord(r->incident, r->evidence, QDateTime::currentDateTimeUtc(), m_clusterVersion);
     record.recordedBy = QStringLiteral("vigil ") + QApplication::applicationVersion();
-    QString suggested = (r->incident.reason + u'-' + r->incident.workload.name).toLower() + QStringLiteral(".json");
+    QString suggested =
+        (r->incident.reason + u'-' + r->incident.workload.name).toLower() + QStringLiteral(".json");
     suggested.replace(QRegularExpression(QStringLiteral("[^a-z0-9._-]+")), QStringLiteral("-"));
     const QString path = m_recordPrompt ? m_recordPrompt(suggested)
                                         : QFileDialog::getSaveFileName(this, tr("Record Incident"), suggested,
@@ -1069,12 +1076,12 @@ void MainWindow::recordSelectedIncident()
         session,
         [self, record, path] {
             const Result<void> written = replay::writeRecordFile(path, record);
-            const QString message =
-                written ? tr("Recorded %1 (~%2 tokens of redacted context) to %3")
-                              .arg(record.reason)
-                              .arg(record.evidence.estimatedTokens)
-                              .arg(path)
-                        : tr("Could not record the incident: %1").arg(written.errorMessage());
+            const QString message = written
+                                        ? tr("Recorded %1 (~%2 tokens of redacted context) to %3")
+                                              .arg(record.reason)
+                                              .arg(record.evidence.estimatedTokens)
+                                              .arg(path)
+                                        : tr("Could not record the incident: %1").arg(written.errorMessage());
             if (!self)
                 return;
             QMetaObject::invokeMethod(

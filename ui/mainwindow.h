@@ -134,7 +134,8 @@ private:
     void loadKubeconfig();
     void loadPolicy();
     void startSession(kube::Connection connection);
-    void launchSession(kube::Connection connection, std::function<pipeline::ReasonerSetup(QObject *)> reasoner);
+    void launchSession(kube::Connection connection,
+                       std::function<pipeline::ReasonerSetup(QObject *)> reasoner);
     void stopSession();
     void onBatch(const pipeline::SessionBatch &batch);
     void onHealth(const pipeline::SessionHealth &health);
@@ -158,6 +159,7 @@ private:
     bool m_kubeconfigLoaded = false;
     QString m_currentContext;
     guard::Policy m_policy;
+    gather::RedactorOptions m_redact; ///< providers.yaml's `redact:`, for the next session
     QString m_policyError;
     std::unique_ptr<audit::AuditLog> m_audit;
     QString m_auditPath;
