@@ -12,6 +12,7 @@
 #include <QFile>
 #include <QProcess>
 #include <QRandomGenerator>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTextStream>
 
@@ -38,6 +39,7 @@ private Q_SLOTS:
     void healthyWorkloadsHaveNoIncident();
     void onePod();
     void unknownPod();
+    void redactionFollowsProviderSettings();
     void unreachableProviderStillAnswersWithRules();
 
 private:
@@ -236,6 +238,30 @@ void TestDiagnoseCluster::onePod()
                               "route        rules ", "tokens ", "cost ", "context      would have been sent"})
         QVERIFY2(out.contains(QLatin1String(field)), qPrintable(field + QStringLiteral("\n") + out));
     QVERIFY(out.contains(QLatin1String("  | ## Incident")));
+}
+
+void TestDiagnoseCluster::redactionFollowsProviderSettings()
+{
+    const QString pod = podOf(QStringLiteral("payments-api"));
+    QVERIFY(!pod.isEmpty());
+    QTemporaryDir dir;
+    QFile config(dir.filePath("providers.yaml"));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write("provider: rules\nredact: {ips: true}\n");
+    config.close();
+    QString plain, redacted, err;
+    QCOMPARE(vigilctl({QStringLiteral("diagnose"), m_namespace + u'/' + pod, QStringLiteral("-o"),
+                       QStringLiteral("json"), QStringLiteral("--provider"), QStringLiteral("rules")},
+                      &plain, &err),
+             0);
+    QCOMPARE(vigilctl({QStringLiteral("diagnose"), m_namespace + u'/' + pod, QStringLiteral("-o"),
+                       QStringLiteral("json"), QStringLiteral("--config"), config.fileName()},
+                      &redacted, &err),
+             0);
+    // The crash log names the database at 10.0.0.12: kept by default, replaced with ips: true.
+    QVERIFY2(plain.contains(QLatin1String("10.0.0.12")), qPrintable(plain.left(3000)));
+    QVERIFY2(!redacted.contains(QLatin1String("10.0.0.12")), qPrintable(redacted.left(3000)));
+    QVERIFY2(redacted.contains(QLatin1String("REDACTED:ip")), qPrintable(redacted.left(3000)));
 }
 
 void TestDiagnoseCluster::unknownPod()
