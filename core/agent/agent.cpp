@@ -528,6 +528,23 @@ void Agent::syncFromLedger(const LedgerEntry &entry)
                         {{"decision", s(remote.id)}, {"error", s(r.errorMessage())}});
             return;
         }
+        // Every state change is audited, also one learnt from the ledger: otherwise the audit walk
+        // has a gap (approved, then a row moving from executing).
+        audit::AuditEvent e;
+        e.decisionId = remote.id;
+        e.kind = QStringLiteral("synced");
+        e.actor = QStringLiteral("agent:") + identity();
+        e.namespaceName = remote.target.namespaceName;
+        e.target = remote.targetKey();
+        e.action = actionName(remote.diagnosis.action);
+        e.outcome = act::stateName(step);
+        e.payload = {{"from", s(act::stateName(at))},
+                     {"to", s(act::stateName(step))},
+                     {"ledger", s(entry.namespaceName + u'/' + entry.name)},
+                     {"claimedBy", s(entry.claimedBy)}};
+        if (Result<qint64> r = m_audit->append(std::move(e)); !r)
+            m_log->error(QStringLiteral("cannot audit a state learnt from the ledger"),
+                         {{"decision", s(remote.id)}, {"error", s(r.errorMessage())}});
         at = step;
     }
 }
