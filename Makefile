@@ -64,7 +64,7 @@ soak: build cluster-bin
 	@$(CLUSTER) up --name $(SOAK_CLUSTER) --workdir $(CURDIR)/build/soak/cluster \
 	  --write-path $(CURDIR)/build/soak/kubeconfig.path >/dev/null
 	@VIGIL_TEST_CLUSTER_FILE=$(CURDIR)/build/soak/kubeconfig.path VIGIL_SOURCE_DIR=$(CURDIR) \
-	  VIGIL_SOAK_FAULTS=$(SOAK_FAULTS) VIGIL_SOAK_SECONDS=$(SOAK_SECONDS) \
+	  VIGIL_SOAK_OWN_CLUSTER=1 VIGIL_SOAK_FAULTS=$(SOAK_FAULTS) VIGIL_SOAK_SECONDS=$(SOAK_SECONDS) \
 	  VIGIL_SOAK_REPORT=$(CURDIR)/build/soak/figures.json \
 	  $(BUILD_DIR)/tests/hardening/tst_chaos_soak_cluster; rc=$$?; \
 	  $(CLUSTER) down --name $(SOAK_CLUSTER) --workdir $(CURDIR)/build/soak/cluster; exit $$rc
