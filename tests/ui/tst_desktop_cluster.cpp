@@ -7,8 +7,8 @@
 
 #include "core/audit/auditlog.h"
 #include "core/kube/config/kubeconfig.h"
-#include "ui/auditview.h"
 #include "ui/audittablemodel.h"
+#include "ui/auditview.h"
 #include "ui/diagnosispanel.h"
 #include "ui/incidentmodel.h"
 #include "ui/mainwindow.h"
@@ -57,8 +57,9 @@ QString runScript(const QStringList &args)
 QString kubectl(const QString &kubeconfig, const QStringList &args)
 {
     QProcess p;
-    QStringList argv{"-c", ". \"$VIGIL_SOURCE_DIR/tests/cluster/lib.sh\" && \"$KUBECTL\" --kubeconfig \"$0\" \"$@\"",
-                     kubeconfig};
+    QStringList argv{
+        "-c", ". \"$VIGIL_SOURCE_DIR/tests/cluster/lib.sh\" && \"$KUBECTL\" --kubeconfig \"$0\" \"$@\"",
+        kubeconfig};
     argv += args;
     p.start("bash", argv);
     if (!p.waitForFinished(60000)) {
@@ -177,9 +178,8 @@ void TestDesktopCluster::crashloopApprovedEndToEnd()
               qPrintable(vigil::actionName(crashIncident()->diagnosis.action)));
         QTRY_VERIFY_WITH_TIMEOUT(rediagnose->isEnabled(), 10000);
         rediagnose->click();
-        QTRY_VERIFY_WITH_TIMEOUT(crashIncident() &&
-                                     crashIncident()->diagnosis.action == vigil::ActionKind::RestartPod,
-                                 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            crashIncident() && crashIncident()->diagnosis.action == vigil::ActionKind::RestartPod, 60000);
     }
     const vigil::pipeline::IncidentReport *r = crashIncident();
     QCOMPARE(r->incident.namespaceName, m_namespace);
@@ -200,10 +200,11 @@ void TestDesktopCluster::crashloopApprovedEndToEnd()
     QString out = kubectl(m_kubeconfig, {"-n", m_namespace, "patch", "deployment", "payments-api", "--type",
                                          "merge", "-p", R"({"spec":{"paused":true}})"});
     QVERIFY2(!out.startsWith("ERROR"), qPrintable(out));
-    out = kubectl(m_kubeconfig,
-                  {"-n", m_namespace, "patch", "rs", rs, "--type", "json", "-p",
-                   R"([{"op":"remove","path":"/spec/template/metadata/labels/vigil.dev~1sim"},)"
-                   R"({"op":"remove","path":"/spec/template/metadata/annotations/pod-ready.stage.kwok.x-k8s.io~1weight"}])"});
+    out = kubectl(
+        m_kubeconfig,
+        {"-n", m_namespace, "patch", "rs", rs, "--type", "json", "-p",
+         R"([{"op":"remove","path":"/spec/template/metadata/labels/vigil.dev~1sim"},)"
+         R"({"op":"remove","path":"/spec/template/metadata/annotations/pod-ready.stage.kwok.x-k8s.io~1weight"}])"});
     QVERIFY2(!out.startsWith("ERROR"), qPrintable(out));
 
     // One click: approve, evict, verify.
@@ -235,7 +236,9 @@ void TestDesktopCluster::crashloopApprovedEndToEnd()
 
     // Export through the Export button (the file dialog replaced by a fixed path): the filtered rows.
     const QString exported = m_dir.filePath("audit-export.jsonl");
-    audit->setExportPrompt([exported](QWidget *) { return vigil::ui::AuditView::ExportChoice{exported, true}; });
+    audit->setExportPrompt([exported](QWidget *) {
+        return vigil::ui::AuditView::ExportChoice{exported, true};
+    });
     auto *exportButton = audit->findChild<QPushButton *>("exportAudit");
     QVERIFY(exportButton && exportButton->isEnabled());
     exportButton->click();

@@ -9,8 +9,8 @@
 #include "core/act/datapaths.h"
 #include "core/act/decisionstore.h"
 #include "core/audit/auditlog.h"
-#include "core/replay/incidentrecord.h"
 #include "core/kube/config/execallowlistfile.h"
+#include "core/replay/incidentrecord.h"
 #include "ui/chartspanel.h"
 #include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
@@ -23,9 +23,9 @@
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
-#include <QDockWidget>
 #include <QComboBox>
 #include <QDateTime>
+#include <QDockWidget>
 #include <QFile>
 #include <QLabel>
 #include <QMessageBox>
@@ -341,7 +341,6 @@ void TestMainWindow::decisions()
         QVERIFY2(!kinds.contains("approved"), qPrintable(kinds.join(',')));
 }
 
-
 namespace {
 
 QString writePolicy(const QTemporaryDir &dir)
@@ -425,7 +424,8 @@ void TestMainWindow::failedDecisionStaysFailedUntilANewProposal()
     cluster.refuseEvictions(false);
     QTRY_VERIFY_WITH_TIMEOUT(panelButton(w, "approve")->isEnabled(), 10000);
     panelButton(w, "approve")->click();
-    QTRY_VERIFY2_WITH_TIMEOUT(w.diagnosisPanel()->state() == State::Executed, qPrintable(outcomeText(w)), 15000);
+    QTRY_VERIFY2_WITH_TIMEOUT(w.diagnosisPanel()->state() == State::Executed, qPrintable(outcomeText(w)),
+                              15000);
 }
 
 void TestMainWindow::rediagnoseAsksTheStrongModel()
@@ -438,10 +438,10 @@ void TestMainWindow::rediagnoseAsksTheStrongModel()
     MainWindowOptions o = optionsFor(dir, writeKubeconfig(dir, cluster.url()));
     // The small model is sure enough (above the 0.75 threshold): the strong one is asked only on request.
     o.reasoner = vigil::test::scriptedReasoner(
-        {{"small-model", vigil::test::restartReply("small: the app crashes at start", 0.8, "demo",
-                                                   "web-5d4f8-crash")},
-         {"strong-model", vigil::test::restartReply("strong: a bad config map key", 0.93, "demo",
-                                                    "web-5d4f8-crash")}},
+        {{"small-model",
+          vigil::test::restartReply("small: the app crashes at start", 0.8, "demo", "web-5d4f8-crash")},
+         {"strong-model",
+          vigil::test::restartReply("strong: a bad config map key", 0.93, "demo", "web-5d4f8-crash")}},
         log);
     MainWindow w(o);
     w.show();
@@ -455,8 +455,8 @@ void TestMainWindow::rediagnoseAsksTheStrongModel()
     QVERIFY2(outcomeText(w).contains("small: the app crashes at start"), qPrintable(outcomeText(w)));
 
     panelButton(w, "rediagnose")->click();
-    QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->diagnosis.source.describe() == "scripted/strong-model",
-                             10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        w.incidentModel()->report(0)->diagnosis.source.describe() == "scripted/strong-model", 10000);
     QCOMPARE(log->askedCopy(), (QStringList{"small-model", "strong-model"}));
     const vigil::pipeline::IncidentReport *r = w.incidentModel()->report(0);
     QVERIFY(r->strongRequested);
@@ -481,7 +481,8 @@ void TestMainWindow::cancelEndsThePendingDiagnosis()
     selectFirstIncident(w);
     // In flight: Pending, the model named with the elapsed time, Cancel offered.
     QTRY_VERIFY_WITH_TIMEOUT(log->askedCopy() == QStringList{"small-model"}, 10000);
-    QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->pendingText().startsWith("Asking scripted/small-model… "), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisPanel()->pendingText().startsWith("Asking scripted/small-model… "),
+                             10000);
     QCOMPARE(int(w.diagnosisPanel()->state()), int(State::Pending));
     QVERIFY(panelButton(w, "cancel")->isVisible());
     QVERIFY(!panelButton(w, "approve")->isEnabled());
@@ -522,7 +523,8 @@ void TestMainWindow::interruptedDecisionIsReconciledAtStart()
         v.decision = vigil::guard::Verdict::NeedsApproval;
         vigil::act::Decision decision = vigil::act::newDecision("fp-interrupted", target, d, v);
         decision.state = vigil::act::DecisionState::Executing;
-        decision.facts = {{"namespace", "demo"}, {"pod", "web-5d4f8-crash"}, {"podUid", "uid-web-5d4f8-crash"}};
+        decision.facts = {
+            {"namespace", "demo"}, {"pod", "web-5d4f8-crash"}, {"podUid", "uid-web-5d4f8-crash"}};
         QVERIFY((*store)->insert(decision));
         id = decision.id;
     }
@@ -544,15 +546,18 @@ void TestMainWindow::providerSettingsFileBuildsTheReasoner_data()
     QTest::addColumn<QByteArray>("yaml"); // empty: no file
     QTest::addColumn<QString>("description");
     QTest::addColumn<QString>("fallback");
-    QTest::newRow("no file: rules only") << QByteArray() << "rules only" << "";
-    QTest::newRow("rules provider: rules only") << QByteArray("provider: rules\n") << "rules only" << "";
+    QTest::newRow("no file: rules only") << QByteArray() << "rules only"
+                                         << "";
+    QTest::newRow("rules provider: rules only") << QByteArray("provider: rules\n") << "rules only"
+                                                << "";
     QTest::newRow("ollama (no key needed) that cannot be reached: the rules answer and say why")
         << QByteArray("provider: ollama\nbaseUrl: http://127.0.0.1:9\nmodels: {small: tiny, strong: big}\n"
                       "timeoutMs: 2000\nretry: {maxAttempts: 1}\n")
         << "ollama: tiny → big"
         << "ollama";
     QTest::newRow("a broken file: rules only, the error named")
-        << QByteArray("provider: openai\napiKey: sk-nope\n") << "rules only (" << "";
+        << QByteArray("provider: openai\napiKey: sk-nope\n") << "rules only ("
+        << "";
 }
 
 void TestMainWindow::providerSettingsFileBuildsTheReasoner()
