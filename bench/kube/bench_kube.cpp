@@ -1,8 +1,9 @@
 // Kubernetes client benchmarks against a real (kwok) cluster; bench/kube/run drives them.
 //   bench_kube populate K NS COUNT NODES   create COUNT tiny pods in NS, spread over kwok-node-0..NODES-1
 //   bench_kube sync K [list|stream [NS]]   pod informer over all namespaces (or NS): sync time and VmHWM
-//   growth bench_kube write K NS RATE SECONDS INFLIGHT OUT
-//                                          PATCH a label on NS's pods at RATE/s (at most INFLIGHT at once);
+//   bench_kube write K NS RATE SECONDS INFLIGHT OUT [SHARD SHARDS]
+//                                          PATCH a label on NS's pods at RATE/s (at most INFLIGHT at once),
+//                                          only the pods whose index % SHARDS == SHARD;
 //                                          writes "resourceVersion monotonic-ns" per response to OUT
 //   bench_kube latency K NS RATE SECONDS BATCHMS WRITERS
 //                                          WRITERS writer processes share RATE; PATCH response -> informer
@@ -145,7 +146,7 @@ int sync(const QString &kubeconfig, bool streaming, const QString &ns)
 // One writer process: its own RestClient (no client-side QPS limit), a bounded number of PATCHes in
 // flight, and a schedule that catches up to RATE every 5 ms. What it achieved is what it reports.
 int write(const QString &kubeconfig, const QString &ns, int rate, int seconds, int inflightMax,
-          const QString &outPath)
+          const QString &outPath, int shard, int shards)
 {
     RestClient client(connect(kubeconfig), unlimited());
     QObject ctx;
@@ -156,9 +157,16 @@ int write(const QString &kubeconfig, const QString &ns, int rate, int seconds, i
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
     if (!*listed || (*listed)->items.empty())
         qFatal("no pods to patch in %s", qPrintable(ns));
+    // Writers patch disjoint pods: two PATCHes of one pod in flight at once conflict, and the server's
+    // retries then cost more than the writes themselves.
     QStringList names;
-    for (const nlohmann::json &item : (*listed)->items)
-        names.append(QString::fromStdString(item["metadata"].value("name", std::string())));
+    for (size_t i = 0; i < (*listed)->items.size(); ++i) {
+        if (static_cast<int>(i % static_cast<size_t>(shards)) == shard)
+            names.append(
+                QString::fromStdString((*listed)->items[i]["metadata"].value("name", std::string())));
+    }
+    if (names.isEmpty())
+        qFatal("shard %d of %d has no pods in %s", shard, shards, qPrintable(ns));
 
     QList<QPair<QByteArray, qint64>> responded;
     responded.reserve(static_cast<qsizetype>(rate) * seconds);
@@ -287,7 +295,8 @@ int latency(const QString &kubeconfig, const QString &ns, int rate, int seconds,
                         .arg(i));
         p->start(QCoreApplication::applicationFilePath(),
                  {QStringLiteral("write"), kubeconfig, ns, QString::number(rate / writers),
-                  QString::number(seconds), QStringLiteral("200"), outs.last()});
+                  QString::number(seconds), QStringLiteral("200"), outs.last(), QString::number(i),
+                  QString::number(writers)});
         procs.push_back(std::move(p));
     }
     QStringList writerReports;
@@ -353,7 +362,8 @@ int main(int argc, char **argv)
         return sync(a[2], !(a.size() >= 4 && a[3] == QLatin1String("list")),
                     a.size() >= 5 ? a[4] : QString());
     if (a.size() >= 8 && a[1] == QLatin1String("write"))
-        return write(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(), a[7]);
+        return write(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(), a[7],
+                     a.size() >= 10 ? a[8].toInt() : 0, a.size() >= 10 ? std::max(1, a[9].toInt()) : 1);
     if (a.size() >= 7 && a[1] == QLatin1String("latency"))
         return latency(a[2], a[3], a[4].toInt(), a[5].toInt(), a[6].toInt(),
                        a.size() >= 8 ? a[7].toInt() : 2);
