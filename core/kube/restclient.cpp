@@ -620,8 +620,9 @@ Error RestClient::statusError(const QByteArray &verb, const QString &path, int s
 {
     QString reason = QString::fromLatin1(reasonPhrase);
     QString message;
-    const nlohmann::json doc = nlohmann::json::parse(body.constBegin(), body.constEnd(), nullptr, false);
-    if (!doc.is_discarded() && jsonStr(doc, "kind") == QLatin1String("Status")) {
+    const Result<nlohmann::json> parsed = parseJson(body);
+    const nlohmann::json doc = parsed ? std::move(*parsed) : nlohmann::json();
+    if (jsonStr(doc, "kind") == QLatin1String("Status")) {
         if (!jsonStr(doc, "reason").isEmpty())
             reason = jsonStr(doc, "reason");
         message = jsonStr(doc, "message");
@@ -658,15 +659,17 @@ void RestClient::sendJson(Request request, QObject *context, JsonCallback callba
             callback(nlohmann::json());
             return;
         }
-        nlohmann::json doc = nlohmann::json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
-        if (doc.is_discarded()) {
-            callback(Error(QStringLiteral("%1 %2: %3: the response is not valid JSON")
+        // Callers copy and dump what they get, which recurses per level: refuse deep bodies here.
+        Result<nlohmann::json> doc = parseJson(r->body);
+        if (!doc) {
+            callback(Error(QStringLiteral("%1 %2: %3: the response is %4")
                                .arg(QString::fromLatin1(verb), path)
-                               .arg(r->status),
+                               .arg(r->status)
+                               .arg(doc.errorMessage()),
                            r->status));
             return;
         }
-        callback(std::move(doc));
+        callback(std::move(*doc));
     });
 }
 

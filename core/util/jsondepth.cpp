@@ -1,5 +1,7 @@
 #include "core/util/jsondepth.h"
 
+#include <QString>
+
 namespace vigil {
 
 int jsonNestingDepth(QByteArrayView text, int limit)
@@ -29,6 +31,17 @@ int jsonNestingDepth(QByteArrayView text, int limit)
         }
     }
     return deepest;
+}
+
+Result<nlohmann::json> parseJson(QByteArrayView text, int limit)
+{
+    if (jsonNestingDepth(text, limit) > limit)
+        return Error(QStringLiteral("nested deeper than %1 levels").arg(limit));
+    try {
+        return nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::exception &e) {
+        return Error(QStringLiteral("not valid JSON (%1)").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 } // namespace vigil

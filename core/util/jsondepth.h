@@ -5,7 +5,11 @@
 // overflows the stack wherever it is copied or printed. Parsers of
 // untrusted JSON check the nesting first, with this non-recursive scan.
 
+#include "core/util/result.h"
+
 #include <QByteArrayView>
+
+#include <nlohmann/json.hpp>
 
 namespace vigil {
 
@@ -15,5 +19,10 @@ inline constexpr int kMaxJsonDepth = 512;
 /// The deepest nesting of [ and { outside strings in `text`; stops scanning
 /// once it exceeds `limit` and returns limit + 1.
 int jsonNestingDepth(QByteArrayView text, int limit = kMaxJsonDepth);
+
+/// `text` parsed as JSON after the nesting check; never throws. The error is
+/// "nested deeper than <limit> levels" or "not valid JSON (<parser message>)",
+/// for the caller to prefix with what it was reading.
+Result<nlohmann::json> parseJson(QByteArrayView text, int limit = kMaxJsonDepth);
 
 } // namespace vigil

@@ -37,6 +37,10 @@ Connection connectionTo(const QUrl &url, std::shared_ptr<CredentialSource> creds
 const ResourcePath podsIn{ResourceType::pods(), QStringLiteral("shop"), QString(), QString()};
 const ResourcePath webPod{ResourceType::pods(), QStringLiteral("shop"), QStringLiteral("web"), QString()};
 
+// 100,000 levels: parses, but copying or dumping it recurses past the stack.
+const QByteArray deepArrays = QByteArray(100000, '[') + QByteArray(100000, ']');
+const QByteArray deepObjects = QByteArray("{\"a\":").repeated(100000) + "1" + QByteArray(100000, '}');
+
 } // namespace
 
 class TestRestClient final : public QObject {
@@ -47,6 +51,8 @@ private Q_SLOTS:
     void resourcePaths();
     void statusDecoding_data();
     void statusDecoding();
+    void deepResponsesAreRefused_data();
+    void deepResponsesAreRefused();
     void pagingFollowsContinue();
     void listItemByItem_data();
     void listItemByItem();
@@ -118,6 +124,14 @@ void TestRestClient::statusDecoding_data()
         << QStringLiteral(
                "GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: etcdserver: request "
                "timed out");
+    QTest::newRow("100,000-deep [[[ error body is quoted, not parsed")
+        << 500 << deepArrays
+        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: ") +
+               QString(300, u'[');
+    QTest::newRow("100,000-deep {\"a\": error body is quoted, not parsed")
+        << 500 << deepObjects
+        << QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 500 Internal Server Error: ") +
+               QStringLiteral("{\"a\":").repeated(60);
 }
 
 void TestRestClient::statusDecoding()
@@ -134,6 +148,46 @@ void TestRestClient::statusDecoding()
     QVERIFY(!got->ok());
     QCOMPARE(got->error().message, message);
     QCOMPARE(got->error().code, status);
+}
+
+void TestRestClient::deepResponsesAreRefused_data()
+{
+    QTest::addColumn<bool>("asList");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expectedError");
+    const QString get = QStringLiteral("GET /api/v1/namespaces/shop/pods/web: 200: the response is nested "
+                                       "deeper than 512 levels");
+    const QString list = QStringLiteral("GET /api/v1/namespaces/shop/pods: 200: the response is nested "
+                                        "deeper than 512 levels");
+    QTest::newRow("GET 100,000-deep [[[") << false << deepArrays << get;
+    QTest::newRow("GET 100,000-deep {\"a\":") << false << deepObjects << get;
+    QTest::newRow("LIST 100,000-deep [[[ in items")
+        << true << QByteArray(R"({"kind":"PodList","items":[)") + deepArrays + "]}" << list;
+    QTest::newRow("LIST 100,000-deep {\"a\": in an item")
+        << true << QByteArray(R"({"kind":"PodList","items":[{"metadata":)") + deepObjects + "}]}" << list;
+}
+
+// Callers copy and dump what they get, recursively: a deep body is an error, not a stack overflow.
+void TestRestClient::deepResponsesAreRefused()
+{
+    QFETCH(bool, asList);
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expectedError);
+    HttpTestServer server([&](HttpExchange *ex) { ex->respondJson(200, body); });
+    QVERIFY(server.listen());
+    RestClient client(connectionTo(server.url()));
+    std::optional<Error> error;
+    if (asList) {
+        client.list(podsIn, ListOptions(), this,
+                    [&](Result<ListResult> r) { error = r ? Error(QStringLiteral("no error")) : r.error(); });
+    } else {
+        client.get(webPod, this, [&](Result<nlohmann::json> r) {
+            error = r ? Error(QStringLiteral("no error")) : r.error();
+        });
+    }
+    QTRY_VERIFY(error.has_value());
+    QCOMPARE(error->message, expectedError);
+    QCOMPARE(error->code, 200);
 }
 
 void TestRestClient::pagingFollowsContinue()
