@@ -1,0 +1,3 @@
+module vigil.dev/bench/writer
+
+go 1.22
