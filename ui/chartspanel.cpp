@@ -7,13 +7,16 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QCursor>
 #include <QDateTimeAxis>
 #include <QEvent>
+#include <QFontMetrics>
 #include <QGraphicsLayout>
 #include <QHBoxLayout>
 #include <QHorizontalStackedBarSeries>
 #include <QLegend>
 #include <QLineSeries>
+#include <QToolTip>
 #include <QValueAxis>
 
 #include <algorithm>
@@ -160,6 +163,9 @@ void ChartsPanel::buildCharts()
     m_podSeries->setBarWidth(0.7);
     pods->addSeries(m_podSeries);
     m_namespaceAxis = new QBarCategoryAxis(pods);
+    // Qt cuts a category label to "..." when it is taller than its share of the axis; the bars
+    // are limited to what fits instead (namespaceHealth), and long names cut by us (namespaceLabel).
+    m_namespaceAxis->setTruncateLabels(false);
     m_podCount = new QValueAxis(pods);
     m_podCount->setLabelFormat(QStringLiteral("%d"));
     m_podCount->setTickCount(5);
@@ -169,6 +175,14 @@ void ChartsPanel::buildCharts()
     m_podSeries->attachAxis(m_podCount);
     m_podView = makeView(pods, this);
     m_podView->setObjectName(QStringLiteral("podHealthChart"));
+    connect(pods, &QChart::plotAreaChanged, this, &ChartsPanel::updateRowsThatFit);
+    connect(m_podSeries, &QHorizontalStackedBarSeries::hovered, this,
+            [this](bool entered, int category, QBarSet *) {
+                if (entered)
+                    QToolTip::showText(QCursor::pos(), namespaceToolTip(category), m_podView);
+                else
+                    QToolTip::hideText();
+            });
 
     layout->addWidget(m_incidentView, 1);
     layout->addWidget(m_llmView, 1);
@@ -287,17 +301,56 @@ QList<ChartsPanel::NamespaceHealth> ChartsPanel::namespaceHealth() const
             return a.healthy + a.unhealthy > b.healthy + b.unhealthy;
         return a.name < b.name;
     });
-    if (all.size() <= m_topNamespaces)
+    int top = m_topNamespaces;
+    // A short dock has room for fewer labelled bars: one of them is the sum of the rest.
+    const int fit = namespaceRowsThatFit();
+    if (fit > 0 && all.size() > fit)
+        top = std::min(top, std::max(1, fit - 1));
+    if (all.size() <= top)
         return all;
-    NamespaceHealth others{tr("%n other namespace(s)", nullptr, int(all.size()) - m_topNamespaces), 0, 0,
-                           true};
-    for (qsizetype i = m_topNamespaces; i < all.size(); ++i) {
+    NamespaceHealth others{tr("%n other namespace(s)", nullptr, int(all.size()) - top), 0, 0, true};
+    for (qsizetype i = top; i < all.size(); ++i) {
         others.healthy += all[i].healthy;
         others.unhealthy += all[i].unhealthy;
     }
-    all.resize(m_topNamespaces);
+    all.resize(top);
     all.append(others);
     return all;
+}
+
+QStringList ChartsPanel::namespaceLabels() const
+{
+    return m_namespaceAxis->categories();
+}
+
+QString ChartsPanel::namespaceToolTip(int category) const
+{
+    if (category < 0 || category >= m_shownNamespaces.size())
+        return {};
+    const NamespaceHealth &n = m_shownNamespaces[category];
+    return tr("%1: %2 healthy, %3 unhealthy pods").arg(n.name).arg(n.healthy).arg(n.unhealthy);
+}
+
+QString ChartsPanel::namespaceLabel(const QString &name, const QStringList &taken) const
+{
+    const QFontMetrics fm(m_namespaceAxis->labelsFont());
+    // At most two fifths of the chart's width, so the bars keep the rest; never less than ~14 characters.
+    const int maxPx = std::max(fm.averageCharWidth() * 14, m_podView->width() * 2 / 5);
+    const QString label = fm.elidedText(name, Qt::ElideMiddle, maxPx);
+    // The axis keeps one category per text: two names cut to the same label stay whole.
+    return label != name && taken.contains(label) ? name : label;
+}
+
+void ChartsPanel::updateRowsThatFit()
+{
+    const qreal height = podHealthChart()->plotArea().height();
+    // Qt hides a category label taller than its share of the axis; leave a little air between them.
+    const int line = QFontMetrics(m_namespaceAxis->labelsFont()).height() + 4;
+    const int fit = height > 0 ? std::max(1, int(height) / line) : 0;
+    if (fit == m_rowsThatFit)
+        return;
+    m_rowsThatFit = fit;
+    scheduleRefresh();
 }
 
 QHash<QString, QPair<int, int>> ChartsPanel::podHealthOf(const PodTableModel &model, const QDateTime &now)
@@ -354,9 +407,11 @@ void ChartsPanel::refresh()
     QStringList names;
     QList<qreal> healthy, unhealthy;
     int maxPods = 0;
+    m_shownNamespaces.clear();
     // The category axis runs bottom-up: append in reverse so the worst namespace is on top.
     for (auto it = rows.crbegin(); it != rows.crend(); ++it) {
-        names.append(it->name);
+        names.append(namespaceLabel(it->name, names));
+        m_shownNamespaces.append(*it);
         healthy.append(it->healthy);
         unhealthy.append(it->unhealthy);
         maxPods = std::max(maxPods, it->healthy + it->unhealthy);
@@ -370,6 +425,18 @@ void ChartsPanel::refresh()
     m_podCount->setRange(0, countCeiling(maxPods));
     m_podCount->applyNiceNumbers();
     Q_EMIT refreshed();
+}
+
+int ChartsPanel::namespaceRowsThatFit() const
+{
+    // A hidden chart's geometry is a placeholder: it limits nothing until shown.
+    return m_podView->isVisible() ? m_rowsThatFit : 0;
+}
+
+void ChartsPanel::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    scheduleRefresh();
 }
 
 void ChartsPanel::changeEvent(QEvent *event)
@@ -414,6 +481,7 @@ void ChartsPanel::applyPalette()
     m_healthySet->setBorderColor(c.healthy);
     m_unhealthySet->setColor(c.unhealthy);
     m_unhealthySet->setBorderColor(c.unhealthy);
+    updateRowsThatFit(); // the labels' font may have changed
 }
 
 } // namespace vigil::ui

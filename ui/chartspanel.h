@@ -60,7 +60,8 @@ public:
     void setPodHealth(const QHash<QString, QPair<int, int>> &byNamespace);
     /// Hours shown by the time charts, ending with the current one (default 24).
     void setHours(int hours);
-    /// Namespaces with their own bar; the rest are summed into one (default 8).
+    /// Namespaces with their own bar; the rest are summed into one (default 8, fewer
+    /// when the chart is too short to give every bar a readable label).
     void setTopNamespaces(int n);
     /// The coalescing interval; 1000 ms unless a test needs it shorter.
     void setRefreshIntervalMs(int ms);
@@ -69,6 +70,13 @@ public:
     QList<HourBucket> hourly() const;
     /// The bars of the namespace chart: most unhealthy first, then most pods, then by name.
     QList<NamespaceHealth> namespaceHealth() const;
+    /// The namespace axis' labels as last drawn, bottom bar first: a name too long for the
+    /// narrow dock is cut in the middle with "…" (its tooltip has it whole).
+    QStringList namespaceLabels() const;
+    /// The tooltip of the bar at this category (bottom first): full name and pod counts.
+    QString namespaceToolTip(int category) const;
+    /// Bars the namespace chart has room to label, from its plot height; 0 while it is hidden.
+    int namespaceRowsThatFit() const;
     /// The start of the local hour `at` falls in.
     static QDateTime hourStart(const QDateTime &at);
     /// Healthy and unhealthy pods per namespace, by PodTableModel::isUnhealthy.
@@ -85,6 +93,7 @@ Q_SIGNALS:
 
 protected:
     void changeEvent(QEvent *event) override;
+    void showEvent(QShowEvent *event) override;
 
 private:
     void buildCharts();
@@ -92,6 +101,8 @@ private:
     void refresh();
     void applyPalette();
     void prune();
+    void updateRowsThatFit();
+    QString namespaceLabel(const QString &name, const QStringList &taken) const;
 
     Clock m_clock;
     int m_hours = 24;
@@ -99,6 +110,8 @@ private:
     int m_intervalMs = 1000;
     QMap<qint64, HourBucket> m_buckets; ///< key: bucket start, ms since epoch
     QHash<QString, QPair<int, int>> m_podHealth;
+    QList<NamespaceHealth> m_shownNamespaces; ///< in axis order, bottom bar first
+    int m_rowsThatFit = 0;
     QTimer m_refreshTimer;
     QTimer m_rollTimer;           ///< moves the time window on when nothing else happens
     QElapsedTimer m_sinceRefresh; ///< invalid until the first refresh

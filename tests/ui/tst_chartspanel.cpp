@@ -7,11 +7,16 @@
 #include <QBarCategoryAxis>
 #include <QBarSet>
 #include <QChart>
+#include <QChartView>
 #include <QElapsedTimer>
+#include <QFontMetrics>
+#include <QGraphicsScene>
+#include <QGraphicsTextItem>
 #include <QHorizontalStackedBarSeries>
 #include <QLineSeries>
 #include <QSignalSpy>
 #include <QTest>
+#include <QToolTip>
 
 using vigil::ui::ChartsPanel;
 using Health = QHash<QString, QPair<int, int>>;
@@ -32,6 +37,26 @@ QDateTime at(int hour, int minute, int second = 0)
 QHorizontalStackedBarSeries *podSeries(const ChartsPanel &panel)
 {
     return qobject_cast<QHorizontalStackedBarSeries *>(panel.podHealthChart()->series().first());
+}
+
+// The text items the pod chart's scene draws, visible ones only.
+QStringList drawnTexts(const ChartsPanel &panel)
+{
+    QStringList out;
+    const auto *view = panel.findChild<QChartView *>("podHealthChart");
+    for (QGraphicsItem *item : view->scene()->items()) {
+        if (auto *text = qgraphicsitem_cast<QGraphicsTextItem *>(item); text && text->isVisible())
+            out << text->toPlainText();
+    }
+    return out;
+}
+
+Health namespaces(int n, int podsEach)
+{
+    Health h;
+    for (int i = 0; i < n; ++i)
+        h.insert(QString("team-%1").arg(i, 2, 10, QChar('0')), {podsEach, i % 3 == 0 ? 1 : 0});
+    return h;
 }
 
 QStringList namespaceCategories(const ChartsPanel &panel)
@@ -59,6 +84,8 @@ private Q_SLOTS:
     void podHealthFromTheTable();
     void followsThePalette_data();
     void followsThePalette();
+    void namespaceLabelsAreReadable_data();
+    void namespaceLabelsAreReadable();
 };
 
 void TestChartsPanel::hourBuckets_data()
@@ -336,6 +363,94 @@ void TestChartsPanel::followsThePalette()
     // The healthy and unhealthy bars stay told apart on either background.
     QHorizontalStackedBarSeries *bars = podSeries(panel);
     QVERIFY(bars->barSets()[0]->color() != bars->barSets()[1]->color());
+}
+
+void TestChartsPanel::namespaceLabelsAreReadable_data()
+{
+    QTest::addColumn<QSize>("size");
+    QTest::addColumn<Health>("health");
+    QTest::addColumn<QStringList>("labels"); // bottom bar first; empty: whatever fits, checked generically
+
+    const QString longName = "payments-settlement-reconciliation-batch-jobs-europe-west-prod";
+    QTest::newRow("the screenshot's namespaces in the main window's dock, all named")
+        << QSize(1300, 170)
+        << Health{{"demo", {1, 1}}, {"monitoring", {6, 0}}, {"payments", {6, 0}}, {"shop", {6, 0}}}
+        << QStringList{"shop", "payments", "monitoring", "demo"};
+    QTest::newRow("twelve namespaces in the dock: as many labelled bars as fit, the rest summed")
+        << QSize(1300, 170) << namespaces(12, 3) << QStringList{};
+    QTest::newRow("twelve namespaces in a tall dock: the top eight and the others bar")
+        << QSize(1300, 700) << namespaces(12, 3) << QStringList{};
+    QTest::newRow("a 63-character namespace is cut in the middle, not to dots")
+        << QSize(1000, 200) << Health{{longName, {2, 1}}, {"shop", {6, 0}}} << QStringList{};
+    QTest::newRow("a narrower window still names kube-system whole")
+        << QSize(900, 240) << Health{{"demo", {1, 1}}, {"kube-system", {9, 0}}, {"monitoring", {6, 0}}}
+        << QStringList{"monitoring", "kube-system", "demo"};
+}
+
+void TestChartsPanel::namespaceLabelsAreReadable()
+{
+    QFETCH(QSize, size);
+    QFETCH(Health, health);
+    QFETCH(QStringList, labels);
+    ChartsPanel panel(nullptr, fixedNow);
+    panel.setRefreshIntervalMs(0);
+    panel.setPodHealth(health);
+    panel.resize(size);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QTRY_VERIFY(panel.namespaceRowsThatFit() > 0);
+
+    // Laid out, refreshed for the rows that fit, and every label drawn as its whole text.
+    auto allDrawn = [&panel] {
+        const QStringList drawn = drawnTexts(panel);
+        const QStringList shown = panel.namespaceLabels();
+        if (shown.isEmpty() || shown.size() != panel.namespaceHealth().size())
+            return false;
+        for (const QString &l : shown) {
+            if (!drawn.contains(l))
+                return false;
+        }
+        return true;
+    };
+    QTRY_VERIFY2(allDrawn(),
+                 qPrintable(QString("labels %1; drawn %2")
+                                .arg(panel.namespaceLabels().join(", "), drawnTexts(panel).join(", "))));
+    const QStringList shown = panel.namespaceLabels();
+    QVERIFY(!drawnTexts(panel).contains("..."));
+    QVERIFY2(shown.size() <= panel.namespaceRowsThatFit(),
+             qPrintable(QString("%1 bars, room for %2").arg(shown.size()).arg(panel.namespaceRowsThatFit())));
+    if (!labels.isEmpty())
+        QCOMPARE(shown, labels);
+
+    // Bars, labels and tooltips agree; a cut label keeps both ends of the name and the tooltip has it whole.
+    const QList<ChartsPanel::NamespaceHealth> rows = panel.namespaceHealth();
+    int others = 0;
+    for (int i = 0; i < shown.size(); ++i) {
+        const ChartsPanel::NamespaceHealth &row = rows[rows.size() - 1 - i];
+        const QString tip = panel.namespaceToolTip(i);
+        QVERIFY2(tip.startsWith(row.name + ": "), qPrintable(tip));
+        QVERIFY2(tip.contains(QString("%1 healthy, %2 unhealthy").arg(row.healthy).arg(row.unhealthy)),
+                 qPrintable(tip));
+        others += row.others ? 1 : 0;
+        if (shown[i] != row.name) {
+            QVERIFY2(shown[i].contains(QChar(0x2026)), qPrintable(shown[i]));
+            QVERIFY(row.name.startsWith(shown[i].section(QChar(0x2026), 0, 0)));
+            QVERIFY(row.name.endsWith(shown[i].section(QChar(0x2026), 1)));
+            QVERIFY(shown[i].size() >= 14);
+        }
+    }
+    // Summing only what does not fit: every row of room is used, up to the top eight and the others bar.
+    const int total = int(health.size());
+    QCOMPARE(others, total > shown.size() ? 1 : 0);
+    if (total > shown.size())
+        QCOMPARE(int(shown.size()), std::min(9, panel.namespaceRowsThatFit()));
+    QCOMPARE(panel.namespaceToolTip(int(shown.size())), QString());
+
+    // Hovering a bar shows its tooltip.
+    auto *series = qobject_cast<QHorizontalStackedBarSeries *>(panel.podHealthChart()->series().first());
+    Q_EMIT series->hovered(true, 0, series->barSets().first());
+    QTRY_COMPARE(QToolTip::text(), panel.namespaceToolTip(0));
+    Q_EMIT series->hovered(false, 0, series->barSets().first());
 }
 
 QTEST_MAIN(TestChartsPanel)
