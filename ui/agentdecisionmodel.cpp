@@ -56,9 +56,19 @@ QVariant AgentDecisionModel::headerData(int section, Qt::Orientation orientation
 
 QString AgentDecisionModel::reviewText(const pipeline::AgentDecisionInfo &d)
 {
-    if (!d.rejectedBy.isEmpty())
-        return d.rejectReason.isEmpty() ? tr("rejected by %1").arg(d.rejectedBy)
-                                        : tr("rejected by %1: %2").arg(d.rejectedBy, d.rejectReason);
+    if (d.rejected) {
+        // spec.rejected set by kubectl names its field manager, not a person.
+        const QLatin1String byManager("field-manager:");
+        QString who = d.rejectedBy;
+        if (who.startsWith(byManager)) {
+            who = who.mid(byManager.size());
+            who = who == u"unknown" ? QString() : tr("%1 (field manager)").arg(who);
+        }
+        if (who.isEmpty())
+            return d.rejectReason.isEmpty() ? tr("rejected") : tr("rejected: %1").arg(d.rejectReason);
+        return d.rejectReason.isEmpty() ? tr("rejected by %1").arg(who)
+                                        : tr("rejected by %1: %2").arg(who, d.rejectReason);
+    }
     if (d.approved)
         return d.approvedBy.isEmpty() ? tr("approved") : tr("approved by %1").arg(d.approvedBy);
     if (d.awaitingDecision())

@@ -32,6 +32,13 @@ AgentDecisionView::AgentDecisionView(QWidget *parent)
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(m_status);
+    m_mirror = new QLabel(this);
+    m_mirror->setObjectName(QStringLiteral("agentDecisionMirrorState"));
+    m_mirror->setWordWrap(true);
+    m_mirror->setTextFormat(Qt::PlainText);
+    m_mirror->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_mirror->hide();
+    layout->addWidget(m_mirror);
 
     m_model = new AgentDecisionModel(this);
     m_proxy = new QSortFilterProxyModel(this);
@@ -101,7 +108,8 @@ AgentDecisionView::AgentDecisionView(QWidget *parent)
     });
     connect(m_reject, &QPushButton::clicked, this, [this] {
         const QString reason = m_rejectReason->text().trimmed();
-        if (const pipeline::AgentDecisionInfo *d = current(); d && d->awaitingDecision() && !reason.isEmpty()) {
+        if (const pipeline::AgentDecisionInfo *d = current();
+            d && d->awaitingDecision() && !reason.isEmpty()) {
             m_reject->setEnabled(false);
             Q_EMIT rejectRequested(d->namespaceName, d->name, reason);
             m_rejectReason->clear();
@@ -117,6 +125,38 @@ void AgentDecisionView::setAvailability(bool available, const QString &why)
                                 : why);
 }
 
+void AgentDecisionView::setMirrorState(bool mirrored, const QString &message)
+{
+    QString text;
+    if (mirrored) {
+        text = tr("This desktop's own decisions are mirrored into the cluster as AgentDecisions, so kubectl "
+                  "and the in-cluster agent see them too.");
+    } else {
+        // The session's reason reads "not mirrored because …"; without one, say so plainly.
+        QString why = message.trimmed();
+        const QLatin1String lead("not mirrored because ");
+        if (why.startsWith(lead))
+            why = why.mid(lead.size());
+        if (why.endsWith(u'.'))
+            why.chop(1);
+        text =
+            why.isEmpty()
+                ? tr("This desktop's own decisions are not mirrored into the cluster; they stay in the "
+                     "decision store and audit log on this computer.")
+                : tr("This desktop's own decisions are not mirrored into the cluster because %1. They stay "
+                     "in the decision store and audit log on this computer.")
+                      .arg(why);
+    }
+    m_mirror->setText(text);
+    m_mirror->setToolTip(message);
+    m_mirror->show();
+}
+
+QString AgentDecisionView::mirrorText() const
+{
+    return m_mirror->isHidden() ? QString() : m_mirror->text();
+}
+
 void AgentDecisionView::apply(const pipeline::AgentDecisionBatch &batch)
 {
     m_model->apply(batch);
@@ -126,6 +166,9 @@ void AgentDecisionView::clear()
 {
     m_model->clear();
     m_currentUid.clear();
+    // The next session says again whether it mirrors.
+    m_mirror->clear();
+    m_mirror->hide();
     updateDetails();
 }
 
@@ -143,7 +186,8 @@ void AgentDecisionView::setActed(const QString &namespaceName, const QString &na
 {
     Q_UNUSED(namespaceName);
     Q_UNUSED(name);
-    m_status->setText(ok ? message : QStringLiteral("<span style=\"color:#cf222e\">%1</span>").arg(esc(message)));
+    m_status->setText(ok ? message
+                         : QStringLiteral("<span style=\"color:#cf222e\">%1</span>").arg(esc(message)));
     updateDetails();
 }
 
@@ -153,8 +197,8 @@ bool AgentDecisionView::select(const QString &uid)
     if (row < 0)
         return false;
     const QModelIndex idx = m_proxy->mapFromSource(m_model->index(row, 0));
-    m_view->selectionModel()->setCurrentIndex(idx,
-                                              QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_view->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect |
+                                                       QItemSelectionModel::Rows);
     return true;
 }
 
@@ -200,13 +244,15 @@ void AgentDecisionView::updateDetails()
                 .arg(tr("What the agent did:"), esc(d->phase.isEmpty() ? tr("nothing yet") : d->phase),
                      d->executed ? tr(" (executed)") : QString());
     if (!d->conditions.isEmpty()) {
-        html += QStringLiteral("<table cellspacing=\"0\" cellpadding=\"3\" border=\"1\"><tr><th>%1</th><th>%2</th>"
-                               "<th>%3</th><th>%4</th><th>%5</th></tr>")
+        html += QStringLiteral(
+                    "<table cellspacing=\"0\" cellpadding=\"3\" border=\"1\"><tr><th>%1</th><th>%2</th>"
+                    "<th>%3</th><th>%4</th><th>%5</th></tr>")
                     .arg(tr("Condition"), tr("Status"), tr("Reason"), tr("Message"), tr("Since"));
         for (const pipeline::AgentDecisionInfo::Condition &c : d->conditions)
-            html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td></tr>")
-                        .arg(esc(c.type), esc(c.status), esc(c.reason), esc(c.message),
-                             esc(c.lastTransition.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))));
+            html +=
+                QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td></tr>")
+                    .arg(esc(c.type), esc(c.status), esc(c.reason), esc(c.message),
+                         esc(c.lastTransition.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"))));
         html += QStringLiteral("</table>");
     }
     html += QStringLiteral("<p style=\"color:gray\">%1/%2 · decision %3</p>")

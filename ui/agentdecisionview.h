@@ -34,6 +34,9 @@ public:
     void setActed(const QString &namespaceName, const QString &name, bool ok, const QString &message);
     /// Approve and reject are not offered (read-only / suggest-only).
     void setReadOnly(bool on);
+    /// Whether this desktop's own decisions are mirrored as AgentDecisions, or why not
+    /// (ClusterSession::decisionsMirrored); shown as one sentence above the table.
+    void setMirrorState(bool mirrored, const QString &message);
 
     AgentDecisionModel *model() const { return m_model; }
     QTableView *view() const { return m_view; }
@@ -41,6 +44,8 @@ public:
     bool select(const QString &uid);
     QString detailsText() const;
     QString statusText() const;
+    /// The mirror sentence; empty until setMirrorState() and after clear().
+    QString mirrorText() const;
 
 Q_SIGNALS:
     void approveRequested(const QString &namespaceName, const QString &name);
@@ -55,6 +60,7 @@ private:
     QTableView *m_view;
     QTextBrowser *m_details;
     QLabel *m_status;
+    QLabel *m_mirror;
     QLineEdit *m_rejectReason;
     QPushButton *m_approve;
     QPushButton *m_reject;

@@ -753,6 +753,11 @@ void MainWindow::launchSession(kube::Connection connection,
                 if (gen == m_generation)
                     m_agentView->setAvailability(available, why);
             });
+    connect(session, &pipeline::ClusterSession::decisionsMirrored, this,
+            [this, gen](bool mirrored, const QString &message) {
+                if (gen == m_generation)
+                    m_agentView->setMirrorState(mirrored, message);
+            });
     connect(session, &pipeline::ClusterSession::agentDecisionsChanged, this,
             [this, gen](const pipeline::AgentDecisionBatch &batch) {
                 if (gen == m_generation)

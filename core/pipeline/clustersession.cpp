@@ -943,11 +943,28 @@ const char *kApprovedBy = "vigil.dev/approved-by";
 const char *kRejectedBy = "vigil.dev/rejected-by";
 const char *kRejectReason = "vigil.dev/reject-reason";
 
+// The field manager that set spec.rejected (kubectl-patch, ...), as the agent names it.
+QString rejectedByManager(const json &meta)
+{
+    const auto fields = meta.find("managedFields");
+    if (fields == meta.end() || !fields->is_array())
+        return {};
+    for (const json &entry : *fields) {
+        if (!entry.is_object())
+            continue;
+        const json f = entry.value("fieldsV1", json::object());
+        const auto spec = f.is_object() ? f.find("f:spec") : f.end();
+        if (spec != f.end() && spec->is_object() && spec->contains("f:rejected"))
+            return jsonString(entry, "manager");
+    }
+    return {};
+}
+
 } // namespace
 
 bool AgentDecisionInfo::awaitingDecision() const
 {
-    return !approved && !executed && rejectedBy.isEmpty() &&
+    return !approved && !executed && !rejected &&
            (phase.isEmpty() || phase == u"proposed" || phase == u"previewed");
 }
 
@@ -968,12 +985,21 @@ Result<AgentDecisionInfo> AgentDecisionInfo::fromJson(const json &object)
     d.decisionId = jsonString(labels, "vigil.dev/decision");
     const json annotations = meta.value("annotations", json::object());
     d.approvedBy = jsonString(annotations, kApprovedBy);
-    d.rejectedBy = jsonString(annotations, kRejectedBy);
-    d.rejectReason = jsonString(annotations, kRejectReason);
     const json spec = object.value("spec", json::object());
     if (!spec.is_object())
         return Error(
             QStringLiteral("AgentDecision %1/%2: spec is not an object").arg(d.namespaceName, d.name));
+    // Read as the agent's ledger reads it (agent::LedgerEntry::fromObject), so both agree.
+    d.rejectedBy = jsonString(annotations, kRejectedBy).trimmed();
+    d.rejected = spec.value("rejected", json(false)) == json(true) || !d.rejectedBy.isEmpty();
+    if (d.rejected && d.rejectedBy.isEmpty()) {
+        const QString manager = rejectedByManager(meta);
+        d.rejectedBy =
+            QStringLiteral("field-manager:") + (manager.isEmpty() ? QStringLiteral("unknown") : manager);
+    }
+    d.rejectReason = jsonString(spec, "rejectReason").trimmed();
+    if (d.rejectReason.isEmpty())
+        d.rejectReason = jsonString(annotations, kRejectReason).trimmed();
     d.action = jsonString(spec, "action");
     d.target = jsonString(spec, "target");
     d.diagnosis = jsonString(spec, "diagnosis");
@@ -1102,12 +1128,13 @@ void ClusterSession::approveAgentDecision(const QString &namespaceName, const QS
 void ClusterSession::rejectAgentDecision(const QString &namespaceName, const QString &name,
                                          const QString &reason)
 {
+    // spec.rejected is what the agent and kubectl read; the annotation says who, as a field manager cannot.
     const std::string who = approver().actor().toStdString() + " via desktop";
     patchAgentDecision(
         namespaceName, name,
-        {{"metadata",
-          {{"annotations", {{kRejectedBy, who}, {kRejectReason, reason.left(1024).toStdString()}}}}},
-         {"spec", {{"approved", false}}}},
+        {{"metadata", {{"annotations", {{kRejectedBy, who}}}}},
+         {"spec",
+          {{"approved", false}, {"rejected", true}, {"rejectReason", reason.left(1024).toStdString()}}}},
         QStringLiteral("Rejected"));
 }
 

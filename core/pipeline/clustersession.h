@@ -147,9 +147,12 @@ struct AgentDecisionInfo {
     bool executed = false;
     QString phase; ///< status.phase: proposed, approved, executing, verified, failed, ...
     QList<Condition> conditions;
-    QString approvedBy;   ///< annotation vigil.dev/approved-by (who clicked Approve)
-    QString rejectedBy;   ///< annotation vigil.dev/rejected-by
-    QString rejectReason; ///< annotation vigil.dev/reject-reason
+    QString approvedBy; ///< annotation vigil.dev/approved-by (who clicked Approve)
+    /// spec.rejected: true (kubectl, the desktop), or the annotation vigil.dev/rejected-by that
+    /// desktops before spec.rejected wrote; the agent reads both the same way.
+    bool rejected = false;
+    QString rejectedBy;   ///< annotation vigil.dev/rejected-by, else "field-manager:<who set spec.rejected>"
+    QString rejectReason; ///< spec.rejectReason, else the annotation vigil.dev/reject-reason
 
     /// Whether a person can still approve or reject it.
     bool awaitingDecision() const;
@@ -224,8 +227,8 @@ public Q_SLOTS:
     /// Sets spec.approved: true on the AgentDecision (merge patch, field manager "vigil-desktop"),
     /// recording who in the annotation vigil.dev/approved-by.
     void approveAgentDecision(const QString &namespaceName, const QString &name);
-    /// Records a rejection on the AgentDecision: spec.approved: false and the annotations
-    /// vigil.dev/rejected-by and vigil.dev/reject-reason.
+    /// Rejects the AgentDecision as the agent reads it: spec.rejected: true, spec.rejectReason and
+    /// spec.approved: false, recording who in the annotation vigil.dev/rejected-by.
     void rejectAgentDecision(const QString &namespaceName, const QString &name, const QString &reason);
 
 Q_SIGNALS:

@@ -6,6 +6,7 @@
 #include "ui/agentdecisionview.h"
 
 #include <QAbstractItemModelTester>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -68,6 +69,9 @@ private Q_SLOTS:
     void viewOffersApproveOnlyWhileAwaiting_data();
     void viewOffersApproveOnlyWhileAwaiting();
     void rejectNeedsAReason();
+    void rejectionShownInDetails();
+    void mirrorState_data();
+    void mirrorState();
 };
 
 void TestAgentDecisionModel::batches_data()
@@ -80,7 +84,8 @@ void TestAgentDecisionModel::batches_data()
         << QList<AgentDecisionBatch>{batch({decision("a"), decision("b")}), batch({decision("c")})}
         << QStringList{"a", "b", "c"} << "proposed";
     QTest::newRow("an update changes the row in place")
-        << QList<AgentDecisionBatch>{batch({decision("a"), decision("b")}), batch({decision("b", "executed")})}
+        << QList<AgentDecisionBatch>{batch({decision("a"), decision("b")}),
+                                     batch({decision("b", "executed")})}
         << QStringList{"a", "b"} << "executed";
     QTest::newRow("the same uid twice in one batch is one row, the later wins")
         << QList<AgentDecisionBatch>{batch({decision("b"), decision("b", "approved", true)})}
@@ -129,9 +134,30 @@ void TestAgentDecisionModel::display_data()
     approved.approvedBy = "os:alice k8s:admin via desktop";
     QTest::newRow("approved names who") << approved << "approved by os:alice k8s:admin via desktop" << false;
     AgentDecisionInfo rejected = decision("a");
-    rejected.rejectedBy = "os:bob";
+    rejected.rejected = true;
+    rejected.rejectedBy = "os:bob via desktop";
     rejected.rejectReason = "not during the sale";
-    QTest::newRow("rejected names who and why") << rejected << "rejected by os:bob: not during the sale" << false;
+    QTest::newRow("rejected on the desktop names who and why")
+        << rejected << "rejected by os:bob via desktop: not during the sale" << false;
+    AgentDecisionInfo byKubectl = decision("a");
+    byKubectl.rejected = true;
+    byKubectl.rejectedBy = "field-manager:kubectl-patch";
+    byKubectl.rejectReason = "the database is down; a restart will not help";
+    QTest::newRow("spec.rejected by kubectl names its field manager and the reason")
+        << byKubectl
+        << "rejected by kubectl-patch (field manager): the database is down; a restart will not help"
+        << false;
+    AgentDecisionInfo nobody = decision("a");
+    nobody.rejected = true;
+    nobody.rejectedBy = "field-manager:unknown";
+    QTest::newRow("spec.rejected without a reason or a known manager is still rejected")
+        << nobody << "rejected" << false;
+    AgentDecisionInfo approvedThenRejected = decision("a", "approved", true);
+    approvedThenRejected.rejected = true;
+    approvedThenRejected.rejectedBy = "field-manager:kubectl-patch";
+    approvedThenRejected.rejectReason = "changed my mind";
+    QTest::newRow("rejected wins over approved, as the agent never runs it")
+        << approvedThenRejected << "rejected by kubectl-patch (field manager): changed my mind" << false;
     QTest::newRow("executed without approval (auto mode) awaits nothing")
         << decision("a", "verified") << "not approved" << false;
     QTest::newRow("approved through kubectl has no annotation")
@@ -160,9 +186,14 @@ void TestAgentDecisionModel::viewOffersApproveOnlyWhileAwaiting_data()
     QTest::addColumn<bool>("approveEnabled");
     QTest::addColumn<int>("approvals");
     QTest::newRow("awaiting: one click approves") << decision("a") << false << true << 1;
-    QTest::newRow("already approved: nothing to click") << decision("a", "approved", true) << false << false << 0;
+    QTest::newRow("already approved: nothing to click")
+        << decision("a", "approved", true) << false << false << 0;
     QTest::newRow("failed: nothing to click") << decision("a", "failed") << false << false << 0;
     QTest::newRow("read-only: not offered") << decision("a") << true << false << 0;
+    AgentDecisionInfo rejected = decision("a");
+    rejected.rejected = true;
+    rejected.rejectedBy = "field-manager:kubectl-patch";
+    QTest::newRow("rejected through spec.rejected: nothing to click") << rejected << false << false << 0;
 }
 
 void TestAgentDecisionModel::viewOffersApproveOnlyWhileAwaiting()
@@ -193,7 +224,8 @@ void TestAgentDecisionModel::rejectNeedsAReason()
 {
     AgentDecisionView view;
     AgentDecisionInfo d = decision("a", "executing");
-    d.conditions << AgentDecisionInfo::Condition{"Executed", "False", "InProgress", "evicting shop/web-a", kNow};
+    d.conditions << AgentDecisionInfo::Condition{"Executed", "False", "InProgress", "evicting shop/web-a",
+                                                 kNow};
     view.apply(batch({decision("b"), d}));
     QVERIFY(view.select("b"));
     auto *reject = view.findChild<QPushButton *>("rejectAgentDecision");
@@ -211,6 +243,75 @@ void TestAgentDecisionModel::rejectNeedsAReason()
     QVERIFY2(view.detailsText().contains("executing"), qPrintable(view.detailsText()));
     QVERIFY2(view.detailsText().contains("evicting shop/web-a"), qPrintable(view.detailsText()));
     QVERIFY2(view.detailsText().contains("InProgress"), qPrintable(view.detailsText()));
+}
+
+void TestAgentDecisionModel::rejectionShownInDetails()
+{
+    AgentDecisionView view;
+    AgentDecisionInfo d = decision("a", "rejected");
+    d.rejected = true;
+    d.rejectedBy = "field-manager:kubectl-patch";
+    d.rejectReason = "the database is down";
+    view.apply(batch({d}));
+    QVERIFY(view.select("a"));
+    QVERIFY2(view.detailsText().contains("rejected by kubectl-patch (field manager): the database is down"),
+             qPrintable(view.detailsText()));
+    QVERIFY(!view.findChild<QPushButton *>("rejectAgentDecision")->isEnabled());
+    QVERIFY(!view.findChild<QLineEdit *>("agentRejectReason")->isEnabled());
+}
+
+void TestAgentDecisionModel::mirrorState_data()
+{
+    QTest::addColumn<bool>("mirrored");
+    QTest::addColumn<QString>("message");
+    QTest::addColumn<QString>("sentence");
+
+    QTest::newRow("mirrored: kubectl and the agent see them")
+        << true << "Decisions are mirrored into the cluster as AgentDecisions; spec.approved: true approves."
+        << "This desktop's own decisions are mirrored into the cluster as AgentDecisions, so kubectl and the "
+           "in-cluster agent see them too.";
+    QTest::newRow("CRD missing: the reason reads as part of the sentence")
+        << false
+        << "not mirrored because the AgentDecision CRD is not installed (ai.vigil.dev/v1alpha1 is not "
+           "served; "
+           "apply resources/crd/agentdecision.yaml)"
+        << "This desktop's own decisions are not mirrored into the cluster because the AgentDecision CRD is "
+           "not "
+           "installed (ai.vigil.dev/v1alpha1 is not served; apply resources/crd/agentdecision.yaml). They "
+           "stay "
+           "in the decision store and audit log on this computer.";
+    QTest::newRow("RBAC denies: names what is denied")
+        << false << "not mirrored because RBAC denies create agentdecisions in namespace shop"
+        << "This desktop's own decisions are not mirrored into the cluster because RBAC denies create "
+           "agentdecisions in namespace shop. They stay in the decision store and audit log on this "
+           "computer.";
+    QTest::newRow("no reason given: still a sentence")
+        << false << ""
+        << "This desktop's own decisions are not mirrored into the cluster; they stay in the decision store "
+           "and "
+           "audit log on this computer.";
+}
+
+void TestAgentDecisionModel::mirrorState()
+{
+    QFETCH(bool, mirrored);
+    QFETCH(QString, message);
+    QFETCH(QString, sentence);
+    AgentDecisionView view;
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    auto *label = view.findChild<QLabel *>("agentDecisionMirrorState");
+    QVERIFY(label);
+    QVERIFY(!label->isVisible()); // unknown until the session says
+    QCOMPARE(view.mirrorText(), QString());
+    view.setMirrorState(mirrored, message);
+    QVERIFY(label->isVisible());
+    QCOMPARE(view.mirrorText(), sentence);
+    QCOMPARE(label->text(), sentence);
+    // A new session starts unknown again.
+    view.clear();
+    QVERIFY(!label->isVisible());
+    QCOMPARE(view.mirrorText(), QString());
 }
 
 QTEST_MAIN(TestAgentDecisionModel)

@@ -4,7 +4,9 @@
 // AgentDecisionMirror standing in for the in-cluster agent, one with a status
 // condition. The view lists both with what the agent did; Approve sets
 // spec.approved and records who, and the agent's mirror turns that into
-// Executor::approve; Reject records who and why and approves nothing.
+// Executor::approve; Reject sets spec.rejected and spec.rejectReason (as the
+// agent reads them), records who, and approves nothing. The tab says that the
+// desktop's own decisions are mirrored.
 
 #include "clusterapi.h"
 #include "core/act/actions.h"
@@ -151,6 +153,9 @@ void TestAgentDecisionsCluster::listApproveReject()
     w.tabs()->setCurrentWidget(view);
     QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 2, 30000);
     QVERIFY2(view->statusText().startsWith("AgentDecisions in this cluster"), qPrintable(view->statusText()));
+    // The CRD is installed and the test user may write it: the desktop's own decisions are mirrored too.
+    QTRY_VERIFY_WITH_TIMEOUT(view->mirrorText().contains("are mirrored into the cluster as AgentDecisions"),
+                             20000);
 
     // The first: what the agent proposed and did, then one click approves it.
     const QString firstUid =
@@ -193,16 +198,22 @@ void TestAgentDecisionsCluster::listApproveReject()
     reason->setText("web-2 is being debugged");
     QVERIFY(reject->isEnabled());
     reject->click();
-    QTRY_VERIFY_WITH_TIMEOUT(
-        !view->model()->decision(view->model()->rowOfUid(secondUid))->rejectedBy.isEmpty(), 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(view->model()->decision(view->model()->rowOfUid(secondUid))->rejected, 20000);
+    // Written the way the agent and kubectl read a rejection: spec.rejected and spec.rejectReason;
+    // the annotation only says who.
     obj = m_api.get(second);
     QVERIFY(obj);
+    QCOMPARE((*obj)["spec"].value("rejected", false), true);
+    QCOMPARE((*obj)["spec"].value("rejectReason", std::string()), std::string("web-2 is being debugged"));
+    QCOMPARE((*obj)["spec"].value("approved", true), false);
     const json annotations = (*obj)["metadata"].value("annotations", json::object());
-    QCOMPARE(annotations.value("vigil.dev/reject-reason", std::string()),
-             std::string("web-2 is being debugged"));
+    QVERIFY(!annotations.contains("vigil.dev/reject-reason"));
     QVERIFY(QString::fromStdString(annotations.value("vigil.dev/rejected-by", std::string()))
                 .endsWith("via desktop"));
-    QCOMPARE((*obj)["spec"].value("approved", true), false);
+    const QString review =
+        ui::AgentDecisionModel::reviewText(*view->model()->decision(view->model()->rowOfUid(secondUid)));
+    QVERIFY2(review.endsWith("via desktop: web-2 is being debugged"), qPrintable(review));
+    QVERIFY(!reject->isEnabled());
     QTest::qWait(1000);
     QCOMPARE(approved.count(), 1);
     QCOMPARE(store->load(toReject.id)->state, act::DecisionState::Proposed);

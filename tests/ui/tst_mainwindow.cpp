@@ -11,6 +11,7 @@
 #include "core/audit/auditlog.h"
 #include "core/kube/config/execallowlistfile.h"
 #include "core/replay/incidentrecord.h"
+#include "ui/agentdecisionview.h"
 #include "ui/chartspanel.h"
 #include "ui/diagnosispanel.h"
 #include "ui/eventtablemodel.h"
@@ -35,6 +36,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -86,6 +88,7 @@ private Q_SLOTS:
     void providerSettingsFileBuildsTheReasoner();
     void recordIncidentWritesAReplayableRecord();
     void chartsFollowTheSession();
+    void agentTabSaysWhyDecisionsAreNotMirrored();
 };
 
 void TestMainWindow::initTestCase()
@@ -663,6 +666,32 @@ void TestMainWindow::chartsFollowTheSession()
     cluster.pushPod(pod("web-5d4f8-crash", true, "14", "demo", "web-5d4f8", 900, 9));
     QTRY_VERIFY_WITH_TIMEOUT(w.incidentModel()->report(0)->incident.count > 1, 10000);
     QCOMPARE(totals(), (QList<int>{1, 1, 960}));
+}
+
+void TestMainWindow::agentTabSaysWhyDecisionsAreNotMirrored()
+{
+    // The fake API server serves ai.vigil.dev/v1alpha1 without agentdecisions: the session's
+    // decisionsMirrored(false, why) reaches the Agent decisions tab as a sentence.
+    FakeCluster cluster;
+    QVERIFY(cluster.listen());
+    QTemporaryDir dir;
+    MainWindow w(optionsFor(dir, writeKubeconfig(dir, cluster.url())));
+    w.show();
+    w.tabs()->setCurrentWidget(w.agentDecisionView());
+    auto *label = w.agentDecisionView()->findChild<QLabel *>("agentDecisionMirrorState");
+    QVERIFY(label);
+    QTRY_VERIFY_WITH_TIMEOUT(label->isVisible(), 10000);
+    const QString text = w.agentDecisionView()->mirrorText();
+    QVERIFY2(text.startsWith("This desktop's own decisions are not mirrored into the cluster because "
+                             "ai.vigil.dev/v1alpha1 is served without agentdecisions"),
+             qPrintable(text));
+    QVERIFY2(text.endsWith("They stay in the decision store and audit log on this computer."),
+             qPrintable(text));
+    // A reconnect starts unknown again, then says it anew.
+    w.reconnect();
+    QVERIFY(!label->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(label->isVisible(), 10000);
+    QCOMPARE(w.agentDecisionView()->mirrorText(), text);
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -294,11 +294,19 @@ void TestScreenshots::agentDecisions()
                            "Verified", "True", "ReplacementReady",
                            "replacement pod payments-api-7d9f-q8m3z is Ready", now.addSecs(-2380)};
     auto rejected = make("2d8a6b3c-4e5f", "batch", "cordon_node", "node/kwok-node-2", 0.91, "rejected", 95);
+    rejected.rejected = true;
     rejected.rejectedBy = "os:bob via desktop";
     rejected.rejectReason = "node is being drained by the platform team";
+    // Rejected with kubectl patch ... -p '{"spec":{"rejected":true,"rejectReason":...}}'.
+    auto byKubectl =
+        make("7e3b9f41-c0d8", "shop", "restart_pod", "pod/shop/cart-6f7c9-m2x4q", 0.64, "rejected", 12);
+    byKubectl.rejected = true;
+    byKubectl.rejectedBy = "field-manager:kubectl-patch";
+    byKubectl.rejectReason = "the database is down; a restart will not help";
     vigil::pipeline::AgentDecisionBatch b;
-    b.upserted = {pending, done, rejected};
+    b.upserted = {pending, done, rejected, byKubectl};
     view.setAvailability(true, {});
+    view.setMirrorState(true, {});
     view.apply(b);
     view.select(pending.uid);
     view.resize(1280, 640);

@@ -297,7 +297,7 @@ void TestClusterSession::agentDecision_data()
     QTest::addColumn<QString>("object");
     QTest::addColumn<QString>("error"); // empty: parses
     QTest::addColumn<QString>(
-        "summary"); // action|target|phase|approved|awaiting|approvedBy|rejectedBy|conditions
+        "summary"); // action|target|phase|approved|awaiting|approvedBy|rejected|rejectedBy|rejectReason|conditions
     const char *full = R"({"apiVersion":"ai.vigil.dev/v1alpha1","kind":"AgentDecision",
       "metadata":{"name":"vigil-1","namespace":"shop","uid":"u1","resourceVersion":"7",
         "creationTimestamp":"2026-11-25T12:00:00Z","labels":{"vigil.dev/decision":"1"},
@@ -309,27 +309,59 @@ void TestClusterSession::agentDecision_data()
         {"type":"Verified","status":"True"}]}})";
     QTest::newRow("approved and verified, with conditions")
         << full << ""
-        << "restart_pod|pod/shop/web-1|verified|1|0|os:alice via desktop||Executed,Verified";
+        << "restart_pod|pod/shop/web-1|verified|1|0|os:alice via desktop|0|||Executed,Verified";
     QTest::newRow("fresh proposal awaits a person")
         << R"({"metadata":{"name":"vigil-2","namespace":"shop","uid":"u2"},"spec":{"action":"scale_deployment",
               "target":"deployment/shop/web"},"status":{"phase":"proposed"}})"
         << ""
-        << "scale_deployment|deployment/shop/web|proposed|0|1|||";
+        << "scale_deployment|deployment/shop/web|proposed|0|1||0|||";
     QTest::newRow("no status yet still awaits")
         << R"({"metadata":{"name":"vigil-3","namespace":"shop","uid":"u3"},"spec":{"action":"none","target":"x"}})"
         << ""
-        << "none|x||0|1|||";
+        << "none|x||0|1||0|||";
     QTest::newRow("rejected through the annotations awaits nothing")
         << R"({"metadata":{"name":"vigil-4","namespace":"shop","uid":"u4","annotations":{
               "vigil.dev/rejected-by":"os:bob","vigil.dev/reject-reason":"no"}},
               "spec":{"action":"restart_pod","target":"pod/shop/a"},"status":{"phase":"proposed"}})"
         << ""
-        << "restart_pod|pod/shop/a|proposed|0|0||os:bob|";
+        << "restart_pod|pod/shop/a|proposed|0|0||1|os:bob|no|";
+    QTest::newRow("spec.rejected by kubectl: rejected, by its field manager, with spec.rejectReason")
+        << R"({"metadata":{"name":"vigil-8","namespace":"shop","uid":"u8","managedFields":[
+              {"manager":"vigil","operation":"Apply","fieldsV1":{"f:spec":{"f:action":{}}}},
+              {"manager":"kubectl-patch","operation":"Update","fieldsV1":{"f:spec":{"f:rejected":{},
+                "f:rejectReason":{}}}}]},
+              "spec":{"action":"restart_pod","target":"pod/shop/a","rejected":true,
+                "rejectReason":" the database is down "},"status":{"phase":"proposed"}})"
+        << ""
+        << "restart_pod|pod/shop/a|proposed|0|0||1|field-manager:kubectl-patch|the database is down|";
+    QTest::newRow("desktop rejection: spec.rejected with the annotation naming who")
+        << R"({"metadata":{"name":"vigil-9","namespace":"shop","uid":"u9","annotations":{
+              "vigil.dev/rejected-by":"os:bob via desktop"}},
+              "spec":{"action":"restart_pod","target":"pod/shop/a","approved":false,"rejected":true,
+                "rejectReason":"web-2 is being debugged"},"status":{"phase":"rejected"}})"
+        << ""
+        << "restart_pod|pod/shop/a|rejected|0|0||1|os:bob via desktop|web-2 is being debugged|";
+    QTest::newRow("spec.rejectReason wins over the old annotation")
+        << R"({"metadata":{"name":"vigil-10","namespace":"shop","uid":"u10","annotations":{
+              "vigil.dev/rejected-by":"os:bob","vigil.dev/reject-reason":"old"}},
+              "spec":{"action":"restart_pod","target":"pod/shop/a","rejected":true,"rejectReason":"new"}})"
+        << ""
+        << "restart_pod|pod/shop/a||0|0||1|os:bob|new|";
+    QTest::newRow("spec.rejected without managedFields: who is unknown")
+        << R"({"metadata":{"name":"vigil-11","namespace":"shop","uid":"u11"},
+              "spec":{"action":"restart_pod","target":"pod/shop/a","rejected":true}})"
+        << ""
+        << "restart_pod|pod/shop/a||0|0||1|field-manager:unknown||";
+    QTest::newRow("spec.rejected false awaits a person")
+        << R"({"metadata":{"name":"vigil-12","namespace":"shop","uid":"u12"},
+              "spec":{"action":"restart_pod","target":"pod/shop/a","rejected":false,"rejectReason":"x"}})"
+        << ""
+        << "restart_pod|pod/shop/a||0|1||0||x|";
     QTest::newRow("approved as a string is not approved")
         << R"({"metadata":{"name":"vigil-5","namespace":"shop","uid":"u5"},"spec":{"action":"restart_pod",
               "target":"pod/shop/a","approved":"true"},"status":{"phase":"proposed","conditions":"bad"}})"
         << ""
-        << "restart_pod|pod/shop/a|proposed|0|1|||";
+        << "restart_pod|pod/shop/a|proposed|0|1||0|||";
     QTest::newRow("no uid is an error") << R"({"metadata":{"name":"vigil-6"},"spec":{}})"
                                         << "metadata.uid or metadata.name missing"
                                         << "";
@@ -363,7 +395,9 @@ void TestClusterSession::agentDecision()
                                     QString::number(int(r->approved)),
                                     QString::number(int(r->awaitingDecision())),
                                     r->approvedBy,
+                                    QString::number(int(r->rejected)),
                                     r->rejectedBy,
+                                    r->rejectReason,
                                     conditions.join(',')}
                             .join('|');
     QCOMPARE(got, summary);
