@@ -27,6 +27,9 @@ using json = nlohmann::json;
 namespace {
 
 constexpr int kLastWritesMs = 5000; // for the AgentDecision writes after the last action
+constexpr int kRetryFirstMs = 1000; // a failed AgentDecision write is tried again after this, doubling
+constexpr int kRetryMaxMs = 30000;
+constexpr int kDrainRetryMs = 250; // after SIGTERM, failed writes are retried this often until the deadline
 
 std::string s(const QString &text)
 {
@@ -137,6 +140,29 @@ QString outcomeMessage(const act::Decision &d)
     return QString();
 }
 
+// An audit row about one decision: its id, namespace, target and action.
+audit::AuditEvent decisionEvent(const act::Decision &d, const QString &kind, const QString &actor,
+                                const QString &outcome, json payload)
+{
+    audit::AuditEvent e;
+    e.decisionId = d.id;
+    e.kind = kind;
+    e.actor = actor;
+    e.namespaceName = d.target.namespaceName;
+    e.target = d.targetKey();
+    e.action = actionName(d.diagnosis.action);
+    e.outcome = outcome;
+    e.payload = std::move(payload);
+    return e;
+}
+
+// Whether the local decision and its AgentDecision agree: phase and the annotation's state.
+bool inStep(const LedgerEntry &entry, const act::Decision &local)
+{
+    return entry.phase == act::stateName(local.state) && entry.decision &&
+           entry.decision->state == local.state;
+}
+
 json decisionFields(const act::Decision &d)
 {
     return {{"decision", s(d.id)},
@@ -156,10 +182,14 @@ Agent::Agent(kube::Connection connection, AgentOptions options, reason::Router *
     , m_router(router)
     , m_log(log)
 {
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &Agent::retryUnsynced);
     m_graceTimer.setSingleShot(true);
     connect(&m_graceTimer, &QTimer::timeout, this, [this] {
         m_log->warn(QStringLiteral("shutdown grace period over with actions still running"),
-                    {{"graceMs", m_options.shutdownGraceMs}, {"inFlight", m_inFlight.size()}});
+                    {{"graceMs", m_options.shutdownGraceMs},
+                     {"inFlight", m_inFlight.size()},
+                     {"verifying", m_verifying.size()}});
         interruptInFlight();
     });
 }
@@ -498,18 +528,11 @@ void Agent::syncFromLedger(const LedgerEntry &entry)
                          {{"decision", s(remote.id)}, {"error", s(r.errorMessage())}});
             return;
         }
-        audit::AuditEvent e;
-        e.decisionId = remote.id;
-        e.kind = QStringLiteral("adopted");
-        e.actor = QStringLiteral("agent:") + identity();
-        e.namespaceName = remote.target.namespaceName;
-        e.target = remote.targetKey();
-        e.action = actionName(remote.diagnosis.action);
-        e.outcome = act::stateName(remote.state);
-        e.payload = {{"decision", remote.toJson()},
-                     {"from", s(entry.namespaceName + u'/' + entry.name)},
-                     {"claimedBy", s(entry.claimedBy)}};
-        (void)m_audit->append(std::move(e));
+        appendAudit(decisionEvent(remote, QStringLiteral("adopted"), QStringLiteral("agent:") + identity(),
+                                  act::stateName(remote.state),
+                                  {{"decision", remote.toJson()},
+                                   {"from", s(entry.namespaceName + u'/' + entry.name)},
+                                   {"claimedBy", s(entry.claimedBy)}}));
         m_log->info(QStringLiteral("adopted a decision from the ledger"), [&] {
             json f = decisionFields(remote);
             f["claimedBy"] = s(entry.claimedBy);
@@ -530,21 +553,12 @@ void Agent::syncFromLedger(const LedgerEntry &entry)
         }
         // Every state change is audited, also one learnt from the ledger: otherwise the audit walk
         // has a gap (approved, then a row moving from executing).
-        audit::AuditEvent e;
-        e.decisionId = remote.id;
-        e.kind = QStringLiteral("synced");
-        e.actor = QStringLiteral("agent:") + identity();
-        e.namespaceName = remote.target.namespaceName;
-        e.target = remote.targetKey();
-        e.action = actionName(remote.diagnosis.action);
-        e.outcome = act::stateName(step);
-        e.payload = {{"from", s(act::stateName(at))},
-                     {"to", s(act::stateName(step))},
-                     {"ledger", s(entry.namespaceName + u'/' + entry.name)},
-                     {"claimedBy", s(entry.claimedBy)}};
-        if (Result<qint64> r = m_audit->append(std::move(e)); !r)
-            m_log->error(QStringLiteral("cannot audit a state learnt from the ledger"),
-                         {{"decision", s(remote.id)}, {"error", s(r.errorMessage())}});
+        appendAudit(decisionEvent(remote, QStringLiteral("synced"), QStringLiteral("agent:") + identity(),
+                                  act::stateName(step),
+                                  {{"from", s(act::stateName(at))},
+                                   {"to", s(act::stateName(step))},
+                                   {"ledger", s(entry.namespaceName + u'/' + entry.name)},
+                                   {"claimedBy", s(entry.claimedBy)}}));
         at = step;
     }
 }
@@ -561,6 +575,16 @@ void Agent::beginActing()
             all<kube::EventView>(m_events));
     for (const LedgerEntry &e : m_ledger->entries())
         considerEntry(e);
+    resync(QStringLiteral("took the lease"));
+    if (m_options.resyncIntervalMs > 0) {
+        auto *resyncer = new QTimer(m_term);
+        resyncer->setInterval(m_options.resyncIntervalMs);
+        connect(resyncer, &QTimer::timeout, this, [this] {
+            if (canAct())
+                resync(QStringLiteral("periodic"));
+        });
+        resyncer->start();
+    }
     if (m_options.decisionTtlMs > 0) {
         auto *sweeper = new QTimer(m_term);
         sweeper->setInterval(
@@ -865,16 +889,9 @@ bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local
                          {{"decision", s(local.id)}, {"error", s(r.errorMessage())}});
             return true;
         }
-        audit::AuditEvent e;
-        e.decisionId = local.id;
-        e.kind = QStringLiteral("rejected");
-        e.actor = rejecter.actor();
-        e.namespaceName = local.target.namespaceName;
-        e.target = local.targetKey();
-        e.action = actionName(local.diagnosis.action);
-        e.outcome = QStringLiteral("rejected");
-        e.payload = {{"reason", s(why)}, {"note", "rejected after approval, before it was claimed"}};
-        (void)m_audit->append(std::move(e));
+        appendAudit(
+            decisionEvent(local, QStringLiteral("rejected"), rejecter.actor(), QStringLiteral("rejected"),
+                          {{"reason", s(why)}, {"note", "rejected after approval, before it was claimed"}}));
         m_log->info(QStringLiteral("rejected through the AgentDecision after approval"),
                     {{"decision", s(local.id)}, {"by", s(entry.rejectedBy)}, {"reason", s(why)}});
         record(rejected);
@@ -1002,17 +1019,21 @@ void Agent::execute(const act::Decision &claimed)
 
 void Agent::verify(const QString &id)
 {
+    m_verifying.insert(id);
     m_executor->verify(id, m_options.verifyTimeoutMs, this, [this, id](Result<act::Decision> v) {
+        if (!m_verifying.remove(id))
+            return; // abandoned by the shutdown
         if (!v) {
             m_log->warn(QStringLiteral("verification failed"),
                         {{"decision", s(id)}, {"error", s(v.errorMessage())}});
-            return;
+        } else {
+            countOutcome(*v);
+            json fields = decisionFields(*v);
+            fields["outcome"] = s(outcomeMessage(*v));
+            m_log->info(QStringLiteral("verified"), fields);
+            record(*v);
         }
-        countOutcome(*v);
-        json fields = decisionFields(*v);
-        fields["outcome"] = s(outcomeMessage(*v));
-        m_log->info(QStringLiteral("verified"), fields);
-        record(*v);
+        maybeFinish();
     });
 }
 
@@ -1023,14 +1044,136 @@ void Agent::countOutcome(const act::Decision &d)
 
 void Agent::record(const act::Decision &decision)
 {
+    if (m_finished) {
+        // The lease is released: a restart of this agent resyncs it from the local record.
+        m_log->warn(QStringLiteral("AgentDecision not written: the agent already stopped"),
+                    decisionFields(decision));
+        return;
+    }
     ++m_pendingWrites;
+    ++m_recording[decision.id];
     m_ledger->record(decision, this, [this, id = decision.id](Result<void> r) {
         --m_pendingWrites;
-        if (!r)
-            m_log->warn(QStringLiteral("cannot write the AgentDecision"),
+        if (--m_recording[id] <= 0)
+            m_recording.remove(id);
+        // Writes of one decision answer in order and each carries the whole state: the last answer counts.
+        if (r) {
+            m_unsynced.remove(id);
+            if (m_unsynced.isEmpty())
+                m_retryDelayMs = 0;
+        } else {
+            m_log->warn(QStringLiteral("cannot write the AgentDecision; will retry"),
                         {{"decision", s(id)}, {"error", s(r.errorMessage())}});
+            onRecordFailed(id);
+        }
         maybeFinish();
     });
+}
+
+void Agent::onRecordFailed(const QString &id)
+{
+    m_unsynced.insert(id);
+    if (m_finished)
+        return;
+    if (m_draining) {
+        // Flushing before exit: try again soon, as long as the bounded wait allows; the pending count
+        // holds the exit for the retry.
+        if (m_drainRetryQueued || QDateTime::currentMSecsSinceEpoch() + kDrainRetryMs >= m_flushDeadlineMs)
+            return;
+        m_drainRetryQueued = true;
+        ++m_pendingWrites;
+        QTimer::singleShot(kDrainRetryMs, this, [this] {
+            m_drainRetryQueued = false;
+            --m_pendingWrites;
+            retryUnsynced();
+            maybeFinish();
+        });
+        return;
+    }
+    if (!m_retryTimer.isActive()) {
+        m_retryDelayMs = m_retryDelayMs == 0 ? kRetryFirstMs : std::min(m_retryDelayMs * 2, kRetryMaxMs);
+        m_retryTimer.start(m_retryDelayMs);
+    }
+}
+
+void Agent::retryUnsynced()
+{
+    // Only the lease holder writes; a replica that lost it leaves them to its next term's resync.
+    if (m_finished || m_unsynced.isEmpty() || !isLeader())
+        return;
+    const QSet<QString> ids = m_unsynced;
+    for (const QString &id : ids) {
+        if (m_recording.contains(id))
+            continue; // a newer write is on its way; its answer decides
+        Result<act::Decision> local = m_store->load(id);
+        if (!local) {
+            m_unsynced.remove(id);
+            continue;
+        }
+        record(*local);
+    }
+}
+
+bool Agent::inScope(const act::Decision &decision) const
+{
+    return m_options.namespaceName.isEmpty() ||
+           act::AgentDecisionMirror::objectNamespace(decision) == m_options.namespaceName;
+}
+
+int Agent::resync(const QString &why)
+{
+    if (m_finished || !isLeader() || !m_ledger->informer()->health().synced)
+        return 0;
+    Result<QList<act::Decision>> decisions = m_store->list();
+    if (!decisions) {
+        m_log->error(QStringLiteral("cannot read the local decisions to resync the AgentDecisions"),
+                     {{"error", s(decisions.errorMessage())}});
+        return 0;
+    }
+    QHash<QString, LedgerEntry> entries;
+    for (LedgerEntry &e : m_ledger->entries())
+        entries.insert(e.decisionId, std::move(e));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    int missing = 0;
+    int stale = 0;
+    for (const act::Decision &d : *decisions) {
+        const QString &id = d.id;
+        if (m_inFlight.contains(id) || m_claiming.contains(id) || m_recording.contains(id) ||
+            m_deleting.contains(id))
+            continue; // their own writes are coming
+        const auto it = entries.constFind(id);
+        if (it == entries.cend()) {
+            // Not brought back: one out of this agent's namespace, or one untouched here for the TTL —
+            // the sweep (of any leader) may have deleted it after it finished, later than this copy.
+            const qint64 touched = std::max(d.updatedMs, d.createdMs);
+            if (!inScope(d) || (m_options.decisionTtlMs > 0 && now - touched >= m_options.decisionTtlMs)) {
+                m_unsynced.remove(id);
+                continue;
+            }
+            ++missing;
+        } else {
+            if (!m_unsynced.contains(id) && inStep(*it, d))
+                continue;
+            // The ledger is ahead (another replica moved it): adopting it is syncFromLedger's business.
+            if (it->decision && rank(it->decision->state) > rank(d.state))
+                continue;
+            ++stale;
+        }
+        record(d);
+    }
+    if (missing + stale > 0)
+        m_log->info(QStringLiteral("resyncing AgentDecisions from the local record"),
+                    {{"why", s(why)}, {"missing", missing}, {"stale", stale}});
+    return missing + stale;
+}
+
+void Agent::appendAudit(audit::AuditEvent event)
+{
+    const QString id = event.decisionId;
+    const QString kind = event.kind;
+    if (Result<qint64> r = m_audit->append(std::move(event)); !r)
+        m_log->error(QStringLiteral("cannot write an audit row"),
+                     {{"decision", s(id)}, {"kind", s(kind)}, {"error", s(r.errorMessage())}});
 }
 
 // --- shutdown ----------------------------------------------------------------
@@ -1052,16 +1195,21 @@ void Agent::shutdown()
     m_claiming.clear();
     m_diagnoser = nullptr;
     delete m_term.data(); // no new work: no diagnoses, no claims
-    if (!m_inFlight.isEmpty())
+    m_retryTimer.stop();
+    if (!m_inFlight.isEmpty() || !m_verifying.isEmpty())
         m_graceTimer.start(m_options.shutdownGraceMs);
     // Never let an unreachable API server hold the exit.
-    QTimer::singleShot(m_options.shutdownGraceMs + kLastWritesMs, this, [this] { finishShutdown(); });
+    const int bound = m_options.shutdownGraceMs + kLastWritesMs;
+    m_flushDeadlineMs = QDateTime::currentMSecsSinceEpoch() + bound;
+    QTimer::singleShot(bound, this, [this] { finishShutdown(); });
+    // Flush: what failed before and whatever the AgentDecisions still lack, while the lease is ours.
+    resync(QStringLiteral("shutting down"));
     maybeFinish();
 }
 
 void Agent::maybeFinish()
 {
-    if (m_draining && m_inFlight.isEmpty() && m_pendingWrites == 0)
+    if (m_draining && m_inFlight.isEmpty() && m_verifying.isEmpty() && m_pendingWrites == 0)
         finishShutdown();
 }
 
@@ -1069,6 +1217,8 @@ void Agent::interruptInFlight()
 {
     if (m_finished)
         return;
+    // A verification still running is left: its decision stays executed, as its AgentDecision says.
+    m_verifying.clear();
     const QList<QString> ids = m_inFlight.keys();
     m_inFlight.clear();
     for (const QString &id : ids) {
@@ -1076,22 +1226,16 @@ void Agent::interruptInFlight()
         if (!d)
             continue;
         // Executing is already durable; say why it has no outcome. The next leader reconciles it.
-        audit::AuditEvent e;
-        e.decisionId = id;
-        e.kind = QStringLiteral("interrupted");
-        e.actor = QStringLiteral("agent:") + identity();
-        e.namespaceName = d->target.namespaceName;
-        e.target = d->targetKey();
-        e.action = actionName(d->diagnosis.action);
-        e.outcome = QStringLiteral("shutdown");
-        e.payload = {
-            {"decision", d->toJson()},
-            {"note", "the agent stopped while the action was running; the next leader reconciles it"}};
-        (void)m_audit->append(std::move(e));
+        appendAudit(decisionEvent(
+            *d, QStringLiteral("interrupted"), QStringLiteral("agent:") + identity(),
+            QStringLiteral("shutdown"),
+            {{"decision", d->toJson()},
+             {"note", "the agent stopped while the action was running; the next leader reconciles it"}}));
         m_metrics.count(m_metrics.actions, QStringLiteral("interrupted"));
         m_log->warn(QStringLiteral("action interrupted by shutdown"), decisionFields(*d));
         record(*d);
     }
+    m_flushDeadlineMs = std::min(m_flushDeadlineMs, QDateTime::currentMSecsSinceEpoch() + kLastWritesMs);
     QTimer::singleShot(kLastWritesMs, this, [this] { finishShutdown(); });
     maybeFinish();
 }
@@ -1102,6 +1246,11 @@ void Agent::finishShutdown()
         return;
     m_finished = true;
     m_graceTimer.stop();
+    m_retryTimer.stop();
+    if (!m_unsynced.isEmpty() || m_pendingWrites > 0)
+        m_log->warn(QStringLiteral("stopping with AgentDecision writes not done; the agent's next start "
+                                   "resyncs them"),
+                    {{"failed", m_unsynced.size()}, {"unanswered", m_pendingWrites}});
     for (kube::Informer *i : {m_pods, m_nodes, m_events}) {
         if (i)
             i->stop();

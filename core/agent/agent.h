@@ -29,9 +29,20 @@
 // nodes its namespace's pods run on, records their incidents in its own
 // namespace and never cordons: a node is shared with other namespaces.
 //
-// shutdown() (SIGTERM): stop taking work, let a running action finish within
-// the grace period or record it as interrupted (the next leader reconciles
-// it), release the Lease, then finished(0).
+// The local decision store is the agent's own record; the AgentDecisions
+// follow it. A write that fails (a broken connection, an API server restart)
+// is retried with backoff while leading, and the leader resyncs: on taking
+// the lease, every resyncIntervalMs and at shutdown it compares each local
+// decision with its AgentDecision and writes the missing and stale ones
+// (never one the ledger is ahead of, nor a missing one untouched here for
+// decisionTtlMs: the TTL sweep may have deleted it after another leader
+// finished it).
+//
+// shutdown() (SIGTERM): stop taking work, let a running action (and a running
+// verification) finish within the grace period or record it as interrupted
+// (the next leader reconciles it; an unfinished verification leaves the
+// decision executed), flush the AgentDecision writes still owed (retrying failed ones) within
+// a bounded wait, release the Lease, then finished(0).
 
 #include "core/act/actions.h"
 #include "core/agent/agentmetrics.h"
@@ -61,7 +72,8 @@ struct Decision;
 } // namespace vigil::act
 namespace vigil::audit {
 class AuditLog;
-}
+struct AuditEvent;
+} // namespace vigil::audit
 namespace vigil::gather {
 class GatherFetcher;
 }
@@ -89,6 +101,9 @@ struct AgentOptions {
     qint64 repeatWindowMs = 10 * 60 * 1000;
     /// Finished AgentDecisions older than this are deleted by the leader; 0 keeps them.
     qint64 decisionTtlMs = 7LL * 24 * 3600 * 1000;
+    /// How often the leader rewrites AgentDecisions missing or behind the local record; 0: only on
+    /// taking the lease and at shutdown.
+    int resyncIntervalMs = 30000;
 };
 
 class Agent final : public QObject {
@@ -146,6 +161,11 @@ private:
     void execute(const act::Decision &claimed);
     void verify(const QString &decisionId);
     void record(const act::Decision &decision);
+    void onRecordFailed(const QString &decisionId);
+    void retryUnsynced();
+    int resync(const QString &why);
+    bool inScope(const act::Decision &decision) const;
+    void appendAudit(audit::AuditEvent event);
     void countOutcome(const act::Decision &decision);
     void onInformerHealth(const kube::InformerHealth &health, const QString &resource);
     bool canAct() const;
@@ -181,7 +201,14 @@ private:
     QSet<QString> m_deleting;          ///< expired AgentDecisions being deleted
     QSet<QString> m_claiming;          ///< decision ids between claim and execute's answer
     QHash<QString, qint64> m_inFlight; ///< decision id -> when its execute() started
+    QSet<QString> m_verifying;         ///< decision ids whose verify() has not answered
     int m_pendingWrites = 0;           ///< AgentDecision writes not answered yet
+    QHash<QString, int> m_recording;   ///< decision id -> record() writes not answered yet
+    QSet<QString> m_unsynced;          ///< decision ids whose last AgentDecision write failed
+    QTimer m_retryTimer;               ///< retries m_unsynced while leading
+    int m_retryDelayMs = 0;
+    qint64 m_flushDeadlineMs = 0; ///< after SIGTERM: failed writes are retried until then
+    bool m_drainRetryQueued = false;
     QTimer m_graceTimer;
     AgentMetrics m_metrics;
 };

@@ -136,6 +136,11 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
     parser.addOption({QStringLiteral("shutdown-grace"),
                       QStringLiteral("Seconds a running action may take after SIGTERM."), QStringLiteral("s"),
                       QStringLiteral("15")});
+    parser.addOption({QStringLiteral("resync-interval"),
+                      QStringLiteral("Seconds between the leader's checks that every local decision's "
+                                     "AgentDecision exists and is current (also on taking the lease and at "
+                                     "shutdown)."),
+                      QStringLiteral("s"), QStringLiteral("30")});
     parser.addOption({QStringLiteral("decision-ttl"),
                       QStringLiteral("Delete finished AgentDecisions this long after they finished: 7d, 12h, "
                                      "30m, 90s; 0 keeps them (7d). Open ones are never deleted."),
@@ -210,7 +215,8 @@ int agentCommand(const QStringList &arguments, QTextStream &out, QTextStream &er
                             Timing{"renew-deadline", &options.election.renewDeadlineMs},
                             Timing{"retry-period", &options.election.retryPeriodMs},
                             Timing{"verify-timeout", &options.verifyTimeoutMs},
-                            Timing{"shutdown-grace", &options.shutdownGraceMs}}) {
+                            Timing{"shutdown-grace", &options.shutdownGraceMs},
+                            Timing{"resync-interval", &options.resyncIntervalMs}}) {
         const QString name = QString::fromLatin1(t.flag);
         *t.into = secondsToMs(parser.value(name));
         if (*t.into < 0) {

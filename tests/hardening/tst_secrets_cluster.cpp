@@ -118,17 +118,6 @@ json seededArgs()
                         "--token=" + s[1].value.toStdString()});
 }
 
-QString str(const json &j, std::initializer_list<const char *> path)
-{
-    const json *at = &j;
-    for (const char *k : path) {
-        if (!at->is_object() || !at->contains(k))
-            return QString();
-        at = &(*at)[k];
-    }
-    return at->is_string() ? QString::fromStdString(at->get<std::string>()) : QString();
-}
-
 QByteArray policyYaml()
 {
     return "mode: auto-within-policy\n"
@@ -172,9 +161,7 @@ private:
     static QStringList leaks(const QByteArray &text, const QString &where);
     QByteArray everyFileUnderHome() const;
 
-    ClusterApi m_api;
-    QString m_kubeconfig;
-    QString m_ns;
+    AgentClusterFixture m_cluster;
     QTemporaryDir m_home;
     QTemporaryDir m_logs;
     llm::EnvSecretStore m_secrets;
@@ -189,21 +176,21 @@ Result<void> TestSecretsCluster::seedWorkloads()
     // Every namespaced scenario, each container given the seeded env and args.
     // (healthy has nothing to diagnose and notready-node is cluster-wide: both are left out.)
     for (const char *scenario : {"crashloop", "oomkilled", "imagepull", "readiness", "pending"}) {
-        const QString applied = applyScenario(m_kubeconfig, m_ns, scenario);
+        const QString applied = applyScenario(m_cluster.kubeconfig, m_cluster.ns, scenario);
         if (!applied.isEmpty())
             return Error(QStringLiteral("scenario %1: %2").arg(scenario, applied));
     }
-    const kube::ResourcePath deployments{kube::ResourceType::deployments(), m_ns, {}, {}};
-    Result<QList<json>> listed = m_api.list(deployments);
+    const kube::ResourcePath deployments{kube::ResourceType::deployments(), m_cluster.ns, {}, {}};
+    Result<QList<json>> listed = m_cluster.api.list(deployments);
     if (!listed)
         return listed.error();
     for (const json &listedDeployment : *listed) {
         const QString name = str(listedDeployment, {"metadata", "name"});
-        const kube::ResourcePath path{kube::ResourceType::deployments(), m_ns, name, {}};
+        const kube::ResourcePath path{kube::ResourceType::deployments(), m_cluster.ns, name, {}};
         // The controllers write status meanwhile: read, change, write until no 409 (a few tries).
         Result<json> updated = Error(QStringLiteral("not tried"));
         for (int attempt = 0; attempt < 8; ++attempt) {
-            Result<json> d = m_api.get(path);
+            Result<json> d = m_cluster.api.get(path);
             if (!d)
                 return d.error();
             for (json &c : (*d)["spec"]["template"]["spec"]["containers"]) {
@@ -213,8 +200,8 @@ Result<void> TestSecretsCluster::seedWorkloads()
                 c["env"] = env;
                 c["args"] = seededArgs();
             }
-            updated =
-                cli::await<json>([&](QObject *ctx, auto cb) { m_api.client->update(path, *d, {}, ctx, cb); });
+            updated = cli::await<json>(
+                [&](QObject *ctx, auto cb) { m_cluster.api.client->update(path, *d, {}, ctx, cb); });
             if (updated || updated.error().code != 409)
                 break;
         }
@@ -230,20 +217,21 @@ Result<void> TestSecretsCluster::seedWorkloads()
     previous.write(seededLogLines());
     current.close();
     previous.close();
-    const json deploy = crashLoopingDeployment(m_ns, QStringLiteral("vault-sync"), seededEnv(), seededArgs());
-    if (Result<json> r = m_api.create(deployments, deploy); !r)
+    const json deploy =
+        crashLoopingDeployment(m_cluster.ns, QStringLiteral("vault-sync"), seededEnv(), seededArgs());
+    if (Result<json> r = m_cluster.api.create(deployments, deploy); !r)
         return r.error();
     const kube::ResourceType clusterLogs{"kwok.x-k8s.io", "v1alpha1", "clusterlogs", false};
     const json logs = {
         {"apiVersion", "kwok.x-k8s.io/v1alpha1"},
         {"kind", "ClusterLogs"},
-        {"metadata", {{"name", QString("vigil-" + m_ns + "-secrets").toStdString()}}},
+        {"metadata", {{"name", QString("vigil-" + m_cluster.ns + "-secrets").toStdString()}}},
         {"spec",
-         {{"selector", {{"matchNamespaces", json::array({m_ns.toStdString()})}}},
+         {{"selector", {{"matchNamespaces", json::array({m_cluster.ns.toStdString()})}}},
           {"logs", json::array({json{{"containers", json::array({"vault-sync"})},
                                      {"logsFile", current.fileName().toStdString()},
                                      {"previousLogsFile", previous.fileName().toStdString()}}})}}}};
-    if (Result<json> r = m_api.create({clusterLogs, {}, {}, {}}, logs); !r)
+    if (Result<json> r = m_cluster.api.create({clusterLogs, {}, {}, {}}, logs); !r)
         return r.error();
     return {};
 }
@@ -263,7 +251,8 @@ Result<void> TestSecretsCluster::seedEvents()
     };
     for (const QString &app : {QStringLiteral("vault-sync"), QStringLiteral("payments-api")}) {
         QMap<QString, QString> pods;
-        if (!ClusterApi::waitFor([&] { return !(pods = m_api.livePods(m_ns, app)).isEmpty(); }, 60000))
+        if (!ClusterApi::waitFor(
+                [&] { return !(pods = m_cluster.api.livePods(m_cluster.ns, app)).isEmpty(); }, 60000))
             return Error("no pod of " + app + " within 60 s");
         const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
         int n = 0;
@@ -273,11 +262,11 @@ Result<void> TestSecretsCluster::seedEvents()
                 {"kind", "Event"},
                 {"metadata",
                  {{"name", QString(pods.firstKey() + ".seeded" + QString::number(n++)).toStdString()},
-                  {"namespace", m_ns.toStdString()}}},
+                  {"namespace", m_cluster.ns.toStdString()}}},
                 {"involvedObject",
                  {{"kind", "Pod"},
                   {"apiVersion", "v1"},
-                  {"namespace", m_ns.toStdString()},
+                  {"namespace", m_cluster.ns.toStdString()},
                   {"name", pods.firstKey().toStdString()},
                   {"uid", pods.first().toStdString()}}},
                 {"type", "Warning"},
@@ -289,7 +278,9 @@ Result<void> TestSecretsCluster::seedEvents()
                 {"firstTimestamp", now.toStdString()},
                 {"lastTimestamp", now.toStdString()},
                 {"count", 3}};
-            if (Result<json> r = m_api.create({kube::ResourceType::events(), m_ns, {}, {}}, event); !r)
+            if (Result<json> r =
+                    m_cluster.api.create({kube::ResourceType::events(), m_cluster.ns, {}, {}}, event);
+                !r)
                 return Error("seeding an event on " + pods.firstKey() + ": " + r.errorMessage());
         }
     }
@@ -311,15 +302,8 @@ void TestSecretsCluster::initTestCase()
     qputenv("OPENAI_API_KEY", m_openAiKey.toUtf8());
     qputenv("ANTHROPIC_API_KEY", m_anthropicKey.toUtf8());
 
-    m_kubeconfig = clusterKubeconfig();
-    QVERIFY2(!m_kubeconfig.isEmpty(), "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig");
-    Result<void> c = m_api.connect();
-    QVERIFY2(c, qPrintable(c.errorMessage()));
-    m_ns = ClusterApi::uniqueName("vigil-secrets-");
-    Result<json> ns = m_api.createNamespace(m_ns);
-    QVERIFY2(ns, qPrintable(ns.errorMessage()));
-    Result<void> crd = installAgentDecisionCrd(m_api);
-    QVERIFY2(crd, qPrintable(crd.errorMessage()));
+    Result<void> ready = m_cluster.setUp("vigil-secrets-");
+    QVERIFY2(ready, qPrintable(ready.errorMessage()));
     Result<void> seeded = seedWorkloads();
     QVERIFY2(seeded, qPrintable(seeded.errorMessage()));
     Result<void> events = seedEvents();
@@ -354,12 +338,12 @@ Result<void> TestSecretsCluster::startRun(Run &run)
     if (!policy)
         return policy.error();
     agent::AgentOptions options;
-    options.namespaceName = m_ns;
+    options.namespaceName = m_cluster.ns;
     options.policy = *policy;
     options.dataDir = run.dataDir;
     run.lease = ClusterApi::uniqueName("vigil-secrets-" + run.provider + "-");
     options.election.leaseName = run.lease;
-    options.election.leaseNamespace = m_ns;
+    options.election.leaseNamespace = m_cluster.ns;
     options.election.identity = "secrets-" + run.provider;
     options.client.qps = 20;
     options.client.burst = 40;
@@ -396,9 +380,7 @@ void TestSecretsCluster::runEveryProviderShape()
         return false;
     };
     auto decisions = [this](const Run &r) {
-        Result<QList<json>> items =
-            m_api.list({agentDecisions(), m_ns, {}, {}}, "vigil.dev/agent=" + agent::labelValue(r.lease));
-        return items ? int(items->size()) : 0;
+        return int(m_cluster.agentDecisionsOf(agent::labelValue(r.lease)).size());
     };
     const bool done = QTest::qWaitFor(
         [&] {
@@ -428,7 +410,7 @@ void TestSecretsCluster::runEveryProviderShape()
         disconnect(c);
         QVERIFY2(stopped, qPrintable(r->provider + ": the agent did not finish within 40 s of shutdown()"));
     }
-    Result<QList<json>> objects = m_api.list({agentDecisions(), m_ns, {}, {}});
+    Result<QList<json>> objects = m_cluster.api.list({agentDecisions(), m_cluster.ns, {}, {}});
     QVERIFY2(objects, qPrintable(objects.errorMessage()));
     for (const json &o : *objects)
         m_agentDecisions += QByteArray::fromStdString(o.dump()) + '\n';
@@ -562,16 +544,11 @@ void TestSecretsCluster::apiKeysNeverOnDisk()
 void TestSecretsCluster::cleanupTestCase()
 {
     m_runs.clear();
-    if (!m_ns.isEmpty() && m_api.client) {
+    if (!m_cluster.ns.isEmpty() && m_cluster.api.client) {
         const kube::ResourceType clusterLogs{"kwok.x-k8s.io", "v1alpha1", "clusterlogs", false};
-        (void)m_api.remove({clusterLogs, {}, "vigil-" + m_ns + "-secrets", {}});
-        QProcess p;
-        p.start(sourceDir() + "/tests/scenarios/apply",
-                {"--kubeconfig", m_kubeconfig, "--namespace", m_ns, "--delete", "--only",
-                 "crashloop,oomkilled,imagepull,readiness,pending"});
-        p.waitForFinished(60000);
-        (void)m_api.remove({kube::ResourceType::namespaces(), {}, m_ns, {}});
+        (void)m_cluster.api.remove({clusterLogs, {}, "vigil-" + m_cluster.ns + "-secrets", {}});
     }
+    m_cluster.tearDown({"crashloop", "oomkilled", "imagepull", "readiness", "pending"});
 }
 
 QTEST_GUILESS_MAIN(TestSecretsCluster)

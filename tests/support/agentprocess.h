@@ -1,9 +1,9 @@
 #pragma once
 
-// For the agent's cluster tests: a `vigilctl agent` child process (the built
-// binary, VIGIL_VIGILCTL) with its JSON log parsed as it arrives and its
-// /healthz, /readyz and /metrics read over HTTP; plus installing the
-// AgentDecision CRD and applying a scenario into a namespace.
+// For the agent's and the hardening cluster tests (tests/core/agent, tests/hardening): a
+// `vigilctl agent` child process (the built binary, VIGIL_VIGILCTL) with its JSON log parsed as it
+// arrives and its /healthz, /readyz and /metrics read over HTTP; the fixture each of them starts
+// with (a fresh namespace, the AgentDecision CRD, scenarios applied); and str() for JSON paths.
 
 #include "clusterapi.h"
 #include "core/audit/auditlog.h"
@@ -42,6 +42,16 @@ public:
             m_process.kill();
             m_process.waitForFinished(5000);
         }
+    }
+
+    /// SIGTERM, then waits; true when it exited 0 within timeoutMs (or was not running).
+    bool stop(int timeoutMs = 10000)
+    {
+        if (m_process.state() == QProcess::NotRunning)
+            return true;
+        m_process.terminate();
+        return m_process.waitForFinished(timeoutMs) && m_process.exitStatus() == QProcess::NormalExit &&
+               m_process.exitCode() == 0;
     }
 
     /// Starts `vigilctl agent ARGS --identity I --data-dir D --listen 127.0.0.1:0`.
@@ -148,6 +158,18 @@ private:
     quint16 m_port = 0;
 };
 
+/// The string at path in j; empty when a step is missing or the value is not a string.
+inline QString str(const nlohmann::json &j, std::initializer_list<const char *> path)
+{
+    const nlohmann::json *at = &j;
+    for (const char *k : path) {
+        if (!at->is_object() || !at->contains(k))
+            return QString();
+        at = &(*at)[k];
+    }
+    return at->is_string() ? QString::fromStdString(at->get<std::string>()) : QString();
+}
+
 inline QString sourceDir()
 {
     QString source = qEnvironmentVariable("VIGIL_SOURCE_DIR");
@@ -158,12 +180,6 @@ inline QString clusterKubeconfig()
 {
     QFile f(qEnvironmentVariable("VIGIL_TEST_CLUSTER_FILE"));
     return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll().trimmed()) : QString();
-}
-
-/// Applies the AgentDecision CRD (shared by every test on the cluster: idempotent, never deleted).
-inline Result<void> installAgentDecisionCrd(ClusterApi &api)
-{
-    return api.installAgentDecisionCrd();
 }
 
 /// tests/scenarios/apply --only <scenario> into namespace; empty on success, else its output.
@@ -180,15 +196,16 @@ inline QString applyScenario(const QString &kubeconfig, const QString &ns, const
     return p.exitCode() == 0 ? QString() : QString::fromUtf8(p.readAll());
 }
 
-/// A policy that lets the rules' crash-loop proposals through whatever they pick.
-inline QByteArray permissivePolicy()
+/// Auto-within-policy that lets only create_alert run: an alert is the action a test can hold open
+/// (its webhook) or let finish at once.
+inline QByteArray alertOnlyPolicy()
 {
-    return "mode: approve\n"
-           "allowedActions: [restart_pod, create_alert]\n"
-           "minConfidence:\n  default: 0.1\n  restart_pod: 0.1\n"
+    return "mode: auto-within-policy\n"
+           "allowedActions: [create_alert]\n"
+           "minConfidence:\n  default: 0.1\n"
            "cooldown:\n  perTarget: 1s\n"
            "maxActionsPerHour: 100\n"
-           "autoApprove: [restart_pod, create_alert]\n";
+           "autoApprove: [create_alert]\n";
 }
 
 inline kube::ResourceType agentDecisions()
@@ -200,6 +217,70 @@ inline kube::ResourceType agentDecisions()
 inline kube::ResourceType leases()
 {
     return {QStringLiteral("coordination.k8s.io"), QStringLiteral("v1"), QStringLiteral("leases"), true};
+}
+
+/// Where an agent cluster test starts: the test cluster's kubeconfig, a connected ClusterApi, a fresh
+/// namespace with the AgentDecision CRD installed and scenarios applied into it; tearDown() removes
+/// what setUp() made.
+struct AgentClusterFixture {
+    ClusterApi api;
+    QString kubeconfig;
+    QString ns;
+
+    /// Errors name the step that failed.
+    Result<void> setUp(const char *namespacePrefix, const QStringList &scenarios = {})
+    {
+        kubeconfig = clusterKubeconfig();
+        if (kubeconfig.isEmpty())
+            return Error(QStringLiteral("VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig"));
+        if (Result<void> c = api.connect(); !c)
+            return c;
+        ns = ClusterApi::uniqueName(namespacePrefix);
+        if (Result<nlohmann::json> created = api.createNamespace(ns); !created)
+            return created.error();
+        if (Result<void> crd = api.installAgentDecisionCrd(); !crd)
+            return crd;
+        for (const QString &scenario : scenarios) {
+            const QString applied = applyScenario(kubeconfig, ns, scenario);
+            if (!applied.isEmpty())
+                return Error(QStringLiteral("scenario %1: %2").arg(scenario, applied));
+        }
+        return {};
+    }
+
+    /// Deletes the scenarios' objects outside the namespace (`apply --delete`), then the namespace.
+    void tearDown(const QStringList &scenarios = {})
+    {
+        if (!api.client || ns.isEmpty())
+            return;
+        if (!scenarios.isEmpty()) {
+            QProcess p;
+            p.start(sourceDir() + QStringLiteral("/tests/scenarios/apply"),
+                    {"--kubeconfig", kubeconfig, "--namespace", ns, "--delete", "--only",
+                     scenarios.join(QLatin1Char(','))});
+            p.waitForFinished(60000);
+        }
+        (void)api.remove({kube::ResourceType::namespaces(), {}, ns, {}});
+    }
+
+    /// The AgentDecisions of the agent whose lease is leaseName.
+    QList<nlohmann::json> agentDecisionsOf(const QString &leaseName)
+    {
+        Result<QList<nlohmann::json>> items =
+            api.list({agentDecisions(), ns, {}, {}}, QStringLiteral("vigil.dev/agent=") + leaseName);
+        return items ? *items : QList<nlohmann::json>();
+    }
+};
+
+/// A policy that lets the rules' crash-loop proposals through whatever they pick.
+inline QByteArray permissivePolicy()
+{
+    return "mode: approve\n"
+           "allowedActions: [restart_pod, create_alert]\n"
+           "minConfidence:\n  default: 0.1\n  restart_pod: 0.1\n"
+           "cooldown:\n  perTarget: 1s\n"
+           "maxActionsPerHour: 100\n"
+           "autoApprove: [restart_pod, create_alert]\n";
 }
 
 } // namespace vigil::test

@@ -20,17 +20,6 @@ namespace {
 
 constexpr int kLeaseMs = 4000; // short, with room for a loaded machine: renew deadline 3 s, retry 0.5 s
 
-QString str(const json &j, std::initializer_list<const char *> path)
-{
-    const json *at = &j;
-    for (const char *k : path) {
-        if (!at->is_object() || !at->contains(k))
-            return QString();
-        at = &(*at)[k];
-    }
-    return at->is_string() ? QString::fromStdString(at->get<std::string>()) : QString();
-}
-
 } // namespace
 
 class TestAgentCluster final : public QObject {
@@ -47,9 +36,7 @@ private Q_SLOTS:
 private:
     QList<json> decisionsOfThisAgent();
 
-    ClusterApi m_api;
-    QString m_kubeconfig;
-    QString m_ns;
+    AgentClusterFixture m_cluster;
     QString m_lease;
     QTemporaryDir m_dir;
     std::unique_ptr<AgentProcess> m_a;
@@ -62,17 +49,8 @@ private:
 
 void TestAgentCluster::initTestCase()
 {
-    m_kubeconfig = clusterKubeconfig();
-    QVERIFY2(!m_kubeconfig.isEmpty(), "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig");
-    Result<void> c = m_api.connect();
-    QVERIFY2(c, qPrintable(c.errorMessage()));
-    m_ns = ClusterApi::uniqueName("vigil-agent-");
-    Result<json> ns = m_api.createNamespace(m_ns);
-    QVERIFY2(ns, qPrintable(ns.errorMessage()));
-    Result<void> crd = installAgentDecisionCrd(m_api);
-    QVERIFY2(crd, qPrintable(crd.errorMessage()));
-    const QString applied = applyScenario(m_kubeconfig, m_ns, "crashloop");
-    QVERIFY2(applied.isEmpty(), qPrintable(applied));
+    Result<void> ready = m_cluster.setUp("vigil-agent-", {"crashloop"});
+    QVERIFY2(ready, qPrintable(ready.errorMessage()));
 
     QVERIFY(m_dir.isValid());
     QFile policy(m_dir.filePath("policy.yaml"));
@@ -81,7 +59,7 @@ void TestAgentCluster::initTestCase()
     policy.close();
     m_lease = ClusterApi::uniqueName("vigil-agent-");
     QStringList args;
-    args << "--kubeconfig" << m_kubeconfig << "-n" << m_ns << "--mode"
+    args << "--kubeconfig" << m_cluster.kubeconfig << "-n" << m_cluster.ns << "--mode"
          << "approve";
     args << "--policy" << policy.fileName() << "--lease-name" << m_lease << "--verify-timeout"
          << "20";
@@ -101,8 +79,7 @@ void TestAgentCluster::initTestCase()
 
 QList<json> TestAgentCluster::decisionsOfThisAgent()
 {
-    Result<QList<json>> items = m_api.list({agentDecisions(), m_ns, {}, {}}, "vigil.dev/agent=" + m_lease);
-    return items ? *items : QList<json>();
+    return m_cluster.agentDecisionsOf(m_lease);
 }
 
 void TestAgentCluster::electsExactlyOneLeader()
@@ -111,7 +88,7 @@ void TestAgentCluster::electsExactlyOneLeader()
              qPrintable(m_a->logText() + m_b->logText()));
     m_leader = m_a->isLeader() ? m_a.get() : m_b.get();
     m_standby = m_leader == m_a.get() ? m_b.get() : m_a.get();
-    Result<json> lease = m_api.get({leases(), m_ns, m_lease, {}});
+    Result<json> lease = m_cluster.api.get({leases(), m_cluster.ns, m_lease, {}});
     QVERIFY2(lease, qPrintable(lease.errorMessage()));
     QCOMPARE(str(*lease, {"spec", "holderIdentity"}), m_leader->identity());
     QCOMPARE((*lease)["spec"].value("leaseDurationSeconds", 0), kLeaseMs / 1000);
@@ -168,13 +145,13 @@ void TestAgentCluster::approvalThroughTheCrdExecutesOnce()
     QCOMPARE(m_leader->audit(m_decision, "executing").size(), 0); // approve mode: it waits
 
     // What `kubectl patch agentdecision ... --type merge -p '{"spec":{"approved":true}}'` sends.
-    const kube::ResourcePath path{agentDecisions(), m_ns, "vigil-" + m_decision, {}};
-    Result<json> patched = m_api.patch(path, {{"spec", {{"approved", true}}}});
+    const kube::ResourcePath path{agentDecisions(), m_cluster.ns, "vigil-" + m_decision, {}};
+    Result<json> patched = m_cluster.api.patch(path, {{"spec", {{"approved", true}}}});
     QVERIFY2(patched, qPrintable(patched.errorMessage()));
     json done;
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
-                     Result<json> o = m_api.get(path);
+                     Result<json> o = m_cluster.api.get(path);
                      if (!o)
                          return false;
                      done = *o;
@@ -201,7 +178,7 @@ void TestAgentCluster::approvalThroughTheCrdExecutesOnce()
     QVERIFY(stored.is_object());
     if (action == "create_alert") {
         Result<QList<json>> events =
-            m_api.list({kube::ResourceType::events(), m_ns, {}, {}}, {}, "reason=VigilAlert");
+            m_cluster.api.list({kube::ResourceType::events(), m_cluster.ns, {}, {}}, {}, "reason=VigilAlert");
         QVERIFY2(events, qPrintable(events.errorMessage()));
         int forThis = 0;
         for (const json &e : *events) {
@@ -215,7 +192,7 @@ void TestAgentCluster::approvalThroughTheCrdExecutesOnce()
         const QString pod = QString::fromStdString(object["spec"]["parameters"].value("pod", std::string()));
         const QString uid = str(stored, {"facts", "podUid"});
         QVERIFY(!uid.isEmpty());
-        Result<json> now = m_api.get({kube::ResourceType::pods(), m_ns, pod, {}});
+        Result<json> now = m_cluster.api.get({kube::ResourceType::pods(), m_cluster.ns, pod, {}});
         QVERIFY(!now || str(*now, {"metadata", "uid"}) != uid ||
                 !str(*now, {"metadata", "deletionTimestamp"}).isEmpty());
     }
@@ -228,7 +205,7 @@ void TestAgentCluster::approvalThroughTheCrdExecutesOnce()
 void TestAgentCluster::failoverWhenTheLeaderIsKilled()
 {
     QVERIFY(!m_decision.isEmpty());
-    Result<json> before = m_api.get({leases(), m_ns, m_lease, {}});
+    Result<json> before = m_cluster.api.get({leases(), m_cluster.ns, m_lease, {}});
     QVERIFY(before);
     const int transitions = (*before)["spec"].value("leaseTransitions", -1);
     int decisionsForIncident = 0;
@@ -244,7 +221,7 @@ void TestAgentCluster::failoverWhenTheLeaderIsKilled()
     // Not before the lease could have expired, and within about a lease duration plus retries.
     QVERIFY2(sinceKill.elapsed() >= kLeaseMs - 1500, qPrintable(QString::number(sinceKill.elapsed())));
     QVERIFY2(sinceKill.elapsed() <= kLeaseMs + 3000, qPrintable(QString::number(sinceKill.elapsed())));
-    Result<json> after = m_api.get({leases(), m_ns, m_lease, {}});
+    Result<json> after = m_cluster.api.get({leases(), m_cluster.ns, m_lease, {}});
     QVERIFY(after);
     QCOMPARE(str(*after, {"spec", "holderIdentity"}), m_standby->identity());
     QCOMPARE((*after)["spec"].value("leaseTransitions", -1), transitions + 1);
@@ -273,7 +250,7 @@ void TestAgentCluster::sigtermReleasesTheLease()
     QCOMPARE(survivor->process().exitStatus(), QProcess::NormalExit);
     QCOMPARE(survivor->process().exitCode(), 0);
     QVERIFY2(!survivor->logged("lease released").isEmpty(), qPrintable(survivor->logText()));
-    Result<json> lease = m_api.get({leases(), m_ns, m_lease, {}});
+    Result<json> lease = m_cluster.api.get({leases(), m_cluster.ns, m_lease, {}});
     QVERIFY(lease);
     QCOMPARE(str(*lease, {"spec", "holderIdentity"}), QString());
     QCOMPARE((*lease)["spec"].value("leaseDurationSeconds", 0), 1);
@@ -282,13 +259,10 @@ void TestAgentCluster::sigtermReleasesTheLease()
 void TestAgentCluster::cleanupTestCase()
 {
     for (AgentProcess *p : {m_a.get(), m_b.get()}) {
-        if (p && p->process().state() != QProcess::NotRunning) {
-            p->process().terminate();
-            p->process().waitForFinished(10000);
-        }
+        if (p)
+            p->stop();
     }
-    if (m_api.client && !m_ns.isEmpty())
-        (void)m_api.remove({kube::ResourceType::namespaces(), {}, m_ns, {}});
+    m_cluster.tearDown();
 }
 
 QTEST_GUILESS_MAIN(TestAgentCluster)

@@ -27,17 +27,6 @@ namespace {
 
 constexpr int kTtlSeconds = 15;
 
-QString str(const json &j, std::initializer_list<const char *> path)
-{
-    const json *at = &j;
-    for (const char *k : path) {
-        if (!at->is_object() || !at->contains(k))
-            return QString();
-        at = &(*at)[k];
-    }
-    return at->is_string() ? QString::fromStdString(at->get<std::string>()) : QString();
-}
-
 // The whole decision the agent keeps in the annotation.
 json decisionOf(const json &object)
 {
@@ -102,9 +91,7 @@ private:
     // The agent's log lines that mention any of words (for failure messages).
     QString relevantLog(const QStringList &words) const;
 
-    ClusterApi m_api;
-    QString m_kubeconfig;
-    QString m_ns;
+    AgentClusterFixture m_cluster;
     QString m_lease;
     QTemporaryDir m_dir;
     std::unique_ptr<HttpTestServer> m_model;
@@ -119,19 +106,9 @@ private:
 
 void TestAgentDecisionsCluster::initTestCase()
 {
-    m_kubeconfig = clusterKubeconfig();
-    QVERIFY2(!m_kubeconfig.isEmpty(), "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig");
-    Result<void> c = m_api.connect();
-    QVERIFY2(c, qPrintable(c.errorMessage()));
-    m_ns = ClusterApi::uniqueName("vigil-adec-");
-    Result<json> ns = m_api.createNamespace(m_ns);
-    QVERIFY2(ns, qPrintable(ns.errorMessage()));
-    Result<void> crd = installAgentDecisionCrd(m_api);
-    QVERIFY2(crd, qPrintable(crd.errorMessage()));
-    for (const char *scenario : {"crashloop", "imagepull", "oomkilled", "notready-node"}) {
-        const QString applied = applyScenario(m_kubeconfig, m_ns, scenario);
-        QVERIFY2(applied.isEmpty(), qPrintable(applied));
-    }
+    Result<void> ready =
+        m_cluster.setUp("vigil-adec-", {"crashloop", "imagepull", "oomkilled", "notready-node"});
+    QVERIFY2(ready, qPrintable(ready.errorMessage()));
 
     // The "LLM": OpenAI chat completions on 127.0.0.1.
     m_model = std::make_unique<HttpTestServer>([this](HttpExchange *ex) {
@@ -196,9 +173,9 @@ void TestAgentDecisionsCluster::initTestCase()
     m_lease = ClusterApi::uniqueName("vigil-agent-");
     m_agent = std::make_unique<AgentProcess>("agent-d", m_dir.filePath("d"));
     m_agent->start({"--kubeconfig",
-                    m_kubeconfig,
+                    m_cluster.kubeconfig,
                     "-n",
-                    m_ns,
+                    m_cluster.ns,
                     "--policy",
                     policy.fileName(),
                     "--provider-config",
@@ -221,8 +198,7 @@ void TestAgentDecisionsCluster::initTestCase()
 
 QList<json> TestAgentDecisionsCluster::decisions()
 {
-    Result<QList<json>> items = m_api.list({agentDecisions(), m_ns, {}, {}}, "vigil.dev/agent=" + m_lease);
-    return items ? *items : QList<json>();
+    return m_cluster.agentDecisionsOf(m_lease);
 }
 
 json TestAgentDecisionsCluster::waitForDecision(
@@ -260,7 +236,8 @@ QString TestAgentDecisionsCluster::relevantLog(const QStringList &words) const
 
 json TestAgentDecisionsCluster::current(const json &object)
 {
-    Result<json> o = m_api.get({agentDecisions(), m_ns, str(object, {"metadata", "name"}), {}});
+    Result<json> o =
+        m_cluster.api.get({agentDecisions(), m_cluster.ns, str(object, {"metadata", "name"}), {}});
     return o ? *o : json();
 }
 
@@ -354,14 +331,15 @@ void TestAgentDecisionsCluster::nodeIncidentIsRecordedButNeverCordoned()
         },
         45000);
     QVERIFY2(m_nodeDecision.is_object(), qPrintable(m_agent->logText()));
-    QCOMPARE(str(m_nodeDecision, {"metadata", "namespace"}), m_ns);
+    QCOMPARE(str(m_nodeDecision, {"metadata", "namespace"}), m_cluster.ns);
     const json d = decisionOf(m_nodeDecision);
     QCOMPARE(str(d, {"verdict", "decision"}), QString("blocked"));
     QVERIFY(QString::fromStdString(d["verdict"]["reasons"].dump()).contains("scope.node"));
 
     // A person approves anyway: refused, and the refusal is in the status, not only in the log.
-    const kube::ResourcePath path{agentDecisions(), m_ns, str(m_nodeDecision, {"metadata", "name"}), {}};
-    QVERIFY(m_api.patch(path, {{"spec", {{"approved", true}}}}));
+    const kube::ResourcePath path{
+        agentDecisions(), m_cluster.ns, str(m_nodeDecision, {"metadata", "name"}), {}};
+    QVERIFY(m_cluster.api.patch(path, {{"spec", {{"approved", true}}}}));
     json refused;
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
@@ -371,9 +349,10 @@ void TestAgentDecisionsCluster::nodeIncidentIsRecordedButNeverCordoned()
                  15000),
              qPrintable(m_agent->logText()));
     QCOMPARE(str(refused, {"reason"}), QString("BlockedByGuardrails"));
-    QVERIFY2(str(refused, {"message"}).contains("namespace " + m_ns), qPrintable(str(refused, {"message"})));
+    QVERIFY2(str(refused, {"message"}).contains("namespace " + m_cluster.ns),
+             qPrintable(str(refused, {"message"})));
     QCOMPARE(str(current(m_nodeDecision), {"status", "phase"}), QString("proposed"));
-    Result<json> node = m_api.get({kube::ResourceType::nodes(), {}, "kwok-node-bad", {}});
+    Result<json> node = m_cluster.api.get({kube::ResourceType::nodes(), {}, "kwok-node-bad", {}});
     QVERIFY(node);
     QVERIFY(!(*node)["spec"].value("unschedulable", false));
 }
@@ -382,10 +361,11 @@ void TestAgentDecisionsCluster::rejectionThroughTheCrdNeverExecutes()
 {
     QVERIFY(m_rejectedDecision.is_object());
     const QString id = str(m_rejectedDecision, {"metadata", "labels", "vigil.dev/decision"});
-    const kube::ResourcePath path{agentDecisions(), m_ns, str(m_rejectedDecision, {"metadata", "name"}), {}};
+    const kube::ResourcePath path{
+        agentDecisions(), m_cluster.ns, str(m_rejectedDecision, {"metadata", "name"}), {}};
     // What `kubectl patch --type merge -p '{"spec":{"rejected":true,"rejectReason":...}}'` sends.
-    QVERIFY(m_api.patch(path,
-                        {{"spec", {{"rejected", true}, {"rejectReason", "the image tag is being fixed"}}}}));
+    QVERIFY(m_cluster.api.patch(
+        path, {{"spec", {{"rejected", true}, {"rejectReason", "the image tag is being fixed"}}}}));
     json rejected;
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
@@ -403,7 +383,7 @@ void TestAgentDecisionsCluster::rejectionThroughTheCrdNeverExecutes()
     QCOMPARE(m_agent->audit(id, "rejected").size(), 1);
 
     // Approving it afterwards changes nothing but the status, which says why.
-    QVERIFY(m_api.patch(path, {{"spec", {{"approved", true}}}}));
+    QVERIFY(m_cluster.api.patch(path, {{"spec", {{"approved", true}}}}));
     json refused;
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
@@ -424,8 +404,9 @@ void TestAgentDecisionsCluster::approvalExecutesOnce()
 {
     QVERIFY(m_llmDecision.is_object());
     const QString id = str(m_llmDecision, {"metadata", "labels", "vigil.dev/decision"});
-    const kube::ResourcePath path{agentDecisions(), m_ns, str(m_llmDecision, {"metadata", "name"}), {}};
-    QVERIFY(m_api.patch(path, {{"spec", {{"approved", true}}}}));
+    const kube::ResourcePath path{
+        agentDecisions(), m_cluster.ns, str(m_llmDecision, {"metadata", "name"}), {}};
+    QVERIFY(m_cluster.api.patch(path, {{"spec", {{"approved", true}}}}));
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
                      const QString phase = str(current(m_llmDecision), {"status", "phase"});
@@ -486,12 +467,9 @@ void TestAgentDecisionsCluster::cleanupTestCase()
         if (ex)
             ex->respondJson(503, "{}");
     }
-    if (m_agent && m_agent->process().state() != QProcess::NotRunning) {
-        m_agent->process().terminate();
-        m_agent->process().waitForFinished(10000);
-    }
-    if (m_api.client && !m_ns.isEmpty())
-        (void)m_api.remove({kube::ResourceType::namespaces(), {}, m_ns, {}});
+    if (m_agent)
+        m_agent->stop();
+    m_cluster.tearDown();
 }
 
 QTEST_GUILESS_MAIN(TestAgentDecisionsCluster)

@@ -22,17 +22,6 @@ using json = nlohmann::json;
 
 namespace {
 
-QString str(const json &j, std::initializer_list<const char *> path)
-{
-    const json *at = &j;
-    for (const char *k : path) {
-        if (!at->is_object() || !at->contains(k))
-            return QString();
-        at = &(*at)[k];
-    }
-    return at->is_string() ? QString::fromStdString(at->get<std::string>()) : QString();
-}
-
 } // namespace
 
 class TestAgentShutdownCluster final : public QObject {
@@ -45,9 +34,7 @@ private Q_SLOTS:
     void cleanupTestCase();
 
 private:
-    ClusterApi m_api;
-    QString m_kubeconfig;
-    QString m_ns;
+    AgentClusterFixture m_cluster;
     QTemporaryDir m_dir;
     QString m_policy;
     std::unique_ptr<HttpTestServer> m_webhook;
@@ -57,27 +44,13 @@ private:
 
 void TestAgentShutdownCluster::initTestCase()
 {
-    m_kubeconfig = clusterKubeconfig();
-    QVERIFY2(!m_kubeconfig.isEmpty(), "VIGIL_TEST_CLUSTER_FILE does not name a kubeconfig");
-    Result<void> c = m_api.connect();
-    QVERIFY2(c, qPrintable(c.errorMessage()));
-    m_ns = ClusterApi::uniqueName("vigil-agent-stop-");
-    Result<json> ns = m_api.createNamespace(m_ns);
-    QVERIFY2(ns, qPrintable(ns.errorMessage()));
-    Result<void> crd = installAgentDecisionCrd(m_api);
-    QVERIFY2(crd, qPrintable(crd.errorMessage()));
-    const QString applied = applyScenario(m_kubeconfig, m_ns, "crashloop");
-    QVERIFY2(applied.isEmpty(), qPrintable(applied));
+    Result<void> ready = m_cluster.setUp("vigil-agent-stop-", {"crashloop"});
+    QVERIFY2(ready, qPrintable(ready.errorMessage()));
     QVERIFY(m_dir.isValid());
     QFile policy(m_dir.filePath("policy.yaml"));
     QVERIFY(policy.open(QIODevice::WriteOnly));
     // Only the alert may run: its webhook is what keeps the action in flight.
-    policy.write("mode: auto-within-policy\n"
-                 "allowedActions: [create_alert]\n"
-                 "minConfidence:\n  default: 0.1\n"
-                 "cooldown:\n  perTarget: 1s\n"
-                 "maxActionsPerHour: 100\n"
-                 "autoApprove: [create_alert]\n");
+    policy.write(alertOnlyPolicy());
     m_policy = policy.fileName();
     m_webhook = std::make_unique<HttpTestServer>([this](HttpExchange *ex) {
         m_calls << ex;
@@ -108,8 +81,8 @@ void TestAgentShutdownCluster::sigtermMidAction()
     const QString lease = ClusterApi::uniqueName("vigil-stop-");
     const QString tag = finishes ? "finish" : "interrupt";
     QStringList args;
-    args << "--kubeconfig" << m_kubeconfig << "-n" << m_ns << "--policy" << m_policy << "--lease-name"
-         << lease;
+    args << "--kubeconfig" << m_cluster.kubeconfig << "-n" << m_cluster.ns << "--policy" << m_policy
+         << "--lease-name" << lease;
     args << "--lease-duration"
          << "3"
          << "--renew-deadline"
@@ -160,14 +133,14 @@ void TestAgentShutdownCluster::sigtermMidAction()
     QCOMPARE(agent.process().exitCode(), 0);
     QVERIFY2(!agent.logged("shutting down").isEmpty(), qPrintable(agent.logText()));
     QVERIFY2(!agent.logged("lease released").isEmpty(), qPrintable(agent.logText()));
-    Result<json> held = m_api.get({leases(), m_ns, lease, {}});
+    Result<json> held = m_cluster.api.get({leases(), m_cluster.ns, lease, {}});
     QVERIFY(held);
     QCOMPARE(str(*held, {"spec", "holderIdentity"}), QString());
 
     auto store = act::DecisionStore::open(agent.dataDir() + "/decisions.db");
     QVERIFY2(store, qPrintable(store.errorMessage()));
     const act::Decision d = (*store)->load(id).value();
-    const kube::ResourcePath path{agentDecisions(), m_ns, "vigil-" + id, {}};
+    const kube::ResourcePath path{agentDecisions(), m_cluster.ns, "vigil-" + id, {}};
     if (finishes) {
         // It waited for the webhook rather than the grace period, and recorded the outcome.
         QVERIFY2(stopping.elapsed() < 12000, qPrintable(QString::number(stopping.elapsed())));
@@ -175,7 +148,7 @@ void TestAgentShutdownCluster::sigtermMidAction()
                  qPrintable(act::stateName(d.state)));
         QCOMPARE(agent.audit(id, "executed").size(), 1);
         QCOMPARE(agent.audit(id, "interrupted").size(), 0);
-        Result<json> o = m_api.get(path);
+        Result<json> o = m_cluster.api.get(path);
         QVERIFY(o);
         QCOMPARE(str(*o, {"status", "phase"}), act::stateName(d.state));
         return;
@@ -185,7 +158,7 @@ void TestAgentShutdownCluster::sigtermMidAction()
     QCOMPARE(d.state, act::DecisionState::Executing);
     QCOMPARE(agent.audit(id, "interrupted").size(), 1);
     QCOMPARE(agent.audit(id, "executed").size(), 0);
-    Result<json> o = m_api.get(path);
+    Result<json> o = m_cluster.api.get(path);
     QVERIFY(o);
     QCOMPARE(str(*o, {"status", "phase"}), QString("executing"));
     QCOMPARE(str(*o, {"metadata", "annotations", "vigil.dev/claimed-by"}), agent.identity());
@@ -204,7 +177,7 @@ void TestAgentShutdownCluster::sigtermMidAction()
     QVERIFY2(next.waitUntilServing(), qPrintable(next.logText()));
     QVERIFY2(ClusterApi::waitFor(
                  [&] {
-                     Result<json> now = m_api.get(path);
+                     Result<json> now = m_cluster.api.get(path);
                      return now && str(*now, {"status", "phase"}) == "executed";
                  },
                  20000),
@@ -221,8 +194,7 @@ void TestAgentShutdownCluster::sigtermMidAction()
 
 void TestAgentShutdownCluster::cleanupTestCase()
 {
-    if (m_api.client && !m_ns.isEmpty())
-        (void)m_api.remove({kube::ResourceType::namespaces(), {}, m_ns, {}});
+    m_cluster.tearDown();
 }
 
 QTEST_GUILESS_MAIN(TestAgentShutdownCluster)
