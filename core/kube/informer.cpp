@@ -175,6 +175,7 @@ void Informer::watch(bool sendInitialEvents)
     w.allowBookmarks = true;
     w.sendInitialEvents = sendInitialEvents;
     w.dropManagedFields = m_ownProjector;
+    w.paced = sendInitialEvents; // the initial state arrives faster than it is projected
     m_initialEvents = sendInitialEvents;
     m_initial.clear();
     const int span = std::max(0, m_options.maxWatchSeconds - m_options.minWatchSeconds);
@@ -198,6 +199,7 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
 {
     m_idleTimer.start(m_options.idleTimeoutMs);
     QList<Delta> out;
+    bool initialStateDone = false;
     for (const WatchEvent &ev : events) {
         ++m_watchEvents;
         if (ev.type == WatchEvent::Type::Error) {
@@ -220,8 +222,10 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
             if (m_initialEvents) {
                 const nlohmann::json &meta = ev.object.value("metadata", nlohmann::json::object());
                 const nlohmann::json &notes = meta.value("annotations", nlohmann::json::object());
-                if (notes.is_object() && notes.value("k8s.io/initial-events-end", std::string()) == "true")
+                if (notes.is_object() && notes.value("k8s.io/initial-events-end", std::string()) == "true") {
                     finishInitialEvents(ev.resourceVersion());
+                    initialStateDone = true;
+                }
                 continue; // a progress bookmark inside the initial state does not move us yet
             }
             if (!ev.resourceVersion().isEmpty())
@@ -258,6 +262,10 @@ void Informer::onWatchEvents(const QList<WatchEvent> &events)
             m_resourceVersion = rv;
     }
     queue(std::move(out), false);
+    // The streaming list held one of the few HTTP/1.1 connections (WatchOptions::paced): carry on
+    // from where it ended with an ordinary watch over the shared HTTP/2 connection.
+    if (initialStateDone)
+        watch();
 }
 
 void Informer::onWatchClosed(const Result<void> &result)

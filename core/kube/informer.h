@@ -6,8 +6,9 @@
 // relists from scratch (reconciling deletions), failures back off
 // exponentially with jitter, and an idle watch is reconnected. Where the
 // server supports it the list is streamed (a watch with sendInitialEvents
-// that ends its initial state with a bookmark) and otherwise it falls back
-// to paged LIST + WATCH.
+// that ends its initial state with a bookmark, paced over HTTP/1.1 so the
+// server cannot outrun the decoder, then an ordinary watch from that
+// bookmark) and otherwise it falls back to paged LIST + WATCH.
 
 #include "core/kube/restclient.h"
 #include "core/kube/store.h"

@@ -420,7 +420,7 @@ void RestClient::dispatch(uint64_t id)
     url.setQuery(joinQuery(r.query), QUrl::StrictMode);
 
     QNetworkRequest req(url);
-    req.setAttribute(QNetworkRequest::Http2AllowedAttribute, true);
+    req.setAttribute(QNetworkRequest::Http2AllowedAttribute, r.http2);
     req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
     req.setRawHeader("Accept", r.accept);
     req.setRawHeader("User-Agent", "vigil");
@@ -977,6 +977,7 @@ StreamHandle RestClient::watch(const ResourcePath &path, const WatchOptions &opt
         r.query.append({QStringLiteral("labelSelector"), options.labelSelector});
     if (!options.fieldSelector.isEmpty())
         r.query.append({QStringLiteral("fieldSelector"), options.fieldSelector});
+    r.http2 = !options.paced;
     auto decoder = std::make_shared<WatchDecoder>();
     decoder->setDropManagedFields(options.dropManagedFields);
     return stream(

@@ -80,6 +80,8 @@ struct Request {
     QByteArray contentType; ///< sent when non-empty
     QByteArray accept = "application/json";
     int timeoutMs = -1; ///< -1: the client's default; 0: none
+    /// May go over HTTP/2 (ALPN); false pins it to HTTP/1.1, on a connection of its own.
+    bool http2 = true;
 };
 
 /// A raw response.
@@ -159,6 +161,12 @@ struct WatchOptions {
     bool sendInitialEvents = false;
     /// Leave metadata.managedFields out of the events' objects (skipped while parsing).
     bool dropManagedFields = false;
+    /// Hold the server back while the consumer falls behind: the watch goes over HTTP/1.1, where
+    /// RestClientOptions::streamReadBufferBytes stops Qt reading the socket. Qt 6.4's HTTP/2 grants
+    /// the server more window for every DATA frame as it arrives, read or not, so a streaming list
+    /// that outruns its decoder piles up in memory. Takes one of Qt's six HTTP/1.1 connections per
+    /// host while it lasts: for a streaming list, not for a long watch.
+    bool paced = false;
 };
 
 struct RestClientOptions {
@@ -168,8 +176,8 @@ struct RestClientOptions {
     int maxRetries = 3;    ///< 429/503 with Retry-After
     int maxRetryAfterMs = 60000;
     /// Bytes a watch/stream reply may hold unread before Qt stops reading its socket (back-pressure
-    /// when the consumer falls behind a streaming list); 0 = unbounded. Over HTTP/1.1; a streaming
-    /// list over HTTP/2 peaked no lower with it on Qt 6.4 (BENCHMARKS.md, Kubernetes client).
+    /// when the consumer falls behind a streaming list); 0 = unbounded. Only over HTTP/1.1
+    /// (WatchOptions::paced, Request::http2 = false): Qt 6.4's HTTP/2 keeps receiving regardless.
     qint64 streamReadBufferBytes = 1024 * 1024;
     std::function<int64_t()> clockMs; ///< monotonic milliseconds; null = steady clock
 };

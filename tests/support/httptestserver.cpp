@@ -150,6 +150,11 @@ bool HttpExchange::connected() const
     return m_socket && m_socket->state() == QAbstractSocket::ConnectedState;
 }
 
+qint64 HttpExchange::bytesToWrite() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
 void HttpExchange::write(const QByteArray &bytes)
 {
     if (connected())

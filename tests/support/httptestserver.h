@@ -73,6 +73,9 @@ public:
     const HttpRequest &request() const { return m_request; }
     /// True while the client's connection is open.
     bool connected() const;
+    /// Bytes written but not yet taken by the TCP stack (it stops taking them when the client stops
+    /// reading).
+    qint64 bytesToWrite() const;
 
     /// A complete response with Content-Length.
     void respond(int status, const QByteArray &body, const HttpHeaders &headers = {});

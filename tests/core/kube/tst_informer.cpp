@@ -3,8 +3,14 @@
 #include "httptestserver.h"
 
 #include <QElapsedTimer>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
+#include <QThread>
+#include <QTimer>
+
+#include <atomic>
+#include <memory>
 
 using namespace vigil;
 using namespace vigil::kube;
@@ -159,6 +165,9 @@ private Q_SLOTS:
     void streamingListFallsBackToList_data();
     void streamingListFallsBackToList();
     void streamingListRetriesAfterTransientFailure();
+    void streamingListIsPinnedToHttp1();
+    void streamingListHoldsTheServerBack_data();
+    void streamingListHoldsTheServerBack();
     void abandonedFirstSyncLeavesNoTrace_data();
     void abandonedFirstSyncLeavesNoTrace();
     void backoffDelay_data();
@@ -351,9 +360,9 @@ void TestInformer::streamingListAppliesStateAtItsEndBookmark()
     api.watches = {stream({{10, watchLine("ADDED", pod("a", 5)) + watchLine("ADDED", pod("b", 6))},
                            {10, bookmark(7, false)},
                            {10, watchLine("ADDED", pod("c", 7)) + watchLine("DELETED", pod("b", 8))},
-                           {300, bookmark(9, true)},
-                           {300, watchLine("MODIFIED", pod("a", 12))}},
-                          HttpExchange::Ending::Stall)};
+                           {300, bookmark(9, true)}},
+                          HttpExchange::Ending::Stall),
+                   stream({{300, watchLine("MODIFIED", pod("a", 12))}}, HttpExchange::Ending::Stall)};
     QVERIFY(api.server.listen());
     RestClient client(connectionTo(api.server.url()));
     Informer informer(&client, streamingOptions());
@@ -380,14 +389,19 @@ void TestInformer::streamingListAppliesStateAtItsEndBookmark()
     added.sort(); // a resync carries the store's objects in no particular order
     QCOMPARE(added, (QStringList{QStringLiteral("+a@5"), QStringLiteral("+c@7")}));
 
-    // Changes after it are ordinary deltas on the same stream.
+    // Changes after it are ordinary deltas, on an ordinary watch from the closing bookmark (the
+    // streaming list's own connection is released).
     QTRY_COMPARE(spy.size(), 2);
     QCOMPARE(describe(spy.at(1).at(0).value<DeltaBatch>().deltas), QStringLiteral("~a@12"));
     QCOMPARE(informer.resourceVersion(), QStringLiteral("12"));
+    QCOMPARE(api.requests(true).size(), 2);
+    const HttpRequest next = api.requests(true).at(1);
+    QVERIFY(!isStreamingList(next));
+    QCOMPARE(next.queryValue(QStringLiteral("resourceVersion")), QStringLiteral("9"));
+    QVERIFY(next.connectionId != api.requests(true).at(0).connectionId);
 
-    // One request did it all: no LIST, and the watch asked for a streaming list.
+    // No LIST, and the first watch asked for a streaming list.
     QCOMPARE(api.requests(false).size(), 0);
-    QCOMPARE(api.requests(true).size(), 1);
     const HttpRequest w = api.requests(true).at(0);
     QCOMPARE(w.path, QStringLiteral("/api/v1/namespaces/shop/pods"));
     QVERIFY(isStreamingList(w));
@@ -469,13 +483,138 @@ void TestInformer::streamingListRetriesAfterTransientFailure()
     Informer informer(&client, streamingOptions());
     informer.start();
     QTRY_VERIFY(informer.health().synced);
-    // A 500 is not a refusal: after the back-off the list is streamed again, never paged.
-    QCOMPARE(api.requests(true).size(), 2);
+    // A 500 is not a refusal: after the back-off the list is streamed again, never paged; then watched.
+    QTRY_COMPARE(api.requests(true).size(), 3);
     QVERIFY(isStreamingList(api.requests(true).at(1)));
+    QVERIFY(!isStreamingList(api.requests(true).at(2)));
+    QCOMPARE(api.requests(true).at(2).queryValue(QStringLiteral("resourceVersion")), QStringLiteral("6"));
     QCOMPARE(api.requests(false).size(), 0);
     QVERIFY(informer.streamsLists());
     QCOMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@5")}));
     QCOMPARE(informer.resourceVersion(), QStringLiteral("6"));
+}
+
+// Qt 6.4's HTTP/2 cannot hold a server back (it widens the window for every frame it receives), so the
+// streaming list must go over HTTP/1.1 and the watch after it over HTTP/2 again.
+void TestInformer::streamingListIsPinnedToHttp1()
+{
+    // With this set, Qt offers HTTP/2 over cleartext ("Upgrade: h2c") on every request that allows
+    // HTTP/2; the test server ignores the offer and answers in HTTP/1.1.
+    qputenv("QT_NETWORK_H2C_ALLOWED", "1");
+    const auto unset = qScopeGuard([] { qunsetenv("QT_NETWORK_H2C_ALLOWED"); });
+    FakeApi api;
+    api.watches = {
+        stream({{10, watchLine("ADDED", pod("a", 5))}, {10, bookmark(6, true)}}, HttpExchange::Ending::Stall),
+        stream({{10, watchLine("MODIFIED", pod("a", 7))}}, HttpExchange::Ending::Stall)};
+    QVERIFY(api.server.listen());
+    RestClient client(connectionTo(api.server.url()));
+    Informer informer(&client, streamingOptions());
+    informer.start();
+    QTRY_COMPARE(uids(informer.store()), (QStringList{QStringLiteral("a@7")}));
+    const QList<HttpRequest> watches = api.requests(true);
+    QCOMPARE(watches.size(), 2);
+    QVERIFY(isStreamingList(watches.at(0)));
+    QCOMPARE(watches.at(0).header("upgrade"), QByteArray()); // HTTP/1.1 only
+    QVERIFY(!isStreamingList(watches.at(1)));
+    QCOMPARE(watches.at(1).header("upgrade"), QByteArray("h2c")); // HTTP/2 allowed
+}
+
+void TestInformer::streamingListHoldsTheServerBack_data()
+{
+    QTest::addColumn<qint64>("readBuffer");
+    QTest::addColumn<bool>("held");
+    QTest::newRow("default 1 MiB read buffer: the server waits for the decoder") << qint64(-1) << true;
+    QTest::newRow("no read buffer: the server runs ahead (the measure can tell)") << qint64(0) << false;
+}
+
+// A server that sends its whole initial state at once (as the API server does from its watch cache)
+// to a decoder that cannot keep up: what the client has taken from the socket and not yet projected
+// must stay bounded, not grow to the size of the state.
+void TestInformer::streamingListHoldsTheServerBack()
+{
+    QFETCH(qint64, readBuffer);
+    QFETCH(bool, held);
+    constexpr qsizetype lineBytes = 1024;
+    constexpr int count = 48 * 1024; // 48 MiB of events
+    QByteArray state;
+    state.reserve(count * lineBytes + 256);
+    for (int i = 0; i < count; ++i) {
+        QByteArray line = R"({"type":"ADDED","object":{"metadata":{"uid":"u)" + QByteArray::number(i) +
+                          R"(","name":"p)" + QByteArray::number(i) +
+                          R"(","namespace":"shop","resourceVersion":"5","annotations":{"pad":")";
+        const QByteArray tail = R"("}}}})"
+                                "\n";
+        line += QByteArray(lineBytes - line.size() - tail.size(), 'x') + tail;
+        state += line;
+    }
+    state += bookmark(6, true);
+
+    // The server runs on a thread of its own, so it keeps writing while the decoder works on the test's.
+    std::atomic<qint64> flushed{0}; // bytes the server's TCP stack has taken
+    QThread serverThread;
+    auto *anchor = new QObject; // deleted on the server's thread when it finishes
+    anchor->moveToThread(&serverThread);
+    connect(&serverThread, &QThread::finished, anchor, &QObject::deleteLater);
+    serverThread.start();
+    std::unique_ptr<HttpTestServer> server;
+    QUrl url;
+    QMetaObject::invokeMethod(
+        anchor,
+        [&] {
+            server = std::make_unique<HttpTestServer>([&state, &flushed](HttpExchange *ex) {
+                if (!isStreamingList(ex->request()))
+                    return; // the watch after it: stall
+                ex->beginChunked(200, {{"Content-Type", "application/json"}});
+                qint64 written = 0;
+                for (qsizetype at = 0; at < state.size(); at += 1024 * 1024) {
+                    const QByteArray piece = state.mid(at, 1024 * 1024);
+                    ex->sendChunk(piece);
+                    written += piece.size();
+                }
+                auto *sampler = new QTimer(ex);
+                QObject::connect(sampler, &QTimer::timeout, ex, [ex, written, &flushed] {
+                    flushed = std::max<qint64>(0, written - ex->bytesToWrite());
+                });
+                sampler->start(1);
+            });
+            if (server->listen())
+                url = server->url();
+        },
+        Qt::BlockingQueuedConnection);
+    const auto cleanup = qScopeGuard([&] {
+        QMetaObject::invokeMethod(
+            anchor, [&] { server.reset(); }, Qt::BlockingQueuedConnection);
+        serverThread.quit();
+        serverThread.wait();
+    });
+    QVERIFY(url.isValid());
+
+    RestClientOptions clientOptions;
+    if (readBuffer >= 0)
+        clientOptions.streamReadBufferBytes = readBuffer;
+    RestClient client(connectionTo(url), clientOptions);
+    InformerOptions o = streamingOptions();
+    int projected = 0;
+    qint64 maxAhead = 0;
+    o.projector = [pods = projectorFor(ResourceType::pods()), &projected, &maxAhead,
+                   &flushed](const nlohmann::json &object) {
+        ++projected;
+        maxAhead = std::max(maxAhead, flushed.load() - projected * lineBytes);
+        if (projected % 64 == 0)
+            QThread::usleep(1000); // a decoder slower than the server
+        return pods(object);
+    };
+    Informer informer(&client, o);
+    informer.start();
+    QTRY_VERIFY_WITH_TIMEOUT(informer.health().synced, 60000);
+    QCOMPARE(informer.store().size(), count);
+    // Held back: the read buffer, a slice being decoded and the kernel's socket buffers (~9 MiB seen).
+    // Not held: nearly all of the 48 MiB (~46 MiB seen).
+    qInfo("ahead of the decoder: at most %lld KiB", static_cast<long long>(maxAhead / 1024));
+    if (held)
+        QVERIFY2(maxAhead < 24 * 1024 * 1024, qPrintable(QString::number(maxAhead)));
+    else
+        QVERIFY2(maxAhead > 36 * 1024 * 1024, qPrintable(QString::number(maxAhead)));
 }
 
 void TestInformer::abandonedFirstSyncLeavesNoTrace_data()
