@@ -365,6 +365,10 @@ void TestInformerFaults::halfOpenWithDefaultWatchdog()
     QVERIFY(s);
     QString diff;
     QVERIFY2(waitConverged(*s, 30000, &diff) >= 0, qPrintable(QStringLiteral("initial sync: ") + diff));
+    // The watch after a streaming list opens a fresh HTTP/2 connection; one that goes silent while it
+    // is being set up is dropped by the API server within seconds, so stall an established one.
+    QTRY_COMPARE_WITH_TIMEOUT(s->proxy->openConnections(), 1, 10000);
+    QTest::qWait(3000);
     QElapsedTimer sinceFault;
     sinceFault.start();
     ++m_faults;
