@@ -188,7 +188,8 @@ json Decision::toJson() const
               {"costUsd", diagnosis.costUsd},
               {"rawReply", s(diagnosis.rawReply)},
               {"route", strings(diagnosis.route)},
-              {"fallbackReason", s(diagnosis.fallbackReason)}}},
+              {"fallbackReason", s(diagnosis.fallbackReason)},
+              {"tier", s(routeTierName(diagnosis.tier))}}},
             {"verdict", {{"decision", s(guard::decisionName(verdict.decision))}, {"reasons", reasons}}},
             {"state", s(stateName(state))},
             {"preview", s(preview)},
@@ -242,6 +243,11 @@ Result<Decision> Decision::fromJson(const json &doc)
             d.diagnosis.route << QString::fromStdString(step.get<std::string>());
     }
     d.diagnosis.fallbackReason = q(g, "fallbackReason");
+    // Records written before the router named the tier: the closest the source says.
+    if (!parseRouteTierName(q(g, "tier"), &d.diagnosis.tier))
+        d.diagnosis.tier = d.diagnosis.source.kind == DiagnosisSource::Cache ? RouteTier::Cache
+                           : d.diagnosis.source.kind == DiagnosisSource::Llm ? RouteTier::Small
+                                                                             : RouteTier::Rules;
     const json v = field(doc, "verdict", json::object());
     const QString vd = q(v, "decision");
     d.verdict.decision = vd == u"allowed"          ? guard::Verdict::Allowed
@@ -279,19 +285,7 @@ Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &ta
 
 QString routeTier(const Diagnosis &diagnosis)
 {
-    switch (diagnosis.source.kind) {
-    case DiagnosisSource::Cache:
-        return QStringLiteral("cache");
-    case DiagnosisSource::Rules:
-        return diagnosis.fallbackReason.isEmpty() && modelLabels(diagnosis.route).isEmpty()
-                   ? QStringLiteral("rules")
-                   : QStringLiteral("fallback");
-    case DiagnosisSource::Llm:
-        break;
-    }
-    const QStringList labels = modelLabels(diagnosis.route);
-    const QString taken = diagnosis.source.provider + u'/' + diagnosis.source.model;
-    return labels.indexOf(taken) > 0 ? QStringLiteral("strong") : QStringLiteral("small");
+    return routeTierName(diagnosis.tier);
 }
 
 json reasoningContext(const Diagnosis &diagnosis, const gather::Evidence &evidence,

@@ -90,9 +90,9 @@ struct Decision {
 Decision newDecision(const QString &fingerprint, const guard::IncidentTarget &target,
                      const Diagnosis &diagnosis, const guard::Verdict &verdict);
 
-/// How a diagnosis was reached: "cache", "rules", "fallback" (a model was asked but the rules
-/// answered), "small" or "strong" (the model tier whose answer was taken: the first or a later model
-/// in its route; a single model asked counts as "small").
+/// How a diagnosis was reached, as the router recorded it (Diagnosis::tier): "cache", "rules",
+/// "fallback" (a model was asked but the rules answered), "small" or "strong" (the model tier whose
+/// answer was taken).
 QString routeTier(const Diagnosis &diagnosis);
 
 /// The full reasoning context of one diagnosis, for the audit row that records it: "sent" is the

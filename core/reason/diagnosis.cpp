@@ -14,7 +14,35 @@ constexpr std::array<std::pair<ActionKind, const char *>, 5> kActionNames{{
     {ActionKind::CreateAlert, "create_alert"},
 }};
 
+constexpr std::array<std::pair<RouteTier, const char *>, 5> kTierNames{{
+    {RouteTier::Rules, "rules"},
+    {RouteTier::Fallback, "fallback"},
+    {RouteTier::Small, "small"},
+    {RouteTier::Strong, "strong"},
+    {RouteTier::Cache, "cache"},
+}};
+
 } // namespace
+
+QString routeTierName(RouteTier tier)
+{
+    for (const auto &[t, name] : kTierNames) {
+        if (t == tier)
+            return QString::fromLatin1(name);
+    }
+    return QStringLiteral("rules");
+}
+
+bool parseRouteTierName(const QString &name, RouteTier *tier)
+{
+    for (const auto &[t, wire] : kTierNames) {
+        if (name == QLatin1String(wire)) {
+            *tier = t;
+            return true;
+        }
+    }
+    return false;
+}
 
 QString actionName(ActionKind kind)
 {

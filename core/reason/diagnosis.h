@@ -28,6 +28,20 @@ struct DiagnosisSource {
     QString describe() const; ///< "rules", "openai/gpt-4o-mini", "cache (rules)"
 };
 
+/// Which step of the router's route gave the answer taken (the audit rows' "tier").
+enum class RouteTier {
+    Rules,    ///< the rules, and no model was asked
+    Fallback, ///< a model was asked (or wanted) but the rules' answer was kept
+    Small,    ///< the first, cheap model tier
+    Strong,   ///< the model tier escalated to (or asked directly)
+    Cache,    ///< a cached answer
+};
+
+/// "rules", "fallback", "small", "strong", "cache".
+QString routeTierName(RouteTier tier);
+/// Parses a name routeTierName() gives; false for anything else.
+bool parseRouteTierName(const QString &name, RouteTier *tier);
+
 /// One validated answer: {diagnosis, confidence 0..1, action, parameters, reasoning}.
 struct Diagnosis {
     QString category; ///< stable class, e.g. "CrashLoopBackOff", "OOMKilled"
@@ -47,6 +61,8 @@ struct Diagnosis {
     QStringList route;
     /// Why an LLM answer was not used (circuit open, invalid reply, ...); empty otherwise.
     QString fallbackReason;
+    /// Set by the router: which step's answer this is.
+    RouteTier tier = RouteTier::Rules;
 };
 
 } // namespace vigil

@@ -136,6 +136,7 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
             const QString origin = d.source.provider.isEmpty() ? QStringLiteral("rules")
                                                                : d.source.provider + u'/' + d.source.model;
             d.source.kind = DiagnosisSource::Cache;
+            d.tier = RouteTier::Cache;
             d.route = {QStringLiteral("cache hit: %1 %2 (accepted)").arg(origin, conf(d.confidence))};
             d.promptTokens = 0; // this decision spent nothing
             d.completionTokens = 0;
@@ -158,12 +159,14 @@ void Router::diagnose(const QString &fingerprint, const gather::Evidence &eviden
         route.last() += QStringLiteral(" (accepted)");
         rules.route = route;
         rules.fallbackReason = QStringLiteral("a stronger model was asked for, but none is configured");
+        rules.tier = RouteTier::Fallback;
         deliver({waiter}, rules);
         return;
     }
     if (mode == RouteMode::Auto && (!hasModel() || rules.confidence >= m_options.threshold)) {
         route.last() += QStringLiteral(" (accepted)");
         rules.route = route;
+        rules.tier = RouteTier::Rules;
         deliver({waiter}, rules);
         return;
     }
@@ -239,7 +242,9 @@ void Router::startTier(const std::shared_ptr<Decision> &decision, int tier)
     result.completionTokens = decision->completionTokens;
     result.costUsd = decision->costUsd;
     if (result.source.kind == DiagnosisSource::Rules) {
-        // Models that answered validly but less confidently are not a failure: the route shows them.
+        // A model was asked (or its prompt failed): the rules' answer is a fallback, even when the
+        // models answered validly but less confidently (no failure then: the route shows them).
+        result.tier = RouteTier::Fallback;
         if (!decision->problems.isEmpty()) {
             ++m_stats.fallbacks;
             result.fallbackReason = decision->problems.join(QStringLiteral("; "));
@@ -307,6 +312,7 @@ void Router::onModelReply(const std::shared_ptr<Decision> &decision, int tier, b
             d.category = decision->rules.category.isEmpty() ? decision->reason : decision->rules.category;
             d.source = DiagnosisSource{DiagnosisSource::Llm, t.provider->name(),
                                        reply.model.isEmpty() ? t.model : reply.model};
+            d.tier = tier == 0 ? RouteTier::Small : RouteTier::Strong;
             decision->route << step + u' ' + conf(d.confidence);
             decision->candidates << Decision::Candidate{d, static_cast<int>(decision->route.size()) - 1};
             if (d.confidence >= m_options.threshold)

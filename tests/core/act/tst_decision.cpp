@@ -116,6 +116,21 @@ void TestDecision::jsonRoundTrip()
     QVERIFY(back->toJson() == d.toJson());
     QCOMPARE(back->targetKey(), QString("deployment/shop/web"));
     QCOMPARE(back->approver.actor(), QString("os:alice k8s:system:admin"));
+    QCOMPARE(back->diagnosis.tier, d.diagnosis.tier);
+
+    // Every tier survives the round trip; a record from before the router named it reads as its source says.
+    for (const RouteTier tier :
+         {RouteTier::Rules, RouteTier::Fallback, RouteTier::Small, RouteTier::Strong, RouteTier::Cache}) {
+        Decision t = d;
+        t.diagnosis.tier = tier;
+        QCOMPARE(Decision::fromJson(t.toJson())->diagnosis.tier, tier);
+    }
+    nlohmann::json legacy = d.toJson();
+    legacy["diagnosis"].erase("tier");
+    legacy["diagnosis"]["source"] = int(DiagnosisSource::Llm);
+    QCOMPARE(Decision::fromJson(legacy)->diagnosis.tier, RouteTier::Small);
+    legacy["diagnosis"]["source"] = int(DiagnosisSource::Cache);
+    QCOMPARE(Decision::fromJson(legacy)->diagnosis.tier, RouteTier::Cache);
 
     nlohmann::json bad = d.toJson();
     bad["diagnosis"]["action"] = "delete_namespace";

@@ -562,6 +562,7 @@ void TestExecutor::proposedRowCarriesReasoningContext()
     d.diagnosis.promptTokens = promptTokens;
     d.diagnosis.completionTokens = completionTokens;
     d.diagnosis.costUsd = cost;
+    QVERIFY(parseRouteTierName(tier, &d.diagnosis.tier)); // as the router sets it
     d.diagnosis.promptVersion = modelAsked ? prompts->version : QString();
     d.verdict.reasons.append({"mode.approve", "a person approves every action in approve mode", false});
 
@@ -607,6 +608,7 @@ void TestExecutor::proposedRowCarriesReasoningContext()
     QCOMPARE_JSON(g["completionTokens"], json(completionTokens));
     QCOMPARE_JSON(g["costUsd"], json(cost));
     QCOMPARE_JSON(g["route"].size(), json(route.size()));
+    QCOMPARE_JSON(g["tier"], json(tier.toStdString()));
     const Result<Decision> stored = rig.store->load(proposed->id);
     QVERIFY(stored.ok());
     QCOMPARE(stored->diagnosis.route, route);

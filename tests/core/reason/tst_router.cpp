@@ -230,15 +230,17 @@ void TestRouter::escalation_data()
     QTest::addColumn<QStringList>("modelsAsked");
     QTest::addColumn<QString>("source");
     QTest::addColumn<int>("routeSteps");
+    QTest::addColumn<QString>("tier");
 
     QTest::newRow("no model configured: rules only, no request")
-        << false << 0.0 << 0.0 << QStringList{} << "rules" << 1;
+        << false << 0.0 << 0.0 << QStringList{} << "rules" << 1 << "rules";
     QTest::newRow("small model confident: accepted, strong not asked")
-        << true << 0.95 << 0.99 << QStringList{"gpt-4o-mini"} << "openai/gpt-4o-mini" << 2;
+        << true << 0.95 << 0.99 << QStringList{"gpt-4o-mini"} << "openai/gpt-4o-mini" << 2 << "small";
     QTest::newRow("small model unsure: strong model asked and accepted")
-        << true << 0.5 << 0.93 << QStringList{"gpt-4o-mini", "gpt-4o"} << "openai/gpt-4o" << 3;
-    QTest::newRow("both unsure: the most confident valid answer wins")
-        << true << 0.85 << 0.8 << QStringList{"gpt-4o-mini", "gpt-4o"} << "openai/gpt-4o-mini" << 3;
+        << true << 0.5 << 0.93 << QStringList{"gpt-4o-mini", "gpt-4o"} << "openai/gpt-4o" << 3 << "strong";
+    QTest::newRow("both unsure: the most confident valid answer wins, from the small tier")
+        << true << 0.85 << 0.8 << QStringList{"gpt-4o-mini", "gpt-4o"} << "openai/gpt-4o-mini" << 3
+        << "small";
 }
 
 void TestRouter::escalation()
@@ -249,6 +251,7 @@ void TestRouter::escalation()
     QFETCH(QStringList, modelsAsked);
     QFETCH(QString, source);
     QFETCH(int, routeSteps);
+    QFETCH(QString, tier);
     Rig rig([=](const test::HttpRequest &r, int) {
         const auto body = nlohmann::json::parse(r.body.toStdString());
         const bool small = body["model"] == "gpt-4o-mini";
@@ -262,6 +265,7 @@ void TestRouter::escalation()
     for (int i = 0; i < modelsAsked.size(); ++i)
         QCOMPARE(rig.modelOf(i), modelsAsked[i]);
     QCOMPARE(d.source.describe(), source);
+    QCOMPARE(routeTierName(d.tier), tier);
     QCOMPARE(d.route.size(), routeSteps);
     QVERIFY2(d.route.first().startsWith(QLatin1String("rules 0.")), qPrintable(d.route.join(u'|')));
     QCOMPARE(d.route.filter(QStringLiteral("(accepted)")).size(), 1);
@@ -355,6 +359,7 @@ void TestRouter::malformedRepliesFallBackToRules()
     QVERIFY(d.route.last().startsWith(QLatin1String("openai/gpt-4o repair invalid")));
     QVERIFY(d.route.first().endsWith(QLatin1String("(accepted)")));
     QCOMPARE(rig.router->stats().fallbacks, 1);
+    QCOMPARE(d.tier, RouteTier::Fallback);
 }
 
 void TestRouter::repairHappensOnceAndCarriesTheError()
@@ -390,10 +395,14 @@ void TestRouter::cacheHitMakesNoRequest()
     rig.router->setCache(cache->get());
     const Diagnosis first = rig.run(QStringLiteral("fp-cache"));
     QCOMPARE(first.source.kind, DiagnosisSource::Llm);
+    // The strong tier answered, though the reply names another model than the one configured (the
+    // route's labels alone cannot tell which tier that was).
+    QCOMPARE(first.tier, RouteTier::Strong);
     QCOMPARE(rig.server.requests().size(), 1);
     const Diagnosis second = rig.run(QStringLiteral("fp-cache"));
     QCOMPARE(rig.server.requests().size(), 1);
     QCOMPARE(second.source.kind, DiagnosisSource::Cache);
+    QCOMPARE(second.tier, RouteTier::Cache);
     QCOMPARE(second.diagnosis, first.diagnosis);
     QCOMPARE(second.costUsd, 0.0);
     QVERIFY(second.route.first().startsWith(QLatin1String("cache hit: openai/gpt-4o-mini 0.95")));
@@ -410,14 +419,18 @@ void TestRouter::strongModeAsksTheStrongModel_data()
     QTest::addColumn<int>("requests");
     QTest::addColumn<QString>("source");
     QTest::addColumn<QString>("fallback");
+    QTest::addColumn<QString>("tier");
     QTest::newRow("cached small answer is skipped; the strong model answers")
         << true << 0.95 << 2 << "openai/gpt-4o"
-        << "";
+        << ""
+        << "strong";
     QTest::newRow("a strong answer less confident than the threshold still wins over the rules")
         << true << 0.4 << 2 << "openai/gpt-4o"
-        << "";
+        << ""
+        << "strong";
     QTest::newRow("no strong tier: the rules answer and say why") << false << 0.0 << 1 << "rules"
-                                                                  << "none is configured";
+                                                                  << "none is configured"
+                                                                  << "fallback";
 }
 
 void TestRouter::strongModeAsksTheStrongModel()
@@ -427,6 +440,7 @@ void TestRouter::strongModeAsksTheStrongModel()
     QFETCH(int, requests);
     QFETCH(QString, source);
     QFETCH(QString, fallback);
+    QFETCH(QString, tier);
     Rig rig([=](const test::HttpRequest &r, int) {
         const auto body = nlohmann::json::parse(r.body.toStdString());
         const bool small = body["model"] == "gpt-4o-mini";
@@ -444,6 +458,7 @@ void TestRouter::strongModeAsksTheStrongModel()
     // Auto first: the small model answers confidently and is cached.
     const Diagnosis first = rig.run(QStringLiteral("fp-strong"));
     QCOMPARE(first.source.describe(), QString("openai/gpt-4o-mini"));
+    QCOMPARE(first.tier, RouteTier::Small);
     QCOMPARE(rig.server.requests().size(), 1);
 
     const Diagnosis d = rig.run(QStringLiteral("fp-strong"), evidence(), reason::RouteMode::Strong);
@@ -451,6 +466,7 @@ void TestRouter::strongModeAsksTheStrongModel()
     if (requests == 2)
         QCOMPARE(rig.modelOf(1), QString("gpt-4o"));
     QCOMPARE(d.source.describe(), source);
+    QCOMPARE(routeTierName(d.tier), tier);
     QVERIFY2(fallback.isEmpty() ? d.fallbackReason.isEmpty() : d.fallbackReason.contains(fallback),
              qPrintable(d.fallbackReason));
     QCOMPARE(d.route.filter(QStringLiteral("(accepted)")).size(), 1);
