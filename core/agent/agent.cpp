@@ -913,14 +913,7 @@ bool Agent::handleRejection(const LedgerEntry &entry, const act::Decision &local
                 .arg(entry.rejectedBy, act::stateName(local.state))};
         m_log->warn(QStringLiteral("rejection through the AgentDecision came too late"),
                     {{"decision", s(local.id)}, {"state", s(act::stateName(local.state))}});
-        ++m_pendingWrites;
-        m_ledger->setCondition(local, c, this, [this, id = local.id](Result<void> r) {
-            --m_pendingWrites;
-            if (!r)
-                m_log->warn(QStringLiteral("cannot write the AgentDecision's condition"),
-                            {{"decision", s(id)}, {"error", s(r.errorMessage())}});
-            maybeFinish();
-        });
+        writeCondition(local, c);
     }
     return true;
 }
@@ -937,8 +930,13 @@ void Agent::refuseApproval(const LedgerEntry &entry, const act::Decision &local,
     const DecisionCondition c = approvalRefused(local, error);
     m_log->warn(QStringLiteral("approval through the AgentDecision refused"),
                 {{"decision", s(local.id)}, {"reason", s(c.reason)}, {"message", s(c.message)}});
+    writeCondition(local, c);
+}
+
+void Agent::writeCondition(const act::Decision &local, const DecisionCondition &condition)
+{
     ++m_pendingWrites;
-    m_ledger->setCondition(local, c, this, [this, id = local.id](Result<void> r) {
+    m_ledger->setCondition(local, condition, this, [this, id = local.id](Result<void> r) {
         --m_pendingWrites;
         if (!r)
             m_log->warn(QStringLiteral("cannot write the AgentDecision's condition"),

@@ -84,6 +84,7 @@ class Router;
 namespace vigil::agent {
 
 class DecisionLedger;
+struct DecisionCondition;
 struct LedgerEntry;
 class StructuredLog;
 
@@ -146,6 +147,7 @@ private:
     QList<kube::NodeView> nodesInScope(const QList<kube::NodeView> &nodes) const;
     bool handleRejection(const LedgerEntry &entry, const act::Decision &local);
     void refuseApproval(const LedgerEntry &entry, const act::Decision &local, const QString &error);
+    void writeCondition(const act::Decision &local, const DecisionCondition &condition);
     void sweepExpired();
     void onPodDeltas(const kube::DeltaBatch &batch);
     void onNodeDeltas(const kube::DeltaBatch &batch);
