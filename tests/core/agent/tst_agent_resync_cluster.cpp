@@ -6,12 +6,16 @@
 // - AgentDecisions deleted while the agent is stopped are written again when
 //   it starts and takes the lease, each in its local phase, and nothing is
 //   executed again;
-// - one deleted while the leader runs comes back within the resync interval.
+// - one deleted while the leader runs comes back within the resync interval;
+// - a leader whose writes are refused (RBAC: no create/patch on
+//   agentdecisions) while it decides writes every decision once the verbs are
+//   granted, without a restart.
 
 #include "agentprocess.h"
 
 #include "core/act/decisionstore.h"
 #include "httptestserver.h"
+#include "testcluster.h"
 
 #include <QTemporaryDir>
 
@@ -27,13 +31,16 @@ private Q_SLOTS:
     void shutdownLeavesEveryAgentDecisionInStep();
     void restartRestoresDeletedAgentDecisions();
     void runningLeaderRestoresADeletedOne();
+    void refusedWritesAreWrittenOnceAllowed();
     void cleanupTestCase();
 
 private:
     /// decision id -> state name, from the stopped agent's decisions.db.
     QHash<QString, QString> localPhases();
     /// Each local decision whose AgentDecision is missing or in another phase, as "id (cluster X, local Y)".
-    QStringList outOfStep(const QHash<QString, QString> &local);
+    QStringList outOfStep(const QHash<QString, QString> &local, const QString &lease);
+    /// A kubeconfig for a service account of the test namespace bound to role, written into the temp dir.
+    Result<QString> serviceAccountKubeconfig(const QString &role);
     void deleteAgentDecision(const QString &id);
 
     AgentClusterFixture m_cluster;
@@ -85,10 +92,10 @@ QHash<QString, QString> TestAgentResyncCluster::localPhases()
     return out;
 }
 
-QStringList TestAgentResyncCluster::outOfStep(const QHash<QString, QString> &local)
+QStringList TestAgentResyncCluster::outOfStep(const QHash<QString, QString> &local, const QString &lease)
 {
     QHash<QString, QString> cluster;
-    for (const json &o : m_cluster.agentDecisionsOf(m_lease))
+    for (const json &o : m_cluster.agentDecisionsOf(lease))
         cluster.insert(str(o, {"metadata", "labels", "vigil.dev/decision"}), str(o, {"status", "phase"}));
     QStringList out;
     for (auto it = local.cbegin(); it != local.cend(); ++it) {
@@ -122,7 +129,7 @@ void TestAgentResyncCluster::shutdownLeavesEveryAgentDecisionInStep()
 
     const QHash<QString, QString> local = localPhases();
     QVERIFY(!local.isEmpty());
-    const QStringList behind = outOfStep(local);
+    const QStringList behind = outOfStep(local, m_lease);
     QVERIFY2(behind.isEmpty(), qPrintable(behind.join(", ")));
 }
 
@@ -143,13 +150,13 @@ void TestAgentResyncCluster::restartRestoresDeletedAgentDecisions()
     for (const QString &id : local.keys())
         deleteAgentDecision(id);
     QVERIFY(ClusterApi::waitFor([&] { return m_cluster.agentDecisionsOf(m_lease).isEmpty(); }, 20000));
-    QCOMPARE(outOfStep(local).size(), local.size());
+    QCOMPARE(outOfStep(local, m_lease).size(), local.size());
 
     m_agent = std::make_unique<AgentProcess>("resync", m_dir.filePath("data"));
     m_agent->start(m_args);
     QVERIFY2(m_agent->waitUntilServing(), qPrintable(m_agent->logText()));
-    QVERIFY2(ClusterApi::waitFor([&] { return outOfStep(local).isEmpty(); }, 30000),
-             qPrintable(outOfStep(local).join(", ") + "\n" + m_agent->logText()));
+    QVERIFY2(ClusterApi::waitFor([&] { return outOfStep(local, m_lease).isEmpty(); }, 30000),
+             qPrintable(outOfStep(local, m_lease).join(", ") + "\n" + m_agent->logText()));
     const QList<json> resynced = m_agent->logged("resyncing AgentDecisions from the local record");
     QVERIFY2(!resynced.isEmpty(), qPrintable(m_agent->logText()));
     QCOMPARE(resynced.first()["fields"].value("why", std::string()), std::string("took the lease"));
@@ -190,7 +197,126 @@ void TestAgentResyncCluster::runningLeaderRestoresADeletedOne()
     QVERIFY2(periodic, qPrintable(m_agent->logText()));
 
     QVERIFY2(m_agent->stop(30000), qPrintable(m_agent->logText()));
-    const QStringList behind = outOfStep(localPhases());
+    const QStringList behind = outOfStep(localPhases(), m_lease);
+    QVERIFY2(behind.isEmpty(), qPrintable(behind.join(", ")));
+}
+
+Result<QString> TestAgentResyncCluster::serviceAccountKubeconfig(const QString &role)
+{
+    const kube::ResourceType accounts{"", "v1", "serviceaccounts", true};
+    const kube::ResourceType bindings{"rbac.authorization.k8s.io", "v1", "rolebindings", true};
+    const QString name = "vigil-resync-agent";
+    Result<json> sa = m_cluster.api.create({accounts, m_cluster.ns, {}, {}},
+                                           {{"metadata", {{"name", name.toStdString()}}}});
+    if (!sa)
+        return sa.error();
+    const json binding = {
+        {"metadata", {{"name", name.toStdString()}}},
+        {"roleRef",
+         {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", role.toStdString()}}},
+        {"subjects",
+         {{{"kind", "ServiceAccount"},
+           {"name", name.toStdString()},
+           {"namespace", m_cluster.ns.toStdString()}}}}};
+    if (Result<json> b = m_cluster.api.create({bindings, m_cluster.ns, {}, {}}, binding); !b)
+        return b.error();
+    Result<json> token = m_cluster.api.create({accounts, m_cluster.ns, name, "token"},
+                                              {{"apiVersion", "authentication.k8s.io/v1"},
+                                               {"kind", "TokenRequest"},
+                                               {"spec", {{"expirationSeconds", 3600}}}});
+    if (!token)
+        return token.error();
+    Result<kube::Connection> admin = testClusterConnection();
+    if (!admin)
+        return admin.error();
+    QByteArray ca;
+    for (const QSslCertificate &c : admin->caCertificates)
+        ca += c.toPem();
+    QFile f(m_dir.filePath("restricted.kubeconfig"));
+    if (!f.open(QIODevice::WriteOnly))
+        return Error(f.fileName() + ": " + f.errorString());
+    f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " +
+            admin->server.toString().toUtf8() + "\n    certificate-authority-data: " + ca.toBase64() +
+            (admin->tlsServerName.isEmpty() ? QByteArray()
+                                            : "\n    tls-server-name: " + admin->tlsServerName.toUtf8()) +
+            "\nusers:\n- name: agent\n  user:\n    token: " +
+            QByteArray::fromStdString(token->value("status", json::object()).value("token", std::string())) +
+            "\ncontexts:\n- name: agent\n  context:\n    cluster: test\n    user: agent\n    namespace: " +
+            m_cluster.ns.toUtf8() + "\ncurrent-context: agent\n");
+    return f.fileName();
+}
+
+void TestAgentResyncCluster::refusedWritesAreWrittenOnceAllowed()
+{
+    // What a namespaced agent needs, except writing AgentDecisions.
+    const kube::ResourceType roles{"rbac.authorization.k8s.io", "v1", "roles", true};
+    const std::string role = "vigil-resync-agent";
+    const json read = {"get", "list", "watch"};
+    json rules = json::array({
+        {{"apiGroups", {""}}, {"resources", {"pods", "pods/log", "events"}}, {"verbs", read}},
+        {{"apiGroups", {""}}, {"resources", {"events"}}, {"verbs", {"create", "patch"}}},
+        {{"apiGroups", {"apps"}},
+         {"resources", {"deployments", "replicasets", "statefulsets", "daemonsets"}},
+         {"verbs", read}},
+        {{"apiGroups", {"coordination.k8s.io"}},
+         {"resources", {"leases"}},
+         {"verbs", {"get", "list", "watch", "create", "update", "patch"}}},
+        {{"apiGroups", {"ai.vigil.dev"}}, {"resources", {"agentdecisions"}}, {"verbs", read}},
+    });
+    Result<json> created = m_cluster.api.create({roles, m_cluster.ns, {}, {}},
+                                                {{"metadata", {{"name", role}}}, {"rules", rules}});
+    QVERIFY2(created, qPrintable(created.errorMessage()));
+    Result<QString> kubeconfig = serviceAccountKubeconfig(QString::fromStdString(role));
+    QVERIFY2(kubeconfig, qPrintable(kubeconfig.errorMessage()));
+
+    const QString lease = ClusterApi::uniqueName("vigil-refused-");
+    QStringList args = m_args;
+    args[args.indexOf("--kubeconfig") + 1] = *kubeconfig;
+    args[args.indexOf("--lease-name") + 1] = lease;
+    AgentProcess refused("refused", m_dir.filePath("refused"));
+    refused.start(args);
+    QVERIFY2(refused.waitUntilServing(), qPrintable(refused.logText()));
+    // It decides, but every AgentDecision write is forbidden (and retried).
+    QVERIFY2(ClusterApi::waitFor(
+                 [&] {
+                     return !refused.logged("proposed").isEmpty() &&
+                            !refused.logged("cannot write the AgentDecision; will retry").isEmpty();
+                 },
+                 60000),
+             qPrintable(refused.logText()));
+    QVERIFY(m_cluster.agentDecisionsOf(lease).isEmpty());
+
+    rules.push_back({{"apiGroups", {"ai.vigil.dev"}},
+                     {"resources", {"agentdecisions", "agentdecisions/status"}},
+                     {"verbs", {"create", "patch", "update"}}});
+    Result<json> granted =
+        m_cluster.api.patch({roles, m_cluster.ns, QString::fromStdString(role), {}}, {{"rules", rules}});
+    QVERIFY2(granted, qPrintable(granted.errorMessage()));
+    // Written without a restart, each decision once (the running leader's retry and resync).
+    QSet<QString> proposed;
+    for (const json &l : refused.logged("proposed"))
+        proposed.insert(QString::fromStdString(l["fields"].value("decision", std::string())));
+    QVERIFY2(ClusterApi::waitFor(
+                 [&] {
+                     QSet<QString> written;
+                     for (const json &o : m_cluster.agentDecisionsOf(lease))
+                         written.insert(str(o, {"metadata", "labels", "vigil.dev/decision"}));
+                     return written.contains(proposed);
+                 },
+                 45000),
+             qPrintable(refused.logText()));
+    QVERIFY2(refused.stop(30000), qPrintable(refused.logText()));
+    QHash<QString, QString> local;
+    {
+        auto store = act::DecisionStore::open(refused.dataDir() + "/decisions.db");
+        QVERIFY2(store, qPrintable(store.errorMessage()));
+        Result<QList<act::Decision>> decisions = (*store)->list();
+        QVERIFY2(decisions, qPrintable(decisions.errorMessage()));
+        for (const act::Decision &d : *decisions)
+            local.insert(d.id, act::stateName(d.state));
+    }
+    QVERIFY(!local.isEmpty());
+    const QStringList behind = outOfStep(local, lease);
     QVERIFY2(behind.isEmpty(), qPrintable(behind.join(", ")));
 }
 
