@@ -308,7 +308,10 @@ QList<ChartsPanel::NamespaceHealth> ChartsPanel::namespaceHealth() const
         top = std::min(top, std::max(1, fit - 1));
     if (all.size() <= top)
         return all;
-    NamespaceHealth others{tr("%n other namespace(s)", nullptr, int(all.size()) - top), 0, 0, true};
+    // Spelt out: without a translation loaded, tr()'s %n plural would read "namespace(s)".
+    const int rest = int(all.size()) - top;
+    NamespaceHealth others{rest == 1 ? tr("1 other namespace") : tr("%1 other namespaces").arg(rest), 0, 0,
+                           true};
     for (qsizetype i = top; i < all.size(); ++i) {
         others.healthy += all[i].healthy;
         others.unhealthy += all[i].unhealthy;

@@ -197,6 +197,9 @@ void TestChartsPanel::topNamespaces_data()
     QTest::newRow("beyond N: the rest summed into one bar")
         << Health{{"a", {1, 5}}, {"b", {1, 4}}, {"c", {7, 0}}, {"d", {3, 1}}, {"e", {2, 0}}} << 2
         << QStringList{"a", "b", "+3"} << QList<int>{5, 4, 1} << QList<int>{1, 1, 12};
+    QTest::newRow("one beyond N: '1 other namespace', singular")
+        << Health{{"a", {1, 2}}, {"b", {1, 1}}, {"c", {4, 0}}} << 2 << QStringList{"a", "b", "+1"}
+        << QList<int>{2, 1, 0} << QList<int>{1, 1, 4};
     QTest::newRow("exactly N: no others bar")
         << Health{{"a", {1, 0}}, {"b", {2, 0}}} << 2 << QStringList{"b", "a"} << QList<int>{0, 0}
         << QList<int>{2, 1};
@@ -220,7 +223,8 @@ void TestChartsPanel::topNamespaces()
         const bool others = names[i].startsWith('+');
         QCOMPARE(rows[i].others, others);
         if (others)
-            QVERIFY2(rows[i].name.contains(names[i].mid(1)), qPrintable(rows[i].name));
+            QCOMPARE(rows[i].name,
+                     QString("%1 other namespace%2").arg(names[i].mid(1), names[i] == "+1" ? "" : "s"));
         else
             QCOMPARE(rows[i].name, names[i]);
         QCOMPARE(rows[i].unhealthy, unhealthy[i]);
