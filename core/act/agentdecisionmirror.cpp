@@ -1,6 +1,7 @@
 #include "core/act/agentdecisionmirror.h"
 
 #include "core/act/executor.h"
+#include "core/util/jsondepth.h"
 
 #include <QTimer>
 
@@ -130,7 +131,12 @@ void AgentDecisionMirror::checkAvailable(kube::RestClient *client, const QString
                                           .arg(gv, r.errorMessage()),
                                       r.error().code));
             }
-            const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
+            const Result<json> parsed = parseJson(r->body);
+            if (!parsed)
+                return callback(Error(QStringLiteral("not mirrored because discovery of %1 failed: the "
+                                                     "response is %2")
+                                          .arg(gv, parsed.errorMessage())));
+            const json &doc = *parsed;
             bool served = false;
             if (doc.is_object() && doc.contains("resources") && doc["resources"].is_array()) {
                 for (const json &res : doc["resources"])
@@ -180,13 +186,15 @@ void AgentDecisionMirror::checkAvailable(kube::RestClient *client, const QString
                         const QString what =
                             QLatin1String(c.verb) + u' ' + type.resource +
                             (*c.subresource ? u'/' + QLatin1String(c.subresource) : QString());
-                        if (!a) {
+                        // status is copied out, which recurses per level: deep bodies are refused first.
+                        const Result<json> parsed = a ? parseJson(a->body) : Result<json>(a.error());
+                        if (!parsed) {
                             if (failure->isEmpty())
-                                *failure = QStringLiteral("cannot ask whether %1 is allowed: %2")
-                                               .arg(what, a.errorMessage());
+                                *failure = QStringLiteral("cannot ask whether %1 is allowed: %2%3")
+                                               .arg(what, a ? QStringLiteral("the response is ") : QString(),
+                                                    parsed.errorMessage());
                         } else {
-                            const json st =
-                                json::parse(a->body.constBegin(), a->body.constEnd(), nullptr, false);
+                            const json &st = *parsed;
                             const json status =
                                 st.is_object() ? st.value("status", json::object()) : json::object();
                             if (!status.is_object() || status.value("allowed", false) != true) {

@@ -1,5 +1,6 @@
 #include "core/act/decisionstore.h"
 
+#include "core/util/jsondepth.h"
 #include "core/util/sqlite.h"
 
 #include <QDateTime>
@@ -18,10 +19,13 @@ Error sqlError(const QString &path, const QString &what, const QSqlError &e)
 
 Result<Decision> parseRow(const QString &path, const QString &text)
 {
-    const nlohmann::json doc = nlohmann::json::parse(text.toStdString(), nullptr, false);
-    if (doc.is_discarded())
-        return Error(QStringLiteral("decision store %1: a row holds invalid JSON").arg(path));
-    return Decision::fromJson(doc);
+    // A row is only as trustworthy as the file: Decision::fromJson copies parameters, which recurses per
+    // level.
+    const QByteArray utf8 = text.toUtf8();
+    const Result<nlohmann::json> doc = parseJson(utf8);
+    if (!doc)
+        return Error(QStringLiteral("decision store %1: a row is %2").arg(path, doc.errorMessage()));
+    return Decision::fromJson(*doc);
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #include "core/audit/auditlog.h"
 #include "core/guard/guardrails.h"
 #include "core/kube/restclient.h"
+#include "core/util/jsondepth.h"
 
 #include "core/act/jsonfield.h"
 
@@ -436,7 +437,11 @@ void Executor::fetchKubeUser(kube::RestClient *client, QObject *context,
     client->send(request, context, [callback = std::move(callback)](Result<kube::Response> r) {
         if (!r)
             return callback(r.error());
-        const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
+        const Result<json> parsed = parseJson(r->body);
+        if (!parsed)
+            return callback(
+                Error(QStringLiteral("SelfSubjectReview: the response is %1").arg(parsed.errorMessage())));
+        const json &doc = *parsed;
         const json user = doc.is_object()
                               ? field(field(doc, "status", json::object()), "userInfo", json::object())
                               : json();

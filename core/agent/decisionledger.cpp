@@ -3,6 +3,7 @@
 #include "core/act/agentdecisionmirror.h"
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
+#include "core/util/jsondepth.h"
 
 #include <QDateTime>
 #include <QPointer>
@@ -242,8 +243,10 @@ Result<LedgerEntry> LedgerEntry::fromObject(const json &object)
         e.createdMs = created.toMSecsSinceEpoch();
     const QString text = str(annotations, kDecisionAnnotation);
     if (!text.isEmpty()) {
-        const json doc = json::parse(text.toStdString(), nullptr, false);
-        Result<act::Decision> d = act::Decision::fromJson(doc);
+        // Anyone who can edit the object writes this text; Decision::fromJson copies it recursively.
+        const QByteArray utf8 = text.toUtf8();
+        const Result<json> doc = parseJson(utf8);
+        Result<act::Decision> d = doc ? act::Decision::fromJson(*doc) : Result<act::Decision>(doc.error());
         if (d && d->id == e.decisionId)
             e.decision = std::move(*d);
     }

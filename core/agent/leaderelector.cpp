@@ -1,6 +1,7 @@
 #include "core/agent/leaderelector.h"
 
 #include "core/kube/restclient.h"
+#include "core/util/jsondepth.h"
 
 #include <QPointer>
 #include <QRandomGenerator>
@@ -189,11 +190,16 @@ void LeaderElector::tryAcquireOrRenew()
     m_client->send(request, this, [this, generation](Result<kube::Response> r) {
         if (!r)
             return onRead(generation, r.error());
-        json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
-        if (!doc.is_object())
+        // The lease's metadata is copied out, which recurses per level: deep bodies are refused first.
+        Result<json> doc = parseJson(r->body);
+        if (!doc)
+            return onRead(generation,
+                          Error(QStringLiteral("lease %1/%2: the response is %3")
+                                    .arg(m_options.leaseNamespace, m_options.leaseName, doc.errorMessage())));
+        if (!doc->is_object())
             return onRead(generation, Error(QStringLiteral("lease %1/%2: the response is not a JSON object")
                                                 .arg(m_options.leaseNamespace, m_options.leaseName)));
-        onRead(generation, std::move(doc));
+        onRead(generation, std::move(*doc));
     });
 }
 
@@ -278,8 +284,8 @@ void LeaderElector::write(uint64_t generation, const QByteArray &verb, const Lea
     m_client->send(request, this, [this, generation, record](Result<kube::Response> r) {
         if (!r)
             return onWritten(generation, record, r.error());
-        json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
-        onWritten(generation, record, doc.is_object() ? std::move(doc) : json::object());
+        Result<json> doc = parseJson(r->body);
+        onWritten(generation, record, doc && doc->is_object() ? std::move(*doc) : json::object());
     });
 }
 
@@ -389,7 +395,12 @@ void LeaderElector::release(QObject *context, std::function<void(Result<void>)> 
             m_client->send(get, this, [this, done, left, next](Result<kube::Response> g) {
                 if (!g)
                     return done(g.error());
-                const json doc = json::parse(g->body.constBegin(), g->body.constEnd(), nullptr, false);
+                const Result<json> parsed = parseJson(g->body);
+                if (!parsed)
+                    return done(Error(
+                        QStringLiteral("releasing lease %1/%2: the response is %3")
+                            .arg(m_options.leaseNamespace, m_options.leaseName, parsed.errorMessage())));
+                const json &doc = *parsed;
                 if (LeaseRecord::fromLease(doc).holderIdentity != m_options.identity)
                     return done({}); // no longer ours: nothing to release
                 (*next)(str(doc.value("metadata", json::object()), "resourceVersion"), left - 1);

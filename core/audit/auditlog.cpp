@@ -167,6 +167,9 @@ QString escapeLike(QString s)
 
 json payloadFromText(const std::string &text)
 {
+    // A tampered row can nest 100,000 deep; exports dump the payload, which recurses per level.
+    if (jsonNestingDepth(QByteArrayView(text.data(), qsizetype(text.size()))) > kMaxJsonDepth)
+        return json(text);
     try {
         return json::parse(text);
     } catch (const std::exception &) {

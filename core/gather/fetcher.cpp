@@ -2,6 +2,7 @@
 
 #include "core/kube/projections.h"
 #include "core/kube/restclient.h"
+#include "core/util/jsondepth.h"
 
 #include <QPointer>
 #include <QUrl>
@@ -21,9 +22,10 @@ QString str(const json &j, const char *key)
     return it != j.end() && it->is_string() ? QString::fromStdString(it->get<std::string>()) : QString();
 }
 
-json parse(const QByteArray &body)
+// Refuses deep bodies before nlohmann copies them (recursively) into projections.
+Result<json> parse(const QByteArray &body)
 {
-    return json::parse(body.constBegin(), body.constEnd(), nullptr, false);
+    return parseJson(body);
 }
 
 QString seg(const QString &s)
@@ -203,7 +205,14 @@ void GatherFetcher::fetch(const IncidentSubject &subject, QObject *context, Call
 
 void GatherFetcher::onPod(const std::shared_ptr<Job> &job, const QByteArray &body)
 {
-    const json doc = parse(body);
+    const Result<json> parsed = parse(body);
+    if (!parsed) {
+        job->failed = true;
+        job->result.notes << QStringLiteral("pod %1/%2: the response is %3")
+                                 .arg(job->namespaceName, job->podName, parsed.errorMessage());
+        return;
+    }
+    const json &doc = *parsed;
     Result<kube::PodView> pod = kube::projectPod(doc);
     if (!pod) {
         job->failed = true;
@@ -272,7 +281,13 @@ void GatherFetcher::fetchOwner(const std::shared_ptr<Job> &job, const QString &k
                                              .arg(kind, name, firstLine(body.errorMessage()));
                     return;
                 }
-                json doc = parse(body.value());
+                Result<json> parsed = parse(body.value());
+                if (!parsed) {
+                    job->result.notes << QStringLiteral("not gathered: owner %1 %2: the response is %3")
+                                             .arg(kind, name, parsed.errorMessage());
+                    return;
+                }
+                json &doc = *parsed;
                 if (doc.is_object() && !doc.contains("kind"))
                     doc["kind"] = kind.toStdString();
                 Result<kube::WorkloadView> w = kube::projectWorkload(doc);
@@ -301,7 +316,14 @@ void GatherFetcher::fetchRollout(const std::shared_ptr<Job> &job, const QString 
                                              .arg(deployment, firstLine(body.errorMessage()));
                     return;
                 }
-                const json doc = parse(body.value());
+                const Result<json> parsed = parse(body.value());
+                if (!parsed) {
+                    job->result.notes
+                        << QStringLiteral("not gathered: rollout history of %1: the response is %2")
+                               .arg(deployment, parsed.errorMessage());
+                    return;
+                }
+                const json &doc = *parsed;
                 if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array())
                     return;
                 for (json item : doc["items"]) {
@@ -326,7 +348,13 @@ void GatherFetcher::fetchNode(const std::shared_ptr<Job> &job, const QString &no
                 << QStringLiteral("not gathered: node %1: %2").arg(node, firstLine(body.errorMessage()));
             return;
         }
-        Result<kube::NodeView> n = kube::projectNode(parse(body.value()));
+        const Result<json> parsed = parse(body.value());
+        if (!parsed) {
+            job->result.notes << QStringLiteral("not gathered: node %1: the response is %2")
+                                     .arg(node, parsed.errorMessage());
+            return;
+        }
+        Result<kube::NodeView> n = kube::projectNode(*parsed);
         if (!n) {
             job->result.notes << QStringLiteral("not gathered: node %1: %2").arg(node, n.errorMessage());
             return;
@@ -337,7 +365,13 @@ void GatherFetcher::fetchNode(const std::shared_ptr<Job> &job, const QString &no
             [job, node](Result<QByteArray> body) {
                 if (!body)
                     return; // metrics-server is optional
-                Result<NodeUsage> usage = projectNodeMetrics(parse(body.value()));
+                const Result<json> parsed = parse(body.value());
+                if (!parsed) {
+                    job->result.notes << QStringLiteral("not gathered: node %1 metrics: the response is %2")
+                                             .arg(node, parsed.errorMessage());
+                    return;
+                }
+                Result<NodeUsage> usage = projectNodeMetrics(*parsed);
                 if (!usage) {
                     job->result.notes << QStringLiteral("not gathered: node %1 metrics: %2")
                                              .arg(node, usage.errorMessage());
@@ -367,7 +401,13 @@ void GatherFetcher::fetchEvents(const std::shared_ptr<Job> &job, const QString &
                                              .arg(kind, name, firstLine(body.errorMessage()));
                     return;
                 }
-                const json doc = parse(body.value());
+                const Result<json> parsed = parse(body.value());
+                if (!parsed) {
+                    job->result.notes << QStringLiteral("not gathered: events of %1 %2: the response is %3")
+                                             .arg(kind, name, parsed.errorMessage());
+                    return;
+                }
+                const json &doc = *parsed;
                 if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array())
                     return;
                 for (json item : doc["items"]) {
@@ -410,7 +450,13 @@ void GatherFetcher::fetchPodMetrics(const std::shared_ptr<Job> &job)
     request(job, path, {}, [job](Result<QByteArray> body) {
         if (!body)
             return; // metrics-server is optional, and a new pod has no sample yet
-        const json doc = parse(body.value());
+        const Result<json> parsed = parse(body.value());
+        if (!parsed) {
+            job->result.notes
+                << QStringLiteral("not gathered: pod metrics: the response is %1").arg(parsed.errorMessage());
+            return;
+        }
+        const json &doc = *parsed;
         if (!doc.is_object() || !doc.contains("containers") || !doc["containers"].is_array())
             return;
         for (const json &c : doc["containers"]) {

@@ -1,5 +1,7 @@
 #include "core/reason/llm/diagnosiscache.h"
 
+#include "core/util/jsondepth.h"
+
 #include <QAtomicInteger>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -39,8 +41,13 @@ QString str(const nlohmann::json &j, const char *key)
 
 Result<Diagnosis> fromJson(const QByteArray &text, const QString &where)
 {
+    // The file can be edited by anyone who can write it: a deep payload would overflow the stack when
+    // the parameters are copied out.
+    const Result<nlohmann::json> parsed = parseJson(text);
+    if (!parsed)
+        return Error(QStringLiteral("%1: stored diagnosis is %2").arg(where, parsed.errorMessage()));
     try {
-        const auto j = nlohmann::json::parse(text.toStdString());
+        const nlohmann::json &j = *parsed;
         Diagnosis d;
         d.category = str(j, "category");
         d.diagnosis = str(j, "diagnosis");
@@ -59,8 +66,8 @@ Result<Diagnosis> fromJson(const QByteArray &text, const QString &where)
         d.rawReply = str(j, "rawReply");
         return d;
     } catch (const nlohmann::json::exception &e) {
-        return Error(QStringLiteral("%1: stored diagnosis is not valid JSON: %2")
-                         .arg(where, QString::fromUtf8(e.what())));
+        return Error(
+            QStringLiteral("%1: stored diagnosis is malformed: %2").arg(where, QString::fromUtf8(e.what())));
     }
 }
 

@@ -81,6 +81,8 @@ struct Rig {
     void handle(HttpExchange *ex)
     {
         const test::HttpRequest &r = ex->request();
+        if (!deepBody.isEmpty() && r.path == deepPath)
+            return ex->respondJson(r.path == kReviews ? 201 : 200, deepBody);
         if (r.path == kDiscovery) {
             if (discoveryStatus != 200)
                 return ex->respondJson(discoveryStatus, R"({"kind":"Status","code":)" +
@@ -145,6 +147,8 @@ struct Rig {
     bool served = true;
     int reviewStatus = 201;
     QStringList denied;
+    QString deepPath; ///< answered with deepBody when set
+    QByteArray deepBody;
     int inFlight = 0;
     int maxInFlight = 0;
     QObject owner;
@@ -184,6 +188,8 @@ class TestAgentDecisionMirror final : public QObject {
 private Q_SLOTS:
     void notMirroredSaysWhy_data();
     void notMirroredSaysWhy();
+    void deepAnswersAreRefused_data();
+    void deepAnswersAreRefused();
     void reviewsAskExactlyWhatTheMirrorDoes();
     void startedMirrorFollowsTheExecutor();
     void specCarriesObservationAndSource_data();
@@ -241,6 +247,41 @@ void TestAgentDecisionMirror::notMirroredSaysWhy()
     QTest::qWait(100);
     for (const test::HttpRequest &r : rig.server.requests())
         QVERIFY2(r.method == "GET" || r.path == kReviews, qPrintable(r.method + ' ' + r.path));
+}
+
+void TestAgentDecisionMirror::deepAnswersAreRefused_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("message");
+    // 100,000 levels parse, but copying status out of them recurses past the stack.
+    const QByteArray arrays = QByteArray(100000, '[') + QByteArray(100000, ']');
+    const QByteArray objects = QByteArray("{\"a\":").repeated(100000) + "1" + QByteArray(100000, '}');
+    const QString discoveryFailed =
+        "not mirrored because discovery of ai.vigil.dev/v1alpha1 failed: the response "
+        "is nested deeper than 512 levels";
+    QTest::newRow("discovery [[[") << QString(kDiscovery) << arrays << discoveryFailed;
+    QTest::newRow("discovery {\"a\":") << QString(kDiscovery) << objects << discoveryFailed;
+    QTest::newRow("access review [[[")
+        << QString(kReviews) << arrays << "not mirrored because cannot ask whether ";
+    QTest::newRow("access review {\"a\": in status")
+        << QString(kReviews) << QByteArray(R"({"kind":"SelfSubjectAccessReview","status":)") + objects + "}"
+        << "not mirrored because cannot ask whether ";
+}
+
+void TestAgentDecisionMirror::deepAnswersAreRefused()
+{
+    QFETCH(QString, path);
+    QFETCH(QByteArray, body);
+    QFETCH(QString, message);
+    Rig rig;
+    rig.deepPath = path;
+    rig.deepBody = body;
+    Result<AgentDecisionMirror *> started = rig.start("shop");
+    QVERIFY(!started);
+    QVERIFY2(started.errorMessage().startsWith(message), qPrintable(started.errorMessage()));
+    QVERIFY2(started.errorMessage().endsWith("the response is nested deeper than 512 levels"),
+             qPrintable(started.errorMessage()));
 }
 
 void TestAgentDecisionMirror::reviewsAskExactlyWhatTheMirrorDoes()

@@ -1,6 +1,8 @@
 #include "core/act/decision.h"
 #include "core/act/decisionstore.h"
 
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -44,6 +46,8 @@ private Q_SLOTS:
     void storeCompareAndSet_data();
     void storeCompareAndSet();
     void storeLoadByPrefix();
+    void storeRefusesDeepRows_data();
+    void storeRefusesDeepRows();
 };
 
 void TestDecision::transitions_data()
@@ -188,6 +192,42 @@ void TestDecision::storeLoadByPrefix()
     QCOMPARE((*store)->load(a.id.left(8))->id, a.id);
     QCOMPARE((*store)->load(a.id.left(3)).ok(), false);
     QCOMPARE((*store)->load("nope").error().code, 404);
+}
+
+void TestDecision::storeRefusesDeepRows_data()
+{
+    QTest::addColumn<QByteArray>("doc");
+    // 100,000 levels parse, but Decision::fromJson copies them recursively, past the stack.
+    QTest::newRow("100,000-deep [[[") << QByteArray(100000, '[') + QByteArray(100000, ']');
+    QTest::newRow("100,000-deep {\"a\":")
+        << QByteArray("{\"a\":").repeated(100000) + "1" + QByteArray(100000, '}');
+}
+
+// A row is only as trustworthy as the file: a deep one is an error from load() and list(), not a crash.
+void TestDecision::storeRefusesDeepRows()
+{
+    QFETCH(QByteArray, doc);
+    QTemporaryDir dir;
+    const QString path = dir.filePath("d.db");
+    auto store = DecisionStore::open(path);
+    QVERIFY2(store.ok(), qPrintable(store.errorMessage()));
+    const Decision d = sample();
+    QVERIFY((*store)->insert(d).ok());
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase("QSQLITE", "tamper");
+        db.setDatabaseName(path);
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        q.prepare("UPDATE decisions SET doc = ? WHERE id = ?");
+        q.addBindValue(QString::fromUtf8(doc));
+        q.addBindValue(d.id);
+        QVERIFY(q.exec());
+        QCOMPARE(q.numRowsAffected(), 1);
+    }
+    QSqlDatabase::removeDatabase("tamper");
+    const QString expected = "decision store " + path + ": a row is nested deeper than 512 levels";
+    QCOMPARE((*store)->load(d.id).errorMessage(), expected);
+    QCOMPARE((*store)->list().errorMessage(), expected);
 }
 
 QTEST_GUILESS_MAIN(TestDecision)

@@ -44,6 +44,8 @@ public:
         : server([this](HttpExchange *ex) {
             const QString key = QString::fromLatin1(ex->request().method) + ' ' + ex->request().path;
             ++counts[key];
+            if (const auto raw = rawRoutes.find(key); raw != rawRoutes.end())
+                return ex->respondJson(raw->second.first, raw->second.second);
             const auto it = routes.find(key);
             if (it == routes.end())
                 return ex->respondJson(404,
@@ -63,6 +65,8 @@ public:
 
     HttpTestServer server;
     std::map<QString, std::function<Reply(const test::HttpRequest &)>> routes;
+    /// Bodies json cannot hold (100,000 levels would recurse in dump()), sent as they are.
+    std::map<QString, std::pair<int, QByteArray>> rawRoutes;
     QMap<QString, int> counts;
 };
 
@@ -184,6 +188,7 @@ private Q_SLOTS:
     void previewUsesServerDryRun();
     void undoScaleRestoresPreviousCount();
     void alertPayloads();
+    void kubeUserFromSelfSubjectReview_data();
     void kubeUserFromSelfSubjectReview();
     void proposedRowCarriesReasoningContext_data();
     void proposedRowCarriesReasoningContext();
@@ -451,17 +456,33 @@ void TestExecutor::alertPayloads()
     QCOMPARE_JSON(r->response["sinks"]["slack"]["status"], json(200));
 }
 
+void TestExecutor::kubeUserFromSelfSubjectReview_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<QString>("expected"); // the user, or the error
+    QTest::newRow("username from status.userInfo")
+        << QByteArray(R"({"kind":"SelfSubjectReview","status":{"userInfo":{"username":"kubernetes-admin"}}})")
+        << "kubernetes-admin";
+    QTest::newRow("no username") << QByteArray(R"({"kind":"SelfSubjectReview","status":{}})")
+                                 << "SelfSubjectReview: the response has no status.userInfo.username";
+    // 100,000 levels parse, but copying status.userInfo out of them recurses past the stack.
+    QTest::newRow("100,000-deep [[[") << QByteArray(100000, '[') + QByteArray(100000, ']')
+                                      << "SelfSubjectReview: the response is nested deeper than 512 levels";
+    QTest::newRow("100,000-deep {\"a\": in status")
+        << QByteArray(R"({"status":)") + QByteArray("{\"a\":").repeated(100000) + "1" +
+               QByteArray(100000, '}') + "}"
+        << "SelfSubjectReview: the response is nested deeper than 512 levels";
+}
+
 void TestExecutor::kubeUserFromSelfSubjectReview()
 {
+    QFETCH(QByteArray, body);
+    QFETCH(QString, expected);
     Rig rig;
-    rig.api.on(
-        "POST /apis/authentication.k8s.io/v1/selfsubjectreviews",
-        {201,
-         {{"kind", "SelfSubjectReview"}, {"status", {{"userInfo", {{"username", "kubernetes-admin"}}}}}}});
+    rig.api.rawRoutes["POST /apis/authentication.k8s.io/v1/selfsubjectreviews"] = {201, body};
     auto user = cli::await<QString>(
         [&](QObject *ctx, auto cb) { Executor::fetchKubeUser(rig.client.get(), ctx, cb); });
-    QVERIFY2(user.ok(), qPrintable(user.errorMessage()));
-    QCOMPARE(*user, QString("kubernetes-admin"));
+    QCOMPARE(user.ok() ? *user : user.errorMessage(), expected);
     const auto sent = json::parse(rig.api.server.requests().first().body.toStdString());
     QCOMPARE_JSON(sent["kind"], json("SelfSubjectReview"));
 }

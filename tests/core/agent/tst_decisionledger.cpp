@@ -118,6 +118,13 @@ void TestDecisionLedger::entry_data()
     QTest::newRow("unreadable decision annotation: the entry stays, without a decision")
         << "garbage"
         << "kubectl-patch" << false << QString();
+    // 100,000 levels parse, but reading a Decision out of them copies recursively, past the stack.
+    QTest::newRow("100,000-deep [[[ decision annotation: the entry stays, without a decision")
+        << "deepArrays"
+        << "kubectl-patch" << false << QString();
+    QTest::newRow("100,000-deep {\"a\": decision annotation: the entry stays, without a decision")
+        << "deepObjects"
+        << "kubectl-patch" << false << QString();
     QTest::newRow("only Vigil's own managers touched spec: nobody approved")
         << "vigilOnly" << QString() << true << QString();
     QTest::newRow("no decision label: not one of the agent's objects")
@@ -138,6 +145,14 @@ void TestDecisionLedger::entry()
         o["metadata"]["annotations"]["vigil.dev/decision"] = other.toJson().dump();
     } else if (variant == "garbage") {
         o["metadata"]["annotations"]["vigil.dev/decision"] = "{not json";
+    } else if (variant == "deepArrays") {
+        o["metadata"]["annotations"]["vigil.dev/decision"] =
+            std::string(100000, '[') + std::string(100000, ']');
+    } else if (variant == "deepObjects") {
+        std::string deep;
+        for (int i = 0; i < 100000; ++i)
+            deep += "{\"a\":";
+        o["metadata"]["annotations"]["vigil.dev/decision"] = deep + "1" + std::string(100000, '}');
     } else if (variant == "vigilOnly") {
         o["metadata"]["managedFields"][1]["manager"] = "vigil-agent";
     } else if (variant == "noLabel") {
@@ -161,6 +176,8 @@ void TestDecisionLedger::entry()
         QCOMPARE(e->decision->incidentFingerprint, d.incidentFingerprint);
         QCOMPARE(e->decision->diagnosis.action, ActionKind::CreateAlert);
     }
+    if (variant.startsWith("deep"))
+        return; // the projection below cuts objects this big
     // The informer's projection keeps what the entry needs, managedFields' verdict included.
     Result<kube::KubeObject> projected = DecisionLedger::projector()(o);
     QVERIFY(projected);

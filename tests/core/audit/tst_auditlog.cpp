@@ -122,6 +122,8 @@ private Q_SLOTS:
     void triggersRefuse();
     void tamper_data();
     void tamper();
+    void deepPayloadStaysText_data();
+    void deepPayloadStaysText();
     void filters_data();
     void filters();
     void jsonlRoundTrip();
@@ -316,6 +318,47 @@ void TestAuditLog::tamper()
     QVERIFY2(report->firstBadId == firstBad, qPrintable(report->message));
     QVERIFY2(report->problem == VerifyReport::Problem(problem), qPrintable(report->message));
     QVERIFY2(report->message.contains(QString::number(firstBad)), qPrintable(report->message));
+}
+
+void TestAuditLog::deepPayloadStaysText_data()
+{
+    QTest::addColumn<QString>("payloadSql"); // SQLite builds the 100,000-deep text
+    QTest::newRow("100,000-deep [[[") << QStringLiteral(
+        "replace(hex(zeroblob(100000)), '00', '[') || replace(hex(zeroblob(100000)), '00', ']')");
+    QTest::newRow("100,000-deep {\"a\":")
+        << QStringLiteral("replace(hex(zeroblob(100000)), '00', '{\"a\":') || '1' || "
+                          "replace(hex(zeroblob(100000)), '00', '}')");
+}
+
+// A tampered row nested 100,000 deep is kept as text: query, verify and both exports answer, none overflows.
+void TestAuditLog::deepPayloadStaysText()
+{
+    QFETCH(QString, payloadSql);
+    auto log = AuditLog::open(m_path);
+    QVERIFY(log.ok());
+    fill(**log);
+    {
+        RawDb raw(m_path);
+        QVERIFY(raw.exec(QStringLiteral("DROP TRIGGER events_no_update")).isEmpty());
+        const QString sql = QStringLiteral("UPDATE events SET payload = %1 WHERE id=4").arg(payloadSql);
+        QVERIFY2(raw.exec(sql).isEmpty(), qPrintable(raw.exec(sql)));
+    }
+    const auto events = (*log)->query();
+    QVERIFY2(events.ok(), qPrintable(events.errorMessage()));
+    const nlohmann::json &payload = events->at(3).payload;
+    QVERIFY(payload.is_string());
+    QCOMPARE(payload.get_ref<const std::string &>().size(),
+             size_t(payloadSql.contains("\"a\"") ? 600001 : 200000));
+    const auto report = (*log)->verify();
+    QVERIFY(report.ok());
+    QCOMPARE(report->firstBadId, qint64(4));
+    QCOMPARE(report->problem, VerifyReport::Edited);
+    QBuffer jsonl;
+    QVERIFY(jsonl.open(QIODevice::WriteOnly));
+    QCOMPARE(*(*log)->exportJsonl(&jsonl), qint64(6));
+    QBuffer csv;
+    QVERIFY(csv.open(QIODevice::WriteOnly));
+    QCOMPARE(*(*log)->exportCsv(&csv), qint64(6));
 }
 
 void TestAuditLog::filters_data()

@@ -1,6 +1,9 @@
 #include "core/gather/gatherer.h"
 
 #include "core/gather/fetcher.h"
+#include "core/kube/restclient.h"
+
+#include "httptestserver.h"
 
 #include <QTest>
 
@@ -122,6 +125,8 @@ private Q_SLOTS:
     void nodeUsageIsData();
     void projectNodeMetrics_data();
     void projectNodeMetrics();
+    void fetcherRefusesDeepBodies_data();
+    void fetcherRefusesDeepBodies();
 };
 
 void TestGatherer::budgetHolds_data()
@@ -343,6 +348,101 @@ void TestGatherer::projectNodeMetrics()
         QCOMPARE(u->timestamp, kNow.addSecs(-20));
         QCOMPARE(u->window, QStringLiteral("20.05s"));
     }
+}
+
+namespace {
+
+class NoCredentials final : public kube::CredentialSource {
+public:
+    Result<kube::Credentials> credentials() override { return kube::Credentials(); }
+    void invalidate() override {}
+    QString method() const override { return QStringLiteral("none"); }
+};
+
+// Pod shop/web-1 on node n1, owned by ReplicaSet web-abc of Deployment web: every part the fetcher reads.
+QByteArray healthyBody(const QString &path)
+{
+    if (path == QLatin1String("/api/v1/namespaces/shop/pods/web-1"))
+        return R"({"kind":"Pod","metadata":{"name":"web-1","namespace":"shop","uid":"u1",
+            "ownerReferences":[{"kind":"ReplicaSet","name":"web-abc","controller":true}]},
+            "spec":{"nodeName":"n1","containers":[{"name":"app","image":"shop/web:1"}]},
+            "status":{"phase":"Running","containerStatuses":[{"name":"app","ready":true,"restartCount":0,
+            "state":{"running":{"startedAt":"2026-01-10T11:00:00Z"}}}]}})";
+    if (path == QLatin1String("/apis/apps/v1/namespaces/shop/replicasets/web-abc"))
+        return R"({"kind":"ReplicaSet","metadata":{"name":"web-abc","namespace":"shop","uid":"u2",
+            "ownerReferences":[{"kind":"Deployment","name":"web","controller":true}]}})";
+    if (path == QLatin1String("/apis/apps/v1/namespaces/shop/deployments/web"))
+        return R"({"kind":"Deployment","metadata":{"name":"web","namespace":"shop","uid":"u3"}})";
+    if (path == QLatin1String("/api/v1/nodes/n1"))
+        return R"({"kind":"Node","metadata":{"name":"n1","uid":"u4"}})";
+    if (path == QLatin1String("/apis/metrics.k8s.io/v1beta1/nodes/n1"))
+        return R"({"metadata":{"name":"n1"},"usage":{"cpu":"100m","memory":"1Gi"}})";
+    if (path == QLatin1String("/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods/web-1"))
+        return R"({"containers":[{"name":"app","usage":{"cpu":"5m","memory":"10Mi"}}]})";
+    if (path.endsWith(QLatin1String("/log")))
+        return "a log line\n";
+    return R"({"items":[]})"; // events, replicasets
+}
+
+} // namespace
+
+void TestGatherer::fetcherRefusesDeepBodies_data()
+{
+    QTest::addColumn<QString>("deepPath");
+    QTest::addColumn<QByteArray>("deep");
+    QTest::addColumn<QString>("expected"); // the fetch's error when the pod is deep, else one of its notes
+    // 100,000 levels parse, but projecting them copies recursively, past the stack.
+    const QByteArray arrays = QByteArray(100000, '[') + QByteArray(100000, ']');
+    const QByteArray objects = QByteArray("{\"a\":").repeated(100000) + "1" + QByteArray(100000, '}');
+    const QString tooDeep = QStringLiteral("the response is nested deeper than 512 levels");
+    const QString pod = QStringLiteral("/api/v1/namespaces/shop/pods/web-1");
+    QTest::newRow("pod [[[ fails the fetch") << pod << arrays << "pod shop/web-1: " + tooDeep;
+    QTest::newRow("pod {\"a\": fails the fetch") << pod << objects << "pod shop/web-1: " + tooDeep;
+    QTest::newRow("events [[[ are a note")
+        << "/api/v1/namespaces/shop/events" << arrays << "not gathered: events of Pod web-1: " + tooDeep;
+    QTest::newRow("owner {\"a\": is a note") << "/apis/apps/v1/namespaces/shop/replicasets/web-abc" << objects
+                                             << "not gathered: owner ReplicaSet web-abc: " + tooDeep;
+    QTest::newRow("rollout history [[[ is a note") << "/apis/apps/v1/namespaces/shop/replicasets" << arrays
+                                                   << "not gathered: rollout history of web: " + tooDeep;
+    QTest::newRow("node {\"a\": is a note")
+        << "/api/v1/nodes/n1" << objects << "not gathered: node n1: " + tooDeep;
+    QTest::newRow("node metrics [[[ are a note")
+        << "/apis/metrics.k8s.io/v1beta1/nodes/n1" << arrays << "not gathered: node n1 metrics: " + tooDeep;
+    QTest::newRow("pod metrics {\"a\": are a note")
+        << "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods/web-1" << objects
+        << "not gathered: pod metrics: " + tooDeep;
+}
+
+void TestGatherer::fetcherRefusesDeepBodies()
+{
+    QFETCH(QString, deepPath);
+    QFETCH(QByteArray, deep);
+    QFETCH(QString, expected);
+    test::HttpTestServer server([&](test::HttpExchange *ex) {
+        const QString path = ex->request().path;
+        ex->respondJson(200, path == deepPath ? deep : healthyBody(path));
+    });
+    QVERIFY(server.listen());
+    kube::Connection connection;
+    connection.server = server.url();
+    connection.credentials = std::make_shared<NoCredentials>();
+    kube::RestClient client(connection);
+    GatherFetcher fetcher(&client);
+    IncidentSubject subject;
+    subject.namespaceName = QStringLiteral("shop");
+    subject.podName = QStringLiteral("web-1");
+    std::optional<Result<FetchResult>> got;
+    fetcher.fetch(subject, this, [&](Result<FetchResult> r) { got = std::move(r); });
+    QTRY_VERIFY(got.has_value());
+    QVERIFY2(!server.requestsTo(deepPath).isEmpty(), qPrintable(fetcher.requestPaths().join(u' ')));
+    if (deepPath == QLatin1String("/api/v1/namespaces/shop/pods/web-1")) {
+        QVERIFY(!got->ok());
+        QCOMPARE(got->errorMessage(), expected);
+        return;
+    }
+    QVERIFY2(got->ok(), qPrintable(got->errorMessage()));
+    QVERIFY2((*got)->notes.contains(expected), qPrintable((*got)->notes.join(u'\n')));
+    QCOMPARE((*got)->notes.size(), 1); // the other parts were read
 }
 
 QTEST_GUILESS_MAIN(TestGatherer)

@@ -2,6 +2,8 @@
 
 #include "llmtestutil.h"
 
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -39,6 +41,8 @@ private Q_SLOTS:
     void ttl_data();
     void ttl();
     void openErrorNamesThePath();
+    void refusesDeepPayloads_data();
+    void refusesDeepPayloads();
 };
 
 void TestDiagnosisCache::persistsAcrossInstances()
@@ -134,6 +138,45 @@ void TestDiagnosisCache::openErrorNamesThePath()
     QVERIFY(!cache.ok());
     QVERIFY2(cache.errorMessage().startsWith(QStringLiteral("diagnosis cache ") + path),
              qPrintable(cache.errorMessage()));
+}
+
+void TestDiagnosisCache::refusesDeepPayloads_data()
+{
+    QTest::addColumn<QByteArray>("payload");
+    // 100,000 levels parse, but copying the parameters out recurses past the stack.
+    QTest::newRow("100,000-deep [[[") << QByteArray(100000, '[') + QByteArray(100000, ']');
+    QTest::newRow("100,000-deep {\"a\": in parameters")
+        << QByteArray(R"({"action":"restart_pod","parameters":)") + QByteArray("{\"a\":").repeated(100000) +
+               "1" + QByteArray(100000, '}') + "}";
+}
+
+// The file is only as trustworthy as whoever can write it: a deep payload is an error and a miss, not a
+// crash.
+void TestDiagnosisCache::refusesDeepPayloads()
+{
+    QFETCH(QByteArray, payload);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("cache.db"));
+    test::FakeClock clock;
+    auto cache = DiagnosisCache::open(path, 60000, &clock);
+    QVERIFY2(cache.ok(), qPrintable(cache.errorMessage()));
+    QVERIFY((*cache)->put(QStringLiteral("fp"), sample()).ok());
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase("QSQLITE", "tamper");
+        db.setDatabaseName(path);
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        q.prepare("UPDATE diagnosis_cache SET payload = ? WHERE fingerprint = 'fp'");
+        q.addBindValue(QString::fromUtf8(payload));
+        QVERIFY(q.exec());
+        QCOMPARE(q.numRowsAffected(), 1);
+    }
+    QSqlDatabase::removeDatabase("tamper");
+    const auto got = (*cache)->get(QStringLiteral("fp"));
+    QVERIFY(!got.ok());
+    QCOMPARE(got.errorMessage(),
+             "diagnosis cache " + path + ": fp: stored diagnosis is nested deeper than 512 levels");
+    QCOMPARE((*cache)->misses(), 1);
 }
 
 QTEST_GUILESS_MAIN(TestDiagnosisCache)
