@@ -6,9 +6,20 @@ CLUSTER := tests/cluster/cluster
 DEMO_CLUSTER ?= vigil-demo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build cluster-bin test test-unit run cluster-up cluster-down clean
+.PHONY: all help deps build cluster-bin test test-unit run cluster-up cluster-down clean
 
 all: build
+
+help:
+	@echo "make run             build, start a local cluster with broken workloads, open Vigil on it"
+	@echo "make test            every test: unit, ui and integration (against a real local cluster)"
+	@echo "make test-unit       the unit tests only"
+	@echo "make check-sanitize  the tests not labelled integration under ASan+UBSan+LSan (build/asan),"
+	@echo "                     then under valgrind memcheck (build/dev); any report or definite leak fails."
+	@echo "                     CHECK_SANITIZE_TESTS=REGEX runs (and builds) only the matching tests"
+	@echo "make fuzz            libFuzzer targets for FUZZ_SECONDS each (build/fuzz)"
+	@echo "make soak            the long chaos soak on a cluster of its own (SOAK_FAULTS, SOAK_SECONDS)"
+	@echo "make cluster-up / cluster-down   the demo cluster; make clean removes build/"
 
 deps:
 	@packaging/install-deps.sh
@@ -41,6 +52,19 @@ cluster-down:
 
 clean:
 	rm -rf build
+
+# Memory checks of every test not labelled integration (unit and ui):
+# AddressSanitizer + UBSan + LeakSanitizer (asan preset, build/asan, detect_leaks=1),
+# then valgrind memcheck over the Debug build (build/dev; definite leaks and
+# memcheck errors fail). Suppressions in tests/sanitize/ name system libraries
+# only. CHECK_SANITIZE_TESTS=REGEX limits both runs, and the builds, to the
+# matching tests. A full run builds everything twice: about an hour on 2 cores.
+CHECK_SANITIZE_TESTS ?=
+.PHONY: check-sanitize
+check-sanitize:
+	@packaging/install-deps.sh --sanitize
+	@tests/sanitize/check.sh --asan-dir build/asan --debug-dir build/dev --jobs $(JOBS) \
+	  --tests '$(CHECK_SANITIZE_TESTS)'
 
 # libFuzzer targets (clang-14) in build/fuzz, side by side at nice 19, each
 # until it has used FUZZ_SECONDS of CPU time, after its deep-nesting seeds;

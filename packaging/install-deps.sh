@@ -3,6 +3,7 @@
 # Idempotent: does nothing when everything is present; uses sudo only when not root.
 #   packaging/install-deps.sh          what `make run` and `make test` need
 #   packaging/install-deps.sh --fuzz   also clang-14 and libFuzzer for `make fuzz`
+#   packaging/install-deps.sh --sanitize   also valgrind (and python3) for `make check-sanitize`
 set -euo pipefail
 
 packages=(
@@ -13,9 +14,13 @@ packages=(
   xvfb xauth openssl curl procps psmisc iproute2 dpkg-dev file
   golang-go
 )
-if [ "${1:-}" = --fuzz ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
-fi
+for option in "$@"; do
+  case "$option" in
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --sanitize) packages+=(valgrind python3) ;;
+    *) echo "install-deps: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
