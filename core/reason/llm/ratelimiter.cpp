@@ -11,6 +11,17 @@ namespace vigil::llm {
 namespace {
 
 constexpr qint64 kConcurrencyPollMs = 50;
+// A server asking to wait longer than a day is treated as asking for a day: its
+// header is untrusted, and a double past qint64's range is undefined to convert.
+constexpr double kMaxServerDelayMs = 24.0 * 3600.0 * 1000.0;
+
+// Milliseconds from a parsed number, or -1 when it is negative, NaN or infinite.
+qint64 delayMs(double ms)
+{
+    if (!std::isfinite(ms) || ms < 0)
+        return -1;
+    return static_cast<qint64>(std::ceil(std::min(ms, kMaxServerDelayMs)));
+}
 
 qint64 parseHttpDate(const QByteArray &text, qint64 nowMs)
 {
@@ -79,22 +90,22 @@ qint64 parseResetDuration(const QByteArray &text)
     }
     if (pos != s.size())
         return -1;
-    return static_cast<qint64>(std::ceil(total));
+    return delayMs(total);
 }
 
 qint64 serverRetryDelayMs(const QHash<QByteArray, QByteArray> &headers, qint64 nowMs, int httpStatus)
 {
     bool ok = false;
     if (headers.contains("retry-after-ms")) {
-        const double ms = headers.value("retry-after-ms").trimmed().toDouble(&ok);
+        const qint64 ms = delayMs(headers.value("retry-after-ms").trimmed().toDouble(&ok));
         if (ok && ms >= 0)
-            return static_cast<qint64>(std::ceil(ms));
+            return ms;
     }
     if (headers.contains("retry-after")) {
         const QByteArray v = headers.value("retry-after").trimmed();
-        const double seconds = v.toDouble(&ok);
-        if (ok && seconds >= 0)
-            return static_cast<qint64>(std::ceil(seconds * 1000.0));
+        const qint64 ms = delayMs(v.toDouble(&ok) * 1000.0);
+        if (ok && ms >= 0)
+            return ms;
         const qint64 fromDate = parseHttpDate(v, nowMs);
         if (fromDate >= 0)
             return fromDate;

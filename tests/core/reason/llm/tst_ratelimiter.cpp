@@ -50,6 +50,15 @@ void TestRateLimiter::serverDelay_data()
         << Headers{{"anthropic-ratelimit-requests-remaining", "0"},
                    {"anthropic-ratelimit-requests-reset", "2023-11-14T22:13:25Z"}}
         << 200 << qint64(5000);
+    // Found by fuzz_reply: a huge number was converted to qint64 out of range (undefined behaviour).
+    QTest::newRow("Retry-After past qint64 is a day")
+        << Headers{{"retry-after", "888888888888888888888888888888888888888888"}} << 429 << qint64(86400000);
+    QTest::newRow("retry-after-ms 1e300 is a day")
+        << Headers{{"retry-after-ms", "1e300"}} << 429 << qint64(86400000);
+    QTest::newRow("reset duration past qint64 is a day")
+        << Headers{{"x-ratelimit-reset-tokens", "99999999999999999999999999h"}} << 429 << qint64(86400000);
+    QTest::newRow("Retry-After inf is ignored") << Headers{{"retry-after", "inf"}} << 429 << qint64(-1);
+    QTest::newRow("Retry-After nan is ignored") << Headers{{"retry-after", "nan"}} << 429 << qint64(-1);
     QTest::newRow("garbage Retry-After is ignored") << Headers{{"retry-after", "soon"}} << 500 << qint64(-1);
     QTest::newRow("nothing") << Headers{} << 500 << qint64(-1);
 }
