@@ -1,5 +1,7 @@
 #include "core/guard/policy.h"
 
+#include "core/kube/config/yamlguard.h"
+
 #include <QFile>
 #include <QHash>
 #include <QRegularExpression>
@@ -505,32 +507,6 @@ Result<Policy> Loader::load(const YAML::Node &root) const
     return p;
 }
 
-// yaml-cpp 0.7's LoadAll never returns (and grows without bound) when a line
-// outside a flow collection starts with ',' (found by tests/fuzz/fuzz_policy),
-// so such input is refused before it parses; returns that line (1-based) or 0.
-// Stricter than YAML (a plain or block scalar may continue with ','), which
-// no real policy needs.
-int lineStartingWithComma(const QByteArray &text)
-{
-    int flow = 0;
-    int lineNo = 0;
-    for (const QByteArray &raw : text.split('\n')) {
-        ++lineNo;
-        const QByteArray line = raw.trimmed();
-        if (flow == 0 && line.startsWith(','))
-            return lineNo;
-        for (const char c : line) {
-            if (c == '#')
-                break;
-            if (c == '[' || c == '{')
-                ++flow;
-            else if ((c == ']' || c == '}') && flow > 0)
-                --flow;
-        }
-    }
-    return 0;
-}
-
 // yaml-cpp 0.7 recurses per nesting level, so deep input is refused before
 // it parses. Counts flow brackets plus block indentation levels and "- "
 // sequence markers; generous for any real policy (which nests 3 deep).
@@ -679,24 +655,15 @@ Result<Policy> parsePolicy(const QByteArray &yaml, const QString &sourceName)
                            QStringLiteral("policy nests %1 levels deep, more than the %2 allowed")
                                .arg(depth)
                                .arg(kMaxPolicyDepth));
-    if (const int line = lineStartingWithComma(yaml))
-        return loader.fail(line, QString(), QStringLiteral("invalid YAML: a line cannot start with ','"));
-    std::vector<YAML::Node> docs;
-    try {
-        docs = YAML::LoadAll(yaml.toStdString());
-    } catch (const YAML::Exception &e) {
-        return loader.fail(e.mark.is_null() ? 0 : e.mark.line + 1, QString(),
-                           QStringLiteral("invalid YAML: ") + QString::fromStdString(e.msg));
-    } catch (const std::exception &e) {
-        return loader.fail(0, QString(), QStringLiteral("invalid YAML: ") + QString::fromUtf8(e.what()));
-    }
-    if (docs.empty() || (docs.size() == 1 && docs.front().IsNull()))
+    const kube::SingleYamlDocument doc = kube::loadSingleYamlDocument(yaml);
+    if (doc.multipleDocuments)
+        return loader.fail(doc.line, QString(), QStringLiteral("policy must be a single YAML document"));
+    if (!doc.error.isEmpty())
+        return loader.fail(doc.line, QString(), doc.error);
+    if (doc.node.IsNull())
         return loader.fail(0, QString(), QStringLiteral("policy is empty"));
-    if (docs.size() > 1)
-        return loader.fail(docs[1].Mark().is_null() ? 0 : docs[1].Mark().line + 1, QString(),
-                           QStringLiteral("policy must be a single YAML document"));
     try {
-        return loader.load(docs.front());
+        return loader.load(doc.node);
     } catch (const std::exception &e) {
         return loader.fail(0, QString(), QStringLiteral("invalid policy: ") + QString::fromUtf8(e.what()));
     }

@@ -4,15 +4,57 @@
 #include <QFileInfo>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/node/parse.h>
+#include <yaml-cpp/parser.h>
 
 #include <algorithm>
+#include <sstream>
 #include <vector>
 
 namespace vigil::kube {
 
 namespace {
+
+// Counts documents and remembers where the second one starts; builds no nodes.
+// A document starting where the previous one did is yaml-cpp 0.7 stuck on a
+// token it cannot use (it would hand out empty documents there forever).
+class DocumentCounter : public YAML::EventHandler {
+public:
+    int documents = 0;
+    YAML::Mark second = YAML::Mark::null_mark();
+    bool stuck = false;
+    YAML::Mark stuckAt = YAML::Mark::null_mark();
+
+    void OnDocumentStart(const YAML::Mark &mark) override
+    {
+        if (documents > 0 && mark.pos <= m_lastStart) {
+            stuck = true;
+            stuckAt = mark;
+        }
+        m_lastStart = mark.pos;
+        if (++documents == 2)
+            second = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark &, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark &, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark &, const std::string &, YAML::anchor_t, const std::string &) override {}
+    void OnSequenceStart(const YAML::Mark &, const std::string &, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override
+    {
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark &, const std::string &, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override
+    {
+    }
+    void OnMapEnd() override {}
+
+private:
+    int m_lastStart = -1;
+};
 
 bool isBlank(char c)
 {
@@ -165,6 +207,41 @@ Result<YAML::Node> parseYaml(const QByteArray &text, const QString &fileName)
     } catch (const std::exception &e) {
         return Error(QStringLiteral("%1: cannot parse YAML: %2").arg(fileName, QString::fromUtf8(e.what())));
     }
+}
+
+SingleYamlDocument loadSingleYamlDocument(const QByteArray &text)
+{
+    SingleYamlDocument doc;
+    try {
+        const std::string source = text.toStdString();
+        std::istringstream stream(source);
+        YAML::Parser parser(stream);
+        DocumentCounter counter;
+        // Three documents: a stuck parser may first hand out one phantom
+        // document after a valid one, then repeat it.
+        while (counter.documents < 3 && !counter.stuck && parser.HandleNextDocument(counter)) {
+        }
+        if (counter.stuck) {
+            doc.line = counter.stuckAt.line + 1;
+            doc.error = QStringLiteral("invalid YAML: cannot parse past line %1, column %2")
+                            .arg(doc.line)
+                            .arg(counter.stuckAt.column + 1);
+            return doc;
+        }
+        if (counter.documents > 1) {
+            doc.line = counter.second.is_null() ? 0 : counter.second.line + 1;
+            doc.multipleDocuments = true;
+            doc.error = QStringLiteral("a second YAML document starts here");
+            return doc;
+        }
+        doc.node = YAML::Load(source);
+    } catch (const YAML::Exception &e) {
+        doc.line = e.mark.is_null() ? 0 : e.mark.line + 1;
+        doc.error = QStringLiteral("invalid YAML: ") + QString::fromStdString(e.msg);
+    } catch (const std::exception &e) {
+        doc.error = QStringLiteral("invalid YAML: ") + QString::fromUtf8(e.what());
+    }
+    return doc;
 }
 
 QByteArray readAtMost(QIODevice &device, qint64 max)

@@ -41,29 +41,6 @@ QString shortValue(const std::string &raw)
     return u'\'' + s + u'\'';
 }
 
-// yaml-cpp 0.7 never returns from a line outside a flow collection that
-// starts with ',' (found by fuzzing the policy loader): refused before parsing.
-int lineStartingWithComma(const QByteArray &text)
-{
-    int flow = 0;
-    int lineNo = 0;
-    for (const QByteArray &raw : text.split('\n')) {
-        ++lineNo;
-        const QByteArray line = raw.trimmed();
-        if (flow == 0 && line.startsWith(','))
-            return lineNo;
-        for (const char c : line) {
-            if (c == '#')
-                break;
-            if (c == '[' || c == '{')
-                ++flow;
-            else if ((c == ']' || c == '}') && flow > 0)
-                --flow;
-        }
-    }
-    return 0;
-}
-
 // A key that looks like it holds a credential: refused wherever it appears.
 bool looksLikeSecretKey(const QString &key)
 {
@@ -483,25 +460,17 @@ Result<ProviderSettings> parseProviderSettings(const QByteArray &yaml, const QSt
         return loader.fail(
             0, QString(),
             QStringLiteral("provider settings nest more than %1 levels deep").arg(kMaxSettingsDepth));
-    if (const int line = lineStartingWithComma(yaml))
-        return loader.fail(line, QString(), QStringLiteral("invalid YAML: a line cannot start with ','"));
-    std::vector<YAML::Node> docs;
-    try {
-        docs = YAML::LoadAll(yaml.toStdString());
-    } catch (const YAML::Exception &e) {
-        return loader.fail(e.mark.is_null() ? 0 : e.mark.line + 1, QString(),
-                           QStringLiteral("invalid YAML: ") + QString::fromStdString(e.msg));
-    } catch (const std::exception &e) {
-        return loader.fail(0, QString(), QStringLiteral("invalid YAML: ") + QString::fromUtf8(e.what()));
-    }
-    if (docs.empty() || (docs.size() == 1 && docs.front().IsNull()))
-        return loader.fail(0, QString(), QStringLiteral("the file is empty; give at least 'provider:'"));
-    if (docs.size() > 1)
-        return loader.fail(docs[1].Mark().is_null() ? 0 : docs[1].Mark().line + 1, QString(),
+    const kube::SingleYamlDocument doc = kube::loadSingleYamlDocument(yaml);
+    if (doc.multipleDocuments)
+        return loader.fail(doc.line, QString(),
                            QStringLiteral("provider settings must be a single YAML document"));
+    if (!doc.error.isEmpty())
+        return loader.fail(doc.line, QString(), doc.error);
+    if (doc.node.IsNull())
+        return loader.fail(0, QString(), QStringLiteral("the file is empty; give at least 'provider:'"));
     Result<ProviderSettings> settings = Error(QString());
     try {
-        settings = loader.load(docs.front());
+        settings = loader.load(doc.node);
     } catch (const std::exception &e) {
         return loader.fail(0, QString(), QStringLiteral("invalid settings: ") + QString::fromUtf8(e.what()));
     }
