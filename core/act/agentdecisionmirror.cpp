@@ -43,7 +43,7 @@ QString approvedBy(const json &object)
             continue;
         const json f = entry.value("fieldsV1", json::object());
         if (f.is_object() && f.contains("f:spec") && f["f:spec"].is_object() &&
-            f["f:spec"].contains("f:approved") && entry.value("manager", std::string()) != "vigil")
+            f["f:spec"].contains("f:approved") && jsonValue(entry, "manager", std::string()) != "vigil")
             return QString::fromStdString(entry.value("manager", std::string("unknown")));
     }
     return QStringLiteral("unknown");
@@ -140,8 +140,8 @@ void AgentDecisionMirror::checkAvailable(kube::RestClient *client, const QString
             bool served = false;
             if (doc.is_object() && doc.contains("resources") && doc["resources"].is_array()) {
                 for (const json &res : doc["resources"])
-                    served =
-                        served || (res.is_object() && res.value("name", std::string()) == s(type.resource));
+                    served = served ||
+                             (res.is_object() && jsonValue(res, "name", std::string()) == s(type.resource));
             }
             if (!served)
                 return callback(
@@ -197,7 +197,7 @@ void AgentDecisionMirror::checkAvailable(kube::RestClient *client, const QString
                             const json &st = *parsed;
                             const json status =
                                 st.is_object() ? st.value("status", json::object()) : json::object();
-                            if (!status.is_object() || status.value("allowed", false) != true) {
+                            if (!status.is_object() || jsonValue(status, "allowed", false) != true) {
                                 const std::string why = status.is_object() && status.contains("reason") &&
                                                                 status["reason"].is_string()
                                                             ? status["reason"].get<std::string>()
@@ -342,7 +342,7 @@ void AgentDecisionMirror::onObject(const json &object)
     if (!object.is_object())
         return;
     const json spec = object.value("spec", json::object());
-    if (!spec.is_object() || spec.value("approved", false) != true)
+    if (!spec.is_object() || jsonValue(spec, "approved", false) != true)
         return;
     const json labels = object.value("metadata", json::object()).value("labels", json::object());
     if (!labels.is_object() || !labels.contains(kDecisionLabel) || !labels[kDecisionLabel].is_string())

@@ -1,5 +1,7 @@
 #include "core/agent/agent.h"
 
+#include "core/util/jsondepth.h"
+
 #include "core/act/agentdecisionmirror.h"
 #include "core/act/datapaths.h"
 #include "core/act/decision.h"
@@ -125,7 +127,7 @@ QString outcomeLabel(const act::Decision &d)
     case act::DecisionState::VerifyFailed:
         return QStringLiteral("verify-failed");
     case act::DecisionState::Failed:
-        return d.outcome.is_object() && d.outcome.value("status", std::string()) == "blocked"
+        return d.outcome.is_object() && jsonValue(d.outcome, "status", std::string()) == "blocked"
                    ? QStringLiteral("blocked")
                    : QStringLiteral("failed");
     default:
@@ -310,7 +312,7 @@ void Agent::checkNodeAccess(std::function<void(bool allowed, const QString &why)
             } else {
                 const json doc = json::parse(r->body.constBegin(), r->body.constEnd(), nullptr, false);
                 const bool allowed = doc.is_object() && doc.contains("status") && doc["status"].is_object() &&
-                                     doc["status"].value("allowed", false) == true;
+                                     jsonValue(doc["status"], "allowed", false) == true;
                 if (!allowed)
                     denied->append(what + QStringLiteral(" denied by RBAC"));
             }

@@ -1,5 +1,7 @@
 #include "core/cli/commands.h"
 
+#include "core/util/jsondepth.h"
+
 #include "core/cli/await.h"
 #include "core/cli/kubeoptions.h"
 #include "core/kube/restclient.h"
@@ -185,7 +187,7 @@ int doctorCommand(const QStringList &arguments, QTextStream &out, QTextStream &e
             anyFailed = true;
         } else {
             const json &status = (*answer)["status"];
-            row["allowed"] = status.is_object() && status.value("allowed", false);
+            row["allowed"] = status.is_object() && jsonValue(status, "allowed", false);
             if (status.is_object() && status.contains("reason") && status["reason"].is_string())
                 row["reason"] = status["reason"];
         }

@@ -1,5 +1,7 @@
 #include "core/cli/commands.h"
 
+#include "core/util/jsondepth.h"
+
 #include "core/cli/await.h"
 #include "core/cli/kubeoptions.h"
 #include "core/kube/projections.h"
@@ -85,7 +87,7 @@ Printer nodePrinter(bool wide)
                 roles << it.key().mid(int(qstrlen("node-role.kubernetes.io/")));
         }
         QDateTime created = kube::parseKubeTime(
-            QString::fromStdString(o["metadata"].value("creationTimestamp", std::string())));
+            QString::fromStdString(jsonValue(o["metadata"], "creationTimestamp", std::string())));
         QStringList r{node->name, status, roles.isEmpty() ? QStringLiteral("<none>") : roles.join(u','),
                       age(created, QDateTime::currentDateTimeUtc()), node->kubeletVersion};
         if (wide)
@@ -240,7 +242,7 @@ int getCommand(const QStringList &arguments, QTextStream &out, QTextStream &err)
                 out << QString::fromStdString(event ? json{{"type", event}, {"object", o}}.dump() : o.dump())
                     << '\n';
             } else if (output == u"name") {
-                out << namePrefix << QString::fromStdString(o["metadata"].value("name", std::string()))
+                out << namePrefix << QString::fromStdString(jsonValue(o["metadata"], "name", std::string()))
                     << '\n';
             } else {
                 Result<QStringList> row = printer.row(o);

@@ -1,5 +1,7 @@
 #include "core/pipeline/clustersession.h"
 
+#include "core/util/jsondepth.h"
+
 #include "core/act/actions.h"
 #include "core/act/agentdecisionmirror.h"
 #include "core/act/datapaths.h"
@@ -532,7 +534,8 @@ void ClusterSession::startInformers()
                        QStringList names;
                        if (r) {
                            for (const json &item : r->items)
-                               names << QString::fromStdString(item["metadata"].value("name", std::string()));
+                               names << QString::fromStdString(
+                                   jsonValue(item["metadata"], "name", std::string()));
                        }
                        // No permission to list namespaces: offer the context's own.
                        if (names.isEmpty() && !m_connection.namespaceName.isEmpty())
@@ -677,17 +680,17 @@ PodUsageMap ClusterSession::parsePodMetrics(const json &list)
         if (!item.is_object() || !item.contains("metadata") || !item["metadata"].is_object())
             continue;
         const json &meta = item["metadata"];
-        const QString key = QString::fromStdString(meta.value("namespace", std::string())) + u'/' +
-                            QString::fromStdString(meta.value("name", std::string()));
+        const QString key = QString::fromStdString(jsonValue(meta, "namespace", std::string())) + u'/' +
+                            QString::fromStdString(jsonValue(meta, "name", std::string()));
         PodUsageSample s;
         if (item.contains("containers") && item["containers"].is_array()) {
             for (const json &c : item["containers"]) {
                 if (!c.is_object() || !c.contains("usage") || !c["usage"].is_object())
                     continue;
                 const int64_t cpu =
-                    kube::cpuMilli(QString::fromStdString(c["usage"].value("cpu", std::string())));
-                const int64_t mem =
-                    kube::quantityBytes(QString::fromStdString(c["usage"].value("memory", std::string())));
+                    kube::cpuMilli(QString::fromStdString(jsonValue(c["usage"], "cpu", std::string())));
+                const int64_t mem = kube::quantityBytes(
+                    QString::fromStdString(jsonValue(c["usage"], "memory", std::string())));
                 if (cpu >= 0)
                     s.cpuMilli = std::max<int64_t>(s.cpuMilli, 0) + cpu;
                 if (mem >= 0)

@@ -11,6 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+#include <string>
+#include <type_traits>
+
 namespace vigil {
 
 /// Deeper than any Kubernetes object, audit payload or model reply we accept.
@@ -24,5 +28,39 @@ int jsonNestingDepth(QByteArrayView text, int limit = kMaxJsonDepth);
 /// "nested deeper than <limit> levels" or "not valid JSON (<parser message>)",
 /// for the caller to prefix with what it was reading.
 Result<nlohmann::json> parseJson(QByteArrayView text, int limit = kMaxJsonDepth);
+
+/// `object[key]` as a T, or `fallback` when `object` is not an object, lacks
+/// `key` or holds another type there (or a number out of T's range).
+/// nlohmann's value(key, default) throws type_error on a wrong type, which in
+/// a callback on an answer from a server or a model ends the process.
+template<typename T>
+T jsonValue(const nlohmann::json &object, const char *key, T fallback)
+{
+    if (!object.is_object())
+        return fallback;
+    const auto it = object.find(key);
+    if (it == object.end())
+        return fallback;
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!it->is_boolean())
+            return fallback;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        if (!it->is_string())
+            return fallback;
+    } else {
+        static_assert(std::is_arithmetic_v<T>, "jsonValue reads booleans, strings and numbers");
+        if (!it->is_number())
+            return fallback;
+        if constexpr (std::is_integral_v<T>) {
+            if (it->is_number_float()) {
+                const double v = it->template get<double>();
+                if (!(v >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+                      v <= static_cast<double>(std::numeric_limits<T>::max())))
+                    return fallback;
+            }
+        }
+    }
+    return it->template get<T>();
+}
 
 } // namespace vigil

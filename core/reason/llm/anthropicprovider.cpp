@@ -78,14 +78,14 @@ struct AnthropicProvider::StreamState {
                        j["content_block"].is_object()) {
                 const auto &b = j["content_block"];
                 Block &block = blocks[index];
-                block.type = b.value("type", std::string());
-                block.name = b.value("name", std::string());
+                block.type = jsonValue(b, "type", std::string());
+                block.name = jsonValue(b, "name", std::string());
                 if (b.contains("text") && b["text"].is_string())
                     block.text = b["text"].get<std::string>();
             } else if (type == "content_block_delta" && j.contains("delta") && j["delta"].is_object()) {
                 const auto &d = j["delta"];
                 Block &block = blocks[index];
-                const std::string kind = d.value("type", std::string());
+                const std::string kind = jsonValue(d, "type", std::string());
                 if (kind == "text_delta" && d.contains("text") && d["text"].is_string()) {
                     block.text += d["text"].get<std::string>();
                     chars += d["text"].get_ref<const std::string &>().size();
@@ -307,8 +307,8 @@ LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest 
             r.model = jsonText(root["model"]);
         if (root.contains("usage") && root["usage"].is_object()) {
             const auto &u = root["usage"];
-            r.promptTokens = u.value("input_tokens", 0);
-            r.completionTokens = u.value("output_tokens", 0);
+            r.promptTokens = jsonValue(u, "input_tokens", 0);
+            r.completionTokens = jsonValue(u, "output_tokens", 0);
         }
         r.finishReasonRaw = jsonText(root.value("stop_reason", nlohmann::json()));
         r.finishReason = mapStop(r.finishReasonRaw);
@@ -316,8 +316,8 @@ LlmReply AnthropicProvider::parseReply(const HttpExchange &ex, const LlmRequest 
         for (const auto &block : root["content"]) {
             if (!block.is_object())
                 continue;
-            const std::string type = block.value("type", std::string());
-            if (type == "tool_use" && !sawTool && block.value("name", std::string()) == tool) {
+            const std::string type = jsonValue(block, "type", std::string());
+            if (type == "tool_use" && !sawTool && jsonValue(block, "name", std::string()) == tool) {
                 sawTool = true;
                 r.content = QString::fromStdString(block.value("input", nlohmann::json::object()).dump());
             } else if (type == "text") {

@@ -51,7 +51,7 @@ Result<Diagnosis> fromJson(const QByteArray &text, const QString &where)
         Diagnosis d;
         d.category = str(j, "category");
         d.diagnosis = str(j, "diagnosis");
-        d.confidence = j.value("confidence", 0.0);
+        d.confidence = jsonValue(j, "confidence", 0.0);
         if (!parseActionName(str(j, "action"), &d.action))
             return Error(QStringLiteral("%1: unknown action '%2'").arg(where, str(j, "action")));
         d.parameters = j.value("parameters", nlohmann::json::object());
@@ -60,9 +60,9 @@ Result<Diagnosis> fromJson(const QByteArray &text, const QString &where)
         d.source.provider = str(source, "provider");
         d.source.model = str(source, "model");
         d.promptVersion = str(j, "promptVersion");
-        d.promptTokens = j.value("promptTokens", 0);
-        d.completionTokens = j.value("completionTokens", 0);
-        d.costUsd = j.value("costUsd", 0.0);
+        d.promptTokens = jsonValue(j, "promptTokens", 0);
+        d.completionTokens = jsonValue(j, "completionTokens", 0);
+        d.costUsd = jsonValue(j, "costUsd", 0.0);
         d.rawReply = str(j, "rawReply");
         return d;
     } catch (const nlohmann::json::exception &e) {

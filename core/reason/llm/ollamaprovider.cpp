@@ -53,10 +53,10 @@ struct OllamaProvider::StreamState {
                 if (const auto piece = msg->find("content"); piece != msg->end() && piece->is_string())
                     content += jsonText(*piece);
             }
-            if (chunk.value("done", false) == true) {
+            if (jsonValue(chunk, "done", false) == true) {
                 doneReason = jsonText(chunk.value("done_reason", nlohmann::json()));
-                promptTokens = chunk.value("prompt_eval_count", 0);
-                completionTokens = chunk.value("eval_count", 0);
+                promptTokens = jsonValue(chunk, "prompt_eval_count", 0);
+                completionTokens = jsonValue(chunk, "eval_count", 0);
                 end.done = true;
                 return true;
             }
@@ -190,8 +190,8 @@ LlmReply OllamaProvider::parseReply(const HttpExchange &ex, const LlmRequest &re
         if (root.contains("model") && root["model"].is_string())
             r.model = jsonText(root["model"]);
         r.content = jsonText(root["message"].value("content", nlohmann::json()));
-        r.promptTokens = root.value("prompt_eval_count", 0);
-        r.completionTokens = root.value("eval_count", 0);
+        r.promptTokens = jsonValue(root, "prompt_eval_count", 0);
+        r.completionTokens = jsonValue(root, "eval_count", 0);
         r.finishReasonRaw = jsonText(root.value("done_reason", nlohmann::json()));
     } catch (const nlohmann::json::exception &e) {
         return bad(QString::fromUtf8(e.what()));

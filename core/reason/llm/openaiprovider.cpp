@@ -84,7 +84,7 @@ struct OpenAiProvider::StreamState {
             if (!chunk.contains("choices") || !chunk["choices"].is_array())
                 return;
             for (const auto &choice : chunk["choices"]) {
-                if (!choice.is_object() || choice.value("index", 0) != 0)
+                if (!choice.is_object() || jsonValue(choice, "index", 0) != 0)
                     continue;
                 if (choice.contains("finish_reason") && choice["finish_reason"].is_string())
                     finishReason = choice["finish_reason"].get<std::string>();
@@ -97,8 +97,9 @@ struct OpenAiProvider::StreamState {
                     refusal += delta["refusal"].get<std::string>();
                 if (delta.contains("tool_calls") && delta["tool_calls"].is_array()) {
                     for (const auto &call : delta["tool_calls"]) {
-                        if (call.is_object() && call.value("index", 0) == 0 && call.contains("function") &&
-                            call["function"].is_object() && call["function"].contains("arguments") &&
+                        if (call.is_object() && jsonValue(call, "index", 0) == 0 &&
+                            call.contains("function") && call["function"].is_object() &&
+                            call["function"].contains("arguments") &&
                             call["function"]["arguments"].is_string())
                             toolArguments += call["function"]["arguments"].get<std::string>();
                     }

@@ -1,5 +1,7 @@
 #include "core/reason/llm/strictschema.h"
 
+#include "core/util/jsondepth.h"
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -158,7 +160,7 @@ json strictNode(const json &schema, int depth)
         }
     }
     if (!bounds.empty()) {
-        const std::string said = out.value("description", std::string());
+        const std::string said = jsonValue(out, "description", std::string());
         out["description"] = said.empty() ? bounds : said + " (" + bounds + ")";
     }
     if (out.contains("enum") && !out.contains("type")) {
