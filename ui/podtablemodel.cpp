@@ -25,7 +25,7 @@ constexpr qsizetype kRowsPerSignal = 32;
 // Work done in one event-loop turn by the passes spread over several (usage, ages).
 constexpr qint64 kSliceNs = 3 * 1000 * 1000;
 // refreshAges sends at most this many rows' worth of proxy rescans per signal.
-constexpr int kAgeWindowRows = 4096;
+constexpr int kAgeWindowRows = 512;
 
 QString ownerText(const kube::OwnerRef &owner)
 {
@@ -447,12 +447,20 @@ void PodTableModel::refreshAges()
             continue;
         const qint64 c = created.toSecsSinceEpoch();
         if ((beforeS - c > kStartupGraceSeconds) != (nowS - c > kStartupGraceSeconds)) {
+            // Only a row whose health flips needs the whole row re-read: after a mass rollout
+            // thousands leave the grace within one tick, and whole-row signals make the proxy
+            // re-sort and re-filter each of them (~40 ms at 50k pods, bench/gui).
             Row &row = m_rows[r];
+            const bool was = row.unhealthy;
             m_unhealthyCount -= row.unhealthy;
             row.unhealthy = isUnhealthy(row.pod, row.status, now);
             m_unhealthyCount += row.unhealthy;
-            graceEnded.push_back(int(r));
-        } else if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
+            if (row.unhealthy != was) {
+                graceEnded.push_back(int(r));
+                continue;
+            }
+        }
+        if (!(ageParts(beforeS - c) == ageParts(nowS - c)))
             aged.push_back(int(r));
     }
     emitRowRanges(std::move(graceEnded), 0, ColumnCount - 1);
